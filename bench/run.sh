@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/run.sh [--full] [OUTDIR]: builds in Release, runs every benchmark and peer side by side on
+# the same inputs, prints a table and writes OUTDIR/summary.json (default bench/out/).
+# Each stage contributes bench/run_<stage>.sh OUTDIR [--full], which writes OUTDIR/<stage>.json.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+full=""
+out="$here/out"
+for a in "$@"; do
+  case "$a" in
+    --full) full="--full" ;;
+    -h|--help) sed -n 2,4p "$0"; exit 0 ;;
+    *) out="$a" ;;
+  esac
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export RESIDENCY_BENCH_BUILD="${RESIDENCY_BENCH_BUILD:-$root/build-bench}"
+cmake -S "$root" -B "$RESIDENCY_BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release \
+  -DRESIDENCY_BUILD_BENCHMARKS=ON -DRESIDENCY_BUILD_TESTS=OFF >/dev/null
+cmake --build "$RESIDENCY_BENCH_BUILD" -j"$(nproc)" >/dev/null
+for frag in "$here"/run_*.sh; do
+  [ -e "$frag" ] || continue
+  stage=$(basename "$frag" .sh); stage=${stage#run_}
+  echo "== $stage"
+  if ! bash "$frag" "$out" $full; then
+    echo "bench: $stage failed; its keys are left out" >&2
+    rm -f "$out/$stage.json"
+  fi
+done
+python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+summary = {}
+for name in sorted(os.listdir(out)):
+    if name.endswith(".json") and name != "summary.json":
+        with open(os.path.join(out, name)) as f:
+            summary.update(json.load(f))
+with open(os.path.join(out, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2, sort_keys=True)
+    f.write("\n")
+print("\n%-24s %s" % ("key", "value"))
+for k in sorted(summary):
+    print("%-24s %s" % (k, summary[k]))
+PY

@@ -1,0 +1,12 @@
+# Warning and sanitizer flags shared by every target of the project.
+add_library(residency_flags INTERFACE)
+target_compile_options(residency_flags INTERFACE -Wall -Wextra -Wno-unused-parameter)
+if(RESIDENCY_WERROR)
+  target_compile_options(residency_flags INTERFACE -Werror)
+endif()
+if(RESIDENCY_SANITIZE)
+  string(REPLACE "," ";" _san_list "${RESIDENCY_SANITIZE}")
+  set(_san_flags "-fsanitize=${RESIDENCY_SANITIZE}" -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_compile_options(residency_flags INTERFACE ${_san_flags})
+  target_link_options(residency_flags INTERFACE ${_san_flags})
+endif()

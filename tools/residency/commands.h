@@ -1,0 +1,23 @@
+// The subcommands of the `residency` CLI. Each takes the arguments after the program name
+// (argv[0] is the subcommand) and returns the process exit status. They print decisions and
+// reports to stdout and errors to stderr, one line each, and never throw.
+#ifndef RESIDENCY_TOOLS_RESIDENCY_COMMANDS_H_
+#define RESIDENCY_TOOLS_RESIDENCY_COMMANDS_H_
+
+namespace residency::cli {
+
+int RunLint(int argc, char** argv);
+int RunCheck(int argc, char** argv);
+int RunTest(int argc, char** argv);
+int RunTag(int argc, char** argv);
+int RunAudit(int argc, char** argv);
+int RunDiff(int argc, char** argv);
+
+// Exit statuses shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFindings = 1;
+inline constexpr int kExitCannotRun = 2;
+
+}  // namespace residency::cli
+
+#endif  // RESIDENCY_TOOLS_RESIDENCY_COMMANDS_H_

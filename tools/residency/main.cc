@@ -1,0 +1,78 @@
+// `residency`: one binary, one subcommand per task (SPEC §7).
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "commands.h"
+#include "residency/version.h"
+
+namespace residency::cli {
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);  // nullptr: not built yet
+};
+
+// Wire a subcommand by replacing its nullptr with its Run function.
+constexpr Command kCommands[] = {
+    {"lint", "parse, validate and lint policy files", nullptr},
+    {"check", "decide one request or a batch against a policy set", nullptr},
+    {"test", "run YAML policy test cases", nullptr},
+    {"tag", "tag inference requests (headers, peer IP, payload)", nullptr},
+    {"audit", "audit keys, offline verification, dump and inclusion proofs", nullptr},
+    {"diff", "what a policy change widens or narrows", nullptr},
+};
+
+void PrintUsage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: residency <command> [options]\n\n"
+               "Data-residency and data-sovereignty policy for AI workloads.\n\ncommands:\n");
+  for (const Command& c : kCommands) {
+    std::fprintf(out, "  %-7s %s%s\n", c.name, c.summary, c.run ? "" : " (not built yet)");
+  }
+  std::fprintf(out,
+               "\n`residency <command> --help` describes a command.\n"
+               "Exit status: 0 ok, 1 findings or deny, 2 could not run (bad input), 3 escalate.\n");
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return kExitCannotRun;
+  }
+  const char* name = argv[1];
+  if (!std::strcmp(name, "--help") || !std::strcmp(name, "-h") || !std::strcmp(name, "help")) {
+    PrintUsage(stdout);
+    return kExitOk;
+  }
+  if (!std::strcmp(name, "--version")) {
+    std::printf("residency %s\n", kVersionString);
+    return kExitOk;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(c.name, name) != 0) continue;
+    if (c.run == nullptr) {
+      std::fprintf(stderr, "residency: `%s` is not built yet in this version\n", name);
+      return kExitCannotRun;
+    }
+    return c.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "residency: unknown command `%s` (see `residency --help`)\n", name);
+  return kExitCannotRun;
+}
+
+}  // namespace
+}  // namespace residency::cli
+
+int main(int argc, char** argv) {
+  try {
+    return residency::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "residency: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "residency: internal error\n");
+  }
+  return residency::cli::kExitCannotRun;
+}
