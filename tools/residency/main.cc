@@ -17,7 +17,7 @@ struct Command {
 
 // Wire a subcommand by replacing its nullptr with its Run function.
 constexpr Command kCommands[] = {
-    {"lint", "parse, validate and lint policy files", nullptr},
+    {"lint", "parse, validate and lint policy files", RunLint},
     {"check", "decide one request or a batch against a policy set", nullptr},
     {"test", "run YAML policy test cases", nullptr},
     {"tag", "tag inference requests (headers, peer IP, payload)", nullptr},

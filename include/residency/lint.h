@@ -1,0 +1,26 @@
+// Linting policy files: the compiler's diagnostics rendered for people, tools and code-scanning
+// (SARIF 2.1.0). Thread safety: pure functions.
+#ifndef RESIDENCY_LINT_H_
+#define RESIDENCY_LINT_H_
+
+#include <string>
+#include <vector>
+
+#include "residency/policy.h"
+
+namespace residency {
+
+enum class LintFormat { kText, kJson, kSarif };
+
+// Text: one FormatDiagnostic() line each. JSON: {"diagnostics": [...], "errors": N,
+// "warnings": M}. SARIF: one run of tool `residency`, a result per diagnostic, rules named by
+// diagnostic code.
+std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFormat format);
+
+// Counts of each severity.
+int CountErrors(const std::vector<Diagnostic>& diagnostics);
+int CountWarnings(const std::vector<Diagnostic>& diagnostics);
+
+}  // namespace residency
+
+#endif  // RESIDENCY_LINT_H_

@@ -1,0 +1,93 @@
+// The file layer under the audit log, so that crash behaviour can be tested: the POSIX
+// implementation, and an in-memory one that simulates power loss (drops bytes not yet fsynced,
+// optionally tears the last unsynced write) and injects fsync failures.
+// Thread safety: PosixFileSystem is safe from any thread; a WritableFile is used by one thread;
+// FaultInjectingFileSystem serialises its operations with a mutex.
+#ifndef RESIDENCY_LIB_AUDIT_FS_H_
+#define RESIDENCY_LIB_AUDIT_FS_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace residency::audit {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual absl::Status Append(std::string_view data) = 0;
+  virtual absl::Status Sync() = 0;  // fdatasync; an error is final for this file
+  virtual absl::Status Close() = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Opens `path` for appending; creates it when `create` (and fails if it exists).
+  virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppend(const std::string& path,
+                                                                   bool create) = 0;
+  virtual absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes) = 0;
+  // Truncates to `size` and makes that durable.
+  virtual absl::Status Truncate(const std::string& path, uint64_t size) = 0;
+  // Replaces `path` atomically and durably (temp file, fsync, rename, fsync dir).
+  virtual absl::Status WriteFileAtomic(const std::string& path, std::string_view data) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  virtual absl::Status CreateDir(const std::string& path) = 0;  // fails if it exists
+  virtual absl::Status SyncDir(const std::string& path) = 0;
+  virtual bool IsDir(const std::string& path) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+};
+
+FileSystem* PosixFileSystem();
+
+class FaultInjectingFileSystem : public FileSystem {
+ public:
+  explicit FaultInjectingFileSystem(uint64_t seed = 1) : rng_(seed) {}
+  absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppend(const std::string& path,
+                                                           bool create) override;
+  absl::StatusOr<std::string> ReadFile(const std::string& path, uint64_t max_bytes) override;
+  absl::Status Truncate(const std::string& path, uint64_t size) override;
+  absl::Status WriteFileAtomic(const std::string& path, std::string_view data) override;
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
+  absl::Status CreateDir(const std::string& path) override;
+  absl::Status SyncDir(const std::string& path) override { return Check(); }
+  bool IsDir(const std::string& path) override;
+  bool Exists(const std::string& path) override;
+
+  // Power loss: every later operation fails until Restart.
+  void PowerOff();
+  // After a power loss: each file keeps its synced bytes; when `tear`, a random prefix of the
+  // unsynced bytes of each file survives (a torn last write). Then operations work again.
+  void Restart(bool tear);
+  // Every Sync after the next `n` fails with EIO.
+  void FailSyncAfter(int n);
+  // Writes every file to the real directory `root` (same relative paths), for tools.
+  absl::Status Materialize(const std::string& root);
+  uint64_t synced_bytes(const std::string& path);
+
+ private:
+  friend class FaultFile;
+  struct File {
+    std::string data;
+    uint64_t synced = 0;
+  };
+  absl::Status Check();
+  std::mutex mu_;
+  std::map<std::string, File> files_;
+  std::map<std::string, bool> dirs_;
+  bool off_ = false;
+  int syncs_left_ = -1;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace residency::audit
+
+#endif  // RESIDENCY_LIB_AUDIT_FS_H_

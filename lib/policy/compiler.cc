@@ -1,0 +1,1236 @@
+// The policy compiler: YAML sources -> CompiledSet (catalogue, classes, policies, indexes,
+// digest) plus diagnostics.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "internal/openssl_util.h"
+#include "internal/time_util.h"
+#include "policy/compiler.h"
+
+namespace residency::policy_internal {
+namespace {
+
+// The fixed class vocabulary (SPEC §2): id and the classes it is a kind of besides its dotted
+// prefixes.
+struct BuiltinClass {
+  const char* id;
+  const char* is_a;
+};
+constexpr BuiltinClass kBuiltinClasses[] = {
+    {"public", nullptr},
+    {"internal", nullptr},
+    {"personal", nullptr},
+    {"personal.sensitive", nullptr},
+    {"personal.unique_id", nullptr},
+    {"kr.rrn", "personal.unique_id"},
+    {"personal.credit", nullptr},
+    {"personal.financial", nullptr},
+    {"personal.health", nullptr},
+    {"kr.emr", "personal.health"},
+    {"personal.biometric", nullptr},
+    {"personal.genomic", nullptr},
+    {"personal.child", nullptr},
+    // Still personal data unless a policy lifts it (SPEC §2).
+    {"pseudonymized", "personal"},
+    {"anonymized", nullptr},
+    {"cn.important", nullptr},
+    {"cn.core", nullptr},
+    {"us.gov_related", nullptr},
+    {"kr.spatial", nullptr},
+    {"kr.core_tech", nullptr},
+    {"in.payment", nullptr},
+    // A payload the tagger could not fully scan: personal data unless a policy says otherwise.
+    {"unscanned", "personal"},
+};
+
+const std::vector<std::string> kEffects = {"allow", "allow_with_obligations", "escalate", "deny"};
+
+Effect ParseEffect(const std::string& s) {
+  if (s == "allow") return Effect::kAllow;
+  if (s == "allow_with_obligations") return Effect::kAllowWithObligations;
+  if (s == "escalate") return Effect::kEscalate;
+  return Effect::kDeny;
+}
+
+// Depth of `[`/`{` nesting and of indentation, scanned before yaml-cpp sees the text so that a
+// pathological file cannot exhaust the parser's stack.
+bool NestingWithin(const std::string& text, int limit, int* line_out) {
+  int depth = 0, line = 1;
+  bool in_single = false, in_double = false, comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      comment = false;
+      in_single = in_double = false;  // flow scalars spanning lines are rare in policies
+      // Indentation depth: count leading spaces of the next line.
+      size_t j = i + 1, spaces = 0;
+      while (j < text.size() && text[j] == ' ') ++j, ++spaces;
+      if (static_cast<int>(spaces / 2) > limit * 2) {
+        *line_out = line;
+        return false;
+      }
+      continue;
+    }
+    if (comment) continue;
+    if (in_double) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_double = false;
+      continue;
+    }
+    if (in_single) {
+      if (c == '\'') in_single = false;
+      continue;
+    }
+    if (c == '#') comment = true;
+    else if (c == '"') in_double = true;
+    else if (c == '\'') in_single = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) {
+        *line_out = line;
+        return false;
+      }
+    } else if (c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    }
+  }
+  return true;
+}
+
+struct LoadedFile {
+  std::string name;
+  YAML::Node root;
+  std::string kind;
+};
+
+std::optional<absl::Time> ReadTime(MapReader& r, const char* key) {
+  YAML::Node n = r.Raw(key);
+  auto s = r.String(key);
+  if (!s) return std::nullopt;
+  auto t = internal::ParseTimestamp(*s);
+  if (!t.ok()) {
+    r.sink()->Error(r.file(), n.Mark(), "invalid-date",
+                    absl::StrCat("`", key, "`: ", std::string(t.status().message())));
+    return std::nullopt;
+  }
+  if (r.canon()) (*r.canon())[key] = internal::FormatTimestamp(*t);
+  return *t;
+}
+
+class Compiler {
+ public:
+  Compiler(const CompileOptions& options, DiagSink* sink) : options_(options), sink_(sink) {
+    set_ = std::make_unique<CompiledSet>();
+  }
+
+  std::unique_ptr<CompiledSet> Run(const std::vector<PolicySource>& sources);
+
+ private:
+  void LoadFile(const PolicySource& src);
+  void CompileCatalogue(const LoadedFile& f);
+  void CollectClasses(const LoadedFile& f);
+  void FinishClasses();
+  void CompilePolicyFile(const LoadedFile& f);
+  void CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, Rule* rule);
+  std::vector<int> ResolveObligations(MapReader& r, const char* key, const Policy& p);
+  void BuildIndex(Policy* p);
+  void LintPolicy(const Policy& p, const std::vector<nlohmann::json>& rule_whens);
+
+  const CompileOptions& options_;
+  DiagSink* sink_;
+  std::unique_ptr<CompiledSet> set_;
+  std::vector<LoadedFile> files_;
+  nlohmann::json canon_ = nlohmann::json::object();
+  std::vector<std::pair<std::string, std::vector<std::string>>> added_classes_;
+  std::vector<std::tuple<std::string, YAML::Mark, std::string>> added_class_marks_;
+};
+
+void Compiler::LoadFile(const PolicySource& src) {
+  if (src.text.size() > options_.max_file_bytes) {
+    sink_->Add(Diagnostic::Severity::kError, src.name, 0, 0, "limit",
+               absl::StrCat("file is ", src.text.size(), " bytes; the limit is ",
+                            options_.max_file_bytes));
+    return;
+  }
+  int bad_line = 0;
+  if (!NestingWithin(src.text, options_.max_nesting, &bad_line)) {
+    sink_->Add(Diagnostic::Severity::kError, src.name, bad_line, 1, "limit",
+               absl::StrCat("nesting deeper than ", options_.max_nesting, " levels"));
+    return;
+  }
+  LoadedFile f;
+  f.name = src.name;
+  try {
+    f.root = YAML::Load(src.text);
+  } catch (const YAML::Exception& e) {
+    sink_->Add(Diagnostic::Severity::kError, src.name, e.mark.is_null() ? 0 : e.mark.line + 1,
+               e.mark.is_null() ? 0 : e.mark.column + 1, "yaml-syntax", e.msg);
+    return;
+  }
+  if (!f.root.IsMap()) {
+    sink_->Add(Diagnostic::Severity::kError, src.name, 1, 1, "kind",
+               "a policy file must be a mapping with a top-level `kind:`");
+    return;
+  }
+  YAML::Node kind = f.root["kind"];
+  if (!kind.IsDefined() || !kind.IsScalar()) {
+    sink_->Error(src.name, f.root.Mark(), "kind",
+                 "missing top-level `kind:` (policy, catalogue, tests or tagging)");
+    return;
+  }
+  f.kind = kind.Scalar();
+  const std::vector<std::string> kinds = {"policy", "catalogue", "tests", "tagging"};
+  if (std::find(kinds.begin(), kinds.end(), f.kind) == kinds.end()) {
+    std::string hint = DidYouMean(f.kind, kinds);
+    sink_->Error(src.name, kind.Mark(), "kind",
+                 absl::StrCat("unknown kind `", f.kind, "`; want policy, catalogue, tests or tagging",
+                              hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    return;
+  }
+  files_.push_back(std::move(f));
+}
+
+void Compiler::CompileCatalogue(const LoadedFile& f) {
+  Catalogue& cat = set_->catalogue;
+  nlohmann::json& canon = canon_["catalogue"];
+  MapReader r(f.root, f.name, sink_, &canon, "catalogue");
+  r.Enum("kind", {"catalogue"});
+  r.String("id", true);
+  r.Ignore("title");
+  r.Ignore("note");
+  // Countries first: jurisdiction index == ISO index.
+  for (size_t i = 0; i < IsoCountryCount(); ++i) {
+    cat.jurisdiction_names.emplace_back(IsoCountryCode(i));
+    CountryBits b;
+    b.Set(i);
+    cat.jurisdiction_members.push_back(b);
+    cat.jurisdiction_index[IsoCountryCode(i)] = static_cast<int>(i);
+  }
+  // Groups: resolved in dependency order; cycles and unknown members are errors.
+  YAML::Node groups = r.Raw("groups");
+  if (groups.IsDefined() && !groups.IsNull()) {
+    if (!groups.IsMap()) {
+      sink_->Error(f.name, groups.Mark(), "wrong-type", "`groups` must be a mapping");
+    } else {
+      struct G {
+        std::string name;
+        std::vector<std::string> members;
+        YAML::Mark mark;
+      };
+      std::vector<G> gs;
+      nlohmann::json& gc = canon["groups"];
+      gc = nlohmann::json::object();
+      for (auto it = groups.begin(); it != groups.end(); ++it) {
+        G g;
+        g.name = it->first.Scalar();
+        g.mark = it->first.Mark();
+        MapReader gr(it->second, f.name, sink_, &gc[g.name], absl::StrCat("group `", g.name, "`"));
+        gr.Ignore("name");
+        gr.Ignore("note");
+        if (auto m = gr.StringList("members", true)) g.members = *m;
+        gr.Finish();
+        if (IsoCountryIndex(g.name) >= 0 || g.name.size() < 2) {
+          sink_->Error(f.name, g.mark, "bad-value",
+                       absl::StrCat("group name `", g.name,
+                                    "` must not be a country code (use 3+ characters)"));
+          continue;
+        }
+        for (const auto& other : gs) {
+          if (other.name == g.name) {
+            sink_->Error(f.name, g.mark, "duplicate-id",
+                         absl::StrCat("duplicate group `", g.name, "`"));
+          }
+        }
+        gs.push_back(std::move(g));
+      }
+      // Iteratively resolve.
+      std::vector<bool> done(gs.size(), false);
+      std::vector<CountryBits> bits(gs.size());
+      for (size_t round = 0; round <= gs.size(); ++round) {
+        bool progress = false;
+        for (size_t i = 0; i < gs.size(); ++i) {
+          if (done[i]) continue;
+          bool ready = true;
+          CountryBits b;
+          for (const auto& m : gs[i].members) {
+            int c = IsoCountryIndex(m);
+            if (c >= 0) {
+              b.Set(c);
+              continue;
+            }
+            auto it = std::find_if(gs.begin(), gs.end(), [&](const G& g) { return g.name == m; });
+            if (it == gs.end()) continue;  // reported below
+            size_t j = it - gs.begin();
+            if (!done[j]) {
+              ready = false;
+              break;
+            }
+            b |= bits[j];
+          }
+          if (ready) {
+            done[i] = true;
+            bits[i] = b;
+            progress = true;
+          }
+        }
+        if (!progress) break;
+      }
+      for (size_t i = 0; i < gs.size(); ++i) {
+        for (const auto& m : gs[i].members) {
+          if (IsoCountryIndex(m) < 0 &&
+              std::none_of(gs.begin(), gs.end(), [&](const G& g) { return g.name == m; })) {
+            std::vector<std::string> names;
+            for (const auto& g : gs) names.push_back(g.name);
+            std::string hint = DidYouMean(m, names);
+            sink_->Error(f.name, gs[i].mark, "dangling-reference",
+                         absl::StrCat("group `", gs[i].name, "` names `", m,
+                                      "`, which is neither an ISO 3166-1 code nor a group",
+                                      hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+          }
+        }
+        if (!done[i]) {
+          sink_->Error(f.name, gs[i].mark, "dangling-reference",
+                       absl::StrCat("group `", gs[i].name, "` is part of a cycle of groups"));
+          continue;
+        }
+        cat.jurisdiction_index[gs[i].name] = static_cast<int>(cat.jurisdiction_names.size());
+        cat.jurisdiction_names.push_back(gs[i].name);
+        cat.jurisdiction_members.push_back(bits[i]);
+      }
+    }
+  }
+  YAML::Node providers = r.Raw("providers");
+  if (providers.IsDefined() && providers.IsMap()) {
+    nlohmann::json& pc = canon["providers"];
+    for (auto it = providers.begin(); it != providers.end(); ++it) {
+      std::string name = it->first.Scalar();
+      MapReader pr(it->second, f.name, sink_, &pc[name], absl::StrCat("provider `", name, "`"));
+      pr.Ignore("name");
+      pr.Ignore("note");
+      YAML::Node hqn = pr.Raw("hq_country");
+      auto hq = pr.String("hq_country");
+      if (hq && IsoCountryIndex(*hq) < 0) {
+        sink_->Error(f.name, hqn.Mark(), "dangling-reference",
+                     absl::StrCat("`hq_country` `", *hq, "` is not an ISO 3166-1 alpha-2 code"));
+      }
+      pr.Finish();
+      cat.provider_hq[name] = hq.value_or("");
+    }
+  } else if (providers.IsDefined() && !providers.IsNull()) {
+    sink_->Error(f.name, providers.Mark(), "wrong-type", "`providers` must be a mapping");
+  }
+  YAML::Node locs = r.Raw("locations");
+  if (!locs.IsDefined() || !locs.IsSequence()) {
+    sink_->Error(f.name, locs.IsDefined() ? locs.Mark() : f.root.Mark(), "missing-key",
+                 "catalogue needs `locations`, a list");
+  } else {
+    nlohmann::json& lc = canon["locations"];
+    lc = nlohmann::json::array();
+    for (const auto& ln : locs) {
+      if (cat.locations.size() >= options_.max_locations) {
+        sink_->Error(f.name, ln.Mark(), "limit",
+                     absl::StrCat("more than ", options_.max_locations, " locations"));
+        break;
+      }
+      nlohmann::json lj;
+      MapReader lr(ln, f.name, sink_, &lj, "location");
+      if (!lr.ok()) continue;
+      Location loc;
+      YAML::Node idn = lr.Raw("id");
+      auto id = lr.String("id", true);
+      YAML::Node cn = lr.Raw("country");
+      auto country = lr.String("country", true);
+      if (auto v = lr.String("city")) loc.city = *v;
+      if (auto v = lr.Enum("site", {"public", "gov", "fin", "sovereign", "onprem"})) loc.site = *v;
+      if (auto v = lr.String("partition")) loc.partition = *v;
+      if (auto v = lr.StringList("certifications")) loc.certifications = *v;
+      if (auto v = lr.Enum("status", {"active", "deprecated"})) loc.status = *v;
+      YAML::Node attrs = lr.Raw("attributes");
+      if (attrs.IsDefined() && !attrs.IsNull()) {
+        if (!attrs.IsMap()) {
+          sink_->Error(f.name, attrs.Mark(), "wrong-type", "`attributes` must be a mapping");
+        } else {
+          for (auto it = attrs.begin(); it != attrs.end(); ++it) {
+            if (!it->second.IsScalar()) {
+              sink_->Error(f.name, it->second.Mark(), "wrong-type",
+                           "location attributes must be scalars");
+              continue;
+            }
+            std::string v = it->second.Scalar();
+            if (auto b = ParseBool(v)) v = *b ? "true" : "false";
+            loc.attributes[it->first.Scalar()] = v;
+            lj["attributes"][it->first.Scalar()] = v;
+          }
+        }
+      }
+      lr.Ignore("unverified");
+      lr.Ignore("note");
+      lr.Finish();
+      if (!id) continue;
+      auto colon = id->find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == id->size()) {
+        sink_->Error(f.name, idn.Mark(), "bad-value",
+                     absl::StrCat("location id `", *id, "` must be provider:region"));
+        continue;
+      }
+      loc.id = *id;
+      loc.provider = id->substr(0, colon);
+      if (!cat.provider_hq.count(loc.provider)) {
+        sink_->Error(f.name, idn.Mark(), "dangling-reference",
+                     absl::StrCat("location `", *id, "` names provider `", loc.provider,
+                                  "`, which `providers` does not define"));
+      }
+      if (country) {
+        loc.country = IsoCountryIndex(*country);
+        loc.country_code = *country;
+        if (loc.country < 0) {
+          sink_->Error(f.name, cn.Mark(), "dangling-reference",
+                       absl::StrCat("`country` `", *country,
+                                    "` is not an ISO 3166-1 alpha-2 code (the UK is GB)"));
+          continue;
+        }
+      } else {
+        continue;
+      }
+      if (cat.location_index.count(loc.id)) {
+        sink_->Error(f.name, idn.Mark(), "duplicate-id",
+                     absl::StrCat("duplicate location `", loc.id, "`"));
+        continue;
+      }
+      cat.location_index[loc.id] = static_cast<int>(cat.locations.size());
+      cat.locations.push_back(std::move(loc));
+      lc.push_back(std::move(lj));
+    }
+  }
+  r.Finish();
+}
+
+void Compiler::CollectClasses(const LoadedFile& f) {
+  YAML::Node cls = f.root["classes"];
+  if (!cls.IsDefined() || cls.IsNull()) return;
+  if (!cls.IsSequence()) {
+    sink_->Error(f.name, cls.Mark(), "wrong-type", "`classes` must be a list");
+    return;
+  }
+  for (const auto& c : cls) {
+    MapReader r(c, f.name, sink_, nullptr, "class");
+    auto id = r.String("id", true);
+    auto is_a = r.StringList("is_a");
+    r.Ignore("note");
+    r.Finish();
+    if (!id) continue;
+    added_classes_.emplace_back(*id, is_a.value_or(std::vector<std::string>{}));
+    added_class_marks_.emplace_back(*id, c.Mark(), f.name);
+  }
+}
+
+void Compiler::FinishClasses() {
+  auto& classes = set_->classes;
+  auto& index = set_->class_index;
+  std::vector<std::pair<std::string, std::vector<std::string>>> all;
+  for (const auto& b : kBuiltinClasses) {
+    all.emplace_back(b.id, b.is_a ? std::vector<std::string>{b.is_a} : std::vector<std::string>{});
+  }
+  for (size_t i = 0; i < added_classes_.size(); ++i) {
+    const auto& [id, is_a] = added_classes_[i];
+    const auto& [_, mark, file] = added_class_marks_[i];
+    bool dup = std::any_of(all.begin(), all.end(), [&](const auto& a) { return a.first == id; });
+    if (dup) {
+      bool builtin = std::any_of(std::begin(kBuiltinClasses), std::end(kBuiltinClasses),
+                                 [&](const BuiltinClass& b) { return id == b.id; });
+      sink_->Error(file, mark, "duplicate-id",
+                   builtin ? absl::StrCat("class `", id, "` is built in and cannot be redefined")
+                           : absl::StrCat("class `", id, "` is defined twice"));
+      continue;
+    }
+    all.push_back(added_classes_[i]);
+  }
+  if (all.size() > options_.max_classes) {
+    sink_->Add(Diagnostic::Severity::kError, "", 0, 0, "limit",
+               absl::StrCat(all.size(), " data classes; the limit is ", options_.max_classes));
+    all.resize(options_.max_classes);
+  }
+  for (size_t i = 0; i < all.size(); ++i) {
+    index[all[i].first] = static_cast<int>(i);
+    classes.push_back(DataClass{all[i].first, {}});
+  }
+  // Parents: explicit is_a plus every dotted prefix that is a class.
+  std::vector<std::vector<int>> parents(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string& id = all[i].first;
+    for (size_t p = id.find('.'); p != std::string::npos; p = id.find('.', p + 1)) {
+      auto it = index.find(id.substr(0, p));
+      if (it != index.end()) parents[i].push_back(it->second);
+    }
+    for (const auto& parent : all[i].second) {
+      auto it = index.find(parent);
+      if (it == index.end()) {
+        size_t k = i - (sizeof(kBuiltinClasses) / sizeof(kBuiltinClasses[0]));
+        std::vector<std::string> names;
+        for (const auto& a : all) names.push_back(a.first);
+        std::string hint = DidYouMean(parent, names);
+        const auto& [_, mark, file] = added_class_marks_[std::min(k, added_class_marks_.size() - 1)];
+        sink_->Error(file, mark, "dangling-reference",
+                     absl::StrCat("class `", id, "` is_a unknown class `", parent, "`",
+                                  hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+        continue;
+      }
+      parents[i].push_back(it->second);
+    }
+  }
+  // Ancestors by fixed-point iteration (cycles simply saturate).
+  for (size_t i = 0; i < classes.size(); ++i) classes[i].ancestors.Set(i);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < classes.size(); ++i) {
+      ClassBits before = classes[i].ancestors;
+      for (int p : parents[i]) classes[i].ancestors |= classes[p].ancestors;
+      if (!(before == classes[i].ancestors)) changed = true;
+    }
+  }
+  nlohmann::json& cc = canon_["classes"];
+  for (const auto& a : all) cc[a.first] = a.second;
+}
+
+std::vector<int> Compiler::ResolveObligations(MapReader& r, const char* key, const Policy& p) {
+  std::vector<int> out;
+  YAML::Node n = r.Raw(key);
+  auto ids = r.StringList(key);
+  if (!ids) return out;
+  std::vector<std::string> names;
+  for (const auto& o : p.obligations) names.push_back(o.id);
+  for (const auto& id : *ids) {
+    auto it = std::find(names.begin(), names.end(), id);
+    if (it == names.end()) {
+      std::string hint = DidYouMean(id, names);
+      sink_->Error(r.file(), n.Mark(), "dangling-reference",
+                   absl::StrCat("unknown obligation `", id, "`; declare it under `obligations`",
+                                hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+      continue;
+    }
+    out.push_back(static_cast<int>(it - names.begin()));
+  }
+  return out;
+}
+
+void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+                           Rule* rule) {
+  MapReader r(n, ctx.file, sink_, canon, "rule");
+  if (!r.ok()) return;
+  rule->line = n.Mark().line + 1;
+  rule->column = n.Mark().column + 1;
+  if (auto v = r.String("id", true)) rule->id = *v;
+  rule->basis = r.Enum("basis", {"law", "corp"}).value_or(ctx.policy->basis);
+  if (canon) (*canon)["basis"] = rule->basis;
+  if (auto v = r.String("citation", true)) rule->citation = *v;
+  if (auto v = r.String("message", true)) rule->message = *v;
+  if (auto v = r.Enum("mode", {"enforce", "dry_run"})) rule->dry_run = *v == "dry_run";
+  rule->from = ReadTime(r, "effective_from");
+  rule->until = ReadTime(r, "effective_until");
+  if (rule->from && rule->until && *rule->until <= *rule->from) {
+    sink_->Warning(ctx.file, n.Mark(), "unreachable-rule",
+                   absl::StrCat("rule `", rule->id, "`: effective_until is not after effective_from, so it never applies"));
+  }
+  if (auto v = r.Bool("suggest")) rule->suggest = *v;
+  rule->when = ParseCondition(r.Raw("when"), ctx, canon ? &(*canon)["when"] : nullptr, 1);
+  if (canon && (*canon)["when"].is_null()) canon->erase("when");
+  rule->obligations = ResolveObligations(r, "obligations", *ctx.policy);
+  YAML::Node alts = r.Raw("alternatives");
+  YAML::Node eff = r.Raw("effect");
+  YAML::Node oth = r.Raw("otherwise");
+  if (alts.IsDefined() && !alts.IsNull()) {
+    rule->has_alternatives = true;
+    if (!alts.IsSequence() || alts.size() == 0) {
+      sink_->Error(ctx.file, alts.Mark(), "wrong-type", "`alternatives` must be a non-empty list");
+    } else {
+      nlohmann::json& ac = (*canon)["alternatives"];
+      ac = nlohmann::json::array();
+      for (const auto& an : alts) {
+        nlohmann::json aj;
+        MapReader ar(an, ctx.file, sink_, &aj, "alternative");
+        if (!ar.ok()) continue;
+        Alternative a;
+        if (auto v = ar.String("name", true)) a.name = *v;
+        a.when = ParseCondition(ar.Raw("when"), ctx, &aj["when"], 1);
+        if (aj["when"].is_null()) aj.erase("when");
+        if (auto v = ar.Enum("effect", kEffects, true)) a.effect = ParseEffect(*v);
+        a.obligations = ResolveObligations(ar, "obligations", *ctx.policy);
+        if (a.effect == Effect::kAllow && !a.obligations.empty()) {
+          sink_->Error(ctx.file, an.Mark(), "bad-value",
+                       "effect `allow` carries obligations; use `allow_with_obligations`");
+        }
+        ar.Finish();
+        rule->alternatives.push_back(std::move(a));
+        ac.push_back(std::move(aj));
+      }
+    }
+    if (eff.IsDefined()) {
+      sink_->Error(ctx.file, eff.Mark(), "bad-value",
+                   "a rule with `alternatives` says what happens when none holds with `otherwise`, not `effect`");
+    }
+    rule->effect = ParseEffect(r.Enum("otherwise", {"deny", "escalate"}).value_or("deny"));
+  } else {
+    if (oth.IsDefined()) {
+      sink_->Error(ctx.file, oth.Mark(), "bad-value",
+                   "`otherwise` needs `alternatives`; a rule without them has one `effect`");
+    }
+    rule->effect = ParseEffect(r.Enum("effect", kEffects, true).value_or("deny"));
+  }
+  if (rule->effect == Effect::kAllow && !rule->obligations.empty()) {
+    sink_->Error(ctx.file, n.Mark(), "bad-value",
+                 "effect `allow` carries obligations; use `allow_with_obligations`");
+  }
+  r.Ignore("note");
+  r.Finish();
+  rule->tag_scoped = UsesTag(rule->when);
+  for (const auto& a : rule->alternatives) rule->tag_scoped |= UsesTag(a.when);
+}
+
+// Candidate classes for the index: those any top-level tag condition can match.
+ClassBits CandidateClasses(const Condition& when, const CompiledSet& set) {
+  ClassBits all;
+  for (size_t i = 0; i < set.classes.size(); ++i) all.Set(i);
+  std::vector<const Condition*> tag_conds;
+  if (when.kind == Condition::Kind::kTags) tag_conds.push_back(&when);
+  if (when.kind == Condition::Kind::kAll) {
+    for (const auto& c : when.children)
+      if (c.kind == Condition::Kind::kTags) tag_conds.push_back(&c);
+  }
+  ClassBits out = all;
+  for (const Condition* tc : tag_conds) {
+    ClassBits match;
+    for (size_t i = 0; i < set.classes.size(); ++i) {
+      for (const auto& p : tc->tags) {
+        if (p.any_class || set.classes[i].ancestors.Intersects(p.classes)) {
+          match.Set(i);
+          break;
+        }
+      }
+    }
+    for (size_t k = 0; k < out.w.size(); ++k) out.w[k] &= match.w[k];
+  }
+  return out;
+}
+
+void Compiler::BuildIndex(Policy* p) {
+  p->rules_by_class.assign(set_->classes.size(), {});
+  for (size_t i = 0; i < p->rules.size(); ++i) {
+    const Rule& rule = p->rules[i];
+    if (!rule.tag_scoped) {
+      p->request_rules.push_back(static_cast<uint32_t>(i));
+      continue;
+    }
+    ClassBits cand = CandidateClasses(rule.when, *set_);
+    for (size_t c = 0; c < set_->classes.size(); ++c) {
+      if (cand.Test(c)) p->rules_by_class[c].push_back(static_cast<uint32_t>(i));
+    }
+  }
+}
+
+void Compiler::LintPolicy(const Policy& p, const std::vector<nlohmann::json>& rule_whens) {
+  for (size_t i = 0; i < p.rules.size(); ++i) {
+    const Rule& r = p.rules[i];
+    if (r.tag_scoped) {
+      bool any = std::any_of(p.rules_by_class.begin(), p.rules_by_class.end(), [&](const auto& v) {
+        return std::find(v.begin(), v.end(), i) != v.end();
+      });
+      if (!any) {
+        sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "unreachable-rule",
+                   absl::StrCat("rule `", r.id, "` can match no data class"));
+      }
+    }
+    // A later rule with the same condition and the same single effect adds nothing.
+    for (size_t j = 0; j < i; ++j) {
+      const Rule& e = p.rules[j];
+      if (!r.has_alternatives && !e.has_alternatives && r.effect == e.effect &&
+          r.dry_run == e.dry_run && rule_whens[i] == rule_whens[j] && r.from == e.from &&
+          r.until == e.until && r.obligations == e.obligations) {
+        sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "shadowed-rule",
+                   absl::StrCat("rule `", r.id, "` is shadowed by rule `", e.id,
+                                "`: same condition, same effect"));
+        break;
+      }
+    }
+    // Alternatives more restrictive than an unconditional one can never be chosen.
+    const Alternative* unconditional = nullptr;
+    for (const auto& a : r.alternatives) {
+      if (a.when.kind == Condition::Kind::kTrue &&
+          (!unconditional || a.effect < unconditional->effect)) {
+        unconditional = &a;
+      }
+    }
+    if (unconditional) {
+      sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "shadowed-rule",
+                 absl::StrCat("rule `", r.id, "`: alternative `", unconditional->name,
+                              "` always holds, so `otherwise` never applies"));
+    }
+  }
+}
+
+void Compiler::CompilePolicyFile(const LoadedFile& f) {
+  Policy p;
+  p.file = f.name;
+  nlohmann::json canon = nlohmann::json::object();
+  MapReader r(f.root, f.name, sink_, &canon, "policy");
+  r.Enum("kind", {"policy"});
+  YAML::Node idn = r.Raw("id");
+  if (auto v = r.String("id", true)) p.id = *v;
+  p.basis = r.Enum("basis", {"law", "corp"}, true).value_or("law");
+  if (auto v = r.Enum("mode", {"enforce", "dry_run"})) p.dry_run = *v == "dry_run";
+  r.Ignore("title");
+  r.Ignore("description");
+  r.Ignore("note");
+  r.Ignore("citation");
+  r.Ignore("classes");  // collected earlier; recorded in the canonical class table
+  for (const auto& other : set_->policies) {
+    if (other.id == p.id && !p.id.empty()) {
+      sink_->Error(f.name, idn.Mark(), "duplicate-id",
+                   absl::StrCat("policy id `", p.id, "` is also defined in ", other.file));
+    }
+  }
+  CompileContext ctx;
+  ctx.options = &options_;
+  ctx.set = set_.get();
+  ctx.policy = &p;
+  ctx.sink = sink_;
+  ctx.file = f.name;
+  // Scope.
+  {
+    YAML::Node sn = r.Raw("scope");
+    if (!sn.IsDefined() || sn.IsNull()) {
+      p.scope.always = true;
+    } else {
+      MapReader sr(sn, f.name, sink_, &canon["scope"], "`scope`");
+      if (auto v = sr.Bool("always")) p.scope.always = *v;
+      if (auto v = sr.StringList("origins")) {
+        p.scope.has_origins = true;
+        ResolveCountries(*v, sr.Raw("origins").Mark(), ctx, &p.scope.origins);
+      }
+      if (auto v = sr.StringList("operator_countries")) {
+        p.scope.has_operator_countries = true;
+        ResolveCountries(*v, sr.Raw("operator_countries").Mark(), ctx, &p.scope.operator_countries);
+      }
+      if (auto v = sr.StringList("operator_sectors")) p.scope.operator_sectors = *v;
+      if (auto v = sr.StringList("user_jurisdictions")) {
+        p.scope.has_user_jurisdictions = true;
+        ResolveCountries(*v, sr.Raw("user_jurisdictions").Mark(), ctx,
+                         &p.scope.user_jurisdictions);
+      }
+      sr.Finish();
+    }
+  }
+  // Obligations: id -> message.
+  {
+    YAML::Node on = r.Raw("obligations");
+    if (on.IsDefined() && !on.IsNull()) {
+      if (!on.IsMap()) {
+        sink_->Error(f.name, on.Mark(), "wrong-type",
+                     "`obligations` must map obligation ids to their descriptions");
+      } else {
+        for (auto it = on.begin(); it != on.end(); ++it) {
+          std::string id = it->first.Scalar();
+          if (!it->second.IsScalar()) {
+            sink_->Error(f.name, it->second.Mark(), "wrong-type",
+                         absl::StrCat("obligation `", id, "` must be described by a string"));
+            continue;
+          }
+          if (std::any_of(p.obligations.begin(), p.obligations.end(),
+                          [&](const Obligation& o) { return o.id == id; })) {
+            sink_->Error(f.name, it->first.Mark(), "duplicate-id",
+                         absl::StrCat("duplicate obligation `", id, "`"));
+            continue;
+          }
+          p.obligations.push_back(Obligation{id, it->second.Scalar()});
+          canon["obligations"][id] = it->second.Scalar();
+        }
+      }
+    }
+  }
+  // Named lists.
+  {
+    YAML::Node ln = r.Raw("lists");
+    if (ln.IsDefined() && !ln.IsNull()) {
+      if (!ln.IsMap()) {
+        sink_->Error(f.name, ln.Mark(), "wrong-type", "`lists` must map list names to lists");
+      } else {
+        for (auto it = ln.begin(); it != ln.end(); ++it) {
+          NamedList l;
+          l.name = it->first.Scalar();
+          if (std::find(ctx.list_names.begin(), ctx.list_names.end(), l.name) !=
+              ctx.list_names.end()) {
+            sink_->Error(f.name, it->first.Mark(), "duplicate-id",
+                         absl::StrCat("duplicate list `", l.name, "`"));
+            continue;
+          }
+          nlohmann::json& lc = canon["lists"][l.name];
+          lc = nlohmann::json::array();
+          if (!it->second.IsNull() && !it->second.IsSequence()) {
+            sink_->Error(f.name, it->second.Mark(), "wrong-type",
+                         absl::StrCat("list `", l.name, "` must be a list"));
+          } else if (it->second.IsSequence()) {
+            for (const auto& e : it->second) {
+              ListEntry entry;
+              nlohmann::json ej;
+              if (e.IsScalar()) {
+                entry.value = e.Scalar();
+                ej["value"] = entry.value;
+              } else {
+                MapReader er(e, f.name, sink_, &ej, "list entry");
+                if (auto v = er.String("value", true)) entry.value = *v;
+                entry.from = ReadTime(er, "effective_from");
+                entry.until = ReadTime(er, "effective_until");
+                er.Ignore("note");
+                er.Ignore("citation");
+                er.Finish();
+              }
+              // Resolve as locations when possible (used by location conditions).
+              auto loc = set_->catalogue.location_index.find(entry.value);
+              if (loc != set_->catalogue.location_index.end()) {
+                entry.locations.Set(loc->second);
+              } else if (int j = ResolveJurisdiction(*set_, entry.value); j >= 0) {
+                for (size_t k = 0; k < set_->catalogue.locations.size(); ++k) {
+                  int c = set_->catalogue.locations[k].country;
+                  if (c >= 0 && set_->catalogue.jurisdiction_members[j].Test(c)) entry.locations.Set(k);
+                }
+              }
+              l.entries.push_back(std::move(entry));
+              lc.push_back(std::move(ej));
+            }
+          }
+          ctx.list_names.push_back(l.name);
+          p.lists.push_back(std::move(l));
+        }
+      }
+    }
+  }
+  // Rules.
+  {
+    YAML::Node rn = r.Raw("rules");
+    std::vector<nlohmann::json> whens;
+    if (!rn.IsDefined() || !rn.IsSequence()) {
+      sink_->Error(f.name, rn.IsDefined() ? rn.Mark() : f.root.Mark(), "missing-key",
+                   "policy needs `rules`, a list");
+    } else {
+      nlohmann::json& rc = canon["rules"];
+      rc = nlohmann::json::array();
+      for (const auto& n : rn) {
+        if (set_->rule_count >= options_.max_rules) {
+          sink_->Error(f.name, n.Mark(), "limit",
+                       absl::StrCat("more than ", options_.max_rules, " rules"));
+          break;
+        }
+        nlohmann::json rj;
+        Rule rule;
+        CompileRule(n, ctx, &rj, &rule);
+        for (const auto& other : p.rules) {
+          if (other.id == rule.id && !rule.id.empty()) {
+            sink_->Error(f.name, n.Mark(), "duplicate-id",
+                         absl::StrCat("duplicate rule id `", rule.id, "`"));
+          }
+        }
+        whens.push_back(rj.contains("when") ? rj["when"] : nlohmann::json());
+        rc.push_back(std::move(rj));
+        p.rules.push_back(std::move(rule));
+        ++set_->rule_count;
+      }
+    }
+    // Lists used by location conditions must name locations or jurisdictions.
+    for (const auto& [li, mark] : ctx.location_lists_used) {
+      for (const auto& e : p.lists[li].entries) {
+        if (!e.locations.Any() && !set_->catalogue.location_index.count(e.value) &&
+            ResolveJurisdiction(*set_, e.value) < 0) {
+          sink_->Error(f.name, mark, "dangling-reference",
+                       absl::StrCat("list `", p.lists[li].name, "` is used as locations but `",
+                                    e.value, "` is neither a location nor a jurisdiction"));
+        }
+      }
+    }
+    BuildIndex(&p);
+    LintPolicy(p, whens);
+  }
+  // Exceptions.
+  {
+    YAML::Node en = r.Raw("exceptions");
+    if (en.IsDefined() && !en.IsNull()) {
+      nlohmann::json& ec = canon["exceptions"];
+      ec = nlohmann::json::array();
+      for (const auto& e : en) {
+        nlohmann::json ej;
+        MapReader er(e, f.name, sink_, &ej, "exception");
+        if (!er.ok()) continue;
+        Exception x;
+        if (auto v = er.String("id", true)) x.id = *v;
+        if (auto v = er.String("owner", true)) x.owner = *v;
+        if (auto v = er.String("ticket", true)) x.ticket = *v;
+        x.not_before = ReadTime(er, "not_before");
+        YAML::Node na = er.Raw("not_after");
+        x.not_after = ReadTime(er, "not_after");
+        if (!na.IsDefined()) {
+          sink_->Error(f.name, e.Mark(), "missing-key",
+                       absl::StrCat("exception `", x.id, "` needs `not_after`: exceptions expire"));
+        }
+        if (x.not_before && x.not_after && *x.not_after - *x.not_before > absl::Hours(24 * 90)) {
+          sink_->Warning(f.name, na.Mark(), "long-exception",
+                         absl::StrCat("exception `", x.id, "` lasts longer than 90 days"));
+        }
+        YAML::Node rulesn = er.Raw("rules");
+        auto rule_ids = er.StringList("rules", true);
+        x.when = ParseCondition(er.Raw("when"), ctx, &ej["when"], 1);
+        if (ej["when"].is_null()) ej.erase("when");
+        x.obligations = ResolveObligations(er, "obligations", p);
+        er.Ignore("note");
+        er.Finish();
+        if (rule_ids) {
+          bool any_corp = false;
+          for (const auto& rid : *rule_ids) {
+            auto it = std::find_if(p.rules.begin(), p.rules.end(),
+                                   [&](const Rule& ru) { return ru.id == rid; });
+            if (it == p.rules.end()) {
+              std::vector<std::string> names;
+              for (const auto& ru : p.rules) names.push_back(ru.id);
+              std::string hint = DidYouMean(rid, names);
+              sink_->Error(f.name, rulesn.Mark(), "dangling-reference",
+                           absl::StrCat("exception `", x.id, "` names unknown rule `", rid, "`",
+                                        hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+              continue;
+            }
+            if (it->basis == "law") {
+              sink_->Error(f.name, rulesn.Mark(), "exception-overrides-law",
+                           absl::StrCat("exception `", x.id, "` names rule `", rid,
+                                        "`, a `basis: law` rule; an exception may lift only corp rules (give the legal basis as evidence instead)"));
+              continue;
+            }
+            any_corp = true;
+            x.rules.push_back(static_cast<int>(it - p.rules.begin()));
+          }
+          (void)any_corp;
+        }
+        p.exceptions.push_back(std::move(x));
+        ec.push_back(std::move(ej));
+      }
+    }
+  }
+  // Lifts and ignored evidence.
+  {
+    YAML::Node ln = r.Raw("lifts");
+    if (ln.IsDefined() && !ln.IsNull()) {
+      nlohmann::json& lc = canon["lifts"];
+      lc = nlohmann::json::array();
+      for (const auto& e : ln) {
+        nlohmann::json lj;
+        MapReader lr(e, f.name, sink_, &lj, "lift");
+        Lift l;
+        if (auto v = lr.StringList("evidence", true)) l.evidence_types = *v;
+        if (auto v = lr.StringList("artifacts")) {
+          l.artifacts = *v;
+          for (const auto& a : *v) {
+            if (a != "dataset" && a != "model") {
+              sink_->Error(f.name, lr.Raw("artifacts").Mark(), "bad-value",
+                           absl::StrCat("`artifacts` value `", a, "`; want dataset or model"));
+            }
+          }
+        } else {
+          l.artifacts = {"dataset", "model"};
+        }
+        if (auto v = lr.StringList("classes", true)) {
+          ResolveClasses(*v, lr.Raw("classes").Mark(), ctx, &l.classes);
+        }
+        if (auto v = lr.Bool("match_origin")) l.match_origin = *v;
+        lr.Finish();
+        p.lifts.push_back(std::move(l));
+        lc.push_back(std::move(lj));
+      }
+    }
+    YAML::Node in = r.Raw("ignore_evidence");
+    if (in.IsDefined() && !in.IsNull()) {
+      nlohmann::json& ic = canon["ignore_evidence"];
+      ic = nlohmann::json::array();
+      for (const auto& e : in) {
+        nlohmann::json ij;
+        MapReader ir(e, f.name, sink_, &ij, "ignore_evidence entry");
+        IgnoreEvidence g;
+        if (auto v = ir.StringList("types", true)) g.types = *v;
+        if (auto v = ir.StringList("classes", true)) {
+          ResolveClasses(*v, ir.Raw("classes").Mark(), ctx, &g.classes);
+        }
+        ir.Finish();
+        p.ignores.push_back(std::move(g));
+        ic.push_back(std::move(ij));
+      }
+    }
+  }
+  r.Finish();
+  canon_["policies"][p.id] = std::move(canon);
+  set_->policies.push_back(std::move(p));
+}
+
+std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sources) {
+  size_t total = 0;
+  if (sources.size() > options_.max_files) {
+    sink_->Add(Diagnostic::Severity::kError, "", 0, 0, "limit",
+               absl::StrCat(sources.size(), " files; the limit is ", options_.max_files));
+    return nullptr;
+  }
+  for (const auto& s : sources) {
+    total += s.text.size();
+    if (total > options_.max_total_bytes) {
+      sink_->Add(Diagnostic::Severity::kError, s.name, 0, 0, "limit",
+                 absl::StrCat("policy files exceed ", options_.max_total_bytes, " bytes in all"));
+      return nullptr;
+    }
+    LoadFile(s);
+  }
+  const LoadedFile* catalogue = nullptr;
+  for (const auto& f : files_) {
+    if (f.kind != "catalogue") continue;
+    if (catalogue) {
+      sink_->Error(f.name, f.root.Mark(), "duplicate-id",
+                   absl::StrCat("a second catalogue; the first is ", catalogue->name));
+      continue;
+    }
+    catalogue = &f;
+  }
+  if (!catalogue) {
+    if (!sink_->has_errors()) {
+      sink_->Add(Diagnostic::Severity::kError, sources.empty() ? "" : sources[0].name, 0, 0,
+                 "no-catalogue",
+                 "no region catalogue (`kind: catalogue`, policies/regions.yaml) among the files");
+    }
+    return nullptr;
+  }
+  CompileCatalogue(*catalogue);
+  for (const auto& f : files_)
+    if (f.kind == "policy") CollectClasses(f);
+  FinishClasses();
+  std::vector<const LoadedFile*> policies;
+  for (const auto& f : files_)
+    if (f.kind == "policy") policies.push_back(&f);
+  for (const LoadedFile* f : policies) CompilePolicyFile(*f);
+  std::stable_sort(set_->policies.begin(), set_->policies.end(),
+                   [](const Policy& a, const Policy& b) { return a.id < b.id; });
+  if (sink_->has_errors()) return nullptr;
+  std::string canonical = canon_.dump();
+  set_->digest = "sha256:" + internal::HexEncode(internal::Sha256(canonical));
+  return std::move(set_);
+}
+
+bool IsYamlFile(const std::filesystem::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+}  // namespace
+
+int ResolveJurisdiction(const CompiledSet& set, const std::string& name) {
+  auto it = set.catalogue.jurisdiction_index.find(name);
+  return it == set.catalogue.jurisdiction_index.end() ? -1 : it->second;
+}
+
+bool ResolveLocations(const std::string& name, const YAML::Mark& mark, CompileContext& ctx,
+                      LocationBits* out) {
+  const Catalogue& cat = ctx.set->catalogue;
+  auto loc = cat.location_index.find(name);
+  if (loc != cat.location_index.end()) {
+    out->Set(loc->second);
+    return true;
+  }
+  int j = ResolveJurisdiction(*ctx.set, name);
+  if (j < 0) {
+    std::vector<std::string> names = cat.jurisdiction_names;
+    for (const auto& l : cat.locations) names.push_back(l.id);
+    std::string hint = DidYouMean(name, names);
+    ctx.sink->Error(ctx.file, mark, "dangling-reference",
+                    absl::StrCat("`", name, "` is neither a catalogue location nor a jurisdiction",
+                                 hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    return false;
+  }
+  for (size_t k = 0; k < cat.locations.size(); ++k) {
+    int c = cat.locations[k].country;
+    if (c >= 0 && cat.jurisdiction_members[j].Test(c)) out->Set(k);
+  }
+  return true;
+}
+
+bool ResolveClasses(const std::vector<std::string>& names, const YAML::Mark& mark,
+                    CompileContext& ctx, ClassBits* out) {
+  bool ok = true;
+  for (const auto& n : names) {
+    auto it = ctx.set->class_index.find(n);
+    if (it == ctx.set->class_index.end()) {
+      std::vector<std::string> all;
+      for (const auto& c : ctx.set->classes) all.push_back(c.id);
+      std::string hint = DidYouMean(n, all);
+      ctx.sink->Error(ctx.file, mark, "dangling-reference",
+                      absl::StrCat("unknown data class `", n, "`",
+                                   hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+      ok = false;
+      continue;
+    }
+    out->Set(it->second);
+  }
+  return ok;
+}
+
+bool ResolveCountries(const std::vector<std::string>& names, const YAML::Mark& mark,
+                      CompileContext& ctx, CountryBits* out) {
+  bool ok = true;
+  for (const auto& n : names) {
+    int j = ResolveJurisdiction(*ctx.set, n);
+    if (j < 0) {
+      std::string hint = DidYouMean(n, ctx.set->catalogue.jurisdiction_names);
+      ctx.sink->Error(ctx.file, mark, "dangling-reference",
+                      absl::StrCat("unknown jurisdiction `", n, "` (an ISO 3166-1 code or a catalogue group",
+                                   n == "UK" ? "; the UK is GB" : "", ")",
+                                   hint.empty() || n == "UK" ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+      ok = false;
+      continue;
+    }
+    *out |= ctx.set->catalogue.jurisdiction_members[j];
+  }
+  return ok;
+}
+
+}  // namespace residency::policy_internal
+
+namespace residency {
+
+using policy_internal::CompiledSet;
+using policy_internal::DiagSink;
+
+std::string FormatDiagnostic(const Diagnostic& d) {
+  std::string out = d.file.empty() ? "residency" : d.file;
+  if (d.line > 0) absl::StrAppend(&out, ":", d.line, ":", d.column);
+  absl::StrAppend(&out, ": ", d.severity == Diagnostic::Severity::kError ? "error" : "warning",
+                  ": ", d.message);
+  if (!d.code.empty()) absl::StrAppend(&out, " [", d.code, "]");
+  return out;
+}
+
+PolicySnapshot::PolicySnapshot(std::unique_ptr<const CompiledSet> set) : set_(std::move(set)) {}
+PolicySnapshot::~PolicySnapshot() = default;
+const std::string& PolicySnapshot::digest() const { return set_->digest; }
+std::vector<std::string> PolicySnapshot::policy_ids() const {
+  std::vector<std::string> out;
+  for (const auto& p : set_->policies) out.push_back(p.id);
+  return out;
+}
+size_t PolicySnapshot::rule_count() const { return set_->rule_count; }
+std::vector<std::string> PolicySnapshot::locations() const {
+  std::vector<std::string> out;
+  for (const auto& l : set_->catalogue.locations) out.push_back(l.id);
+  return out;
+}
+
+CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
+                                   const CompileOptions& options) {
+  DiagSink sink;
+  policy_internal::Compiler compiler(options, &sink);
+  std::unique_ptr<CompiledSet> set;
+  try {
+    set = compiler.Run(sources);
+  } catch (const std::exception& e) {
+    // yaml-cpp may throw on node access of malformed documents; never let it escape.
+    sink.Add(Diagnostic::Severity::kError, "", 0, 0, "yaml-syntax", e.what());
+    set = nullptr;
+  }
+  CompileResult result;
+  result.diagnostics = std::move(sink.diagnostics());
+  std::stable_sort(result.diagnostics.begin(), result.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+                   });
+  if (set) result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
+  return result;
+}
+
+CompileResult CompilePolicies(const std::vector<std::string>& paths,
+                              const CompileOptions& options) {
+  namespace fs = std::filesystem;
+  std::vector<PolicySource> sources;
+  CompileResult failed;
+  auto add_file = [&](const fs::path& p) -> bool {
+    std::error_code ec;
+    auto size = fs::file_size(p, ec);
+    if (ec) {
+      failed.diagnostics.push_back(
+          Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io",
+                     absl::StrCat("cannot read: ", ec.message())});
+      return false;
+    }
+    if (size > options.max_file_bytes) {
+      failed.diagnostics.push_back(Diagnostic{
+          p.string(), 0, 0, Diagnostic::Severity::kError, "limit",
+          absl::StrCat("file is ", size, " bytes; the limit is ", options.max_file_bytes)});
+      return false;
+    }
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+      failed.diagnostics.push_back(
+          Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io", "cannot open file"});
+      return false;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    sources.push_back(PolicySource{p.string(), std::move(text)});
+    return true;
+  };
+  for (const auto& path : paths) {
+    fs::path p(path);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(p, ec)) {
+        if (e.is_regular_file() && policy_internal::IsYamlFile(e.path())) files.push_back(e.path());
+      }
+      std::sort(files.begin(), files.end());
+      for (const auto& fp : files) add_file(fp);
+    } else if (fs::exists(p, ec)) {
+      add_file(p);
+    } else {
+      failed.diagnostics.push_back(Diagnostic{path, 0, 0, Diagnostic::Severity::kError, "io",
+                                              "no such file or directory"});
+    }
+  }
+  if (!failed.diagnostics.empty()) return failed;
+  return CompilePolicySources(sources, options);
+}
+
+absl::StatusOr<std::shared_ptr<const PolicySnapshot>> CompilePolicy(
+    const std::vector<std::string>& paths, const CompileOptions& options) {
+  CompileResult r = CompilePolicies(paths, options);
+  if (r.snapshot) return r.snapshot;
+  for (const auto& d : r.diagnostics) {
+    if (d.severity == Diagnostic::Severity::kError) {
+      return absl::InvalidArgumentError(FormatDiagnostic(d));
+    }
+  }
+  return absl::InvalidArgumentError("policy compile failed");
+}
+
+PolicyStore::PolicyStore(std::shared_ptr<const PolicySnapshot> initial)
+    : current_(std::move(initial)) {}
+
+std::shared_ptr<const PolicySnapshot> PolicyStore::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+void PolicyStore::Swap(std::shared_ptr<const PolicySnapshot> next) {
+  std::lock_guard<std::mutex> lock(mu_);
+  current_.swap(next);
+  // `next` (the old snapshot) is released outside readers' view when this returns.
+}
+
+absl::Status PolicyStore::Reload(const std::vector<std::string>& paths,
+                                 const CompileOptions& options) {
+  auto s = CompilePolicy(paths, options);
+  if (!s.ok()) return s.status();
+  Swap(*std::move(s));
+  return absl::OkStatus();
+}
+
+}  // namespace residency

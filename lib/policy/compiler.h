@@ -1,0 +1,56 @@
+// Internals of the policy compiler shared by its translation units.
+#ifndef RESIDENCY_LIB_POLICY_COMPILER_H_
+#define RESIDENCY_LIB_POLICY_COMPILER_H_
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "policy/model.h"
+#include "policy/yaml_reader.h"
+#include "residency/policy.h"
+
+namespace residency::policy_internal {
+
+// What a condition parser needs to resolve names.
+struct CompileContext {
+  const CompileOptions* options = nullptr;
+  CompiledSet* set = nullptr;
+  Policy* policy = nullptr;  // the policy being compiled (for lists)
+  DiagSink* sink = nullptr;
+  std::string file;
+  std::vector<std::string> list_names;  // this policy's named lists
+  // Lists used in location conditions (checked after parsing: entries must resolve).
+  std::vector<std::pair<int, YAML::Mark>> location_lists_used;
+};
+
+// Parses a condition map (see policies/README.md "Conditions"); records its canonical form.
+// On error reports a diagnostic and returns a condition that never holds (kNot of kTrue).
+Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::json* canon,
+                         int depth);
+
+// Resolves a jurisdiction (country code or group) to its country set; -1 if unknown.
+int ResolveJurisdiction(const CompiledSet& set, const std::string& name);
+
+// Resolves a country/group/location name to the catalogue locations it covers. Returns false
+// (and reports) when the name is neither.
+bool ResolveLocations(const std::string& name, const YAML::Mark& mark, CompileContext& ctx,
+                      LocationBits* out);
+
+// Resolves class names to bits; reports unknown ones.
+bool ResolveClasses(const std::vector<std::string>& names, const YAML::Mark& mark,
+                    CompileContext& ctx, ClassBits* out);
+
+// Resolves jurisdiction names to countries; reports unknown ones.
+bool ResolveCountries(const std::vector<std::string>& names, const YAML::Mark& mark,
+                      CompileContext& ctx, CountryBits* out);
+
+// True when the condition tree looks at the tag of the unit being evaluated.
+bool UsesTag(const Condition& c);
+
+}  // namespace residency::policy_internal
+
+#endif  // RESIDENCY_LIB_POLICY_COMPILER_H_

@@ -1,0 +1,457 @@
+// Condition parsing: a YAML map whose keys are ANDed (policies/README.md, "Conditions").
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "policy/compiler.h"
+
+namespace residency::policy_internal {
+namespace {
+
+Condition Never() {
+  Condition c;
+  c.kind = Condition::Kind::kNot;
+  c.children.emplace_back();
+  return c;
+}
+
+const std::vector<std::string> kConditionKeys = {
+    "all",          "any",        "not",        "tags",         "classes",
+    "origins",      "kind",       "action",     "job",          "artifact",
+    "purpose",      "use_case",   "tier",       "transfer",     "subjects",
+    "sensitive_subjects", "cumulative_subjects", "training_flops", "retention_hours",
+    "dataset_id_matches", "uri_matches", "location", "operator", "recipient", "user",
+    "evidence"};
+
+Condition Values(Field f, std::vector<std::string> v) {
+  Condition c;
+  c.kind = Condition::Kind::kValues;
+  c.field = f;
+  c.values = std::move(v);
+  return c;
+}
+
+std::shared_ptr<const RE2> CompileRegex(const std::string& pattern, const YAML::Mark& mark,
+                                        CompileContext& ctx) {
+  if (pattern.size() > ctx.options->max_pattern_bytes) {
+    ctx.sink->Error(ctx.file, mark, "limit",
+                    absl::StrCat("pattern is ", pattern.size(), " bytes; the limit is ",
+                                 ctx.options->max_pattern_bytes));
+    return nullptr;
+  }
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_max_mem(ctx.options->max_regex_memory);
+  auto re = std::make_shared<RE2>(pattern, opts);
+  if (!re->ok()) {
+    ctx.sink->Error(ctx.file, mark, "invalid-regex",
+                    absl::StrCat("invalid RE2 pattern `", pattern, "`: ", re->error()));
+    return nullptr;
+  }
+  return re;
+}
+
+// {gte, gt, lte, lt}
+bool ParseBounds(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, Condition* c,
+                 const char* what) {
+  MapReader r(n, ctx.file, ctx.sink, canon, absl::StrCat("`", what, "`"));
+  if (!r.ok()) return false;
+  c->gte = r.Number("gte");
+  c->gt = r.Number("gt");
+  c->lte = r.Number("lte");
+  c->lt = r.Number("lt");
+  r.Finish();
+  if (!c->gte && !c->gt && !c->lte && !c->lt) {
+    ctx.sink->Error(ctx.file, n.Mark(), "missing-key",
+                    absl::StrCat("`", what, "` needs at least one of gte, gt, lte, lt"));
+    return false;
+  }
+  return true;
+}
+
+bool ParseAttributes(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+                     std::vector<std::pair<std::string, std::string>>* out) {
+  if (!n.IsDefined() || n.IsNull()) return true;
+  if (!n.IsMap()) {
+    ctx.sink->Error(ctx.file, n.Mark(), "wrong-type", "`attributes` must be a mapping");
+    return false;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar() || !it->second.IsScalar()) {
+      ctx.sink->Error(ctx.file, it->first.Mark(), "wrong-type",
+                      "`attributes` maps names to scalar values");
+      return false;
+    }
+    std::string v = it->second.Scalar();
+    if (auto b = ParseBool(v)) v = *b ? "true" : "false";
+    out->emplace_back(it->first.Scalar(), v);
+    if (canon) (*canon)[it->first.Scalar()] = v;
+  }
+  std::sort(out->begin(), out->end());
+  for (size_t i = 1; i < out->size(); ++i) {
+    if ((*out)[i].first == (*out)[i - 1].first) {
+      ctx.sink->Error(ctx.file, n.Mark(), "duplicate-key",
+                      absl::StrCat("duplicate key `", (*out)[i].first, "` in `attributes`"));
+      return false;
+    }
+  }
+  return true;
+}
+
+int ResolveList(const std::optional<std::string>& name, const YAML::Mark& mark,
+                CompileContext& ctx) {
+  if (!name) return -1;
+  auto it = std::find(ctx.list_names.begin(), ctx.list_names.end(), *name);
+  if (it == ctx.list_names.end()) {
+    std::string hint = DidYouMean(*name, ctx.list_names);
+    ctx.sink->Error(ctx.file, mark, "dangling-reference",
+                    absl::StrCat("unknown list `", *name, "`",
+                                 hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    return -2;
+  }
+  return static_cast<int>(it - ctx.list_names.begin());
+}
+
+bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p,
+                bool recipient) {
+  MapReader r(n, ctx.file, ctx.sink, canon, recipient ? "`recipient`" : "`operator`");
+  if (!r.ok()) return false;
+  bool ok = true;
+  p->present = r.Bool("present");
+  if (auto v = r.StringList("ids")) p->ids = *v;
+  if (auto v = r.String("id_matches")) {
+    p->id_regex = CompileRegex(*v, r.Raw("id_matches").Mark(), ctx);
+    ok &= p->id_regex != nullptr;
+  }
+  if (auto v = r.StringList("countries")) {
+    p->has_countries = true;
+    ok &= ResolveCountries(*v, r.Raw("countries").Mark(), ctx, &p->countries);
+  }
+  if (recipient) {
+    if (auto v = r.StringList("roles")) p->roles = *v;
+    for (const auto& role : p->roles) {
+      if (role != "processor" && role != "third_party" && role != "affiliate") {
+        ctx.sink->Error(ctx.file, r.Raw("roles").Mark(), "bad-value",
+                        absl::StrCat("unknown recipient role `", role,
+                                     "`; want processor, third_party or affiliate"));
+        ok = false;
+      }
+    }
+    YAML::Node in = r.Raw("in_list");
+    auto in_name = r.String("in_list");
+    p->in_list = ResolveList(in_name, in.Mark(), ctx);
+    YAML::Node nin = r.Raw("not_in_list");
+    auto nin_name = r.String("not_in_list");
+    p->not_in_list = ResolveList(nin_name, nin.Mark(), ctx);
+    ok &= p->in_list != -2 && p->not_in_list != -2;
+  } else {
+    if (auto v = r.StringList("sectors")) p->sectors = *v;
+  }
+  YAML::Node attrs = r.Raw("attributes");
+  nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
+  ok &= ParseAttributes(attrs, ctx, ac, &p->attributes);
+  if (canon && canon->contains("attributes") && (*canon)["attributes"].is_null()) {
+    canon->erase("attributes");
+  }
+  r.Finish();
+  return ok;
+}
+
+bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+                   LocationCond* l) {
+  MapReader r(n, ctx.file, ctx.sink, canon, "`location`");
+  if (!r.ok()) return false;
+  bool ok = true;
+  if (auto v = r.StringList("in")) {
+    l->has_in = true;
+    YAML::Node m = r.Raw("in");
+    for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->in);
+  }
+  if (auto v = r.StringList("not_in")) {
+    l->has_not_in = true;
+    YAML::Node m = r.Raw("not_in");
+    for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->not_in);
+  }
+  YAML::Node in = r.Raw("in_list");
+  l->in_list = ResolveList(r.String("in_list"), in.Mark(), ctx);
+  YAML::Node nin = r.Raw("not_in_list");
+  l->not_in_list = ResolveList(r.String("not_in_list"), nin.Mark(), ctx);
+  if (l->in_list == -2 || l->not_in_list == -2) ok = false;
+  if (l->in_list >= 0) ctx.location_lists_used.emplace_back(l->in_list, in.Mark());
+  if (l->not_in_list >= 0) ctx.location_lists_used.emplace_back(l->not_in_list, nin.Mark());
+  if (auto v = r.StringList("certifications")) l->certifications = *v;
+  if (auto v = r.StringList("sites")) l->sites = *v;
+  if (auto v = r.StringList("providers")) l->providers = *v;
+  if (auto v = r.Bool("outside_origin")) l->outside_origin = *v;
+  YAML::Node attrs = r.Raw("attributes");
+  if (attrs.IsDefined()) {
+    nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
+    ok &= ParseAttributes(attrs, ctx, ac, &l->attributes);
+  }
+  r.Finish();
+  return ok;
+}
+
+bool ParseEvidence(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+                   EvidenceCond* e) {
+  MapReader r(n, ctx.file, ctx.sink, canon, "`evidence`");
+  if (!r.ok()) return false;
+  if (auto v = r.StringList("types", /*required=*/true)) e->types = *v;
+  if (auto v = r.Bool("match_country")) e->match_country = *v;
+  if (auto v = r.Bool("match_recipient")) e->match_recipient = *v;
+  if (auto v = r.Bool("match_origin")) e->match_origin = *v;
+  bool ok = true;
+  if (auto v = r.StringList("require")) {
+    for (const auto& f : *v) {
+      if (f == "country") {
+        e->require_country = true;
+      } else if (f == "recipient") {
+        e->require_recipient = true;
+      } else if (f == "origin") {
+        e->require_origin = true;
+      } else {
+        ctx.sink->Error(ctx.file, r.Raw("require").Mark(), "bad-value",
+                        absl::StrCat("`require` names `", f, "`; want country, recipient or origin"));
+        ok = false;
+      }
+    }
+  }
+  r.Finish();
+  return ok && !e->types.empty();
+}
+
+bool ParseTagPatterns(const std::vector<std::string>& pats, const YAML::Mark& mark,
+                      CompileContext& ctx, std::vector<TagPattern>* out) {
+  bool ok = true;
+  for (const auto& p : pats) {
+    TagPattern t;
+    auto colon = p.find(':');
+    if (colon == std::string::npos) {
+      ctx.sink->Error(ctx.file, mark, "bad-value",
+                      absl::StrCat("tag pattern `", p, "` must be ORIGIN:class (`*` for any)"));
+      ok = false;
+      continue;
+    }
+    std::string origin = p.substr(0, colon), cls = p.substr(colon + 1);
+    if (origin != "*") {
+      t.any_origin = false;
+      ok &= ResolveCountries({origin}, mark, ctx, &t.origins);
+    }
+    if (cls != "*") {
+      t.any_class = false;
+      ok &= ResolveClasses({cls}, mark, ctx, &t.classes);
+    }
+    out->push_back(t);
+  }
+  return ok;
+}
+
+}  // namespace
+
+bool UsesTag(const Condition& c) {
+  if (c.kind == Condition::Kind::kTags) return true;
+  if (c.kind == Condition::Kind::kLocation && c.location.outside_origin) return true;
+  for (const auto& ch : c.children)
+    if (UsesTag(ch)) return true;
+  return false;
+}
+
+Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::json* canon,
+                         int depth) {
+  if (depth > ctx.options->max_nesting) {
+    ctx.sink->Error(ctx.file, node.Mark(), "limit",
+                    absl::StrCat("conditions nest deeper than ", ctx.options->max_nesting));
+    return Never();
+  }
+  if (node.IsNull() || !node.IsDefined()) return Condition{};
+  MapReader r(node, ctx.file, ctx.sink, canon, "condition");
+  if (!r.ok()) return Never();
+  Condition all;
+  all.kind = Condition::Kind::kAll;
+  bool ok = true;
+  auto sub = [&](const char* key) -> nlohmann::json* {
+    return canon ? &(*canon)[key] : nullptr;
+  };
+  auto list_of_conditions = [&](const char* key, Condition::Kind kind) {
+    YAML::Node n = r.Raw(key);
+    if (!n.IsDefined()) return;
+    if (!n.IsSequence() || n.size() == 0) {
+      ctx.sink->Error(ctx.file, n.Mark(), "wrong-type",
+                      absl::StrCat("`", key, "` must be a non-empty list of conditions"));
+      ok = false;
+      return;
+    }
+    Condition c;
+    c.kind = kind;
+    nlohmann::json* arr = sub(key);
+    if (arr) *arr = nlohmann::json::array();
+    for (const auto& e : n) {
+      nlohmann::json child;
+      c.children.push_back(ParseCondition(e, ctx, arr ? &child : nullptr, depth + 1));
+      if (arr) arr->push_back(std::move(child));
+    }
+    all.children.push_back(std::move(c));
+  };
+  list_of_conditions("all", Condition::Kind::kAll);
+  list_of_conditions("any", Condition::Kind::kAny);
+  if (YAML::Node n = r.Raw("not"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kNot;
+    c.children.push_back(ParseCondition(n, ctx, sub("not"), depth + 1));
+    all.children.push_back(std::move(c));
+  }
+  // Tag filters.
+  {
+    Condition c;
+    c.kind = Condition::Kind::kTags;
+    if (auto v = r.StringList("tags")) ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
+    if (!c.tags.empty()) all.children.push_back(c);
+    if (auto v = r.StringList("classes")) {
+      Condition k;
+      k.kind = Condition::Kind::kTags;
+      TagPattern t;
+      t.any_class = false;
+      ok &= ResolveClasses(*v, r.Raw("classes").Mark(), ctx, &t.classes);
+      k.tags.push_back(t);
+      all.children.push_back(k);
+    }
+    if (auto v = r.StringList("origins")) {
+      Condition k;
+      k.kind = Condition::Kind::kTags;
+      TagPattern t;
+      t.any_origin = false;
+      ok &= ResolveCountries(*v, r.Raw("origins").Mark(), ctx, &t.origins);
+      k.tags.push_back(t);
+      all.children.push_back(k);
+    }
+  }
+  struct ValueKey {
+    const char* key;
+    Field field;
+    std::vector<std::string> allowed;  // empty: free vocabulary
+  };
+  const ValueKey value_keys[] = {
+      {"kind", Field::kKind, {"dataset", "model", "compute"}},
+      {"action",
+       Field::kAction,
+       {"store", "transfer", "deploy", "serve", "train", "fine_tune", "process", "evaluate",
+        "infer"}},
+      {"job", Field::kJob, {"training", "fine_tune", "batch", "evaluate", "inference"}},
+      {"artifact", Field::kArtifact, {}},
+      {"purpose", Field::kPurpose, {}},
+      {"use_case", Field::kUseCase, {}},
+      {"tier", Field::kTier, {}},
+  };
+  for (const auto& vk : value_keys) {
+    auto v = r.StringList(vk.key);
+    if (!v) continue;
+    for (const auto& s : *v) {
+      if (!vk.allowed.empty() &&
+          std::find(vk.allowed.begin(), vk.allowed.end(), s) == vk.allowed.end()) {
+        std::string hint = DidYouMean(s, vk.allowed);
+        ctx.sink->Error(ctx.file, r.Raw(vk.key).Mark(), "bad-value",
+                        absl::StrCat("`", vk.key, "` value `", s, "` is not known",
+                                     hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+        ok = false;
+      }
+    }
+    all.children.push_back(Values(vk.field, *v));
+  }
+  if (YAML::Node n = r.Raw("transfer"); n.IsDefined()) {
+    MapReader t(n, ctx.file, ctx.sink, sub("transfer"), "`transfer`");
+    if (auto v = t.StringList("types")) all.children.push_back(Values(Field::kTransferType, *v));
+    if (auto v = t.StringList("patterns"))
+      all.children.push_back(Values(Field::kTransferPattern, *v));
+    if (auto v = t.StringList("transactions"))
+      all.children.push_back(Values(Field::kTransaction, *v));
+    t.Finish();
+  }
+  const std::pair<const char*, Field> number_keys[] = {
+      {"subjects", Field::kSubjects},
+      {"sensitive_subjects", Field::kSensitiveSubjects},
+      {"cumulative_subjects", Field::kCumulativeSubjects},
+      {"training_flops", Field::kTrainingFlops},
+      {"retention_hours", Field::kRetentionHours},
+  };
+  for (const auto& [key, field] : number_keys) {
+    YAML::Node n = r.Raw(key);
+    if (!n.IsDefined()) continue;
+    Condition c;
+    c.kind = Condition::Kind::kNumber;
+    c.field = field;
+    if (ParseBounds(n, ctx, sub(key), &c, key)) {
+      all.children.push_back(c);
+    } else {
+      ok = false;
+    }
+  }
+  const std::pair<const char*, Field> regex_keys[] = {{"dataset_id_matches", Field::kDatasetId},
+                                                      {"uri_matches", Field::kUri}};
+  for (const auto& [key, field] : regex_keys) {
+    YAML::Node n = r.Raw(key);
+    auto v = r.String(key);
+    if (!v) continue;
+    Condition c;
+    c.kind = Condition::Kind::kRegex;
+    c.field = field;
+    c.regex = CompileRegex(*v, n.Mark(), ctx);
+    if (c.regex) {
+      all.children.push_back(c);
+    } else {
+      ok = false;
+    }
+  }
+  if (YAML::Node n = r.Raw("location"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kLocation;
+    ok &= ParseLocation(n, ctx, sub("location"), &c.location);
+    all.children.push_back(c);
+  }
+  if (YAML::Node n = r.Raw("operator"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kOperator;
+    ok &= ParseParty(n, ctx, sub("operator"), &c.party, false);
+    all.children.push_back(c);
+  }
+  if (YAML::Node n = r.Raw("recipient"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kRecipient;
+    ok &= ParseParty(n, ctx, sub("recipient"), &c.party, true);
+    all.children.push_back(c);
+  }
+  if (YAML::Node n = r.Raw("user"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kUser;
+    MapReader u(n, ctx.file, ctx.sink, sub("user"), "`user`");
+    if (auto v = u.StringList("jurisdictions")) {
+      c.has_user_jurisdictions = true;
+      ok &= ResolveCountries(*v, u.Raw("jurisdictions").Mark(), ctx, &c.user_jurisdictions);
+    }
+    if (auto v = u.StringList("provenance")) {
+      for (const auto& p : *v) {
+        if (p != "verified" && p != "claimed" && p != "inferred") {
+          ctx.sink->Error(ctx.file, u.Raw("provenance").Mark(), "bad-value",
+                          absl::StrCat("provenance `", p, "`; want verified, claimed or inferred"));
+          ok = false;
+        }
+      }
+      c.user_provenance = *v;
+    }
+    u.Finish();
+    all.children.push_back(c);
+  }
+  if (YAML::Node n = r.Raw("evidence"); n.IsDefined()) {
+    Condition c;
+    c.kind = Condition::Kind::kEvidence;
+    ok &= ParseEvidence(n, ctx, sub("evidence"), &c.evidence);
+    all.children.push_back(c);
+  }
+  for (const auto& k : kConditionKeys) r.Ignore(k.c_str());
+  r.Finish();
+  if (!ok) return Never();
+  if (all.children.size() == 1) return std::move(all.children[0]);
+  if (all.children.empty()) return Condition{};
+  return all;
+}
+
+}  // namespace residency::policy_internal

@@ -1,0 +1,279 @@
+// The compiled, immutable form of a policy set: catalogue, class vocabulary, policies with their
+// rules compiled to bitsets and indexes. Built once by the compiler, read by the evaluator.
+#ifndef RESIDENCY_LIB_POLICY_MODEL_H_
+#define RESIDENCY_LIB_POLICY_MODEL_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "re2/re2.h"
+
+namespace residency::policy_internal {
+
+// Fixed-size bitset with the operations the evaluator needs.
+template <size_t W>
+struct Bits {
+  std::array<uint64_t, W> w{};
+  static constexpr size_t kCapacity = W * 64;
+  void Set(size_t i) { w[i >> 6] |= uint64_t{1} << (i & 63); }
+  bool Test(size_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
+  bool Any() const {
+    for (uint64_t x : w)
+      if (x) return true;
+    return false;
+  }
+  bool Intersects(const Bits& o) const {
+    for (size_t i = 0; i < W; ++i)
+      if (w[i] & o.w[i]) return true;
+    return false;
+  }
+  bool SubsetOf(const Bits& o) const {
+    for (size_t i = 0; i < W; ++i)
+      if (w[i] & ~o.w[i]) return false;
+    return true;
+  }
+  Bits& operator|=(const Bits& o) {
+    for (size_t i = 0; i < W; ++i) w[i] |= o.w[i];
+    return *this;
+  }
+  bool operator==(const Bits& o) const { return w == o.w; }
+};
+
+using CountryBits = Bits<4>;    // indexes into the ISO 3166-1 table (249 codes)
+using ClassBits = Bits<4>;      // up to 256 data classes
+using LocationBits = Bits<16>;  // up to 1024 catalogue locations
+
+enum class Effect : uint8_t { kAllow = 0, kAllowWithObligations = 1, kEscalate = 2, kDeny = 3 };
+const char* EffectName(Effect e);
+
+struct Location {
+  std::string id;  // provider:region
+  std::string provider;
+  int country = -1;  // ISO index
+  std::string country_code;
+  std::string city, site, partition, status;
+  std::vector<std::string> certifications;
+  std::map<std::string, std::string> attributes;
+};
+
+struct Catalogue {
+  std::vector<Location> locations;
+  absl::flat_hash_map<std::string, int> location_index;
+  // Jurisdictions: ISO countries first (index = ISO index), then groups.
+  std::vector<std::string> jurisdiction_names;
+  std::vector<CountryBits> jurisdiction_members;
+  absl::flat_hash_map<std::string, int> jurisdiction_index;
+  std::map<std::string, std::string> provider_hq;  // provider -> hq country code
+};
+
+struct DataClass {
+  std::string id;
+  ClassBits ancestors;  // itself and every class it is a kind of
+};
+
+// A `values` condition on a string field of the request.
+enum class Field : uint8_t {
+  kKind,
+  kAction,
+  kJob,
+  kArtifact,      // the artifact the tag comes from: dataset | model | prompt; model artifact type
+  kPurpose,
+  kUseCase,
+  kTier,
+  kTransferType,
+  kTransferPattern,
+  kTransaction,
+  kUserProvenance,
+  kDatasetId,
+  kUri,
+  kSubjects,
+  kSensitiveSubjects,
+  kCumulativeSubjects,
+  kTrainingFlops,
+  kRetentionHours,
+};
+
+struct TagPattern {
+  bool any_class = true;
+  ClassBits classes;
+  bool any_origin = true;
+  CountryBits origins;
+};
+
+struct LocationCond {
+  bool has_in = false, has_not_in = false;
+  LocationBits in, not_in;
+  int in_list = -1, not_in_list = -1;
+  std::vector<std::string> certifications;                     // all required
+  std::vector<std::pair<std::string, std::string>> attributes;  // all required
+  std::vector<std::string> sites;
+  std::vector<std::string> providers;
+  bool outside_origin = false;  // the location's country is not within the tag's origin
+};
+
+struct PartyCond {
+  std::optional<bool> present;
+  std::vector<std::string> ids;
+  std::shared_ptr<const RE2> id_regex;
+  bool has_countries = false;
+  CountryBits countries;
+  std::vector<std::string> sectors;  // any of
+  std::vector<std::string> roles;    // any of
+  std::vector<std::pair<std::string, std::string>> attributes;  // all required
+  int in_list = -1;
+  int not_in_list = -1;
+};
+
+struct EvidenceCond {
+  std::vector<std::string> types;  // any of
+  bool match_country = true;       // evidence.country, when present, must contain the location
+  bool match_recipient = true;     // evidence.recipient, when present, must equal recipient.id
+  bool match_origin = true;        // evidence.origin, when present, must contain the tag origin
+  bool require_country = false;
+  bool require_recipient = false;
+  bool require_origin = false;
+};
+
+struct Condition {
+  enum class Kind : uint8_t {
+    kTrue,
+    kAll,
+    kAny,
+    kNot,
+    kTags,
+    kValues,   // string field in a set
+    kNumber,   // numeric field within bounds
+    kRegex,    // string field matches
+    kLocation,
+    kOperator,
+    kRecipient,
+    kUser,
+    kEvidence,
+  };
+  Kind kind = Kind::kTrue;
+  std::vector<Condition> children;
+  Field field = Field::kKind;
+  std::vector<std::string> values;
+  std::optional<double> gte, gt, lte, lt;
+  std::shared_ptr<const RE2> regex;
+  std::vector<TagPattern> tags;
+  LocationCond location;
+  PartyCond party;
+  bool has_user_jurisdictions = false;
+  CountryBits user_jurisdictions;
+  std::vector<std::string> user_provenance;
+  EvidenceCond evidence;
+};
+
+struct ListEntry {
+  std::string value;
+  LocationBits locations;  // when the value names a location or jurisdiction
+  std::optional<absl::Time> from, until;
+};
+
+struct NamedList {
+  std::string name;
+  std::vector<ListEntry> entries;
+};
+
+struct Obligation {
+  std::string id;
+  std::string message;
+};
+
+struct Alternative {
+  std::string name;
+  Condition when;
+  Effect effect = Effect::kAllow;
+  std::vector<int> obligations;
+};
+
+struct Rule {
+  std::string id, basis, citation, message;
+  bool dry_run = false;
+  std::optional<absl::Time> from, until;
+  Condition when;
+  bool tag_scoped = false;     // evaluated per (artifact, tag, location)
+  bool has_alternatives = false;
+  std::vector<Alternative> alternatives;
+  Effect effect = Effect::kDeny;  // the rule's effect, or `otherwise` when it has alternatives
+  std::vector<int> obligations;
+  bool suggest = true;
+  int line = 0, column = 0;
+};
+
+struct Exception {
+  std::string id, owner, ticket;
+  std::vector<int> rules;  // indexes into Policy::rules
+  Condition when;
+  std::optional<absl::Time> not_before, not_after;
+  std::vector<int> obligations;
+};
+
+struct Lift {
+  std::vector<std::string> evidence_types;
+  std::vector<std::string> artifacts;  // dataset | model
+  ClassBits classes;
+  bool match_origin = true;
+};
+
+struct IgnoreEvidence {
+  std::vector<std::string> types;
+  ClassBits classes;
+};
+
+struct Scope {
+  bool always = false;
+  bool has_origins = false;
+  CountryBits origins;
+  bool has_operator_countries = false;
+  CountryBits operator_countries;
+  std::vector<std::string> operator_sectors;
+  bool has_user_jurisdictions = false;
+  CountryBits user_jurisdictions;
+};
+
+struct RuleRef {
+  uint32_t rule;
+};
+
+struct Policy {
+  std::string id, basis, file;
+  bool dry_run = false;
+  Scope scope;
+  std::vector<Rule> rules;
+  std::vector<Exception> exceptions;
+  std::vector<Lift> lifts;
+  std::vector<IgnoreEvidence> ignores;
+  std::vector<NamedList> lists;
+  std::vector<Obligation> obligations;
+  // Index: for each class id, the tag-scoped rules that can match a tag of that class, in rule
+  // order. Request-scoped rules are listed in `request_rules`.
+  std::vector<std::vector<uint32_t>> rules_by_class;
+  std::vector<uint32_t> request_rules;
+};
+
+struct CompiledSet {
+  Catalogue catalogue;
+  std::vector<DataClass> classes;
+  absl::flat_hash_map<std::string, int> class_index;
+  std::vector<Policy> policies;  // sorted by id
+  std::string digest;            // sha256:<hex>
+  size_t rule_count = 0;
+};
+
+// ISO 3166-1 alpha-2 table: index of `code`, or -1.
+int IsoCountryIndex(std::string_view code);
+size_t IsoCountryCount();
+const char* IsoCountryCode(size_t index);
+
+}  // namespace residency::policy_internal
+
+#endif  // RESIDENCY_LIB_POLICY_MODEL_H_
