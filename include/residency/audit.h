@@ -82,6 +82,10 @@ enum class AuditDurability {
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
+  // Called once before anything else, with the log's origin and id.
+  virtual absl::Status OnOpen(const std::string& origin, const std::string& log_id) {
+    return absl::OkStatus();
+  }
   virtual absl::Status OnRecords(uint64_t first_index, uint64_t count,
                                  std::string_view encoded_records) = 0;
   virtual absl::Status OnCheckpoint(uint64_t tree_size, std::string_view note) = 0;
