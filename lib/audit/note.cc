@@ -136,6 +136,16 @@ absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::Generate(std::string nam
   return FromKey(internal::UniqueEvpPkey(raw), std::move(name));
 }
 
+absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromSeed(std::string_view seed,
+                                                                std::string name) {
+  if (seed.size() != 32) return absl::InvalidArgumentError("ed25519 seed is not 32 bytes");
+  internal::UniqueEvpPkey key(EVP_PKEY_new_raw_private_key_ex(
+      nullptr, "ED25519", nullptr, reinterpret_cast<const unsigned char*>(seed.data()),
+      seed.size()));
+  if (!key) return internal::DrainOpenSslErrors("bad ed25519 seed");
+  return FromKey(std::move(key), std::move(name));
+}
+
 absl::StatusOr<std::string> NoteSigner::Sign(std::string_view text) const {
   internal::UniqueEvpMdCtx ctx(EVP_MD_CTX_new());
   unsigned char sig[64];

@@ -29,6 +29,9 @@ class NoteSigner {
   static absl::StatusOr<std::unique_ptr<NoteSigner>> FromPem(std::string_view pem,
                                                              std::string name);
   static absl::StatusOr<std::unique_ptr<NoteSigner>> Generate(std::string name);
+  // From a raw 32-byte Ed25519 seed (known-answer tests).
+  static absl::StatusOr<std::unique_ptr<NoteSigner>> FromSeed(std::string_view seed,
+                                                              std::string name);
 
   const std::string& name() const { return name_; }
   const std::string& vkey() const { return vkey_; }
