@@ -12,7 +12,7 @@
 //     the status is `truncated`.
 //
 // A `TaggerPlan` is immutable once compiled (share it between threads); each thread owns a
-// `TagScratch`. `Tag()` never allocates and never throws.
+// `TagScratch`. `TagRequest()` never allocates and never throws.
 #ifndef RESIDENCY_TAGGING_H_
 #define RESIDENCY_TAGGING_H_
 
@@ -173,7 +173,7 @@ class TaggerPlan {
   std::unique_ptr<internal::PlanData> data_;
 };
 
-// Per-thread working memory, sized for a plan's byte budget. Allocated once, reused by Tag().
+// Per-thread working memory, sized for a plan's byte budget. Allocated once, reused by TagRequest().
 class TagScratch {
  public:
   explicit TagScratch(const TaggerPlan& plan);
@@ -192,7 +192,8 @@ class TagScratch {
 
 // Tags one request. No heap allocation, no exceptions. A scratch smaller than the plan's budget
 // gives status kError and the fail-closed `unscanned` class.
-TagResult Tag(const TaggerPlan& plan, const RequestView& request, TagScratch& scratch) noexcept;
+TagResult TagRequest(const TaggerPlan& plan, const RequestView& request,
+                     TagScratch& scratch) noexcept;
 
 }  // namespace residency::tagging
 

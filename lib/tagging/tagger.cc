@@ -1,4 +1,4 @@
-// Tag(): the metadata stage, the payload stage and the tag derivation.
+// TagRequest(): the metadata stage, the payload stage and the tag derivation.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -163,7 +163,8 @@ struct TagBuilder {
 
 }  // namespace
 
-TagResult Tag(const TaggerPlan& plan, const RequestView& request, TagScratch& scratch) noexcept {
+TagResult TagRequest(const TaggerPlan& plan, const RequestView& request,
+                     TagScratch& scratch) noexcept {
   const PlanData& d = plan.data();
   TagResult r;
 

@@ -10,8 +10,9 @@
 namespace residency::tagging::internal {
 
 inline bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
-inline bool IsAsciiAlpha(uint8_t c) { return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+inline bool IsAsciiAlpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 inline bool IsAsciiAlnum(uint8_t c) { return IsDigit(c) || IsAsciiAlpha(c); }
+inline bool IsAsciiAlnumByte(uint8_t c) { return c < 0x80 && IsAsciiAlnum(c); }
 
 // A Korean birth date: YYMMDD with the century the gender digit implies (1, 2, 5, 6: 1900s;
 // 3, 4, 7, 8: 2000s). Checks month lengths and leap years.

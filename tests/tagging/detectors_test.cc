@@ -1,0 +1,200 @@
+// Positive and negative cases for every detector, through the whole tagger (shipped config).
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "residency/tagging.h"
+#include "tagging/verifiers.h"
+#include "tagging/tagging_test_util.h"
+
+namespace residency::tagging {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::CheckDigit;
+using testing::DetectorNames;
+using testing::ShippedPlan;
+using testing::TagText;
+
+// A number with the correct check digit appended (and optionally a wrong one).
+std::string Rrn(const std::string& yymmdd, char g, const std::string& five, bool good = true,
+                bool dash = true, bool foreigner = false) {
+  const std::string twelve = yymmdd + g + five;
+  char check = CheckDigit(twelve, foreigner);
+  if (!good) check = static_cast<char>('0' + (check - '0' + 3) % 10);
+  return yymmdd + (dash ? "-" : "") + g + five + check;
+}
+
+bool Has(const TagResult& r, Detector d) { return r.has_detector(d); }
+
+TEST(KrRrn, DetectsDashedAndPlainWithChecksumAsConfidence) {
+  const TagResult a = TagText(ShippedPlan(), "my number is " + Rrn("900101", '1', "23456"));
+  EXPECT_THAT(DetectorNames(a), ElementsAre("kr_rrn"));
+  EXPECT_TRUE(a.high_confidence & (1u << static_cast<int>(Detector::kKrRrn)));
+  const TagResult b = TagText(ShippedPlan(), "id:" + Rrn("851231", '2', "00011", true, false));
+  EXPECT_THAT(DetectorNames(b), ElementsAre("kr_rrn"));
+  // A post-October-2020 number has a random tail: still detected, only without high confidence.
+  const TagResult c = TagText(ShippedPlan(), Rrn("210305", '3', "12345", /*good=*/false));
+  EXPECT_THAT(DetectorNames(c), ElementsAre("kr_rrn"));
+  EXPECT_FALSE(c.high_confidence & (1u << static_cast<int>(Detector::kKrRrn)));
+}
+
+TEST(KrRrn, KeywordRaisesConfidence) {
+  const TagResult r = TagText(ShippedPlan(), "주민등록번호: " + Rrn("210305", '4', "12345", false));
+  EXPECT_THAT(DetectorNames(r), ElementsAre("kr_rrn", "kr_rrn_keyword"));
+  EXPECT_TRUE(r.high_confidence & (1u << static_cast<int>(Detector::kKrRrn)));
+}
+
+TEST(KrRrn, RejectsInvalidDates) {
+  for (const char* date : {"901301", "900001", "900100", "900132", "900230", "900431", "900631",
+                           "900931", "901131", "010229"}) {
+    const TagResult r = TagText(ShippedPlan(), Rrn(date, '1', "23456"));
+    EXPECT_FALSE(Has(r, Detector::kKrRrn)) << date;
+  }
+}
+
+TEST(KrRrn, LeapDayDependsOnCenturyDigit) {
+  // 1900 is not a leap year, 2000 is; 1904 and 2004 are.
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), Rrn("000229", '1', "23456")), Detector::kKrRrn));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), Rrn("000229", '3', "23456")), Detector::kKrRrn));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), Rrn("040229", '2', "23456")), Detector::kKrRrn));
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), Rrn("030229", '4', "23456")), Detector::kKrRrn));
+}
+
+TEST(KrRrn, RejectsBadGenderDigitAndWrongLengths) {
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-0234567")), IsEmpty());
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-9234567")), IsEmpty());
+  const std::string ok = Rrn("900101", '1', "23456", true, false);
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), ok + "7"), Detector::kKrRrn));        // 14 digits
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "5" + ok), Detector::kKrRrn));        // 14 digits
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), ok.substr(0, 12)), Detector::kKrRrn));  // 12
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "1900101-1234567"), Detector::kKrRrn));
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "900101-12345678"), Detector::kKrRrn));
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "900101--1234567"), Detector::kKrRrn));
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "900101 1234567"), Detector::kKrRrn));
+  // Letters around the number are fine (digit boundaries, as Presidio's (?<!\d)).
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), "x" + ok + "y"), Detector::kKrRrn));
+}
+
+TEST(KrFrn, ForeignerNumbers) {
+  const TagResult a = TagText(ShippedPlan(), Rrn("900101", '5', "23456", true, true, true));
+  EXPECT_THAT(DetectorNames(a), ElementsAre("kr_frn"));
+  EXPECT_TRUE(a.high_confidence & (1u << static_cast<int>(Detector::kKrFrn)));
+  const TagResult b = TagText(ShippedPlan(), Rrn("051120", '8', "23456", false, false, true));
+  EXPECT_THAT(DetectorNames(b), ElementsAre("kr_frn"));
+  EXPECT_FALSE(b.high_confidence & (1u << static_cast<int>(Detector::kKrFrn)));
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("050229", '7', "23456"))), IsEmpty());
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("000229", '7', "23456", true, true, true))),
+              ElementsAre("kr_frn"));
+}
+
+TEST(KrPhone, DomesticAndInternationalForms) {
+  for (const char* s : {"010-1234-5678", "01012345678", "010 1234 5678", "010.1234.5678",
+                        "011-123-4567", "02-123-4567", "02-1234-5678", "0212345678",
+                        "031-123-4567", "064-987-6543", "070-1234-5678", "+82-10-1234-5678",
+                        "+82 10 1234 5678", "+821012345678", "+82-2-123-4567",
+                        "tel:+82.31.123.4567", "+82-010-1234-5678"}) {
+    EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("kr_phone")) << s;
+  }
+}
+
+TEST(KrPhone, Negatives) {
+  for (const char* s : {"010-1234-567", "010-12345-6789", "0101234567890", "012-345-6789",
+                        "+83-10-1234-5678", "1+82-10-1234-5678", "(010)1234-5678",
+                        "010--1234-5678", "080-123-4567", "020-1234-5678x5", "10-1234-5678"}) {
+    EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kKrPhone)) << s;
+  }
+}
+
+TEST(Email, PositivesAndNegatives) {
+  for (const char* s : {"kim@example.com", "write to a.b+c@mail.example.co.kr.",
+                        "x_y%z-w@sub-domain.example.org", "a@b.cd"}) {
+    EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("email")) << s;
+  }
+  for (const char* s : {"@example.com", "kim@localhost", "kim@example.c", "kim@.c0m",
+                        "kim @example.com", "kim@ example.com", "@@@@", "a@b.c1"}) {
+    EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kEmail)) << s;
+  }
+}
+
+TEST(Card, LuhnAndShapes) {
+  for (const char* s : {"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111",
+                        "5500 0000 0000 0004", "3782 822463 10005", "378282246310005",
+                        "card: 6011111111111117."}) {
+    EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("card")) << s;
+  }
+  for (const char* s : {"4111111111111112", "4111 1111 1111 1112", "1111111111111117",
+                        "7111111111111113", "41111111111111111111", "4111 1111 1111 11117",
+                        "4111  1111 1111 1111", "4111_1111_1111_1111", "411 1111 1111 1111"}) {
+    EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kCard)) << s;
+  }
+}
+
+TEST(KrRrnKeyword, KeywordsAndBoundaries) {
+  for (const char* s : {"주민등록번호", "주민번호는 비밀", "your RRN please", "rrn:", "Rrn"}) {
+    EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("kr_rrn_keyword")) << s;
+  }
+  for (const char* s : {"RRNs", "xrrn", "주민", "주민등록", "r r n", "rr"}) {
+    EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kKrRrnKeyword)) << s;
+  }
+}
+
+TEST(SlowPath, FullWidthDigitsAreNormalised) {
+  // ９００１０１－１２３４５６X in full-width forms.
+  const std::string plain = Rrn("900101", '1', "23456");
+  std::string wide;
+  for (char c : plain) {
+    const unsigned cp = 0xFF00u + static_cast<unsigned>(c) - 0x20u;  // U+FF01.. for '!'..
+    wide += static_cast<char>(0xE0 | (cp >> 12));
+    wide += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    wide += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  const TagResult r = TagText(ShippedPlan(), "번호 " + wide);
+  EXPECT_THAT(DetectorNames(r), ElementsAre("kr_rrn"));
+  // Full-width phone with an ASCII separator mix, and a full-width @.
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), "\xEF\xBC\x90\xEF\xBC\x91\xEF\xBC\x90-1234-5678"),
+                  Detector::kKrPhone));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), "kim\xEF\xBC\xA0" "example.com"), Detector::kEmail));
+}
+
+TEST(SlowPath, JsonEscapesAreDecoded) {
+  // "\u0039\u0030..." hides the digits of an RRN in a raw JSON body.
+  const std::string plain = Rrn("900101", '1', "23456");
+  std::string esc;
+  for (char c : plain) {
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+    esc += buf;
+  }
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), R"({"content":")" + esc + R"("})")),
+              ElementsAre("kr_rrn"));
+  // Escaped Hangul keyword (as json.dumps writes it by default), escaped '@', and \uFF10 forms.
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\uc8fc\ubbfc\ub4f1\ub85d\ubc88\ud638)"),
+                  Detector::kKrRrnKeyword));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(kim\u0040example.com)"), Detector::kEmail));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\uff10\uff11\uff10-1234-5678)"),
+                  Detector::kKrPhone));
+  // An escaped backslash is not an escape: `\\u0030` is the text \u0030, not a digit.
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), R"(\\u0030\\u0031\\u0030-1234-5678)"),
+                   Detector::kKrPhone));
+  // Normalising never hides what the raw text shows.
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\u0041 010-1234-5678)"), Detector::kKrPhone));
+}
+
+TEST(Verifiers, LuhnAndDates) {
+  const uint8_t good[] = {4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const uint8_t bad[] = {4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2};
+  EXPECT_TRUE(internal::LuhnValid(good, 16));
+  EXPECT_FALSE(internal::LuhnValid(bad, 16));
+  EXPECT_FALSE(internal::LuhnValid(good, 0));
+  EXPECT_TRUE(internal::ValidBirthDate(0, 2, 29, 3));
+  EXPECT_FALSE(internal::ValidBirthDate(0, 2, 29, 1));
+  EXPECT_TRUE(internal::ValidBirthDate(96, 2, 29, 1));
+  EXPECT_FALSE(internal::ValidBirthDate(97, 2, 29, 6));
+  EXPECT_FALSE(internal::ValidBirthDate(97, 4, 31, 1));
+  EXPECT_TRUE(internal::ValidBirthDate(97, 12, 31, 1));
+}
+
+}  // namespace
+}  // namespace residency::tagging
