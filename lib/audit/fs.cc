@@ -145,6 +145,14 @@ class Posix : public FileSystem {
     ::close(fd);
     return s;
   }
+  absl::Status RenameDir(const std::string& from, const std::string& to) override {
+    struct stat st;
+    if (::stat(to.c_str(), &st) == 0) {
+      return absl::AlreadyExistsError(absl::StrCat("`", to, "` exists"));
+    }
+    if (::rename(from.c_str(), to.c_str()) != 0) return Errno("cannot rename", from, errno);
+    return SyncDir(Parent(to));
+  }
   bool IsDir(const std::string& path) override {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -170,7 +178,7 @@ class FaultFile : public WritableFile {
   absl::Status Append(std::string_view data) override {
     std::lock_guard<std::mutex> l(fs_->mu_);
     if (absl::Status s = fs_->Check(); !s.ok()) return s;
-    fs_->files_[path_].data.append(data.data(), data.size());
+    fs_->files_[fs_->Resolve(path_)].data.append(data.data(), data.size());
     return absl::OkStatus();
   }
   absl::Status Sync() override {
@@ -180,7 +188,7 @@ class FaultFile : public WritableFile {
       return absl::InternalError(absl::StrCat("fsync failed on `", path_, "`: injected eio"));
     }
     if (fs_->syncs_left_ > 0) --fs_->syncs_left_;
-    auto& f = fs_->files_[path_];
+    auto& f = fs_->files_[fs_->Resolve(path_)];
     f.synced = f.data.size();
     return absl::OkStatus();
   }
@@ -263,6 +271,42 @@ absl::Status FaultInjectingFileSystem::CreateDir(const std::string& path) {
   if (dirs_.count(path)) return absl::AlreadyExistsError(absl::StrCat("`", path, "` exists"));
   dirs_[path] = true;
   return absl::OkStatus();
+}
+
+absl::Status FaultInjectingFileSystem::SyncDir(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  return Check();
+}
+
+absl::Status FaultInjectingFileSystem::RenameDir(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (absl::Status s = Check(); !s.ok()) return s;
+  if (!dirs_.count(from)) return absl::NotFoundError(absl::StrCat("`", from, "` not found"));
+  if (dirs_.count(to) || files_.count(to)) {
+    return absl::AlreadyExistsError(absl::StrCat("`", to, "` exists"));
+  }
+  dirs_.erase(from);
+  dirs_[to] = true;
+  std::string prefix = from + "/";
+  std::map<std::string, File> moved;
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) == 0) {
+      moved[to + "/" + it->first.substr(prefix.size())] = std::move(it->second);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [p, f] : moved) files_[p] = std::move(f);
+  renames_[from] = to;
+  return absl::OkStatus();
+}
+
+std::string FaultInjectingFileSystem::Resolve(const std::string& path) {
+  for (const auto& [from, to] : renames_) {
+    if (path.compare(0, from.size() + 1, from + "/") == 0) return to + path.substr(from.size());
+  }
+  return path;
 }
 
 bool FaultInjectingFileSystem::IsDir(const std::string& path) {

@@ -42,6 +42,8 @@ class FileSystem {
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
   virtual absl::Status CreateDir(const std::string& path) = 0;  // fails if it exists
   virtual absl::Status SyncDir(const std::string& path) = 0;
+  // Renames a directory (no replacing) and makes that durable.
+  virtual absl::Status RenameDir(const std::string& from, const std::string& to) = 0;
   virtual bool IsDir(const std::string& path) = 0;
   virtual bool Exists(const std::string& path) = 0;
 };
@@ -58,7 +60,8 @@ class FaultInjectingFileSystem : public FileSystem {
   absl::Status WriteFileAtomic(const std::string& path, std::string_view data) override;
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) override;
   absl::Status CreateDir(const std::string& path) override;
-  absl::Status SyncDir(const std::string& path) override { return Check(); }
+  absl::Status SyncDir(const std::string& path) override;
+  absl::Status RenameDir(const std::string& from, const std::string& to) override;
   bool IsDir(const std::string& path) override;
   bool Exists(const std::string& path) override;
 
@@ -80,6 +83,8 @@ class FaultInjectingFileSystem : public FileSystem {
     uint64_t synced = 0;
   };
   absl::Status Check();
+  std::string Resolve(const std::string& path);  // follows directory renames (open files)
+  std::map<std::string, std::string> renames_;
   std::mutex mu_;
   std::map<std::string, File> files_;
   std::map<std::string, bool> dirs_;

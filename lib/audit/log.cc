@@ -304,7 +304,7 @@ class Log final : public AuditLog {
   AuditOptions opts_;
   FileSystem* fs_;
   std::unique_ptr<NoteSigner> signer_;
-  std::string log_id_, dir_, origin_, secret_;
+  std::string log_id_, dir_, origin_, secret_, staging_dir_;
 
   std::unique_ptr<Slot[]> slots_;
   uint64_t cap_ = 0, mask_ = 0;
@@ -407,12 +407,18 @@ absl::Status Log::Start() {
     }
     dir_ = parent + "/" + log_id_;
     origin_ = signer_->name() + "/" + log_id_;
-    RESIDENCY_RETURN_IF_ERROR(fs_->CreateDir(dir_));
-    RESIDENCY_ASSIGN_OR_RETURN(seg_, fs_->OpenAppend(dir_ + "/" + SegmentName(0), true));
+    if (fs_->Exists(dir_)) {
+      return absl::AlreadyExistsError(absl::StrCat("audit log `", dir_, "` exists already"));
+    }
+    // Built under a hidden name and renamed once its log_open record is durable, so a crash
+    // during Open never leaves a log without one.
+    staging_dir_ = parent + "/." + log_id_ + ".opening";
+    RESIDENCY_RETURN_IF_ERROR(fs_->CreateDir(staging_dir_));
+    RESIDENCY_ASSIGN_OR_RETURN(seg_, fs_->OpenAppend(staging_dir_ + "/" + SegmentName(0), true));
     std::string header = SegmentHeader(0, origin_);
     RESIDENCY_RETURN_IF_ERROR(seg_->Append(header));
     RESIDENCY_RETURN_IF_ERROR(seg_->Sync());
-    RESIDENCY_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+    RESIDENCY_RETURN_IF_ERROR(fs_->SyncDir(staging_dir_));
     seg_bytes_ = header.size();
     slots_.reset(new Slot[cap_]);
     for (uint64_t i = 0; i < cap_; ++i) slots_[i].seq.store(i);
@@ -425,8 +431,12 @@ absl::Status Log::Start() {
     open.software = software;
     ReserveOwn(open);
   }
-  sink_first_ = consumed_;
   if (opts_.sink) RESIDENCY_RETURN_IF_ERROR(opts_.sink->OnOpen(origin_, log_id_));
+  sink_first_ = consumed_;
+  // The log_open (or recovery) record is durable before Open returns.
+  RESIDENCY_RETURN_IF_ERROR(ConsumeThrough(own_.front().first));
+  RESIDENCY_RETURN_IF_ERROR(SyncOut());
+  if (!staging_dir_.empty()) RESIDENCY_RETURN_IF_ERROR(fs_->RenameDir(staging_dir_, dir_));
   writer_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -546,7 +556,12 @@ absl::Status Log::Checkpoint(bool heartbeat) {
 
 absl::Status Log::Step(bool* idle) {
   absl::Status s;
-  size_t n = ConsumeReady(4096, &s);
+  // Never run past the record-count cadence inside one batch.
+  uint64_t since_cp = consumed_ - last_cp_size_;
+  uint64_t budget = since_cp >= opts_.checkpoint_every_records
+                        ? 1
+                        : std::min<uint64_t>(4096, opts_.checkpoint_every_records - since_cp);
+  size_t n = ConsumeReady(budget, &s);
   RESIDENCY_RETURN_IF_ERROR(s);
   *idle = n == 0;
   absl::Time now = absl::Now();
@@ -557,9 +572,11 @@ absl::Status Log::Step(bool* idle) {
       (now - last_sync_ >= opts_.sync_interval || (sync_waiters_.load() > 0 && *idle))) {
     RESIDENCY_RETURN_IF_ERROR(SyncOut());
   }
-  if (consumed_ - last_cp_size_ >= opts_.checkpoint_every_records ||
-      now - last_cp_time_ >= opts_.checkpoint_interval || flush_requested_.exchange(false)) {
-    RESIDENCY_RETURN_IF_ERROR(Checkpoint(true));
+  if (consumed_ - last_cp_size_ >= opts_.checkpoint_every_records) {
+    RESIDENCY_RETURN_IF_ERROR(Checkpoint(false));  // exactly every N records
+  }
+  if (now - last_cp_time_ >= opts_.checkpoint_interval || flush_requested_.exchange(false)) {
+    RESIDENCY_RETURN_IF_ERROR(Checkpoint(true));  // heartbeat: time and counters in the tree
   }
   return absl::OkStatus();
 }

@@ -325,6 +325,11 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
     outside.push_back({trusted_[t], true});
   }
   bool equivocation = false;
+  // Records that disagree with their own signed checkpoints: the records were changed.
+  if (!record_damage && !mismatches.empty()) {
+    for (const auto& m : mismatches) Add(AuditLogStatus::kInvalid, "root mismatch", m);
+    record_damage = true;
+  }
   for (const auto& [vc, trusted] : outside) {
     const Checkpoint& cp = vc.cp;
     if (cp.size > n) {
@@ -362,9 +367,6 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
                        " have different roots (", vc.where, ")"));
       equivocation = true;
     }
-  }
-  if (!record_damage && !equivocation) {
-    for (const auto& m : mismatches) Add(AuditLogStatus::kInvalid, "root mismatch", m);
   }
   if (unknown_key && report_.checkpoints == 0) {
     Add(AuditLogStatus::kInvalid, "wrong key",
@@ -441,7 +443,7 @@ absl::StatusOr<AuditVerifyReport> VerifyAuditLogsOn(FileSystem* fs, const std::s
     RESIDENCY_ASSIGN_OR_RETURN(auto names, fs->ListDir(path));
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
-      if (fs->IsDir(path + "/" + n)) dirs.push_back(path + "/" + n);
+      if (!n.empty() && n[0] != '.' && fs->IsDir(path + "/" + n)) dirs.push_back(path + "/" + n);
     }
   }
   AuditVerifyReport report;
