@@ -270,6 +270,10 @@ int IsoCountryIndex(std::string_view code) {
 size_t IsoCountryCount() { return sizeof(kCodes) / sizeof(kCodes[0]); }
 const char* IsoCountryCode(size_t index) { return kCodes[index]; }
 
+}  // namespace residency::policy_internal
+
+namespace residency {
+
 const char* EffectName(Effect e) {
   switch (e) {
     case Effect::kAllow: return "allow";
@@ -280,4 +284,4 @@ const char* EffectName(Effect e) {
   return "deny";
 }
 
-}  // namespace residency::policy_internal
+}  // namespace residency

@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "re2/re2.h"
+#include "residency/decision.h"
 
 namespace residency::policy_internal {
 
@@ -50,8 +51,7 @@ using CountryBits = Bits<4>;    // indexes into the ISO 3166-1 table (249 codes)
 using ClassBits = Bits<4>;      // up to 256 data classes
 using LocationBits = Bits<16>;  // up to 1024 catalogue locations
 
-enum class Effect : uint8_t { kAllow = 0, kAllowWithObligations = 1, kEscalate = 2, kDeny = 3 };
-const char* EffectName(Effect e);
+using Effect = ::residency::Effect;
 
 struct Location {
   std::string id;  // provider:region

@@ -105,11 +105,11 @@ MapReader::MapReader(const YAML::Node& node, const std::string& file, DiagSink* 
 
 YAML::Node MapReader::Lookup(const char* key) {
   known_.emplace_back(key);
-  if (!ok_ || !node_.IsMap()) return YAML::Node();
+  if (!ok_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
   }
-  return YAML::Node();
+  return YAML::Node(YAML::NodeType::Undefined);
 }
 
 bool MapReader::Has(const char* key) const {

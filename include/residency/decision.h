@@ -1,0 +1,116 @@
+// Evaluating a request against a compiled policy set (SPEC §4, §6).
+//
+//   auto snap = residency::CompilePolicy({"policies"});            // once
+//   auto req = residency::ParseRequest(text);                       // or fill a Request
+//   absl::StatusOr<residency::Decision> d = residency::Evaluate(**snap, *req);
+//   if (!d.ok() || d->decision == residency::Effect::kDeny) { /* refuse */ }
+//
+// A deny is a value, not an error: Evaluate returns a non-OK status only for a request that is
+// structurally unusable (a dataset request without a dataset, no location to check). Callers
+// must treat any non-OK status as deny.
+//
+// Thread safety: Evaluate may be called concurrently on one snapshot; it does not mutate it.
+#ifndef RESIDENCY_DECISION_H_
+#define RESIDENCY_DECISION_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "residency/policy.h"
+#include "residency/request.h"
+
+namespace residency {
+
+// Ordered by restrictiveness: the most restrictive result wins.
+enum class Effect : uint8_t { kAllow = 0, kAllowWithObligations = 1, kEscalate = 2, kDeny = 3 };
+const char* EffectName(Effect e);  // "allow", "allow_with_obligations", "escalate", "deny"
+
+struct Reason {
+  std::string policy;  // policy id, or `residency` for the engine's own fail-closed reasons
+  std::string rule;
+  std::string basis;  // law | corp | fail_closed
+  Effect effect = Effect::kDeny;
+  std::string citation;
+  std::string message;
+  std::string alternative;  // the alternative that decided, when one did
+  std::string exception;    // the exception that lifted a corp deny, when one did
+};
+
+struct ObligationRef {
+  std::string id;
+  std::string policy;
+};
+
+struct LiftedTag {
+  std::string tag;
+  std::string policy;
+};
+
+struct AuditRef {
+  std::string log;
+  uint64_t index = 0;
+};
+
+struct Decision {
+  Effect decision = Effect::kDeny;
+  std::vector<Reason> reasons;  // every rule that decided (for an allow, those that allowed)
+  std::vector<ObligationRef> obligations;
+  std::vector<std::string> suggested_locations;  // for a denied placement, at most 8
+  std::vector<std::string> tags;                 // before lifting, unique, sorted bytewise
+  std::vector<LiftedTag> lifted;
+  std::vector<Reason> dry_run;  // results of dry-run rules and policies
+  absl::Time now;
+  std::string policy_digest;
+  std::optional<AuditRef> audit;
+};
+
+struct EvalOptions {
+  // The evaluation time when the request has no `now`; default: the clock, read once.
+  std::optional<absl::Time> now;
+  // Compute `suggested_locations` for denied placements (re-evaluates the request at every
+  // catalogue location; turn off when the caller never shows them).
+  bool suggest = true;
+  // Lineage bounds (depth of derived_from / trained_on / base_models nesting, nodes in all).
+  int max_lineage_depth = 64;
+  size_t max_lineage_nodes = 100000;
+};
+
+absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,
+                                  const EvalOptions& options = EvalOptions());
+
+// Conveniences that build the request kind and evaluate.
+absl::StatusOr<Decision> CheckDataset(const PolicySnapshot& snapshot, Request request,
+                                      const EvalOptions& options = EvalOptions());
+absl::StatusOr<Decision> CheckModel(const PolicySnapshot& snapshot, Request request,
+                                    const EvalOptions& options = EvalOptions());
+absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& snapshot, Request request,
+                                      const EvalOptions& options = EvalOptions());
+
+// The decision as one line of JSON (SPEC §6), keys in a fixed order; byte-for-byte
+// deterministic for the same decision.
+std::string DecisionToJson(const Decision& decision);
+
+// Inference routing (SPEC §9): which catalogue locations may serve an inference request of this
+// shape. Answers come from a table memoised per snapshot and shape, valid until the next date at
+// which a rule or list entry of the snapshot changes.
+struct RouteQuery {
+  std::string user_jurisdiction;  // empty when unknown
+  std::string provenance = "claimed";
+  std::vector<std::string> prompt_classes;
+  std::vector<std::string> model_tags;  // `ORIGIN:class` carried by the serving model
+  std::string model_tier;
+  std::optional<Party> operator_party;
+};
+
+struct RouteResult {
+  std::vector<std::string> allowed;  // catalogue order
+  Effect preferred_decision = Effect::kDeny;  // for `preferred`, when given
+};
+
+}  // namespace residency
+
+#endif  // RESIDENCY_DECISION_H_

@@ -1,0 +1,300 @@
+#include "eval/facts.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace residency::eval_internal {
+namespace {
+
+using policy_internal::DataClass;
+
+int Jurisdiction(const CompiledSet& set, const std::string& name) {
+  auto it = set.catalogue.jurisdiction_index.find(name);
+  return it == set.catalogue.jurisdiction_index.end() ? -1 : it->second;
+}
+
+ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time now) {
+  ResolvedEvidence r;
+  r.item = &e;
+  r.valid = (!e.not_before || *e.not_before <= now) && (!e.not_after || now < *e.not_after) &&
+            (!e.withdrawn_at || now < *e.withdrawn_at);
+  if (e.country) {
+    r.country = Jurisdiction(set, *e.country);
+    r.country_unknown = r.country < 0;
+  }
+  if (e.origin) {
+    r.origin = Jurisdiction(set, *e.origin);
+    r.origin_unknown = r.origin < 0;
+  }
+  return r;
+}
+
+struct RawTag {
+  std::string cls, origin;
+  std::optional<double> subjects, sensitive, cumulative;
+};
+
+class LineageWalker {
+ public:
+  LineageWalker(const EvalOptions& o, Facts* f) : options_(o), facts_(f) {}
+
+  void Dataset(const residency::Dataset& d, int depth, std::vector<RawTag>* out) {
+    if (!Enter(d.id, "dataset", depth)) return;
+    for (const auto& p : d.partitions) {
+      for (const auto& c : p.classes) {
+        out->push_back(RawTag{c, p.origin, p.subjects, p.sensitive_subjects,
+                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects});
+      }
+    }
+    for (const auto& parent : d.derived_from) Dataset(parent, depth + 1, out);
+    Leave(d.id);
+  }
+
+  void Model(const residency::Model& m, int depth, std::vector<RawTag>* out) {
+    if (!Enter(m.id, "model", depth)) return;
+    if (!m.trained_on) {
+      Fail("residency.missing_lineage",
+           absl::StrCat("model `", m.id.empty() ? "(no id)" : m.id,
+                        "` does not say what it was trained on (`trained_on` is absent; an "
+                        "explicit empty list is a claim the caller makes)"));
+    } else {
+      for (const auto& d : *m.trained_on) Dataset(d, depth + 1, out);
+    }
+    for (const auto& b : m.base_models) Model(b, depth + 1, out);
+    Leave(m.id);
+  }
+
+ private:
+  bool Enter(const std::string& id, const char* what, int depth) {
+    if (++nodes_ > options_.max_lineage_nodes || depth > options_.max_lineage_depth) {
+      if (!limit_reported_) {
+        limit_reported_ = true;
+        Fail("residency.limit", absl::StrCat("lineage exceeds ", options_.max_lineage_nodes,
+                                             " nodes or depth ", options_.max_lineage_depth));
+      }
+      return false;
+    }
+    if (!id.empty() && std::find(path_.begin(), path_.end(), id) != path_.end()) {
+      Fail("residency.lineage_cycle",
+           absl::StrCat(what, " `", id, "` appears in its own lineage"));
+      return false;
+    }
+    path_.push_back(id);
+    return true;
+  }
+  void Leave(const std::string&) { path_.pop_back(); }
+  void Fail(std::string rule, std::string msg) {
+    facts_->fail.push_back(FailReason{std::move(rule), std::move(msg)});
+  }
+
+  const EvalOptions& options_;
+  Facts* facts_;
+  std::vector<std::string> path_;
+  size_t nodes_ = 0;
+  bool limit_reported_ = false;
+};
+
+void AddSum(std::optional<double>* acc, const std::optional<double>& v, bool first) {
+  if (first) {
+    *acc = v;
+  } else if (acc->has_value() && v.has_value()) {
+    **acc += *v;
+  } else {
+    acc->reset();
+  }
+}
+
+bool HasAttestation(const CompiledSet& set, const std::vector<ResolvedEvidence>& own,
+                    const std::vector<ResolvedEvidence>& req, const TagFact& t) {
+  for (const auto* list : {&own, &req}) {
+    for (const auto& e : *list) {
+      if (!e.valid || e.item->type != "anonymization_attestation" || e.origin_unknown) continue;
+      if (e.origin >= 0 &&
+          !t.origin_bits.SubsetOf(set.catalogue.jurisdiction_members[e.origin])) {
+        continue;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+void FinishTags(const CompiledSet& set, std::vector<RawTag>& raw, Artifact* a, Facts* f) {
+  for (auto& r : raw) {
+    auto ci = set.class_index.find(r.cls);
+    int origin = Jurisdiction(set, r.origin);
+    if (ci == set.class_index.end()) {
+      f->fail.push_back({"residency.unknown_class",
+                         absl::StrCat("data class `", r.cls, "` is not in the vocabulary")});
+    }
+    if (origin < 0) {
+      f->fail.push_back({"residency.unknown_origin",
+                         absl::StrCat("origin `", r.origin,
+                                      "` is neither an ISO 3166-1 code nor a catalogue group")});
+    }
+    std::string text = absl::StrCat(r.origin, ":", r.cls);
+    f->all_tags.push_back(text);
+    if (ci == set.class_index.end() || origin < 0) continue;
+    auto it = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& t) {
+      return t.cls == ci->second && t.origin == origin;
+    });
+    if (it == a->tags.end()) {
+      TagFact t;
+      t.cls = t.effective_cls = ci->second;
+      t.origin = origin;
+      t.origin_bits = set.catalogue.jurisdiction_members[origin];
+      t.text = std::move(text);
+      AddSum(&t.subjects, r.subjects, true);
+      AddSum(&t.sensitive_subjects, r.sensitive, true);
+      AddSum(&t.cumulative_subjects, r.cumulative, true);
+      t.has_partition = true;
+      a->tags.push_back(std::move(t));
+    } else {
+      AddSum(&it->subjects, r.subjects, false);
+      AddSum(&it->sensitive_subjects, r.sensitive, false);
+      AddSum(&it->cumulative_subjects, r.cumulative, false);
+    }
+  }
+  static const std::string kAnon = "anonymized", kPseudo = "pseudonymized";
+  auto anon = set.class_index.find(kAnon);
+  auto pseudo = set.class_index.find(kPseudo);
+  for (auto& t : a->tags) {
+    if (anon != set.class_index.end() && t.cls == anon->second &&
+        !HasAttestation(set, a->evidence, f->request_evidence, t)) {
+      t.effective_cls = pseudo->second;
+    }
+  }
+}
+
+int LocationIndex(const CompiledSet& set, const std::string& name) {
+  auto it = set.catalogue.location_index.find(name);
+  return it == set.catalogue.location_index.end() ? -1 : it->second;
+}
+
+}  // namespace
+
+void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
+                const EvalOptions& options, Facts* f) {
+  f->request = &req;
+  f->now = now;
+  for (const auto& e : req.evidence) f->request_evidence.push_back(Resolve(set, e, now));
+  LineageWalker walker(options, f);
+  auto add_dataset = [&](const Dataset& d) {
+    Artifact a;
+    a.kind = ArtifactKind::kDataset;
+    a.dataset = &d;
+    for (const auto& e : d.evidence) a.evidence.push_back(Resolve(set, e, now));
+    std::vector<RawTag> raw;
+    walker.Dataset(d, 1, &raw);
+    FinishTags(set, raw, &a, f);
+    f->artifacts.push_back(std::move(a));
+  };
+  auto add_model = [&](const Model& m) {
+    Artifact a;
+    a.kind = ArtifactKind::kModel;
+    a.model = &m;
+    for (const auto& e : m.evidence) a.evidence.push_back(Resolve(set, e, now));
+    std::vector<RawTag> raw;
+    walker.Model(m, 1, &raw);
+    FinishTags(set, raw, &a, f);
+    if (!m.tier.empty()) f->tiers.push_back(m.tier);
+    if (m.training_flops) {
+      f->training_flops = std::max(f->training_flops.value_or(0), *m.training_flops);
+    }
+    f->artifacts.push_back(std::move(a));
+  };
+  std::vector<std::string> loc_names;
+  switch (req.kind) {
+    case Request::Kind::kDataset:
+      add_dataset(*req.dataset);
+      loc_names.push_back(req.destination.empty() ? req.dataset->location : req.destination);
+      break;
+    case Request::Kind::kModel:
+      add_model(*req.model);
+      loc_names.push_back(req.destination.empty() ? req.model->location : req.destination);
+      break;
+    case Request::Kind::kCompute: {
+      const Compute& c = *req.compute;
+      loc_names.push_back(c.location);
+      for (const auto& in : c.inputs) {
+        if (in.dataset) {
+          add_dataset(*in.dataset);
+          if (!in.dataset->location.empty()) loc_names.push_back(in.dataset->location);
+        } else {
+          add_model(*in.model);
+          if (!in.model->location.empty()) loc_names.push_back(in.model->location);
+        }
+      }
+      for (const auto& o : c.outputs) loc_names.push_back(o.location);
+      if (c.user && !c.user->jurisdiction.empty()) {
+        f->user_jurisdiction = Jurisdiction(set, c.user->jurisdiction);
+        if (f->user_jurisdiction < 0) {
+          f->fail.push_back({"residency.unknown_origin",
+                             absl::StrCat("user jurisdiction `", c.user->jurisdiction,
+                                          "` is neither an ISO 3166-1 code nor a group")});
+        }
+      }
+      if (c.prompt_classes && !c.prompt_classes->empty()) {
+        Artifact a;
+        a.kind = ArtifactKind::kPrompt;
+        std::vector<RawTag> raw;
+        std::string origin = c.user ? c.user->jurisdiction : "";
+        if (origin.empty()) {
+          f->fail.push_back({"residency.unknown_origin",
+                             "the prompt carries data classes but the user's jurisdiction is "
+                             "unknown"});
+        } else {
+          for (const auto& cls : *c.prompt_classes) raw.push_back(RawTag{cls, origin, {}, {}, {}});
+        }
+        FinishTags(set, raw, &a, f);
+        f->artifacts.push_back(std::move(a));
+      }
+      break;
+    }
+  }
+  f->primary_name = loc_names.empty() ? "" : loc_names[0];
+  for (size_t i = 0; i < loc_names.size(); ++i) {
+    int idx = LocationIndex(set, loc_names[i]);
+    if (idx < 0) {
+      f->fail.push_back({"residency.unknown_location",
+                         absl::StrCat("location `", loc_names[i],
+                                      "` is not in the region catalogue"),
+                         i == 0});
+      if (i == 0) f->primary = -1;
+      continue;
+    }
+    if (std::find(f->locations.begin(), f->locations.end(), idx) != f->locations.end()) {
+      if (i == 0) f->primary = static_cast<int>(std::find(f->locations.begin(), f->locations.end(), idx) - f->locations.begin());
+      continue;
+    }
+    if (i == 0) f->primary = static_cast<int>(f->locations.size());
+    f->locations.push_back(idx);
+  }
+  // Request-unit numbers: sums over every tag of every artifact.
+  bool first = true;
+  for (const auto& a : f->artifacts) {
+    for (const auto& t : a.tags) {
+      if (!t.has_partition) continue;
+      AddSum(&f->subjects, t.subjects, first);
+      AddSum(&f->sensitive_subjects, t.sensitive_subjects, first);
+      AddSum(&f->cumulative_subjects, t.cumulative_subjects, first);
+      first = false;
+    }
+  }
+  if (req.operator_party) f->operator_country = policy_internal::IsoCountryIndex(req.operator_party->country);
+  if (req.recipient) f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
+  std::sort(f->all_tags.begin(), f->all_tags.end());
+  f->all_tags.erase(std::unique(f->all_tags.begin(), f->all_tags.end()), f->all_tags.end());
+}
+
+void SetPrimaryLocation(const CompiledSet& set, int location, Facts* f) {
+  if (f->primary >= 0) {
+    f->locations[f->primary] = location;
+  } else {
+    f->locations.insert(f->locations.begin(), location);
+    f->primary = 0;
+  }
+}
+
+}  // namespace residency::eval_internal
