@@ -18,10 +18,10 @@ struct Command {
 // Wire a subcommand by replacing its nullptr with its Run function.
 constexpr Command kCommands[] = {
     {"lint", "parse, validate and lint policy files", RunLint},
-    {"check", "decide one request or a batch against a policy set", nullptr},
-    {"test", "run YAML policy test cases", nullptr},
-    {"tag", "tag inference requests (headers, peer IP, payload)", nullptr},
-    {"audit", "audit keys, offline verification, dump and inclusion proofs", nullptr},
+    {"check", "decide one request or a batch against a policy set", RunCheck},
+    {"test", "run YAML policy test cases", RunTest},
+    {"tag", "tag inference requests (headers, peer IP, payload)", RunTag},
+    {"audit", "audit keys, offline verification, dump and inclusion proofs", RunAudit},
     {"diff", "what a policy change widens or narrows", nullptr},
 };
 
