@@ -145,7 +145,9 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
                                            " distinct two-byte prefixes"));
   }
   d->kernel_params.num_anchors = static_cast<int>(anchors.size());
-  for (size_t i = 0; i < anchors.size(); ++i) d->kernel_params.anchor[i] = anchors[i];
+  for (size_t i = 0; i < anchors.size() && i < internal::kMaxAnchorBytes; ++i) {
+    d->kernel_params.anchor[i] = anchors[i];
+  }
   d->num_pairs = 0;
   for (const auto& [a, b] : pairs) {
     d->pair_first[d->num_pairs] = static_cast<uint8_t>(a);

@@ -192,9 +192,20 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
       const uint8_t want = static_cast<uint8_t>(~done);
       if (want & kNumeric) {
         for (uint64_t c = starts; c != 0; c &= c - 1) {
-          const size_t p = off + Ctz(c);
+          const size_t i = Ctz(c);
+          const size_t p = off + i;
           const uint8_t ch = s[p];
-          if ((~done & (kBitRrn | kBitFrn)) != 0) {
+          // The run length from the mask (exact unless the run reaches the end of the block),
+          // so most runs are rejected without touching the verifiers. The tests below are
+          // necessary conditions of the verifiers, never sufficient ones.
+          const uint64_t rest = ~(d >> i);
+          size_t run = rest == 0 ? 64 : Ctz(rest);
+          if (i + run >= 64) {
+            run = 64 - i;
+            while (p + run < n && s[p + run] >= '0' && s[p + run] <= '9') ++run;
+          }
+          const uint8_t next = p + run < n ? s[p + run] : 0;
+          if ((~done & (kBitRrn | kBitFrn)) != 0 && (run == 13 || (run == 6 && next == '-'))) {
             bool checksum = false;
             const IdNumber id = VerifyRegistrationNumber(s, n, p, &checksum);
             const uint8_t bit = id == IdNumber::kResident    ? kBitRrn
@@ -208,11 +219,14 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
               }
             }
           }
-          if (!(done & kBitPhone) && ch == '0' && VerifyKrPhoneDomestic(s, n, p)) {
+          if (!(done & kBitPhone) && ch == '0' && run >= 2 && run <= 11 &&
+              VerifyKrPhoneDomestic(s, n, p)) {
             out->found |= kBitPhone;
             done |= kBitPhone;
           }
-          if (!(done & kBitCard) && ch >= '2' && ch <= '6' && VerifyCard(s, n, p)) {
+          if (!(done & kBitCard) && ch >= '2' && ch <= '6' &&
+              ((run >= 13 && run <= 19) || (run == 4 && (next == '-' || next == ' '))) &&
+              VerifyCard(s, n, p)) {
             out->found |= kBitCard;
             out->checksum |= kBitCard;
             done |= kBitCard;
