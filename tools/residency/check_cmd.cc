@@ -1,0 +1,150 @@
+// residency check --policies DIR [REQUEST] | --batch FILE.jsonl (SPEC §7).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli_util.h"
+#include "commands.h"
+#include "internal/time_util.h"
+#include "residency/decision.h"
+#include "residency/request.h"
+#include <nlohmann/json.hpp>
+
+namespace residency::cli {
+namespace {
+
+constexpr int kExitEscalate = 3;
+
+int ExitFor(Effect e) {
+  switch (e) {
+    case Effect::kAllow:
+    case Effect::kAllowWithObligations: return kExitOk;
+    case Effect::kEscalate: return kExitEscalate;
+    case Effect::kDeny: return kExitFindings;
+  }
+  return kExitFindings;
+}
+
+// Reads one line of at most `limit` bytes; a longer line is consumed and reported as too long.
+bool ReadLine(std::FILE* in, size_t limit, std::string* line, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  int c;
+  bool any = false;
+  while ((c = std::fgetc(in)) != EOF) {
+    any = true;
+    if (c == '\n') return true;
+    if (line->size() < limit) {
+      line->push_back(static_cast<char>(c));
+    } else {
+      *too_long = true;
+    }
+  }
+  return any;
+}
+
+}  // namespace
+
+int RunCheck(int argc, char** argv) {
+  CLI::App app{"Decide one request (JSON or YAML, a file or - for stdin) or a batch of JSON "
+               "lines against a policy set, and print the decision JSON.\n"
+               "Exit: 0 allow or allow_with_obligations, 1 deny, 3 escalate, 2 bad input. "
+               "With --batch: 0 if every line was decided, 2 if any line was an error.",
+               "residency check"};
+  std::string policies_arg;
+  std::string request_path = "-";
+  std::string batch;
+  std::string now_text;
+  bool no_suggest = false;
+  app.add_option("--policies", policies_arg,
+                 "policy folder or file with the catalogue; several separated by commas")
+      ->required();
+  app.add_option("request", request_path, "request file, or - for stdin (default)");
+  app.add_option("--batch", batch, "JSON-lines file (or -): one request per line");
+  app.add_option("--now", now_text, "evaluation time (RFC 3339) when a request has no `now`");
+  app.add_flag("--no-suggest", no_suggest, "do not compute suggested_locations");
+  if (int rc = ParseFlags(app, "residency check", argc, argv); rc >= 0) return rc;
+
+  EvalOptions options;
+  options.suggest = !no_suggest;
+  if (!now_text.empty()) {
+    auto t = internal::ParseTimestamp(now_text);
+    if (!t.ok()) {
+      std::fprintf(stderr, "residency check: --now: %s\n", std::string(t.status().message()).c_str());
+      return kExitCannotRun;
+    }
+    options.now = *t;
+  } else {
+    options.now = absl::Now();  // read once, for the whole batch
+  }
+  auto snapshot = LoadPolicies("residency check", std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
+  if (!snapshot) return kExitCannotRun;
+
+  if (!batch.empty()) {
+    std::FILE* in = batch == "-" ? stdin : std::fopen(batch.c_str(), "rb");
+    if (!in) {
+      std::fprintf(stderr, "residency check: %s: cannot open\n", batch.c_str());
+      return kExitCannotRun;
+    }
+    RequestLimits limits;
+    std::string line;
+    bool too_long = false;
+    bool any_error = false;
+    size_t n = 0;
+    while (ReadLine(in, limits.max_bytes, &line, &too_long)) {
+      ++n;
+      std::string out;
+      if (too_long) {
+        out = nlohmann::json{{"line", n},
+                             {"error", absl::StrCat("line exceeds ", limits.max_bytes, " bytes")}}
+                  .dump();
+        any_error = true;
+      } else if (line.find_first_not_of(" \t\r") == std::string::npos) {
+        out = nlohmann::json{{"line", n}, {"error", "empty line"}}.dump();
+        any_error = true;
+      } else {
+        auto req = ParseRequest(line, limits);
+        absl::StatusOr<Decision> d =
+            req.ok() ? Evaluate(*snapshot, *req, options) : absl::StatusOr<Decision>(req.status());
+        if (d.ok()) {
+          out = DecisionToJson(*d);
+        } else {
+          out = nlohmann::json{{"line", n}, {"error", std::string(d.status().message())}}.dump(
+              -1, ' ', false, nlohmann::json::error_handler_t::replace);
+          any_error = true;
+        }
+      }
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      std::fputc('\n', stdout);
+    }
+    if (in != stdin) std::fclose(in);
+    return any_error ? kExitCannotRun : kExitOk;
+  }
+
+  auto text = ReadInput(request_path, RequestLimits().max_bytes);
+  if (!text.ok()) {
+    std::fprintf(stderr, "residency check: %s\n", std::string(text.status().message()).c_str());
+    return kExitCannotRun;
+  }
+  auto req = ParseRequest(*text);
+  if (!req.ok()) {
+    std::string msg(req.status().message());
+    bool positioned = !msg.empty() && msg[0] >= '0' && msg[0] <= '9';
+    std::fprintf(stderr, "residency check: %s:%s%s\n", request_path.c_str(),
+                 positioned ? "" : " ", msg.c_str());
+    return kExitCannotRun;
+  }
+  auto d = Evaluate(*snapshot, *req, options);
+  if (!d.ok()) {
+    std::fprintf(stderr, "residency check: %s: %s\n", request_path.c_str(),
+                 std::string(d.status().message()).c_str());
+    return kExitCannotRun;
+  }
+  std::string out = DecisionToJson(*d);
+  std::printf("%s\n", out.c_str());
+  return ExitFor(d->decision);
+}
+
+}  // namespace residency::cli

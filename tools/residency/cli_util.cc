@@ -1,0 +1,66 @@
+#include "cli_util.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "commands.h"
+
+namespace residency::cli {
+
+absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes) {
+  std::string data;
+  auto read_stream = [&](std::istream& in) -> absl::Status {
+    char buf[1 << 16];
+    while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
+      data.append(buf, static_cast<size_t>(in.gcount()));
+      if (data.size() > max_bytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": input exceeds ", max_bytes, " bytes"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  if (path == "-") {
+    absl::Status s = read_stream(std::cin);
+    if (!s.ok()) return s;
+    return data;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  absl::Status s = read_stream(in);
+  if (!s.ok()) return s;
+  return data;
+}
+
+std::shared_ptr<const PolicySnapshot> LoadPolicies(const std::string& prog,
+                                                   const std::vector<std::string>& paths) {
+  CompileResult r = CompilePolicies(paths);
+  if (r.snapshot) return r.snapshot;
+  int shown = 0;
+  for (const auto& d : r.diagnostics) {
+    if (d.severity != Diagnostic::Severity::kError) continue;
+    if (++shown > 5) break;
+    std::fprintf(stderr, "%s: %s\n", prog.c_str(), FormatDiagnostic(d).c_str());
+  }
+  if (shown == 0) std::fprintf(stderr, "%s: policies could not be compiled\n", prog.c_str());
+  return nullptr;
+}
+
+int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      std::fputs(app.help().c_str(), stdout);
+      return kExitOk;
+    }
+    std::fprintf(stderr, "%s: %s\n", prog, e.what());
+    return kExitCannotRun;
+  }
+  return -1;
+}
+
+}  // namespace residency::cli

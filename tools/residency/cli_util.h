@@ -1,0 +1,30 @@
+// Small helpers shared by the subcommands.
+#ifndef RESIDENCY_TOOLS_RESIDENCY_CLI_UTIL_H_
+#define RESIDENCY_TOOLS_RESIDENCY_CLI_UTIL_H_
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "residency/policy.h"
+
+namespace residency::cli {
+
+// Reads a whole file (or stdin for "-"), refusing files over `max_bytes`.
+absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes);
+
+// Compiles the policy folder for check/test; prints the first errors to stderr prefixed with
+// `prog` and returns null when it fails.
+std::shared_ptr<const PolicySnapshot> LoadPolicies(const std::string& prog,
+                                                   const std::vector<std::string>& paths);
+
+// Runs CLI11 parsing. Returns -1 to continue, else the exit status (help printed: 0; bad
+// flags: 2, one line on stderr).
+int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv);
+
+}  // namespace residency::cli
+
+#endif  // RESIDENCY_TOOLS_RESIDENCY_CLI_UTIL_H_
