@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# fuzz/run.sh BUILD_DIR [SECONDS]: runs every libFuzzer target built in BUILD_DIR for SECONDS
+# each (default 30), seeded from its corpus; fails on the first crash.
+set -euo pipefail
+build=$1
+secs=${2:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+found=0
+for bin in "$build"/fuzz/*_fuzzer; do
+  [ -x "$bin" ] || continue
+  found=1
+  name=$(basename "$bin")
+  work=$(mktemp -d)
+  seeds=()
+  for d in "$here/corpus/${name%_fuzzer}" "$here/corpus/${name%_fuzzer}"*; do
+    [ -d "$d" ] && seeds+=("$d")
+  done
+  echo "fuzz: $name for ${secs}s (seeds: ${seeds[*]:-none})"
+  log="$work.log"
+  set +e
+  (cd "$work" && "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$work/" "$work" "${seeds[@]}") >"$log" 2>&1
+  rc=$?
+  set -e
+  grep -E "^stat::number_of_executed_units|SUMMARY|ERROR" "$log" || true
+  if [ "$rc" != 0 ]; then
+    echo "fuzz: $name failed (exit $rc); log: $log" >&2
+    tail -30 "$log" >&2
+    exit 1
+  fi
+  rm -rf "$work" "$log"
+done
+[ "$found" = 1 ] || echo "fuzz: no libFuzzer targets in $build/fuzz"

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tools/bootstrap.sh demo | test [--quick] | deps
+#   deps  install the Debian packages this project needs that are missing (apt-get; root or sudo)
+#   demo  deps, build, lint the shipped policies, check every example request, print decisions
+#   test  deps, build, run the whole test suite: unit and CLI tests, the policy tests, fuzz-seed
+#         replays, then an ASan+UBSan build of the suite, the concurrency tests under TSan and a
+#         short libFuzzer run per target (clang); --quick runs only the first, normal build
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${RESIDENCY_JOBS:-$(nproc)}
+
+PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre2-dev
+  libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  python3 python3-yaml python3-jsonschema python3-pytest python3-dev pybind11-dev
+  clang libclang-rt-14-dev)
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "bootstrap: all packages present"
+    return
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {  # build DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+demo() {
+  deps
+  build build
+  local cli=build/tools/residency/residency
+  echo
+  echo "== residency lint policies"
+  "$cli" lint policies
+  echo
+  echo "== residency check (every example request)"
+  local f out rc
+  for f in examples/requests/*.yaml examples/requests/*.json; do
+    [ -e "$f" ] || continue
+    set +e
+    out=$("$cli" check --policies policies "$f")
+    rc=$?
+    set -e
+    python3 - "$f" "$rc" "$out" <<'PY'
+import json, sys
+path, rc, out = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    d = json.loads(out)
+except ValueError:
+    print(f"{path}: exit {rc}, no decision"); sys.exit(0)
+rules = ", ".join(r["rule"] for r in d["reasons"]) or "(no rule applied)"
+print(f"{d['decision']:<23} {path}")
+print(f"{'':<23}   rules: {rules}")
+if d["obligations"]:
+    print(f"{'':<23}   obligations: " + ", ".join(o["id"] for o in d["obligations"]))
+if d["suggested_locations"]:
+    print(f"{'':<23}   suggested: " + ", ".join(d["suggested_locations"]))
+PY
+  done
+  echo
+  echo "== residency test --policies policies policies/tests"
+  "$cli" test --policies policies policies/tests
+}
+
+unit_tests() {  # unit_tests DIR [ctest args...]
+  local dir=$1; shift
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@")
+}
+
+test_all() {
+  local quick=${1:-}
+  deps
+  build build
+  unit_tests build
+  if [ "$quick" = "--quick" ]; then return; fi
+  echo "== ASan+UBSan: the whole suite"
+  build build-asan -DRESIDENCY_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit_tests build-asan
+  echo "== TSan: the concurrency tests"
+  build build-tsan -DRESIDENCY_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+  TSAN_OPTIONS=halt_on_error=1 unit_tests build-tsan -L concurrency
+  if command -v clang++ >/dev/null; then
+    echo "== libFuzzer: a short run per target"
+    build build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DRESIDENCY_BUILD_FUZZERS=ON \
+      -DRESIDENCY_SANITIZE=address,undefined -DRESIDENCY_BUILD_TESTS=OFF
+    bash fuzz/run.sh build-fuzz "${RESIDENCY_FUZZ_SECONDS:-20}"
+  fi
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  demo) demo ;;
+  test) shift; test_all "${1:-}" ;;
+  *) sed -n 2,9p "$0"; exit 2 ;;
+esac
