@@ -1,0 +1,429 @@
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "policy/model.h"
+#include "residency/lint.h"
+#include "residency/policy.h"
+#include "testing/fixtures.h"
+
+namespace residency {
+namespace {
+
+using ::residency::testing::CompileWith;
+using ::residency::testing::Find;
+using ::testing::HasSubstr;
+
+// A valid policy used as the base of most cases.
+const char kPolicy[] = R"yaml(kind: policy
+id: kr
+basis: law
+scope: {origins: [KR]}
+obligations:
+  kr.disclose: "disclose the transfer"
+lists:
+  recognized:
+    - {value: EU, effective_from: "2025-09-16"}
+rules:
+  - id: kr.cross_border
+    citation: "PIPA Art. 28-8(1)"
+    message: "Korean personal data leaves Korea only on a basis"
+    when: {classes: [personal], origins: [KR], location: {not_in: [KR]}}
+    alternatives:
+      - name: consent
+        when: {evidence: {types: [consent.cross_border], require: [country, recipient]}}
+        effect: allow_with_obligations
+        obligations: [kr.disclose]
+      - name: recognized
+        when: {location: {in_list: recognized}}
+        effect: allow
+    otherwise: deny
+)yaml";
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  if (pos != std::string::npos) s.replace(pos, from.size(), to);
+  return s;
+}
+
+TEST(Compiler, ValidPolicyCompiles) {
+  CompileResult r = CompileWith({kPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  EXPECT_EQ(r.snapshot->policy_ids(), std::vector<std::string>{"kr"});
+  EXPECT_EQ(r.snapshot->rule_count(), 1u);
+  EXPECT_EQ(r.snapshot->digest().substr(0, 7), "sha256:");
+  EXPECT_EQ(r.snapshot->digest().size(), 7u + 64u);
+}
+
+TEST(Diagnostics, MalformedYamlHasPosition) {
+  CompileResult r = CompileWith({"kind: policy\nid: [unclosed\n"});
+  ASSERT_FALSE(r.ok());
+  const Diagnostic* d = Find(r, "yaml-syntax");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->file, "p0.yaml");
+  EXPECT_GE(d->line, 2);
+  EXPECT_GE(d->column, 1);
+  EXPECT_THAT(FormatDiagnostic(*d), ::testing::StartsWith("p0.yaml:"));
+}
+
+TEST(Diagnostics, UnknownKeyWithDidYouMean) {
+  CompileResult r = CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
+  const Diagnostic* d = Find(r, "unknown-key");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("`citaton`"));
+  EXPECT_THAT(d->message, HasSubstr("did you mean `citation`"));
+  EXPECT_EQ(d->line, 12);
+  EXPECT_EQ(d->column, 5);
+}
+
+TEST(Diagnostics, UnknownConditionKey) {
+  CompileResult r = CompileWith({Replace(kPolicy, "origins: [KR], location", "orgins: [KR], location")});
+  const Diagnostic* d = Find(r, "unknown-key");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("did you mean `origins`"));
+  EXPECT_EQ(d->line, 14);
+}
+
+TEST(Diagnostics, WrongType) {
+  CompileResult r = CompileWith({Replace(kPolicy, "classes: [personal]", "classes: {a: b}")});
+  const Diagnostic* d = Find(r, "wrong-type");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("`classes` must be a list"));
+  EXPECT_EQ(d->line, 14);
+}
+
+TEST(Diagnostics, BadEnumValue) {
+  CompileResult r = CompileWith({Replace(kPolicy, "otherwise: deny", "otherwise: denny")});
+  const Diagnostic* d = Find(r, "bad-value");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("did you mean `deny`"));
+  EXPECT_EQ(d->line, 23);
+}
+
+TEST(Diagnostics, DuplicateRuleIds) {
+  std::string twice = std::string(kPolicy) +
+                      "  - {id: kr.cross_border, citation: c, message: m, effect: deny}\n";
+  CompileResult r = CompileWith({twice});
+  const Diagnostic* d = Find(r, "duplicate-id");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("duplicate rule id `kr.cross_border`"));
+  EXPECT_EQ(d->line, 24);
+}
+
+TEST(Diagnostics, DuplicatePolicyIdsAcrossFiles) {
+  CompileResult r = CompileWith({kPolicy, kPolicy});
+  const Diagnostic* d = Find(r, "duplicate-id");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("policy id `kr` is also defined"));
+}
+
+TEST(Diagnostics, DuplicateYamlKey) {
+  CompileResult r = CompileWith({Replace(kPolicy, "basis: law\n", "basis: law\nbasis: corp\n")});
+  const Diagnostic* d = Find(r, "duplicate-key");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->line, 4);
+}
+
+TEST(Diagnostics, DanglingReferences) {
+  struct Case {
+    std::string from, to, needle;
+  } cases[] = {
+      {"not_in: [KR]", "not_in: [\"aws:eu-west-9\"]", "`aws:eu-west-9` is neither a catalogue location"},
+      {"origins: [KR], location", "origins: [UK], location", "the UK is GB"},
+      {"classes: [personal]", "classes: [personal.credt]", "did you mean `personal.credit`"},
+      {"in_list: recognized", "in_list: recognised", "unknown list `recognised`"},
+      {"obligations: [kr.disclose]", "obligations: [kr.disclosure]", "unknown obligation `kr.disclosure`"},
+  };
+  for (const auto& c : cases) {
+    CompileResult r = CompileWith({Replace(kPolicy, c.from, c.to)});
+    const Diagnostic* d = Find(r, "dangling-reference");
+    ASSERT_NE(d, nullptr) << c.to;
+    EXPECT_THAT(d->message, HasSubstr(c.needle));
+    EXPECT_GT(d->line, 0) << c.to;
+  }
+}
+
+TEST(Diagnostics, DanglingGroupInCatalogue) {
+  std::string cat = Replace(residency::testing::kTestCatalogue, "members: [EU, IS, LI, \"NO\"]",
+                            "members: [EUU, IS]");
+  CompileResult r = CompilePolicySources({{"regions.yaml", cat}});
+  const Diagnostic* d = Find(r, "dangling-reference");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("did you mean `EU`"));
+}
+
+TEST(Diagnostics, InvalidRegexCarriesRe2Message) {
+  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
+                          "when: {uri_matches: \"s3://(unclosed\", classes: [personal], origins: [KR],");
+  CompileResult r = CompileWith({p});
+  const Diagnostic* d = Find(r, "invalid-regex");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("missing )"));
+  EXPECT_EQ(d->line, 14);
+}
+
+TEST(Diagnostics, InvalidDate) {
+  CompileResult r = CompileWith({Replace(kPolicy, "2025-09-16", "2025-13-16")});
+  const Diagnostic* d = Find(r, "invalid-date");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->line, 9);
+}
+
+const char kCorpPolicy[] = R"yaml(kind: policy
+id: corp
+basis: corp
+obligations:
+  corp.review: "review"
+rules:
+  - {id: corp.tier, citation: "POL-1", message: "m", when: {tier: [sovereign-kr], location: {not_in: [KR]}}, effect: deny}
+  - {id: corp.law_mirror, basis: law, citation: "PIPA", message: "m", when: {classes: [kr.rrn]}, effect: deny}
+exceptions:
+  - {id: EXC-1, owner: a, ticket: T-1, rules: [RULE], not_before: "2026-01-01", not_after: "2026-02-01", obligations: [corp.review]}
+)yaml";
+
+TEST(Diagnostics, ExceptionMayNotOverrideLaw) {
+  CompileResult ok = CompileWith({Replace(kCorpPolicy, "RULE", "corp.tier")});
+  EXPECT_TRUE(ok.ok());
+  CompileResult r = CompileWith({Replace(kCorpPolicy, "RULE", "corp.law_mirror")});
+  const Diagnostic* d = Find(r, "exception-overrides-law");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->line, 10);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(Diagnostics, ExceptionNeedsExpiryAndWarnsWhenLong) {
+  CompileResult r = CompileWith({Replace(Replace(kCorpPolicy, "RULE", "corp.tier"),
+                                         ", not_after: \"2026-02-01\"", "")});
+  EXPECT_NE(Find(r, "missing-key"), nullptr);
+  CompileResult l = CompileWith({Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "2026-02-01",
+                                         "2026-12-01")});
+  EXPECT_TRUE(l.ok());
+  EXPECT_NE(Find(l, "long-exception"), nullptr);
+}
+
+TEST(Diagnostics, ShadowedAndUnreachableRulesWarn) {
+  std::string shadow = Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
+                               "  - {id: corp.tier2, citation: \"POL-1\", message: \"m2\", when: {tier: [sovereign-kr], location: {not_in: [KR]}}, effect: deny}\nexceptions:");
+  CompileResult r = CompileWith({shadow});
+  ASSERT_TRUE(r.ok());
+  const Diagnostic* d = Find(r, "shadowed-rule");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("`corp.tier2` is shadowed by rule `corp.tier`"));
+  EXPECT_EQ(d->severity, Diagnostic::Severity::kWarning);
+  EXPECT_EQ(d->line, 9);
+
+  std::string never = Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
+                              "  - {id: corp.never, citation: c, message: m, effect: deny, effective_from: \"2027-01-01\", effective_until: \"2026-01-01\"}\nexceptions:");
+  CompileResult u = CompileWith({never});
+  EXPECT_NE(Find(u, "unreachable-rule"), nullptr);
+}
+
+TEST(Limits, FileSizeRuleCountNestingPattern) {
+  CompileOptions small;
+  small.max_file_bytes = 200;
+  EXPECT_NE(Find(CompileWith({kPolicy}, small), "limit"), nullptr);
+
+  CompileOptions few;
+  few.max_rules = 1;
+  std::string two = std::string(kPolicy) + "  - {id: kr.b, citation: c, message: m, effect: deny}\n";
+  CompileResult r2 = CompileWith({two}, few);
+  const Diagnostic* d = Find(r2, "limit");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("more than 1 rules"));
+
+  std::string deep = "kind: policy\nid: x\nbasis: law\nrules: " + std::string(200, '[') +
+                     std::string(200, ']') + "\n";
+  CompileResult r3 = CompileWith({deep});
+  d = Find(r3, "limit");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("nesting"));
+
+  CompileOptions tiny_pattern;
+  tiny_pattern.max_pattern_bytes = 4;
+  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
+                          "when: {uri_matches: \"^s3://kr-.*$\", classes: [personal], origins: [KR],");
+  EXPECT_NE(Find(CompileWith({p}, tiny_pattern), "limit"), nullptr);
+}
+
+TEST(Limits, PathologicalRegexIsBoundedByRe2Memory) {
+  CompileOptions o;
+  o.max_regex_memory = 1 << 10;  // far too little for the pattern below
+  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
+                          "when: {uri_matches: \"((a{1,100}){1,100}){1,100}\", classes: [personal], origins: [KR],");
+  CompileResult r = CompileWith({p}, o);
+  EXPECT_NE(Find(r, "invalid-regex"), nullptr);
+}
+
+TEST(Files, NeedsKindAndOneCatalogue) {
+  CompileResult r = CompilePolicySources({{"a.yaml", "id: x\n"}});
+  ASSERT_NE(Find(r, "kind"), nullptr);
+  EXPECT_EQ(Find(r, "kind")->line, 1);
+  CompileResult none = CompilePolicySources({{"a.yaml", kPolicy}});
+  EXPECT_NE(Find(none, "no-catalogue"), nullptr);
+  CompileResult two = CompilePolicySources(
+      {{"a.yaml", residency::testing::kTestCatalogue}, {"b.yaml", residency::testing::kTestCatalogue}});
+  EXPECT_NE(Find(two, "duplicate-id"), nullptr);
+}
+
+// ---- Digest -------------------------------------------------------------------------------
+
+std::string DigestOf(const std::string& policy) {
+  CompileResult r = CompileWith({policy});
+  EXPECT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  return r.ok() ? r.snapshot->digest() : "";
+}
+
+TEST(Digest, StableUnderFormattingCommentsAndKeyOrder) {
+  std::string base = DigestOf(kPolicy);
+  // Comments and blank lines.
+  EXPECT_EQ(base, DigestOf("# a comment\n\n" + std::string(kPolicy) + "# trailing\n"));
+  // Key order inside a rule and at the top.
+  EXPECT_EQ(base, DigestOf(Replace(Replace(kPolicy, "    citation: \"PIPA Art. 28-8(1)\"\n", ""),
+                                   "    otherwise: deny", "    otherwise: deny\n    citation: \"PIPA Art. 28-8(1)\"")));
+  EXPECT_EQ(base, DigestOf(Replace(Replace(kPolicy, "basis: law\n", ""), "id: kr\n", "id: kr\nbasis: law\n")));
+  // Flow vs block style and quoting.
+  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "scope: {origins: [KR]}", "scope:\n  origins:\n    - \"KR\"")));
+  // Documentation keys do not count.
+  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "basis: law\n", "basis: law\ntitle: Korea\nnote: x\n")));
+  // The same date written two ways.
+  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "\"2025-09-16\"", "\"2025-09-16T09:00:00+09:00\"")));
+}
+
+TEST(Digest, ChangesWithEverySemanticEdit) {
+  std::string base = DigestOf(kPolicy);
+  EXPECT_NE(base, DigestOf(Replace(kPolicy, "leaves Korea only", "leaves Korea solely")));
+  EXPECT_NE(base, DigestOf(Replace(kPolicy, "otherwise: deny", "otherwise: escalate")));
+  EXPECT_NE(base, DigestOf(Replace(kPolicy, "2025-09-16", "2025-09-17")));
+  EXPECT_NE(base, DigestOf(Replace(kPolicy, "\"disclose the transfer\"", "\"disclose it\"")));
+  EXPECT_NE(base, DigestOf(Replace(kPolicy, "require: [country, recipient]", "require: [country]")));
+  // Alternative order matters as written.
+  std::string swapped = kPolicy;
+  auto a = swapped.find("      - name: consent");
+  auto b = swapped.find("      - name: recognized");
+  auto e = swapped.find("    otherwise:");
+  std::string first = swapped.substr(a, b - a), second = swapped.substr(b, e - b);
+  swapped = swapped.substr(0, a) + second + first + swapped.substr(e);
+  EXPECT_NE(base, DigestOf(swapped));
+  // The catalogue is covered too.
+  std::string cat = Replace(residency::testing::kTestCatalogue, "country: JP, city: Tokyo",
+                            "country: JP, city: Tokyo, certifications: [iso27001]");
+  CompileResult r = CompilePolicySources({{"regions.yaml", cat}, {"p.yaml", kPolicy}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(base, r.snapshot->digest());
+}
+
+// ---- Catalogue resolution ------------------------------------------------------------------
+
+TEST(Catalogue, PrefixTrapsResolveByCountryNotCode) {
+  // A rule on EU locations must not see London or Zurich.
+  std::string p = R"yaml(kind: policy
+id: t
+basis: law
+rules:
+  - {id: t.eu, citation: c, message: m, when: {location: {in: [EU]}}, effect: deny}
+  - {id: t.eea, citation: c, message: m, when: {location: {in: [EEA]}}, effect: escalate}
+)yaml";
+  CompileResult r = CompileWith({p});
+  ASSERT_TRUE(r.ok());
+  const auto& set = r.snapshot->impl();
+  const auto& cat = set.catalogue;
+  auto loc = [&](const char* id) { return cat.location_index.at(id); };
+  EXPECT_EQ(cat.locations[loc("aws:eu-west-2")].country_code, "GB");
+  EXPECT_EQ(cat.locations[loc("aws:eu-central-2")].country_code, "CH");
+  EXPECT_EQ(cat.locations[loc("aws:ap-east-1")].country_code, "HK");
+  const auto& in_eu = set.policies[0].rules[0].when.location.in;
+  EXPECT_TRUE(in_eu.Test(loc("aws:eu-central-1")));
+  EXPECT_FALSE(in_eu.Test(loc("aws:eu-west-2")));
+  EXPECT_FALSE(in_eu.Test(loc("aws:eu-central-2")));
+  // Groups reference groups: EEA = EU + IS, LI, NO.
+  int eea = cat.jurisdiction_index.at("EEA");
+  EXPECT_TRUE(cat.jurisdiction_members[eea].Test(policy_internal::IsoCountryIndex("NO")));
+  EXPECT_TRUE(cat.jurisdiction_members[eea].Test(policy_internal::IsoCountryIndex("DE")));
+  EXPECT_FALSE(cat.jurisdiction_members[eea].Test(policy_internal::IsoCountryIndex("GB")));
+  // CN_MAINLAND excludes Hong Kong.
+  int cn = cat.jurisdiction_index.at("CN_MAINLAND");
+  EXPECT_FALSE(cat.jurisdiction_members[cn].Test(policy_internal::IsoCountryIndex("HK")));
+}
+
+TEST(Catalogue, GroupCycleIsAnError) {
+  std::string cat = Replace(residency::testing::kTestCatalogue, "CN_MAINLAND: {members: [CN]}",
+                            "CN_MAINLAND: {members: [CN, LOOP]}\n  LOOP: {members: [CN_MAINLAND]}");
+  CompileResult r = CompilePolicySources({{"regions.yaml", cat}});
+  const Diagnostic* d = Find(r, "dangling-reference");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("cycle"));
+}
+
+TEST(Catalogue, ShippedCatalogueHasTheTraps) {
+  std::string dir = std::string(RESIDENCY_SOURCE_DIR) + "/policies/regions.yaml";
+  CompileResult r = CompilePolicies({dir});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  const auto& cat = r.snapshot->impl().catalogue;
+  auto country = [&](const char* id) {
+    return cat.locations[cat.location_index.at(id)].country_code;
+  };
+  EXPECT_EQ(country("aws:eu-west-2"), "GB");
+  EXPECT_EQ(country("aws:eu-central-2"), "CH");
+  EXPECT_EQ(country("gcp:europe-west6"), "CH");
+  EXPECT_EQ(country("aws:ap-east-1"), "HK");
+  EXPECT_EQ(country("alibaba:cn-hongkong"), "HK");
+  EXPECT_EQ(country("ncp:FKR"), "KR");
+  EXPECT_EQ(country("site:naver-gak-sejong"), "KR");
+  EXPECT_EQ(country("aws:eusc-de-east-1"), "DE");
+  EXPECT_GE(cat.locations.size(), 100u);
+}
+
+TEST(Shipped, PolicySetCompilesWithoutWarnings) {
+  CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
+  ASSERT_TRUE(r.ok());
+  for (const auto& d : r.diagnostics) ADD_FAILURE() << FormatDiagnostic(d);
+  auto ids = r.snapshot->policy_ids();
+  for (const char* want : {"cn", "corp-sovereign-model", "eu", "in", "jp", "kr", "us"}) {
+    EXPECT_NE(std::find(ids.begin(), ids.end(), want), ids.end()) << want;
+  }
+}
+
+// ---- Output formats --------------------------------------------------------------------------
+
+TEST(LintOutput, JsonAndSarifShapes) {
+  CompileResult r = CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
+  ASSERT_FALSE(r.diagnostics.empty());
+  auto j = nlohmann::json::parse(RenderDiagnostics(r.diagnostics, LintFormat::kJson));
+  ASSERT_TRUE(j["diagnostics"].is_array());
+  EXPECT_EQ(j["errors"], CountErrors(r.diagnostics));
+  const auto& d0 = j["diagnostics"][0];
+  for (const char* k : {"file", "line", "column", "severity", "code", "message"}) {
+    EXPECT_TRUE(d0.contains(k)) << k;
+  }
+  auto s = nlohmann::json::parse(RenderDiagnostics(r.diagnostics, LintFormat::kSarif));
+  EXPECT_EQ(s["version"], "2.1.0");
+  const auto& run = s["runs"][0];
+  EXPECT_EQ(run["tool"]["driver"]["name"], "residency");
+  const auto& res = run["results"][0];
+  EXPECT_EQ(res["level"], "error");
+  EXPECT_EQ(res["ruleId"], "unknown-key");
+  EXPECT_EQ(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "p0.yaml");
+  EXPECT_EQ(res["locations"][0]["physicalLocation"]["region"]["startLine"], 12);
+  bool rule_listed = false;
+  for (const auto& rule : run["tool"]["driver"]["rules"]) rule_listed |= rule["id"] == "unknown-key";
+  EXPECT_TRUE(rule_listed);
+  EXPECT_EQ(RenderDiagnostics(r.diagnostics, LintFormat::kText).substr(0, 8), "p0.yaml:");
+}
+
+TEST(Store, SwapKeepsOldSnapshotAliveForHolders) {
+  auto a = CompileWith({kPolicy}).snapshot;
+  auto b = CompileWith({Replace(kPolicy, "otherwise: deny", "otherwise: escalate")}).snapshot;
+  PolicyStore store(a);
+  auto held = store.Get();
+  store.Swap(b);
+  EXPECT_EQ(held->digest(), a->digest());
+  EXPECT_EQ(store.Get()->digest(), b->digest());
+  EXPECT_FALSE(store.Reload({"/nonexistent/dir"}).ok());
+  EXPECT_EQ(store.Get()->digest(), b->digest());
+}
+
+}  // namespace
+}  // namespace residency
