@@ -367,6 +367,57 @@ absl::Status SelectKernel(const TaggerOptions& options, PlanData* d) {
   return absl::OkStatus();
 }
 
+// Bounds checked before yaml-cpp sees the text: size, flow nesting and indentation depth (a
+// tagging file is shallow; deep input would only cost stack and memory).
+absl::Status PreCheck(std::string_view text, const Compiler& c) {
+  constexpr size_t kMaxBytes = size_t{4} << 20;
+  constexpr int kMaxNesting = 64;
+  constexpr int kMaxIndent = 256;
+  if (text.size() > kMaxBytes) return c.Error(YAML::Mark(), "file is larger than 4 MiB");
+  int depth = 0, line = 0, col = 0, indent = 0;
+  bool at_line_start = true, comment = false;
+  char quote = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n') {
+      ++line;
+      col = 0;
+      indent = 0;
+      at_line_start = true;
+      comment = false;
+      continue;
+    }
+    YAML::Mark m;
+    m.line = line;
+    m.column = col++;
+    if (at_line_start && ch == ' ') {
+      if (++indent > kMaxIndent) return c.Error(m, "indentation is deeper than 256 columns");
+      continue;
+    }
+    at_line_start = false;
+    if (comment) continue;
+    if (quote != 0) {
+      if (ch == '\\' && quote == '"') {
+        ++i;
+        ++col;
+      } else if (ch == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (ch == '"' || ch == '\'') {
+      quote = ch;
+    } else if (ch == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+      comment = true;
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxNesting) return c.Error(m, "nesting is deeper than 64 levels");
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
@@ -374,6 +425,8 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
                                                const TaggerOptions& options) {
   auto d = std::make_unique<PlanData>();
   Compiler c(source_name);
+  absl::Status pre = PreCheck(yaml_text, c);
+  if (!pre.ok()) return pre;
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     absl::Status st = c.Compile(root, d.get());

@@ -79,7 +79,10 @@ bool ParseCidr(std::string_view text, Cidr* out, std::string* error) {
     return false;
   }
   const u128 key = AddressKey(addr);
-  const u128 host_mask = len == bits ? 0 : ((static_cast<u128>(1) << (bits - len)) - 1);
+  const int host_bits = bits - len;
+  const u128 host_mask = host_bits == 0     ? 0
+                         : host_bits == 128 ? ~static_cast<u128>(0)
+                                            : ((static_cast<u128>(1) << host_bits) - 1);
   if (key & host_mask) {
     *error = absl::StrCat("`", std::string(text), "` has host bits set");
     return false;

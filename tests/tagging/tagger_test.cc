@@ -256,6 +256,25 @@ TEST(Config, ErrorsNameLineAndColumn) {
   }
 }
 
+TEST(Config, BoundsOnNestingIndentationAndSize) {
+  auto deep = TaggerPlan::Compile("kind: tagging\ntenants: " + std::string(100, '[') + "\n", "t.yaml");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_THAT(std::string(deep.status().message()),
+              HasSubstr("t.yaml:2:74: error: nesting is deeper than 64 levels"));
+  // Brackets inside quotes and comments do not count.
+  EXPECT_TRUE(TaggerPlan::Compile("kind: tagging # " + std::string(100, '[') +
+                                      "\nrrn_keywords: [\"" + std::string(60, '{') + "\"]\n",
+                                  "t.yaml")
+                  .ok());
+  auto indent = TaggerPlan::Compile("kind: tagging\n" + std::string(300, ' ') + "x: 1\n", "t.yaml");
+  ASSERT_FALSE(indent.ok());
+  EXPECT_THAT(std::string(indent.status().message()),
+              HasSubstr("t.yaml:2:257: error: indentation is deeper than 256 columns"));
+  auto big = TaggerPlan::Compile(std::string(5 << 20, '#'), "t.yaml");
+  ASSERT_FALSE(big.ok());
+  EXPECT_THAT(std::string(big.status().message()), HasSubstr("larger than 4 MiB"));
+}
+
 TEST(Config, UnreadableFileAndBadKernel) {
   auto p = TaggerPlan::Load("/nonexistent/tagging.yaml");
   ASSERT_FALSE(p.ok());

@@ -1,0 +1,12 @@
+# Tagging fuzzers: kernels vs scalar and chunked vs whole (abort on any disagreement), and the
+# tagging.yaml compiler. Seeds: fuzz/corpus/tagging_*/ and the shipped policies/tagging.yaml.
+set(_tagging_fuzz_libs residency_tagging residency_internal ${RESIDENCY_YAML_TARGET}
+    absl::flat_hash_map)
+residency_fuzzer(tagging_kernels_fuzzer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tagging_kernels_fuzzer.cc
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/tagging_kernels
+  LIBS ${_tagging_fuzz_libs})
+residency_fuzzer(tagging_config_fuzzer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tagging_config_fuzzer.cc
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/tagging_config ${PROJECT_SOURCE_DIR}/policies/tagging.yaml
+  LIBS ${_tagging_fuzz_libs})
