@@ -98,9 +98,17 @@ bool ParsePolicyDigest(std::string_view text, Hash* out) {
   if (text.size() != kPrefix.size() + 64 || text.substr(0, kPrefix.size()) != kPrefix) {
     return false;
   }
-  auto raw = HexDecode(text.substr(kPrefix.size()));
-  if (!raw) return false;
-  std::memcpy(out->data(), raw->data(), 32);
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  const char* hex = text.data() + kPrefix.size();
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = val(hex[2 * i]), lo = val(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
   return true;
 }
 

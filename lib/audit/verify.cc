@@ -178,9 +178,11 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
         record_damage = true;
       }
     }
-    std::string where =
-        absl::StrCat("`", files.segments[f.segment].name, "` offset ", f.offset);
+    auto where_of = [&files](const FrameRef& fr) {
+      return absl::StrCat("`", files.segments[fr.segment].name, "` offset ", fr.offset);
+    };
     if (f.type == 0) {
+      std::string where = where_of(f);
       Add(AuditLogStatus::kInvalid, "bit flip", absl::StrCat(where, ": frame checksum mismatch"));
       record_damage = true;
       roots_ok = false;
@@ -189,13 +191,13 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
       continue;
     }
     if (f.type == kFrameCheckpoint) {
-      cps.push_back({pos, f.payload, where, roots_ok ? range.Root(&hasher) : Hash{}});
+      cps.push_back({pos, f.payload, where_of(f), roots_ok ? range.Root(&hasher) : Hash{}});
       if (roots_ok) roots[pos] = cps.back().root;
       continue;
     }
     absl::Status s = DecodeRecord(f.payload, &rec);
     if (!s.ok()) {
-      Add(AuditLogStatus::kInvalid, "bit flip", absl::StrCat(where, ": ", s.message()));
+      Add(AuditLogStatus::kInvalid, "bit flip", absl::StrCat(where_of(f), ": ", s.message()));
       record_damage = true;
       roots_ok = false;
       idx.push_back(UINT64_MAX);
@@ -210,12 +212,13 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
         record_damage = true;
       }
     } else if (rec.type == RecordType::kLogOpen) {
-      Add(AuditLogStatus::kInvalid, "inserted", absl::StrCat(where, ": a second log_open record"));
+      Add(AuditLogStatus::kInvalid, "inserted",
+          absl::StrCat(where_of(f), ": a second log_open record"));
       record_damage = true;
     }
     if (saw_close) {
       Add(AuditLogStatus::kInvalid, "inserted",
-          absl::StrCat(where, ": record after the close record"));
+          absl::StrCat(where_of(f), ": record after the close record"));
       record_damage = true;
     }
     if (rec.type == RecordType::kClose) {

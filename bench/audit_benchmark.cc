@@ -1,0 +1,232 @@
+// Audit trail benchmarks. Two modes:
+//   audit_benchmark [google benchmark flags]   micro-benchmarks (encode, hash, append, verify)
+//   audit_benchmark --summary [--full]          the SPEC §10 numbers from our own harness,
+//       medians over repetitions, printed as one JSON object:
+//       audit_append_per_s     records/s appended from one thread, async durability, checkpoints
+//                              signed on the default cadence, Flush included in the time;
+//       audit_verify_per_s     records verified per second of CPU time on one core (the verifier
+//                              is single-threaded; CPU time keeps the figure honest on a shared
+//                              machine; the wall-clock rate is printed to stderr): CRC, canonical
+//                              decode, leaf hash, tree, every checkpoint signature;
+//       audit_overhead_p50_ns  median latency of one Append call on the decision path.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "audit/merkle.h"
+#include "audit/record.h"
+#include "internal/openssl_util.h"
+#include "residency/audit.h"
+
+namespace {
+
+using residency::AuditLog;
+using residency::AuditOptions;
+using residency::DecisionRecord;
+
+DecisionRecord Sample(uint64_t i) {
+  DecisionRecord d;
+  d.decision = (i & 3) == 0 ? "deny" : "allow";
+  d.rule_ids = {"kr.cross_border", "corp.sovereign_model"};
+  d.tags = {"DE:personal", "KR:personal", "KR:personal.credit"};
+  d.request_digest = residency::internal::Sha256(absl::StrCat("request ", i));
+  d.policy_digest = "sha256:" + std::string(64, 'a');
+  d.now = absl::FromUnixSeconds(1782777600);
+  return d;
+}
+
+struct Workspace {
+  std::string root, key, vkey;
+  Workspace() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "audit_bench_XXXXXX").string();
+    root = ::mkdtemp(tmpl.data()) ? tmpl : "/tmp";
+    auto v = residency::GenerateAuditKey("bench", root);
+    if (!v.ok()) {
+      std::fprintf(stderr, "audit_benchmark: %s\n", std::string(v.status().message()).c_str());
+      std::exit(2);
+    }
+    vkey = *v;
+    key = root + "/bench.pem";
+    std::filesystem::create_directory(root + "/logs");
+  }
+  ~Workspace() {
+    std::error_code ec;
+    std::filesystem::remove_all(root, ec);
+  }
+  AuditOptions Options() const {
+    AuditOptions o;
+    o.audit_dir = root + "/logs";
+    o.key_file = key;
+    return o;  // async, checkpoints every 65,536 records or 1 s (the defaults)
+  }
+};
+
+Workspace& Ws() {
+  static Workspace ws;
+  return ws;
+}
+
+void Fail(const absl::Status& s) {
+  std::fprintf(stderr, "audit_benchmark: %s\n", std::string(s.message()).c_str());
+  std::exit(2);
+}
+
+// ---- micro-benchmarks ----
+
+void BM_EncodeDecision(benchmark::State& state) {
+  DecisionRecord d = Sample(1);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    benchmark::DoNotOptimize(residency::audit::EncodeDecision(d, 42, nullptr, &out));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EncodeDecision);
+
+void BM_LeafHashAndAppend(benchmark::State& state) {
+  std::string rec;
+  (void)residency::audit::EncodeDecision(Sample(1), 42, nullptr, &rec);
+  residency::audit::TreeHasher h;
+  residency::audit::CompactRange range;
+  for (auto _ : state) range.Append(h.Leaf(rec), &h);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LeafHashAndAppend);
+
+void BM_AppendAsync(benchmark::State& state) {
+  auto log = AuditLog::Open(Ws().Options());
+  if (!log.ok()) Fail(log.status());
+  DecisionRecord d = Sample(1);
+  for (auto _ : state) benchmark::DoNotOptimize((*log)->Append(d));
+  if (absl::Status s = (*log)->Flush(); !s.ok()) Fail(s);
+  state.SetItemsProcessed(state.iterations());
+  (void)(*log)->Close();
+  std::filesystem::remove_all((*log)->log_dir());
+}
+BENCHMARK(BM_AppendAsync)->UseRealTime();
+
+// ---- the summary harness ----
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double AppendPerSecond(uint64_t n) {
+  std::vector<DecisionRecord> recs;
+  for (uint64_t i = 0; i < 64; ++i) recs.push_back(Sample(i));
+  auto log = AuditLog::Open(Ws().Options());
+  if (!log.ok()) Fail(log.status());
+  auto t0 = Clock::now();
+  for (uint64_t i = 0; i < n; ++i) {
+    auto idx = (*log)->Append(recs[i & 63]);
+    if (!idx.ok()) Fail(idx.status());
+  }
+  if (absl::Status s = (*log)->Flush(); !s.ok()) Fail(s);
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (absl::Status s = (*log)->Close(); !s.ok()) Fail(s);
+  std::filesystem::remove_all((*log)->log_dir());
+  return n / secs;
+}
+
+double AppendP50Ns(uint64_t n) {
+  std::vector<DecisionRecord> recs;
+  for (uint64_t i = 0; i < 64; ++i) recs.push_back(Sample(i));
+  auto log = AuditLog::Open(Ws().Options());
+  if (!log.ok()) Fail(log.status());
+  std::vector<double> ns;
+  ns.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    auto idx = (*log)->Append(recs[i & 63]);
+    auto t1 = Clock::now();
+    if (!idx.ok()) Fail(idx.status());
+    ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+  }
+  if (absl::Status s = (*log)->Close(); !s.ok()) Fail(s);
+  std::filesystem::remove_all((*log)->log_dir());
+  return Median(ns);
+}
+
+int Summary(bool full) {
+  const int reps = full ? 7 : 5;
+  const uint64_t n_append = full ? 4000000 : 1000000;
+  const uint64_t n_latency = full ? 1000000 : 200000;
+  std::vector<double> append, p50, verify;
+  for (int r = 0; r < reps; ++r) append.push_back(AppendPerSecond(n_append));
+  for (int r = 0; r < reps; ++r) p50.push_back(AppendP50Ns(n_latency));
+  // One log to verify, written once.
+  std::string dir;
+  uint64_t records = 0;
+  {
+    auto log = AuditLog::Open(Ws().Options());
+    if (!log.ok()) Fail(log.status());
+    for (uint64_t i = 0; i < n_append; ++i) {
+      if (auto idx = (*log)->Append(Sample(i & 1023)); !idx.ok()) Fail(idx.status());
+    }
+    if (absl::Status s = (*log)->Close(); !s.ok()) Fail(s);
+    dir = (*log)->log_dir();
+  }
+  residency::AuditVerifyOptions vo;
+  vo.vkeys = {Ws().vkey};
+  std::vector<double> verify_wall;
+  for (int r = 0; r < reps; ++r) {
+    double c0 = CpuSeconds();
+    auto t0 = Clock::now();
+    auto report = residency::VerifyAuditLogs(dir, vo);
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    double cpu = CpuSeconds() - c0;
+    if (!report.ok()) Fail(report.status());
+    if (!report->ok()) Fail(absl::InternalError("benchmark log does not verify"));
+    records = report->logs[0].records;
+    verify.push_back(records / cpu);
+    verify_wall.push_back(records / secs);
+  }
+  std::filesystem::remove_all(dir);
+  std::printf(
+      "{\"audit_append_per_s\": %.0f, \"audit_verify_per_s\": %.0f, "
+      "\"audit_overhead_p50_ns\": %.1f}\n",
+      Median(append), Median(verify), Median(p50));
+  std::fprintf(stderr,
+               "audit: append %.0f/s (runs:", Median(append));
+  for (double a : append) std::fprintf(stderr, " %.0f", a);
+  std::fprintf(stderr,
+               "), verify %.0f records/cpu-s (%.0f/s wall) over %llu records, append p50 %.1f ns\n",
+               Median(verify), Median(verify_wall), static_cast<unsigned long long>(records),
+               Median(p50));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool summary = false, full = false;
+  for (int i = 1; i < argc; ++i) {
+    summary |= std::strcmp(argv[i], "--summary") == 0;
+    full |= std::strcmp(argv[i], "--full") == 0;
+  }
+  if (summary) return Summary(full);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
