@@ -1,0 +1,229 @@
+// eval_latency: the project's own timing harness for check latency percentiles (SPEC §10;
+// Google Benchmark reports means, not percentiles).
+//
+//   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest]
+//                [--runs 5] [--evals 200000] [--budget-ms 3000] REQUEST.yaml...
+//
+// The requests are parsed once; each run evaluates them round-robin (request i % n), timing every
+// call on its own with std::chrono::steady_clock (the clock's own overhead, the median of
+// back-to-back reads, is measured first and subtracted). The timed region is Evaluate() and the
+// destruction of its result; JSON rendering is excluded. A run stops after `--evals` calls or
+// `--budget-ms` of wall time, whichever comes first (at least 50 rounds of the mix), so that the
+// slow suggestion path does not blow the time budget. p50/p99 are over all calls of a run, over
+// the whole mix; the reported figure is the median over runs. Per-request p50s are reported too.
+//
+// Output: one JSON object on stdout (see Report below); a readable summary on stderr.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "residency/decision.h"
+#include "residency/policy.h"
+#include "residency/request.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t Ns(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  size_t k = static_cast<size_t>(q * (v.size() - 1) + 0.5);
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+
+double ClockOverheadNs() {
+  std::vector<double> d;
+  d.reserve(100000);
+  for (int i = 0; i < 100000; ++i) {
+    auto a = Clock::now();
+    auto b = Clock::now();
+    d.push_back(static_cast<double>(Ns(a, b)));
+  }
+  return Median(std::move(d));
+}
+
+volatile int g_sink = 0;
+
+struct RunResult {
+  double p50 = 0, p99 = 0, mean = 0;
+  size_t evals = 0;
+  std::vector<double> per_request_p50;
+};
+
+RunResult OneRun(const residency::PolicySnapshot& snap,
+                 const std::vector<residency::Request>& reqs, const residency::EvalOptions& opt,
+                 size_t max_evals, int64_t budget_ns, double overhead) {
+  const size_t n = reqs.size();
+  std::vector<double> all;
+  all.reserve(max_evals);
+  std::vector<std::vector<double>> per(n);
+  const size_t min_evals = 50 * n;
+  auto start = Clock::now();
+  for (size_t i = 0; i < max_evals; ++i) {
+    const size_t r = i % n;
+    auto a = Clock::now();
+    {
+      auto d = residency::Evaluate(snap, reqs[r], opt);
+      g_sink += d.ok() ? static_cast<int>(d->decision) : 7;
+    }
+    auto b = Clock::now();
+    double t = std::max(0.0, static_cast<double>(Ns(a, b)) - overhead);
+    all.push_back(t);
+    per[r].push_back(t);
+    if (r == n - 1 && i + 1 >= min_evals && Ns(start, b) > budget_ns) break;
+  }
+  RunResult out;
+  out.evals = all.size();
+  double sum = 0;
+  for (double x : all) sum += x;
+  out.mean = sum / static_cast<double>(all.size());
+  out.p50 = Percentile(all, 0.50);
+  out.p99 = Percentile(all, 0.99);
+  for (auto& v : per) out.per_request_p50.push_back(Median(v));
+  return out;
+}
+
+std::string Base(const std::string& path) {
+  size_t s = path.find_last_of('/');
+  std::string b = s == std::string::npos ? path : path.substr(s + 1);
+  size_t dot = b.rfind('.');
+  return dot == std::string::npos ? b : b.substr(0, dot);
+}
+
+std::string JsonNum(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> policies, files;
+  std::string mode = "both";
+  int runs = 5;
+  size_t max_evals = 200000;
+  int64_t budget_ms = 3000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "eval_latency: " << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--policies") policies.push_back(next());
+    else if (a == "--mode") mode = next();
+    else if (a == "--runs") runs = std::atoi(next().c_str());
+    else if (a == "--evals") max_evals = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--budget-ms") budget_ms = std::atoll(next().c_str());
+    else if (!a.empty() && a[0] == '-') {
+      std::cerr << "eval_latency: unknown flag " << a << "\n";
+      return 2;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (policies.empty() || files.empty()) {
+    std::cerr << "usage: eval_latency --policies DIR [--mode both|suggest|nosuggest] [--runs N] "
+                 "[--evals N] [--budget-ms MS] REQUEST...\n";
+    return 2;
+  }
+  auto compiled = residency::CompilePolicies(policies);
+  if (!compiled.ok()) {
+    for (const auto& d : compiled.diagnostics)
+      if (d.severity == residency::Diagnostic::Severity::kError)
+        std::cerr << residency::FormatDiagnostic(d) << "\n";
+    return 1;
+  }
+  const residency::PolicySnapshot& snap = *compiled.snapshot;
+  std::vector<residency::Request> reqs;
+  std::vector<std::string> names;
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto r = residency::ParseRequest(ss.str());
+    if (!r.ok()) {
+      std::cerr << "eval_latency: " << f << ": " << r.status().ToString() << "\n";
+      return 1;
+    }
+    reqs.push_back(*std::move(r));
+    names.push_back(Base(f));
+  }
+  // Decisions with the default options (the same with and without suggestions).
+  std::vector<std::string> decisions;
+  std::vector<size_t> suggested;
+  for (const auto& r : reqs) {
+    auto d = residency::Evaluate(snap, r);
+    decisions.push_back(d.ok() ? residency::EffectName(d->decision) : "error");
+    suggested.push_back(d.ok() ? d->suggested_locations.size() : 0);
+  }
+  const double overhead = ClockOverheadNs();
+  std::vector<std::pair<std::string, bool>> modes;
+  if (mode == "both" || mode == "suggest") modes.emplace_back("suggest", true);
+  if (mode == "both" || mode == "nosuggest") modes.emplace_back("nosuggest", false);
+
+  std::ostringstream js;
+  js << "{\"rules\": " << snap.rule_count() << ", \"requests\": " << reqs.size()
+     << ", \"clock_overhead_ns\": " << JsonNum(overhead) << ", \"decisions\": {";
+  for (size_t i = 0; i < reqs.size(); ++i)
+    js << (i ? ", " : "") << "\"" << names[i] << "\": \"" << decisions[i] << "\"";
+  js << "}";
+  std::fprintf(stderr, "eval_latency: %zu rules, %zu requests, clock overhead %.1f ns\n",
+               snap.rule_count(), reqs.size(), overhead);
+  for (const auto& [mname, suggest] : modes) {
+    residency::EvalOptions opt;
+    opt.suggest = suggest;
+    // Warm-up: two rounds of the mix.
+    for (int w = 0; w < 2; ++w)
+      for (const auto& r : reqs) {
+        auto d = residency::Evaluate(snap, r, opt);
+        g_sink += d.ok() ? 1 : 0;
+      }
+    std::vector<double> p50s, p99s, means;
+    std::vector<std::vector<double>> per(reqs.size());
+    size_t evals = 0;
+    for (int run = 0; run < runs; ++run) {
+      RunResult rr = OneRun(snap, reqs, opt, max_evals, budget_ms * 1000000, overhead);
+      p50s.push_back(rr.p50);
+      p99s.push_back(rr.p99);
+      means.push_back(rr.mean);
+      evals += rr.evals;
+      for (size_t i = 0; i < reqs.size(); ++i) per[i].push_back(rr.per_request_p50[i]);
+    }
+    js << ", \"" << mname << "\": {\"p50_ns\": " << JsonNum(Median(p50s))
+       << ", \"p99_ns\": " << JsonNum(Median(p99s)) << ", \"mean_ns\": " << JsonNum(Median(means))
+       << ", \"evals\": " << evals << ", \"runs_p50_ns\": [";
+    for (size_t i = 0; i < p50s.size(); ++i) js << (i ? ", " : "") << JsonNum(p50s[i]);
+    js << "], \"runs_p99_ns\": [";
+    for (size_t i = 0; i < p99s.size(); ++i) js << (i ? ", " : "") << JsonNum(p99s[i]);
+    js << "], \"per_request_p50_ns\": {";
+    for (size_t i = 0; i < reqs.size(); ++i)
+      js << (i ? ", " : "") << "\"" << names[i] << "\": " << JsonNum(Median(per[i]));
+    js << "}}";
+    std::fprintf(stderr, "  %-9s p50 %9.0f ns  p99 %9.0f ns  mean %9.0f ns  (%zu evals, %d runs)\n",
+                 mname.c_str(), Median(p50s), Median(p99s), Median(means), evals, runs);
+    for (size_t i = 0; i < reqs.size(); ++i)
+      std::fprintf(stderr, "    %-36s %-24s p50 %9.0f ns%s\n", names[i].c_str(),
+                   decisions[i].c_str(), Median(per[i]),
+                   suggested[i] ? " (suggestions)" : "");
+  }
+  js << "}";
+  std::cout << js.str() << std::endl;
+  return 0;
+}
