@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "audit/codec.h"
@@ -144,6 +146,29 @@ TEST(Record, RejectsUnsortedTagsAndBadFlags) {
   std::string version = bytes;
   version[0] = 2;
   EXPECT_FALSE(DecodeRecord(version, &v).ok());
+}
+
+}  // namespace
+}  // namespace residency::audit
+
+namespace residency::audit {
+namespace {
+
+TEST(Record, FuzzSeedsAreCanonicalRecords) {
+  std::string dir = std::string(RESIDENCY_SOURCE_DIR) + "/fuzz/corpus/audit_record";
+  std::error_code ec;
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    RecordView v;
+    ASSERT_TRUE(DecodeRecord(bytes, &v).ok()) << e.path();
+    std::string again;
+    ASSERT_TRUE(EncodeRecord(v, &again).ok());
+    EXPECT_EQ(again, bytes);
+    ++n;
+  }
+  EXPECT_GE(n, 4) << "seed corpus missing under " << dir;
 }
 
 }  // namespace
