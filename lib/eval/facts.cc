@@ -245,7 +245,8 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
                              "the prompt carries data classes but the user's jurisdiction is "
                              "unknown"});
         } else {
-          for (const auto& cls : *c.prompt_classes) raw.push_back(RawTag{cls, origin, {}, {}, {}});
+          // A prompt carries the data of one person, its user; counted as possibly sensitive.
+          for (const auto& cls : *c.prompt_classes) raw.push_back(RawTag{cls, origin, 1.0, 1.0, 1.0});
         }
         FinishTags(set, raw, &a, f);
         f->artifacts.push_back(std::move(a));

@@ -1,0 +1,451 @@
+#include <algorithm>
+
+#include "eval_fixtures.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "residency/decision.h"
+#include "testing/fixtures.h"
+
+namespace residency {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+class EvalTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    CompileResult r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
+    ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+    snapshot_ = new std::shared_ptr<const PolicySnapshot>(r.snapshot);
+  }
+  static void TearDownTestSuite() { delete snapshot_; }
+
+  Decision Check(const std::string& yaml) {
+    auto req = ParseRequest(yaml);
+    EXPECT_TRUE(req.ok()) << req.status();
+    if (!req.ok()) return Decision{};
+    auto d = Evaluate(**snapshot_, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : Decision{};
+  }
+
+  static std::vector<std::string> Rules(const Decision& d) {
+    std::vector<std::string> out;
+    for (const auto& r : d.reasons) out.push_back(r.rule);
+    return out;
+  }
+  static std::vector<std::string> Obligations(const Decision& d) {
+    std::vector<std::string> out;
+    for (const auto& o : d.obligations) out.push_back(o.id);
+    return out;
+  }
+
+  static std::shared_ptr<const PolicySnapshot>* snapshot_;
+};
+std::shared_ptr<const PolicySnapshot>* EvalTest::snapshot_ = nullptr;
+
+// A KR personal dataset sent to `dest` at `now`, with extra YAML lines appended.
+std::string KrDataset(const std::string& dest, const std::string& now = "2026-06-30T00:00:00Z",
+                      const std::string& extra = "", const std::string& classes = "[personal]") {
+  return "kind: dataset\naction: transfer\nnow: \"" + now + "\"\ndestination: \"" + dest +
+         "\"\nrecipient: {id: \"X Ltd\", country: JP, role: processor}\n"
+         "dataset: {id: ds-1, location: \"ncp:KR\", partitions: [{classes: " +
+         classes + ", origin: KR, subjects: 1000}]}\n" + extra;
+}
+
+TEST_F(EvalTest, HomeRegionIsAllowedWithoutReasons) {
+  Decision d = Check(KrDataset("ncp:KR"));
+  EXPECT_EQ(d.decision, Effect::kAllow);
+  EXPECT_THAT(d.reasons, IsEmpty());
+  EXPECT_THAT(d.tags, ElementsAre("KR:personal"));
+  EXPECT_THAT(d.suggested_locations, IsEmpty());
+}
+
+TEST_F(EvalTest, CrossBorderWithoutBasisIsDeniedWithOrderedSuggestions) {
+  Decision d = Check(KrDataset("aws:ap-northeast-1"));
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
+  EXPECT_EQ(d.reasons[0].basis, "law");
+  EXPECT_EQ(d.reasons[0].citation, "PIPA Art. 28-8(1)");
+  // Same provider first (catalogue order: Seoul, Frankfurt, Stockholm), then the rest.
+  ASSERT_GE(d.suggested_locations.size(), 4u);
+  EXPECT_EQ(d.suggested_locations[0], "aws:ap-northeast-2");
+  EXPECT_EQ(d.suggested_locations[1], "aws:eu-central-1");
+  EXPECT_EQ(d.suggested_locations[2], "aws:eu-north-1");
+  EXPECT_EQ(d.suggested_locations[3], "ncp:KR");
+  EXPECT_LE(d.suggested_locations.size(), 8u);
+  for (const auto& s : d.suggested_locations) {
+    EXPECT_NE(s, "aws:eu-west-2") << "London is not EU";
+    EXPECT_NE(s, "aws:ap-northeast-1");
+  }
+}
+
+TEST_F(EvalTest, SuggestionsCanBeTurnedOff) {
+  auto req = ParseRequest(KrDataset("aws:ap-northeast-1"));
+  EvalOptions o;
+  o.suggest = false;
+  auto d = Evaluate(**snapshot_, *req, o);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->decision, Effect::kDeny);
+  EXPECT_THAT(d->suggested_locations, IsEmpty());
+}
+
+const char kConsent[] =
+    "evidence: [{type: consent.cross_border, country: JP, recipient: \"X Ltd\", "
+    "not_before: \"2026-01-01T00:00:00Z\", not_after: \"2027-01-01T00:00:00Z\"%s}]\n";
+
+std::string Consent(const std::string& more = "") {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), kConsent, more.c_str());
+  return buf;
+}
+
+TEST_F(EvalTest, ConsentAllowsWithObligations) {
+  Decision d = Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", Consent()));
+  EXPECT_EQ(d.decision, Effect::kAllowWithObligations);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
+  EXPECT_EQ(d.reasons[0].alternative, "consent");
+  EXPECT_THAT(Obligations(d), ElementsAre("kr.disclose"));
+}
+
+TEST_F(EvalTest, EvidenceWindowEdges) {
+  // not_before is inclusive, not_after exclusive.
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-01-01T00:00:00Z", Consent())).decision,
+            Effect::kAllowWithObligations);
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2025-12-31T23:59:59Z", Consent())).decision,
+            Effect::kDeny);
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2027-01-01T00:00:00Z", Consent())).decision,
+            Effect::kDeny);
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-12-31T23:59:59Z", Consent())).decision,
+            Effect::kAllowWithObligations);
+}
+
+TEST_F(EvalTest, WithdrawnConsentNoLongerCounts) {
+  std::string w = Consent(", withdrawn_at: \"2026-06-30T00:00:00Z\"");
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", w)).decision,
+            Effect::kDeny);
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-29T23:59:59Z", w)).decision,
+            Effect::kAllowWithObligations);
+}
+
+TEST_F(EvalTest, ConsentMustMatchCountryAndRecipientAndCarryThem) {
+  // Consent names JP; the data goes to Germany (before the EU recognition).
+  EXPECT_EQ(Check(KrDataset("aws:eu-central-1", "2025-06-30T00:00:00Z",
+                            "evidence: [{type: consent.cross_border, country: JP, recipient: \"X Ltd\"}]\n"))
+                .decision,
+            Effect::kDeny);
+  // Wrong recipient.
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
+                            "evidence: [{type: consent.cross_border, country: JP, recipient: \"Y Ltd\"}]\n"))
+                .decision,
+            Effect::kDeny);
+  // PIPA consent must name the recipient: an open one does not count here.
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
+                            "evidence: [{type: consent.cross_border, country: JP}]\n"))
+                .decision,
+            Effect::kDeny);
+}
+
+TEST_F(EvalTest, DatedListEntryAndRegionTraps) {
+  EXPECT_EQ(Check(KrDataset("aws:eu-central-1", "2025-09-15T23:59:59Z")).decision, Effect::kDeny);
+  EXPECT_EQ(Check(KrDataset("aws:eu-central-1", "2025-09-16T00:00:00Z")).decision, Effect::kAllow);
+  // London and Zurich are not EU, whatever their codes say.
+  EXPECT_EQ(Check(KrDataset("aws:eu-west-2", "2026-06-30T00:00:00Z")).decision, Effect::kDeny);
+  EXPECT_EQ(Check(KrDataset("aws:eu-central-2", "2026-06-30T00:00:00Z")).decision, Effect::kDeny);
+}
+
+TEST_F(EvalTest, LatticeInsideARuleTakesTheLeastRestrictiveAlternative) {
+  // Consent (allow_with_obligations) and the recognised destination (allow) both hold.
+  std::string both = "evidence: [{type: consent.cross_border, country: DE, recipient: \"X Ltd\"}]\n";
+  Decision d = Check(KrDataset("aws:eu-central-1", "2026-06-30T00:00:00Z", both));
+  EXPECT_EQ(d.decision, Effect::kAllow);
+  EXPECT_EQ(d.reasons[0].alternative, "recognized");
+  // Only the occasional alternative holds: escalate.
+  Decision e = Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
+                               "transfer: {pattern: occasional}\n"));
+  EXPECT_EQ(e.decision, Effect::kEscalate);
+}
+
+TEST_F(EvalTest, LatticeAcrossRulesMostRestrictiveWinsAndEveryDenyIsListed) {
+  // Recognised destination allows, the volume rule escalates: escalate wins.
+  std::string big = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:eu-central-1\"\n"
+                    "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 2000000}]}\n";
+  Decision d = Check(big);
+  EXPECT_EQ(d.decision, Effect::kEscalate);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.volume"));
+  // An RRN sent abroad without a basis: both rules deny and both are reported.
+  Decision r = Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[kr.rrn]"));
+  EXPECT_EQ(r.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(r), UnorderedElementsAre("kr.cross_border", "kr.rrn"));
+}
+
+TEST_F(EvalTest, ConsentIsIgnoredForRrnButStatuteCounts) {
+  std::string consent = "evidence: [{type: consent.cross_border, country: KR, recipient: \"X Ltd\"}]\n";
+  Decision d = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", consent, "[kr.rrn]"));
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.rrn"));
+  Decision s = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "evidence: [{type: statute}]\n",
+                               "[kr.rrn]"));
+  EXPECT_EQ(s.decision, Effect::kAllow);
+}
+
+TEST_F(EvalTest, MissingNumberFailsClosed) {
+  std::string no_count = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+                         "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n";
+  Decision d = Check(no_count);
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  ASSERT_THAT(Rules(d), ElementsAre("kr.volume"));
+  EXPECT_EQ(d.reasons[0].basis, "fail_closed");
+  EXPECT_THAT(d.reasons[0].message, HasSubstr("`subjects`"));
+}
+
+TEST_F(EvalTest, MixedOriginDatasetCarriesBothTags) {
+  std::string mixed =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 5},"
+      " {classes: [personal.credit], origin: DE, subjects: 7}]}\n";
+  Decision d = Check(mixed);
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(d.tags, ElementsAre("DE:personal.credit", "KR:personal"));
+  EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
+  // Only German data: the Korean policy is out of scope, nothing applies.
+  std::string de = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+                   "dataset: {id: d, partitions: [{classes: [personal.credit], origin: DE, subjects: 7}]}\n";
+  EXPECT_EQ(Check(de).decision, Effect::kAllow);
+}
+
+std::string ModelTwoLevels(const std::string& dest, const std::string& evidence = "") {
+  return "kind: model\naction: deploy\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"" + dest +
+         "\"\nmodel:\n  id: ft\n  artifact: adapter\n  trained_on: []\n" + evidence +
+         "  base_models:\n    - id: mid\n      trained_on: []\n      base_models:\n"
+         "        - id: base\n          trained_on:\n"
+         "            - {id: kr-web, partitions: [{classes: [personal], origin: KR, subjects: 9}],"
+         " evidence: [{type: model_anonymity_assessment}]}\n";
+}
+
+TEST_F(EvalTest, LineageThroughTwoLevelsOfBaseModels) {
+  Decision d = Check(ModelTwoLevels("aws:us-east-1"));
+  EXPECT_THAT(d.tags, ElementsAre("KR:personal"));
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
+  // Evidence held on a dataset in the lineage does not flow to the model.
+  EXPECT_THAT(d.lifted, IsEmpty());
+}
+
+TEST_F(EvalTest, EvidenceOnTheModelLiftsItsTagForThatPolicy) {
+  Decision d = Check(ModelTwoLevels("aws:us-east-1",
+                                    "  evidence: [{type: model_anonymity_assessment, origin: KR}]\n"));
+  EXPECT_EQ(d.decision, Effect::kAllow);
+  ASSERT_EQ(d.lifted.size(), 1u);
+  EXPECT_EQ(d.lifted[0].tag, "KR:personal");
+  EXPECT_EQ(d.lifted[0].policy, "kr");
+  EXPECT_THAT(d.tags, ElementsAre("KR:personal")) << "tags are reported before lifting";
+  // An assessment for another origin lifts nothing.
+  Decision e = Check(ModelTwoLevels("aws:us-east-1",
+                                    "  evidence: [{type: model_anonymity_assessment, origin: DE}]\n"));
+  EXPECT_EQ(e.decision, Effect::kDeny);
+}
+
+TEST_F(EvalTest, MissingLineageAndCyclesFailClosed) {
+  Decision d = Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\"}\n");
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(d), ElementsAre("residency.missing_lineage"));
+  EXPECT_EQ(d.reasons[0].basis, "fail_closed");
+  // An explicit empty list is a claim: allowed.
+  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: []}\n")
+                .decision,
+            Effect::kAllow);
+  // A base model without lineage fails closed too.
+  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: [], base_models: [{id: b}]}\n")
+                .decision,
+            Effect::kDeny);
+  Decision c = Check(
+      "kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: [],"
+      " base_models: [{id: b, trained_on: [], base_models: [{id: m, trained_on: []}]}]}\n");
+  EXPECT_EQ(c.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(c), ElementsAre("residency.lineage_cycle"));
+}
+
+TEST_F(EvalTest, UnknownLocationClassOriginFailClosed) {
+  Decision l = Check(KrDataset("aws:eu-west-9"));
+  EXPECT_EQ(l.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(l), ElementsAre("residency.unknown_location"));
+  EXPECT_FALSE(l.suggested_locations.empty()) << "a refused placement gets suggestions";
+  Decision c = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personal.favourite_colour]"));
+  EXPECT_EQ(c.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(c), ElementsAre("residency.unknown_class"));
+  Decision o = Check("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+                     "dataset: {id: d, partitions: [{classes: [public], origin: XX}]}\n");
+  EXPECT_EQ(o.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(o), ElementsAre("residency.unknown_origin"));
+}
+
+TEST_F(EvalTest, AnonymizedNeedsAnAttestation) {
+  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[anonymized]")).decision,
+            Effect::kDeny)
+      << "without an attestation anonymized counts as pseudonymized, which is personal";
+  std::string attested =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [anonymized], origin: KR, subjects: 3}],"
+      " evidence: [{type: anonymization_attestation, not_after: \"2027-01-31T00:00:00Z\"}]}\n";
+  EXPECT_EQ(Check(attested).decision, Effect::kAllow);
+}
+
+TEST_F(EvalTest, DryRunIsReportedButDoesNotDecide) {
+  Decision d = Check("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:us-east-1\"\n"
+                     "dataset: {id: d, partitions: [{classes: [public], origin: US}]}\n");
+  EXPECT_EQ(d.decision, Effect::kAllow);
+  ASSERT_EQ(d.dry_run.size(), 1u);
+  EXPECT_EQ(d.dry_run[0].rule, "corp.new");
+  EXPECT_EQ(d.dry_run[0].effect, Effect::kDeny);
+}
+
+std::string Sovereign(const std::string& dest, const std::string& now) {
+  return "kind: model\naction: deploy\nnow: \"" + now + "\"\ndestination: \"" + dest +
+         "\"\nmodel: {id: hcx, tier: sovereign-kr, trained_on: []}\n";
+}
+
+TEST_F(EvalTest, ExceptionsLiftCorpRulesOnlyInsideTheirWindowAndScope) {
+  Decision in = Check(Sovereign("aws:ap-northeast-1", "2026-06-15T00:00:00Z"));
+  EXPECT_EQ(in.decision, Effect::kAllowWithObligations);
+  ASSERT_THAT(Rules(in), ElementsAre("corp.tier"));
+  EXPECT_EQ(in.reasons[0].exception, "EXC-1");
+  EXPECT_THAT(Obligations(in), ElementsAre("corp.review"));
+  EXPECT_EQ(Check(Sovereign("aws:ap-northeast-1", "2026-07-01T00:00:00Z")).decision, Effect::kDeny)
+      << "expired";
+  EXPECT_EQ(Check(Sovereign("aws:ap-northeast-1", "2026-05-31T23:59:59Z")).decision, Effect::kDeny)
+      << "not yet valid";
+  EXPECT_EQ(Check(Sovereign("aws:us-east-1", "2026-06-15T00:00:00Z")).decision, Effect::kDeny)
+      << "outside the exception's scope";
+  EXPECT_EQ(Check(Sovereign("ncp:KR", "2026-06-15T00:00:00Z")).decision, Effect::kAllow);
+}
+
+TEST_F(EvalTest, InferencePromptCarriesTheUsersJurisdiction) {
+  std::string infer =
+      "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
+      "compute: {job: inference, location: \"aws:ap-northeast-1\", user: {jurisdiction: KR, provenance: verified},"
+      " prompt: {classes: [personal]}, inputs: [{model: {id: m, location: \"aws:ap-northeast-1\", trained_on: []}}]}\n";
+  Decision d = Check(infer);
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(d.tags, ElementsAre("KR:personal"));
+  EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
+  EXPECT_THAT(Obligations(d), ElementsAre("kr.ai.notify")) << "obligations are the union";
+  // The suggestion replaces compute.location; the model input's own location stays checked
+  // (it is abroad but carries no tags), so a Korean serving region is allowed.
+  EXPECT_THAT(d.suggested_locations, ::testing::Contains("ncp:KR"));
+  // A prompt with classes but no user jurisdiction fails closed.
+  std::string anon_user =
+      "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
+      "compute: {job: inference, location: \"ncp:KR\", prompt: {classes: [personal]}}\n";
+  EXPECT_EQ(Check(anon_user).decision, Effect::kDeny);
+}
+
+TEST_F(EvalTest, ComputeChecksEveryInputAndOutputLocation) {
+  std::string train =
+      "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
+      "compute: {job: training, location: \"ncp:KR\","
+      " inputs: [{dataset: {id: d, location: \"aws:us-east-1\", partitions: [{classes: [personal], origin: KR, subjects: 3}]}}],"
+      " outputs: [{location: \"ncp:KR\", artifact: checkpoint}]}\n";
+  EXPECT_EQ(Check(train).decision, Effect::kDeny) << "the input is read from us-east-1";
+  std::string out_abroad =
+      "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
+      "compute: {job: training, location: \"ncp:KR\","
+      " inputs: [{dataset: {id: d, location: \"ncp:KR\", partitions: [{classes: [personal], origin: KR, subjects: 3}]}}],"
+      " outputs: [{location: \"aws:us-east-1\", artifact: checkpoint}]}\n";
+  EXPECT_EQ(Check(out_abroad).decision, Effect::kDeny) << "checkpoints written abroad";
+  std::string home = out_abroad;
+  home.replace(home.find("aws:us-east-1"), 13, "nhn:kr1");
+  EXPECT_EQ(Check(home).decision, Effect::kAllow);
+}
+
+TEST_F(EvalTest, SuspendedRecipientIsDenied) {
+  std::string s = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+                  "recipient: {id: \"Bad Corp\", country: KR}\n"
+                  "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 1}]}\n";
+  Decision d = Check(s);
+  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.suspension"));
+}
+
+TEST_F(EvalTest, OutputIsDeterministicByteForByte) {
+  auto req = ParseRequest(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[kr.rrn, personal]"));
+  ASSERT_TRUE(req.ok());
+  std::string a = DecisionToJson(*Evaluate(**snapshot_, *req));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(a, DecisionToJson(*Evaluate(**snapshot_, *req)));
+  EXPECT_EQ(a.rfind("{\"decision\":\"deny\",\"reasons\":[", 0), 0u) << a;
+  EXPECT_THAT(a, HasSubstr("\"now\":\"2026-06-30T00:00:00Z\""));
+  EXPECT_THAT(a, HasSubstr("\"policy_digest\":\"sha256:"));
+}
+
+TEST_F(EvalTest, NowDefaultsToTheOptionsThenTheClock) {
+  auto req = ParseRequest("kind: dataset\ndestination: \"ncp:KR\"\ndataset: {id: d, partitions: []}\n");
+  ASSERT_TRUE(req.ok());
+  EvalOptions o;
+  o.now = absl::FromUnixSeconds(1800000000);
+  EXPECT_EQ(Evaluate(**snapshot_, *req, o)->now, *o.now);
+  absl::Time before = absl::Now();
+  absl::Time got = Evaluate(**snapshot_, *req)->now;
+  EXPECT_GE(got, before);
+}
+
+// ---- Request parsing -----------------------------------------------------------------------
+
+TEST(RequestParse, DuplicateKeysAreRejectedInJsonAndYaml) {
+  auto j = ParseRequest(R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
+  ASSERT_FALSE(j.ok());
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("duplicate key `destination`"));
+  auto y = ParseRequest("kind: dataset\ndestination: ncp:KR\ndestination: aws:us-east-1\ndataset: {id: d}\n");
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("3:1: `destination`: duplicate key"));
+}
+
+TEST(RequestParse, UnknownKeysAndWrongTypesNameTheField) {
+  auto u = ParseRequest(R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":["personal"],"origin":"KR","subject":3}]}})");
+  ASSERT_FALSE(u.ok());
+  EXPECT_THAT(std::string(u.status().message()), HasSubstr("`dataset.partitions[0].subject`: unknown key"));
+  auto t = ParseRequest(R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":"personal","origin":"KR"}]}})");
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()), HasSubstr("`dataset.partitions[0].classes`: must be a list"));
+  auto y = ParseRequest("kind: dataset\ndataset:\n  id: d\n  partitions:\n    - {classes: [personal], origin: KR, subjects: many}\n");
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("5:"));
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("subjects`: must be a number"));
+}
+
+TEST(RequestParse, MalformedInputHasAPosition) {
+  auto j = ParseRequest("{\"kind\": \"dataset\",\n \"dataset\": {\"id\": }\n}");
+  ASSERT_FALSE(j.ok());
+  EXPECT_THAT(std::string(j.status().message()), HasSubstr("2:"));
+  auto y = ParseRequest("kind: dataset\ndataset: {id: [\n");
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()), HasSubstr("malformed YAML"));
+  EXPECT_FALSE(ParseRequest("").ok());
+  EXPECT_FALSE(ParseRequest("[1, 2]").ok());
+  EXPECT_FALSE(ParseRequest(std::string(200, '[')).ok());
+}
+
+TEST(RequestParse, ActionMustAgreeWithJob) {
+  auto bad = ParseRequest(R"({"kind":"compute","action":"train","compute":{"job":"inference","location":"ncp:KR"}})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("disagrees with compute.job"));
+  auto ok = ParseRequest(R"({"kind":"compute","compute":{"job":"inference","location":"ncp:KR"}})");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->action, "infer");
+}
+
+TEST(RequestParse, SizeAndDepthAreBounded) {
+  RequestLimits l;
+  l.max_bytes = 64;
+  EXPECT_FALSE(ParseRequest(std::string(100, ' ') + "{}", l).ok());
+  std::string deep = "{\"kind\":\"dataset\",\"dataset\":{\"id\":\"d\",\"derived_from\":[";
+  for (int i = 0; i < 100; ++i) deep += "{\"id\":\"x\",\"derived_from\":[";
+  for (int i = 0; i < 100; ++i) deep += "]}";
+  deep += "]}}";
+  EXPECT_FALSE(ParseRequest(deep).ok());
+}
+
+}  // namespace
+}  // namespace residency
