@@ -146,7 +146,8 @@ int RunTest(int argc, char** argv) {
         if (c["request"].IsDefined()) {
           YAML::Emitter em;
           em << c["request"];
-          text = em.c_str();
+          // A document marker keeps a flow-style request from being taken for JSON.
+          text = std::string("---\n") + em.c_str();
         } else if (c["request_file"].IsDefined()) {
           fs::path rf = file.parent_path() / c["request_file"].Scalar();
           auto t = ReadInput(rf.string(), RequestLimits().max_bytes);
