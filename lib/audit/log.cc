@@ -118,9 +118,9 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
       if (r.count == 0) {
         if (rec.type != RecordType::kLogOpen) return corrupt("first record is not log_open");
         r.origin = std::string(rec.origin);
-        if (rec.key_name != signer.name()) {
-          return corrupt(absl::StrCat("log was opened with key `", std::string(rec.key_name),
-                                      "`, not `", signer.name(), "`"));
+        if (rec.key_name != signer.name() || rec.vkey != signer.vkey()) {
+          return corrupt(absl::StrCat("log was opened with key `", std::string(rec.vkey),
+                                      "`, not `", signer.vkey(), "`"));
         }
       }
       if (rec.type == RecordType::kClose) {

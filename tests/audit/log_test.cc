@@ -703,6 +703,7 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
   std::mt19937_64 rng(7);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
   int trials = 0;
+  size_t total_acked = 0;
   for (; trials < 25 && std::chrono::steady_clock::now() < deadline; ++trials) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
@@ -740,6 +741,7 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
     uint64_t v;
     while (::read(fds[0], &v, sizeof(v)) == sizeof(v)) acked.push_back(v);
     ::close(fds[0]);
+    total_acked += acked.size();
     std::string dir = logs_ + "/" + log_id;
     if (!std::filesystem::exists(dir + "/" + SegmentName(0))) continue;  // killed before open
     AuditOptions o = Options();
@@ -755,6 +757,20 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
     }
   }
   EXPECT_GE(trials, 5);
+  EXPECT_GT(total_acked, 50u);  // the kills landed while records were being acknowledged
+}
+
+TEST_F(AuditLogTest, RecoveryRefusesAnotherKey) {
+  std::string dir = WriteLog(30, /*close=*/false);
+  TempDir elsewhere;
+  auto v = GenerateAuditKey("gw1", elsewhere.path());
+  ASSERT_TRUE(v.ok());
+  AuditOptions o = Options();
+  o.resume_log_dir = dir;
+  o.key_file = elsewhere.path() + "/gw1.pem";
+  auto r = AuditLog::Open(o);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("was opened with key"), std::string::npos) << r.status();
 }
 
 }  // namespace
