@@ -64,11 +64,16 @@ struct Corpus {
 
 const char* KindName(corpus::Kind k) {
   switch (k) {
-    case corpus::Kind::kEnglish: return "prose_en";
-    case corpus::Kind::kKorean: return "prose_ko";
-    case corpus::Kind::kDigits: return "digits";
-    case corpus::Kind::kChatJson: return "chat_json";
-    case corpus::Kind::kDigitsHeavy: return "digits_heavy";
+    case corpus::Kind::kEnglish:
+      return "prose_en";
+    case corpus::Kind::kKorean:
+      return "prose_ko";
+    case corpus::Kind::kDigits:
+      return "digits";
+    case corpus::Kind::kChatJson:
+      return "chat_json";
+    case corpus::Kind::kDigitsHeavy:
+      return "digits_heavy";
   }
   return "?";
 }
@@ -117,7 +122,8 @@ class Re2SetEngine {
     add(oracle::EmailPattern(), 3);
     for (const std::string& s : oracle::CardShapes()) add(std::string(oracle::kBefore) + s, 4);
     std::string alt;
-    for (const std::string& k : kKeywords) alt += (alt.empty() ? "" : "|") + oracle::KeywordPattern(k);
+    for (const std::string& k : kKeywords)
+      alt += (alt.empty() ? "" : "|") + oracle::KeywordPattern(k);
     add(alt, 5);
     ok_ = ok_ && set_.Compile();
   }
@@ -178,8 +184,8 @@ class HyperscanEngine {
     for (const std::string& p : pats) cpats.push_back(p.c_str());
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(cpats.data(), flags.data(), ids.data(),
-                         static_cast<unsigned>(cpats.size()), HS_MODE_BLOCK,
-                         nullptr, &db_, &err) != HS_SUCCESS) {
+                         static_cast<unsigned>(cpats.size()), HS_MODE_BLOCK, nullptr, &db_,
+                         &err) != HS_SUCCESS) {
       error_ = err && err->message ? err->message : "compile failed";
       if (err) hs_free_compile_error(err);
       return;
@@ -351,12 +357,19 @@ void BM_TagMeta(benchmark::State& st) {
   auto plan = MakePlan("");
   tg::TagScratch scratch(*plan);
   const std::vector<tg::Header> headers = {
-      {":method", "POST"}, {":path", "/v1/chat/completions"}, {":authority", "api.example.com"},
-      {"content-type", "application/json"}, {"accept", "*/*"},
-      {"user-agent", "client/1.2 (linux)"}, {"authorization", "Bearer xxxxxxxxxxxxxxxxxxxx"},
-      {"x-request-id", "4f9c0a7e-2b1d-4f55-9d1e-7a1c2b3d4e5f"}, {"accept-encoding", "gzip"},
-      {"x-forwarded-proto", "https"}, {"content-length", "4096"},
-      {"X-User-Country", "kr"}, {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-00"},
+      {":method", "POST"},
+      {":path", "/v1/chat/completions"},
+      {":authority", "api.example.com"},
+      {"content-type", "application/json"},
+      {"accept", "*/*"},
+      {"user-agent", "client/1.2 (linux)"},
+      {"authorization", "Bearer xxxxxxxxxxxxxxxxxxxx"},
+      {"x-request-id", "4f9c0a7e-2b1d-4f55-9d1e-7a1c2b3d4e5f"},
+      {"accept-encoding", "gzip"},
+      {"x-forwarded-proto", "https"},
+      {"content-length", "4096"},
+      {"X-User-Country", "kr"},
+      {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-00"},
       {"x-client-country", "KR"}};
   const char* tenants[] = {"t1", "acme-jp", "unknown-tenant", "t2"};
   const char* peers[] = {"203.0.113.7", "192.0.2.200", "2001:db8:82::9", "8.8.8.8"};

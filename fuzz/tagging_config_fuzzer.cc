@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   tg::TagScratch scratch(*plan);
   const tg::Header headers[] = {{"x-user-country", "KR"}, {"X-Client-Country", "de"}};
-  const std::string_view payload[] = {"주민등록번호 900101-1234568 ", "kim@example.com 010-1234-5678"};
+  const std::string_view payload[] = {"주민등록번호 900101-1234568 ",
+                                      "kim@example.com 010-1234-5678"};
   tg::RequestView v;
   v.headers = headers;
   v.tenant = "t1";

@@ -53,11 +53,11 @@ const char* DetectorName(Detector d);  // "kr_rrn", "kr_frn", ...
 
 // The data classes the tagger can emit (SPEC §2 vocabulary), in bytewise order of their names.
 enum class DataClass : uint8_t {
-  kKrRrn = 0,               // "kr.rrn"
-  kPersonal = 1,            // "personal"
-  kPersonalFinancial = 2,   // "personal.financial"
-  kPersonalUniqueId = 3,    // "personal.unique_id"
-  kUnscanned = 4,           // "unscanned"
+  kKrRrn = 0,              // "kr.rrn"
+  kPersonal = 1,           // "personal"
+  kPersonalFinancial = 2,  // "personal.financial"
+  kPersonalUniqueId = 3,   // "personal.unique_id"
+  kUnscanned = 4,          // "unscanned"
 };
 inline constexpr int kNumDataClasses = 5;
 const char* DataClassName(DataClass c);
@@ -94,9 +94,9 @@ struct Header {
 // One request as the gateway sees it. Every part is optional (empty / kNone).
 struct RequestView {
   absl::Span<const Header> headers;
-  IpAddress peer;                               // the socket peer (or trusted-proxy result)
-  std::string_view tenant;                      // the authenticated tenant id, empty if none
-  absl::Span<const std::string_view> payload;   // body chunks, in order; tagged as one buffer
+  IpAddress peer;                              // the socket peer (or trusted-proxy result)
+  std::string_view tenant;                     // the authenticated tenant id, empty if none
+  absl::Span<const std::string_view> payload;  // body chunks, in order; tagged as one buffer
 };
 
 struct Tag {
@@ -114,15 +114,20 @@ inline constexpr int kMaxTags = 2 * kNumDataClasses;
 
 struct TagResult {
   Tag tags[kMaxTags];
-  uint8_t num_tags = 0;          // tags[0..num_tags) unique, sorted bytewise by ToString()
-  uint8_t detectors = 0;         // bit (1 << Detector): a match passed that detector's verifier
-  uint8_t high_confidence = 0;   // bit (1 << Detector): checksum passed or keyword context seen
-  uint8_t classes = 0;           // bit (1 << DataClass): the classes of all tags
+  uint8_t num_tags = 0;         // tags[0..num_tags) unique, sorted bytewise by ToString()
+  uint8_t detectors = 0;        // bit (1 << Detector): a match passed that detector's verifier
+  uint8_t high_confidence = 0;  // bit (1 << Detector): checksum passed or keyword context seen
+  uint8_t classes = 0;          // bit (1 << DataClass): the classes of all tags
   ScanStatus status = ScanStatus::kComplete;
-  uint32_t bytes_scanned = 0;    // payload bytes the result covers (min(total, budget))
-  Country user;                  // the user's jurisdiction, none when unknown
+  uint32_t bytes_scanned = 0;  // payload bytes the result covers (min(total, budget))
+  Country user;                // the user's jurisdiction, none when unknown
   Provenance user_provenance = Provenance::kNone;
-  enum class UserSource : uint8_t { kNone, kTenant, kPeer, kHeader } user_source = UserSource::kNone;
+  enum class UserSource : uint8_t {
+    kNone,
+    kTenant,
+    kPeer,
+    kHeader
+  } user_source = UserSource::kNone;
 
   absl::Span<const Tag> tag_span() const { return absl::MakeConstSpan(tags, num_tags); }
   bool has_detector(Detector d) const { return detectors & (1u << static_cast<int>(d)); }
@@ -132,10 +137,10 @@ struct TagResult {
 // What the decision engine needs to build an inference request (SPEC §5 `compute.user` and
 // `compute.prompt.classes`). Allocates; call it off the per-byte hot path.
 struct InferenceFacts {
-  std::optional<std::string> user_jurisdiction;   // "KR", or nullopt when unknown
+  std::optional<std::string> user_jurisdiction;    // "KR", or nullopt when unknown
   Provenance user_provenance = Provenance::kNone;  // kNone exactly when unknown
-  std::vector<std::string> classes;               // sorted, unique: {"kr.rrn", "personal"}
-  std::vector<std::string> tags;                  // sorted, unique: {"KR:kr.rrn", ...}
+  std::vector<std::string> classes;                // sorted, unique: {"kr.rrn", "personal"}
+  std::vector<std::string> tags;                   // sorted, unique: {"KR:kr.rrn", ...}
 };
 InferenceFacts ToInferenceFacts(const TagResult& result);
 
@@ -173,7 +178,8 @@ class TaggerPlan {
   std::unique_ptr<internal::PlanData> data_;
 };
 
-// Per-thread working memory, sized for a plan's byte budget. Allocated once, reused by TagRequest().
+// Per-thread working memory, sized for a plan's byte budget. Allocated once, reused by
+// TagRequest().
 class TagScratch {
  public:
   explicit TagScratch(const TaggerPlan& plan);

@@ -30,8 +30,7 @@ class Compiler {
   absl::Status Error(const YAML::Mark& mark, const std::string& msg) const {
     const int line = mark.line >= 0 ? mark.line + 1 : 1;
     const int col = mark.column >= 0 ? mark.column + 1 : 1;
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_, ":", line, ":", col, ": error: ", msg));
+    return absl::InvalidArgumentError(absl::StrCat(source_, ":", line, ":", col, ": error: ", msg));
   }
 
   // Checks that `node` is a map with string keys, no duplicates and only `allowed` keys.
@@ -79,17 +78,17 @@ class Compiler {
   std::string source_;
 };
 
-#define RETURN_IF_ERROR_(expr)              \
-  do {                                      \
-    absl::Status st_ = (expr);              \
-    if (!st_.ok()) return st_;              \
+#define RETURN_IF_ERROR_(expr) \
+  do {                         \
+    absl::Status st_ = (expr); \
+    if (!st_.ok()) return st_; \
   } while (0)
 
 absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
   if (!node.IsSequence()) return Error(node.Mark(), "`rrn_keywords` must be a list of strings");
   if (node.size() > internal::kMaxKeywords) {
-    return Error(node.Mark(), absl::StrCat("`rrn_keywords` has more than ",
-                                           internal::kMaxKeywords, " entries"));
+    return Error(node.Mark(),
+                 absl::StrCat("`rrn_keywords` has more than ", internal::kMaxKeywords, " entries"));
   }
   std::vector<uint8_t> anchors;
   auto anchor_index = [&](uint8_t b) -> int {
@@ -140,9 +139,9 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
     d->keywords.push_back(std::move(kw));
   }
   if (pairs.size() > internal::kMaxKeywordPairs) {
-    return Error(node.Mark(), absl::StrCat("the keywords start with more than ",
-                                           internal::kMaxKeywordPairs,
-                                           " distinct two-byte prefixes"));
+    return Error(node.Mark(),
+                 absl::StrCat("the keywords start with more than ", internal::kMaxKeywordPairs,
+                              " distinct two-byte prefixes"));
   }
   d->kernel_params.num_anchors = static_cast<int>(anchors.size());
   for (size_t i = 0; i < anchors.size() && i < internal::kMaxAnchorBytes; ++i) {
@@ -231,7 +230,8 @@ absl::Status Compiler::Compile(const YAML::Node& root, PlanData* d) const {
   if (root["version"]) {
     std::string v;
     RETURN_IF_ERROR_(Scalar(root["version"], "`version`", &v));
-    if (v != "1") return Error(root["version"].Mark(), absl::StrCat("unsupported version `", v, "`"));
+    if (v != "1")
+      return Error(root["version"].Mark(), absl::StrCat("unsupported version `", v, "`"));
   }
   if (root["max_scan_bytes"]) {
     std::string v;
@@ -256,8 +256,8 @@ absl::Status Compiler::Compile(const YAML::Node& root, PlanData* d) const {
     const YAML::Node n = root["unknown_origin"];
     RETURN_IF_ERROR_(Scalar(n, "`unknown_origin`", &v));
     if (v.size() != 2 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z') {
-      return Error(n.Mark(), absl::StrCat("`unknown_origin` must be two capital letters, not `",
-                                          v, "`"));
+      return Error(n.Mark(),
+                   absl::StrCat("`unknown_origin` must be two capital letters, not `", v, "`"));
     }
     d->unknown_origin.code[0] = v[0];
     d->unknown_origin.code[1] = v[1];
@@ -305,8 +305,8 @@ absl::Status Compiler::Compile(const YAML::Node& root, PlanData* d) const {
     const YAML::Node n = root["country_headers"];
     if (!n.IsSequence()) return Error(n.Mark(), "`country_headers` must be a list of header names");
     if (n.size() > internal::kMaxHeaders) {
-      return Error(n.Mark(), absl::StrCat("`country_headers` has more than ",
-                                          internal::kMaxHeaders, " entries"));
+      return Error(n.Mark(), absl::StrCat("`country_headers` has more than ", internal::kMaxHeaders,
+                                          " entries"));
     }
     std::set<std::string> seen;
     for (const YAML::Node& e : n) {
@@ -354,8 +354,8 @@ absl::Status SelectKernel(const TaggerOptions& options, PlanData* d) {
   internal::KernelKind k = internal::BestKernel();
   if (!forced.empty()) {
     if (!internal::ParseKernelName(forced, &k)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          from, ": unknown kernel `", forced, "` (scalar, sse42, avx2)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(from, ": unknown kernel `", forced, "` (scalar, sse42, avx2)"));
     }
     if (!internal::KernelSupported(k)) {
       return absl::FailedPreconditionError(
@@ -442,8 +442,7 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
   return TaggerPlan(std::move(d));
 }
 
-absl::StatusOr<TaggerPlan> TaggerPlan::Load(const std::string& path,
-                                            const TaggerOptions& options) {
+absl::StatusOr<TaggerPlan> TaggerPlan::Load(const std::string& path, const TaggerOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ":1:1: error: cannot open `", path, "`"));
@@ -455,8 +454,7 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Load(const std::string& path,
   }
   const std::string text = ss.str();
   if (text.size() > (size_t{4} << 20)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ":1:1: error: file is larger than 4 MiB"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ":1:1: error: file is larger than 4 MiB"));
   }
   return Compile(text, path, options);
 }

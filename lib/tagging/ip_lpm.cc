@@ -100,9 +100,8 @@ absl::Status LpmTable::Build(std::vector<Entry> entries, int address_bits) {
       address_bits == 128 ? ~static_cast<u128>(0) : ((static_cast<u128>(1) << address_bits) - 1);
   auto end_of = [&](const Cidr& c) -> u128 {
     if (c.length == 0) return all_ones;
-    const u128 span = (c.length == address_bits)
-                          ? 0
-                          : ((static_cast<u128>(1) << (address_bits - c.length)) - 1);
+    const u128 span =
+        (c.length == address_bits) ? 0 : ((static_cast<u128>(1) << (address_bits - c.length)) - 1);
     return c.start + span;
   };
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {

@@ -13,8 +13,7 @@ namespace residency::tagging::internal {
 namespace {
 
 // The reference: one byte at a time, obviously right.
-void ClassifyScalar(const uint8_t* p, size_t nblocks, const KernelParams& params,
-                    BlockMasks* out) {
+void ClassifyScalar(const uint8_t* p, size_t nblocks, const KernelParams& params, BlockMasks* out) {
   for (size_t b = 0; b < nblocks; ++b) {
     BlockMasks m = {};
     const uint8_t* s = p + 64 * b;
@@ -37,7 +36,7 @@ void ClassifyScalar(const uint8_t* p, size_t nblocks, const KernelParams& params
 #if RESIDENCY_TAGGING_X86
 
 __attribute__((target("sse4.2"))) inline uint64_t Mask16x4(__m128i a, __m128i b, __m128i c,
-                                                          __m128i d) {
+                                                           __m128i d) {
   const uint64_t m0 = static_cast<uint16_t>(_mm_movemask_epi8(a));
   const uint64_t m1 = static_cast<uint16_t>(_mm_movemask_epi8(b));
   const uint64_t m2 = static_cast<uint16_t>(_mm_movemask_epi8(c));
@@ -46,8 +45,7 @@ __attribute__((target("sse4.2"))) inline uint64_t Mask16x4(__m128i a, __m128i b,
 }
 
 __attribute__((target("sse4.2"))) void ClassifySse42(const uint8_t* p, size_t nblocks,
-                                                     const KernelParams& params,
-                                                     BlockMasks* out) {
+                                                     const KernelParams& params, BlockMasks* out) {
   const __m128i lo = _mm_set1_epi8('0' - 1);
   const __m128i hi = _mm_set1_epi8('9' + 1);
   const __m128i at = _mm_set1_epi8('@');
@@ -63,7 +61,8 @@ __attribute__((target("sse4.2"))) void ClassifySse42(const uint8_t* p, size_t nb
   for (size_t b = 0; b < nblocks; ++b) {
     const uint8_t* s = p + 64 * b;
     __m128i v[4];
-    for (int k = 0; k < 4; ++k) v[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16 * k));
+    for (int k = 0; k < 4; ++k)
+      v[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16 * k));
     __m128i d[4], t[4], u[4], w[4];
     for (int k = 0; k < 4; ++k) {
       d[k] = _mm_and_si128(_mm_cmpgt_epi8(v[k], lo), _mm_cmplt_epi8(v[k], hi));
@@ -81,9 +80,8 @@ __attribute__((target("sse4.2"))) void ClassifySse42(const uint8_t* p, size_t nb
       __m128i f[4];
       for (int k = 0; k < 4; ++k) f[k] = _mm_or_si128(v[k], fold);
       for (int a = 0; a < na; ++a) {
-        m.anchor[a] =
-            Mask16x4(_mm_cmpeq_epi8(f[0], anchor[a]), _mm_cmpeq_epi8(f[1], anchor[a]),
-                     _mm_cmpeq_epi8(f[2], anchor[a]), _mm_cmpeq_epi8(f[3], anchor[a]));
+        m.anchor[a] = Mask16x4(_mm_cmpeq_epi8(f[0], anchor[a]), _mm_cmpeq_epi8(f[1], anchor[a]),
+                               _mm_cmpeq_epi8(f[2], anchor[a]), _mm_cmpeq_epi8(f[3], anchor[a]));
       }
     }
   }
@@ -125,8 +123,7 @@ __attribute__((target("avx2"))) void ClassifyAvx2(const uint8_t* p, size_t nbloc
       const __m256i f0 = _mm256_or_si256(v0, fold);
       const __m256i f1 = _mm256_or_si256(v1, fold);
       for (int a = 0; a < na; ++a) {
-        m.anchor[a] =
-            Mask32x2(_mm256_cmpeq_epi8(f0, anchor[a]), _mm256_cmpeq_epi8(f1, anchor[a]));
+        m.anchor[a] = Mask32x2(_mm256_cmpeq_epi8(f0, anchor[a]), _mm256_cmpeq_epi8(f1, anchor[a]));
       }
     }
   }
@@ -138,9 +135,12 @@ __attribute__((target("avx2"))) void ClassifyAvx2(const uint8_t* p, size_t nbloc
 
 const char* KernelName(KernelKind k) {
   switch (k) {
-    case KernelKind::kScalar: return "scalar";
-    case KernelKind::kSse42: return "sse42";
-    case KernelKind::kAvx2: return "avx2";
+    case KernelKind::kScalar:
+      return "scalar";
+    case KernelKind::kSse42:
+      return "sse42";
+    case KernelKind::kAvx2:
+      return "avx2";
   }
   return "unknown";
 }
@@ -158,12 +158,16 @@ bool ParseKernelName(std::string_view name, KernelKind* out) {
 
 bool KernelSupported(KernelKind k) {
   switch (k) {
-    case KernelKind::kScalar: return true;
+    case KernelKind::kScalar:
+      return true;
 #if RESIDENCY_TAGGING_X86
-    case KernelKind::kSse42: return __builtin_cpu_supports("sse4.2");
-    case KernelKind::kAvx2: return __builtin_cpu_supports("avx2");
+    case KernelKind::kSse42:
+      return __builtin_cpu_supports("sse4.2");
+    case KernelKind::kAvx2:
+      return __builtin_cpu_supports("avx2");
 #else
-    default: return false;
+    default:
+      return false;
 #endif
   }
   return false;

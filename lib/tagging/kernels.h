@@ -13,10 +13,10 @@ inline constexpr int kMaxAnchorBytes = 4;
 
 // The masks of one 64-byte block: bit i describes byte i of the block.
 struct BlockMasks {
-  uint64_t digit;                  // '0'..'9'
-  uint64_t at;                     // '@'
-  uint64_t plus;                   // '+'
-  uint64_t slow;                   // '\\' or 0xEF (JSON escape, full-width form lead byte)
+  uint64_t digit;                    // '0'..'9'
+  uint64_t at;                       // '@'
+  uint64_t plus;                     // '+'
+  uint64_t slow;                     // '\\' or 0xEF (JSON escape, full-width form lead byte)
   uint64_t anchor[kMaxAnchorBytes];  // (byte | 0x20) == anchor byte (keyword prefixes)
 };
 

@@ -20,7 +20,7 @@ inline constexpr size_t kMaxHeaders = 16;
 inline constexpr size_t kMaxScanBytesLimit = size_t{16} << 20;
 
 struct Keyword {
-  std::string bytes;          // as written (UTF-8)
+  std::string bytes;             // as written (UTF-8)
   bool boundary_before = false;  // first byte ASCII alnum: must not follow an ASCII alnum
   bool boundary_after = false;
 };
@@ -40,7 +40,7 @@ struct PlanData {
   std::vector<Keyword> keywords;
   KernelParams kernel_params;
   uint8_t num_pairs = 0;
-  uint8_t pair_first[kMaxKeywordPairs] = {};   // anchor indices
+  uint8_t pair_first[kMaxKeywordPairs] = {};  // anchor indices
   uint8_t pair_second[kMaxKeywordPairs] = {};
   KernelKind kernel = KernelKind::kScalar;
   ClassifyBlocksFn classify = nullptr;

@@ -37,8 +37,8 @@ bool Hex4(const uint8_t* s, uint32_t* cp) {
 }
 
 uint32_t Fold(uint32_t cp) {
-  if (cp >= 0xFF01 && cp <= 0xFF5E) return cp - 0xFEE0;  // full-width ASCII forms
-  if (cp == 0x3000) return ' ';                           // ideographic space
+  if (cp >= 0xFF01 && cp <= 0xFF5E) return cp - 0xFEE0;            // full-width ASCII forms
+  if (cp == 0x3000) return ' ';                                    // ideographic space
   if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return '-';  // dashes, minus sign
   return cp;
 }
@@ -103,15 +103,32 @@ size_t Normalize(const uint8_t* s, size_t n, uint8_t* out) {
       }
       uint8_t simple = 0;
       switch (e) {
-        case 'n': simple = '\n'; break;
-        case 't': simple = '\t'; break;
-        case 'r': simple = '\r'; break;
-        case 'b': simple = '\b'; break;
-        case 'f': simple = '\f'; break;
-        case '"': simple = '"'; break;
-        case '\\': simple = '\\'; break;
-        case '/': simple = '/'; break;
-        default: break;
+        case 'n':
+          simple = '\n';
+          break;
+        case 't':
+          simple = '\t';
+          break;
+        case 'r':
+          simple = '\r';
+          break;
+        case 'b':
+          simple = '\b';
+          break;
+        case 'f':
+          simple = '\f';
+          break;
+        case '"':
+          simple = '"';
+          break;
+        case '\\':
+          simple = '\\';
+          break;
+        case '/':
+          simple = '/';
+          break;
+        default:
+          break;
       }
       if (simple != 0) {
         out[o++] = simple;
@@ -277,7 +294,10 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
           }
         }
       }
-      if (done == kAllDetectors && (!check_slow || out->needs_slow)) return;
+      if (done == kAllDetectors) {  // nothing left to find, not even in a normalised copy
+        out->settled = true;
+        return;
+      }
     }
   }
 }

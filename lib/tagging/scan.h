@@ -14,9 +14,10 @@ namespace residency::tagging::internal {
 inline constexpr size_t kBatchBlocks = 16;  // masks computed per kernel call (1 KB of input)
 
 struct ScanOutcome {
-  uint8_t found = 0;      // bit per Detector
-  uint8_t checksum = 0;   // bit per Detector: a match with a valid checksum
+  uint8_t found = 0;        // bit per Detector
+  uint8_t checksum = 0;     // bit per Detector: a match with a valid checksum
   bool needs_slow = false;  // a `\u` escape or a full-width form was seen
+  bool settled = false;     // every enabled detector is settled: rescanning cannot add anything
 };
 
 // Scans s[0..n). `check_slow`: look for slow-path triggers (off when rescanning normalised text).

@@ -18,42 +18,60 @@ struct TagScratch::Buffers {
 
 const char* ProvenanceName(Provenance p) {
   switch (p) {
-    case Provenance::kVerified: return "verified";
-    case Provenance::kClaimed: return "claimed";
-    case Provenance::kInferred: return "inferred";
-    case Provenance::kNone: return "none";
+    case Provenance::kVerified:
+      return "verified";
+    case Provenance::kClaimed:
+      return "claimed";
+    case Provenance::kInferred:
+      return "inferred";
+    case Provenance::kNone:
+      return "none";
   }
   return "none";
 }
 
 const char* ScanStatusName(ScanStatus s) {
   switch (s) {
-    case ScanStatus::kComplete: return "complete";
-    case ScanStatus::kTruncated: return "truncated";
-    case ScanStatus::kError: return "error";
+    case ScanStatus::kComplete:
+      return "complete";
+    case ScanStatus::kTruncated:
+      return "truncated";
+    case ScanStatus::kError:
+      return "error";
   }
   return "error";
 }
 
 const char* DetectorName(Detector d) {
   switch (d) {
-    case Detector::kKrRrn: return "kr_rrn";
-    case Detector::kKrFrn: return "kr_frn";
-    case Detector::kKrPhone: return "kr_phone";
-    case Detector::kEmail: return "email";
-    case Detector::kCard: return "card";
-    case Detector::kKrRrnKeyword: return "kr_rrn_keyword";
+    case Detector::kKrRrn:
+      return "kr_rrn";
+    case Detector::kKrFrn:
+      return "kr_frn";
+    case Detector::kKrPhone:
+      return "kr_phone";
+    case Detector::kEmail:
+      return "email";
+    case Detector::kCard:
+      return "card";
+    case Detector::kKrRrnKeyword:
+      return "kr_rrn_keyword";
   }
   return "unknown";
 }
 
 const char* DataClassName(DataClass c) {
   switch (c) {
-    case DataClass::kKrRrn: return "kr.rrn";
-    case DataClass::kPersonal: return "personal";
-    case DataClass::kPersonalFinancial: return "personal.financial";
-    case DataClass::kPersonalUniqueId: return "personal.unique_id";
-    case DataClass::kUnscanned: return "unscanned";
+    case DataClass::kKrRrn:
+      return "kr.rrn";
+    case DataClass::kPersonal:
+      return "personal";
+    case DataClass::kPersonalFinancial:
+      return "personal.financial";
+    case DataClass::kPersonalUniqueId:
+      return "personal.unique_id";
+    case DataClass::kUnscanned:
+      return "unscanned";
   }
   return "unscanned";
 }
@@ -72,7 +90,8 @@ InferenceFacts ToInferenceFacts(const TagResult& result) {
     f.user_provenance = result.user_provenance;
   }
   for (int c = 0; c < kNumDataClasses; ++c) {  // enum order is bytewise order of the names
-    if (result.classes & (1u << c)) f.classes.emplace_back(DataClassName(static_cast<DataClass>(c)));
+    if (result.classes & (1u << c))
+      f.classes.emplace_back(DataClassName(static_cast<DataClass>(c)));
   }
   for (const Tag& t : result.tag_span()) f.tags.push_back(t.ToString());
   return f;
@@ -182,8 +201,7 @@ TagResult TagRequest(const TaggerPlan& plan, const RequestView& request,
     }
   }
   if (request.peer.family != IpAddress::Family::kNone) {
-    const internal::LpmTable& t =
-        request.peer.family == IpAddress::Family::kV4 ? d.v4 : d.v6;
+    const internal::LpmTable& t = request.peer.family == IpAddress::Family::kV4 ? d.v4 : d.v6;
     const uint32_t v = t.Lookup(internal::AddressKey(request.peer));
     if (v != internal::LpmTable::kNoValue) {
       const internal::Network& net = d.networks[v];
@@ -233,7 +251,7 @@ TagResult TagRequest(const TaggerPlan& plan, const RequestView& request,
       text = buf.concat.get();
     }
     internal::ScanBuffer(d, text, limit, /*check_slow=*/true, buf.batch, &out);
-    if (out.needs_slow) {
+    if (out.needs_slow && !out.settled) {
       const size_t m = internal::Normalize(text, limit, buf.norm.get());
       internal::ScanOutcome norm;
       internal::ScanBuffer(d, buf.norm.get(), m, /*check_slow=*/false, buf.batch, &norm);

@@ -72,8 +72,8 @@ bool ValidBirthDate(int yy, int mm, int dd, int century_digit) {
   static constexpr int kDays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (dd > kDays[mm - 1]) return false;
   if (mm == 2 && dd == 29) {
-    const bool c2000 = century_digit == 3 || century_digit == 4 || century_digit == 7 ||
-                       century_digit == 8;
+    const bool c2000 =
+        century_digit == 3 || century_digit == 4 || century_digit == 7 || century_digit == 8;
     const int year = (c2000 ? 2000 : 1900) + yy;
     const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (!leap) return false;
@@ -105,12 +105,8 @@ unsigned WeightedSum(const uint8_t d[13]) {
 }
 }  // namespace
 
-bool RrnChecksumValid(const uint8_t d[13]) {
-  return (11 - WeightedSum(d) % 11) % 10 == d[12];
-}
-bool FrnChecksumValid(const uint8_t d[13]) {
-  return (13 - WeightedSum(d) % 11) % 10 == d[12];
-}
+bool RrnChecksumValid(const uint8_t d[13]) { return (11 - WeightedSum(d) % 11) % 10 == d[12]; }
+bool FrnChecksumValid(const uint8_t d[13]) { return (13 - WeightedSum(d) % 11) % 10 == d[12]; }
 
 IdNumber VerifyRegistrationNumber(const uint8_t* s, size_t n, size_t p, bool* checksum_ok) {
   *checksum_ok = false;
@@ -178,10 +174,16 @@ bool VerifyCard(const uint8_t* s, size_t n, size_t p) {
     bool ok = true;
     for (int g = 0; g < 4 && form[g] != 0 && ok; ++g) {
       if (g > 0) {
-        if (i >= n || !IsCardSep(s[i])) { ok = false; break; }
+        if (i >= n || !IsCardSep(s[i])) {
+          ok = false;
+          break;
+        }
         ++i;
       }
-      if (DigitRun(s, n, i) != form[g]) { ok = false; break; }
+      if (DigitRun(s, n, i) != form[g]) {
+        ok = false;
+        break;
+      }
       for (size_t k = 0; k < form[g]; ++k) d[count++] = s[i + k] - '0';
       i += form[g];
     }

@@ -68,8 +68,8 @@ TEST(NoAllocation, TagRequestNeverAllocates) {
   }
   for (const std::string& s : corpus::Adversarial(3, 2000)) bodies.push_back(s);
   bodies.push_back(std::string(100000, '7'));  // over the budget
-  const std::vector<Header> headers = {{"user-agent", "x"}, {"X-User-Country", "kr"},
-                                       {"accept", "*/*"}};
+  const std::vector<Header> headers = {
+      {"user-agent", "x"}, {"X-User-Country", "kr"}, {"accept", "*/*"}};
   IpAddress v4, v6;
   ASSERT_TRUE(IpAddress::Parse("203.0.113.9", &v4));
   ASSERT_TRUE(IpAddress::Parse("2001:db8:82::5", &v6));

@@ -49,13 +49,17 @@ class TagCli : public ::testing::Test {
 };
 
 TEST_F(TagCli, TagsEachLineAndReportsBadLines) {
-  const std::string in = WriteTemp(
-      "in.jsonl",
-      R"({"headers": {"x-user-country": "KR"}, "payload": "주민등록번호 900101-1234568"})" "\n"
-      R"({"payload": "kim@example.com", "payload": "x"})" "\n"
-      "\n"
-      R"({"tenant": "t2", "peer": "203.0.113.7", "payload": ["010-1234-", "5678"]})" "\n"
-      R"({"payload": 5})" "\n");
+  const std::string in =
+      WriteTemp("in.jsonl",
+                R"({"headers": {"x-user-country": "KR"}, "payload": "주민등록번호 900101-1234568"})"
+                "\n"
+                R"({"payload": "kim@example.com", "payload": "x"})"
+                "\n"
+                "\n"
+                R"({"tenant": "t2", "peer": "203.0.113.7", "payload": ["010-1234-", "5678"]})"
+                "\n"
+                R"({"payload": 5})"
+                "\n");
   const CliRun r = RunCli("tag --config " + config_ + " " + in);
   EXPECT_EQ(r.status, 2) << r.out;
   std::vector<nlohmann::json> lines;

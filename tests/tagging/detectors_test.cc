@@ -4,16 +4,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "residency/tagging.h"
-#include "tagging/verifiers.h"
 #include "tagging/tagging_test_util.h"
+#include "tagging/verifiers.h"
 
 namespace residency::tagging {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::CheckDigit;
 using testing::DetectorNames;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using testing::ShippedPlan;
 using testing::TagText;
 
@@ -66,8 +66,8 @@ TEST(KrRrn, RejectsBadGenderDigitAndWrongLengths) {
   EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-0234567")), IsEmpty());
   EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-9234567")), IsEmpty());
   const std::string ok = Rrn("900101", '1', "23456", true, false);
-  EXPECT_FALSE(Has(TagText(ShippedPlan(), ok + "7"), Detector::kKrRrn));        // 14 digits
-  EXPECT_FALSE(Has(TagText(ShippedPlan(), "5" + ok), Detector::kKrRrn));        // 14 digits
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), ok + "7"), Detector::kKrRrn));          // 14 digits
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), "5" + ok), Detector::kKrRrn));          // 14 digits
   EXPECT_FALSE(Has(TagText(ShippedPlan(), ok.substr(0, 12)), Detector::kKrRrn));  // 12
   EXPECT_FALSE(Has(TagText(ShippedPlan(), "1900101-1234567"), Detector::kKrRrn));
   EXPECT_FALSE(Has(TagText(ShippedPlan(), "900101-12345678"), Detector::kKrRrn));
@@ -90,19 +90,19 @@ TEST(KrFrn, ForeignerNumbers) {
 }
 
 TEST(KrPhone, DomesticAndInternationalForms) {
-  for (const char* s : {"010-1234-5678", "01012345678", "010 1234 5678", "010.1234.5678",
-                        "011-123-4567", "02-123-4567", "02-1234-5678", "0212345678",
-                        "031-123-4567", "064-987-6543", "070-1234-5678", "+82-10-1234-5678",
-                        "+82 10 1234 5678", "+821012345678", "+82-2-123-4567",
-                        "tel:+82.31.123.4567", "+82-010-1234-5678"}) {
+  for (const char* s :
+       {"010-1234-5678", "01012345678", "010 1234 5678", "010.1234.5678", "011-123-4567",
+        "02-123-4567", "02-1234-5678", "0212345678", "031-123-4567", "064-987-6543",
+        "070-1234-5678", "+82-10-1234-5678", "+82 10 1234 5678", "+821012345678", "+82-2-123-4567",
+        "tel:+82.31.123.4567", "+82-010-1234-5678"}) {
     EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("kr_phone")) << s;
   }
 }
 
 TEST(KrPhone, Negatives) {
   for (const char* s : {"010-1234-567", "010-12345-6789", "0101234567890", "012-345-6789",
-                        "+83-10-1234-5678", "1+82-10-1234-5678", "(010)1234-5678",
-                        "010--1234-5678", "080-123-4567", "020-1234-5678x5", "10-1234-5678"}) {
+                        "+83-10-1234-5678", "1+82-10-1234-5678", "(010)1234-5678", "010--1234-5678",
+                        "080-123-4567", "020-1234-5678x5", "10-1234-5678"}) {
     EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kKrPhone)) << s;
   }
 }
@@ -119,9 +119,9 @@ TEST(Email, PositivesAndNegatives) {
 }
 
 TEST(Card, LuhnAndShapes) {
-  for (const char* s : {"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111",
-                        "5500 0000 0000 0004", "3782 822463 10005", "378282246310005",
-                        "card: 6011111111111117."}) {
+  for (const char* s :
+       {"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "5500 0000 0000 0004",
+        "3782 822463 10005", "378282246310005", "card: 6011111111111117."}) {
     EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), s)), ElementsAre("card")) << s;
   }
   for (const char* s : {"4111111111111112", "4111 1111 1111 1112", "1111111111111117",
@@ -155,7 +155,10 @@ TEST(SlowPath, FullWidthDigitsAreNormalised) {
   // Full-width phone with an ASCII separator mix, and a full-width @.
   EXPECT_TRUE(Has(TagText(ShippedPlan(), "\xEF\xBC\x90\xEF\xBC\x91\xEF\xBC\x90-1234-5678"),
                   Detector::kKrPhone));
-  EXPECT_TRUE(Has(TagText(ShippedPlan(), "kim\xEF\xBC\xA0" "example.com"), Detector::kEmail));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(),
+                          "kim\xEF\xBC\xA0"
+                          "example.com"),
+                  Detector::kEmail));
 }
 
 TEST(SlowPath, JsonEscapesAreDecoded) {
@@ -173,11 +176,10 @@ TEST(SlowPath, JsonEscapesAreDecoded) {
   EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\uc8fc\ubbfc\ub4f1\ub85d\ubc88\ud638)"),
                   Detector::kKrRrnKeyword));
   EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(kim\u0040example.com)"), Detector::kEmail));
-  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\uff10\uff11\uff10-1234-5678)"),
-                  Detector::kKrPhone));
+  EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\uff10\uff11\uff10-1234-5678)"), Detector::kKrPhone));
   // An escaped backslash is not an escape: `\\u0030` is the text \u0030, not a digit.
-  EXPECT_FALSE(Has(TagText(ShippedPlan(), R"(\\u0030\\u0031\\u0030-1234-5678)"),
-                   Detector::kKrPhone));
+  EXPECT_FALSE(
+      Has(TagText(ShippedPlan(), R"(\\u0030\\u0031\\u0030-1234-5678)"), Detector::kKrPhone));
   // Normalising never hides what the raw text shows.
   EXPECT_TRUE(Has(TagText(ShippedPlan(), R"(\u0041 010-1234-5678)"), Detector::kKrPhone));
 }

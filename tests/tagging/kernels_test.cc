@@ -1,12 +1,13 @@
 // Kernel differential tests: every kernel the CPU supports against the scalar reference, mask for
 // mask, on random, adversarial and boundary inputs.
+#include "tagging/kernels.h"
+
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "residency/tagging.h"
-#include "tagging/kernels.h"
 #include "tagging/tagging_corpus.h"
 #include "tagging/tagging_test_util.h"
 
@@ -57,7 +58,9 @@ void ExpectSameMasks(const std::string& in, const KernelParams& params, const st
 }
 
 TEST(Kernels, ScalarReferenceIsRight) {
-  const std::string s = "a1@+\\\xEF" "Rr\xEC\xA3 9";
+  const std::string s =
+      "a1@+\\\xEF"
+      "Rr\xEC\xA3 9";
   BlockMasks m[1];
   internal::ClassifyAll(KernelKind::kScalar, reinterpret_cast<const uint8_t*>(s.data()), s.size(),
                         ShippedParams(), m);
@@ -102,7 +105,8 @@ TEST(Kernels, DigitsAtBlockEdges) {
       s[pos] = '9';
       if (pos + 1 < len) s[pos + 1] = '@';
       if (pos > 0) s[pos - 1] = '\xEF';
-      ExpectSameMasks(s, ShippedParams(), "edge " + std::to_string(len) + "/" + std::to_string(pos));
+      ExpectSameMasks(s, ShippedParams(),
+                      "edge " + std::to_string(len) + "/" + std::to_string(pos));
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
@@ -110,7 +114,8 @@ TEST(Kernels, DigitsAtBlockEdges) {
 
 TEST(Kernels, AdversarialAndCorpora) {
   for (size_t size : {1u, 63u, 64u, 65u, 1000u, 4096u}) {
-    for (const std::string& s : corpus::Adversarial(7, size)) ExpectSameMasks(s, ShippedParams(), "adv");
+    for (const std::string& s : corpus::Adversarial(7, size))
+      ExpectSameMasks(s, ShippedParams(), "adv");
   }
   for (auto kind : {corpus::Kind::kEnglish, corpus::Kind::kKorean, corpus::Kind::kDigits,
                     corpus::Kind::kChatJson}) {

@@ -56,8 +56,8 @@ TEST(Oracle, AgreesOnGeneratedCorpora) {
           const std::string text = corpus::Text(seed * 1000 + size, kind, size, rate);
           const uint8_t want = Expected(o, text);
           const uint8_t got = testing::TagText(plan, text).detectors;
-          ASSERT_EQ(Bits(want), Bits(got)) << "kind " << static_cast<int>(kind) << " rate "
-                                           << rate << " size " << size << " seed " << seed;
+          ASSERT_EQ(Bits(want), Bits(got)) << "kind " << static_cast<int>(kind) << " rate " << rate
+                                           << " size " << size << " seed " << seed;
           positives += want != 0;
           ++total;
         }
@@ -83,9 +83,10 @@ TEST(Oracle, AgreesOnRandomDetectorAlphabet) {
   corpus::Rng r(2024);
   // Pieces that form near-misses of every detector when strung together at random.
   const std::vector<std::string> pieces = {
-      "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "00", "01", "02", "10", "29", "31",
-      "-", "-", " ", ".", "+", "+82", "@", "a", "Z", "ab", ".com", "_", "%", "\n", "x@",
-      "주민", "등록번호", "번호", "RRN", "rrn", "R", "\xEC\xA3", "010", "4111", "9001011"};
+      "0",    "1",   "2",   "3",  "4",        "5",   "6",    "7",      "8",  "9",    "00",
+      "01",   "02",  "10",  "29", "31",       "-",   "-",    " ",      ".",  "+",    "+82",
+      "@",    "a",   "Z",   "ab", ".com",     "_",   "%",    "\n",     "x@", "주민", "등록번호",
+      "번호", "RRN", "rrn", "R",  "\xEC\xA3", "010", "4111", "9001011"};
   int positives = 0;
   for (int i = 0; i < 20000; ++i) {
     std::string s;

@@ -77,7 +77,8 @@ TEST(Metadata, BadOrConflictingClaimsGiveNoClaim) {
 
 TEST(Tags, OriginsAndProvenance) {
   // Unknown user: kr_* detectors default to KR, others to the unknown origin; all inferred.
-  const TagResult a = TagText(ShippedPlan(), std::string(kRrn) + " kim@example.com 4111111111111111");
+  const TagResult a =
+      TagText(ShippedPlan(), std::string(kRrn) + " kim@example.com 4111111111111111");
   EXPECT_THAT(TagStrings(a), ElementsAre("KR:kr.rrn", "ZZ:personal", "ZZ:personal.financial"));
   for (const Tag& t : a.tag_span()) EXPECT_EQ(t.provenance, Provenance::kInferred);
   // Known user: every tag has the user's origin and provenance.
@@ -229,7 +230,8 @@ TEST(Config, ErrorsNameLineAndColumn) {
       {"kind: tagging\nrrn_keywords: [ab, cd, ef]\n",
        "test.yaml:2:24: error: keyword `ef`: the keywords' first two bytes use more than 4"},
       {"kind: tagging\nrrn_keywords: [a]\n", "test.yaml:2:16: error: keyword `a` must be 2 to 64"},
-      {"kind: tagging\nrrn_keywords: [ab, AB]\n", "test.yaml:2:20: error: keyword `AB` is listed twice"},
+      {"kind: tagging\nrrn_keywords: [ab, AB]\n",
+       "test.yaml:2:20: error: keyword `AB` is listed twice"},
       {"kind: tagging\ncountry_headers: [\"x user\"]\n",
        "test.yaml:2:19: error: `x user` is not a valid header name"},
       {"kind: tagging\nnetworks:\n  - {jurisdiction: KR, cidrs: [10.0.0.1/8]}\n",
@@ -241,7 +243,8 @@ TEST(Config, ErrorsNameLineAndColumn) {
       {"kind: tagging\nnetworks:\n  - {jurisdiction: KR, cidrs: [10.0.0.0/8]}\n"
        "  - {jurisdiction: JP, cidrs: [10.0.0.0/8]}\n",
        "test.yaml:4:32: error: this cidr is listed twice"},
-      {"kind: tagging\nnetworks:\n  - {jurisdiction: KR, provenance: claimed, cidrs: [10.0.0.0/8]}\n",
+      {"kind: tagging\nnetworks:\n  - {jurisdiction: KR, provenance: claimed, cidrs: "
+       "[10.0.0.0/8]}\n",
        "test.yaml:3:36: error: `provenance` must be `verified` or `inferred`, not `claimed`"},
       {"kind: tagging\nnetworks:\n  - {jurisdiction: KR, cidr: [10.0.0.0/8]}\n",
        "test.yaml:3:24: error: unknown key `cidr` in a network entry"},
@@ -257,7 +260,8 @@ TEST(Config, ErrorsNameLineAndColumn) {
 }
 
 TEST(Config, BoundsOnNestingIndentationAndSize) {
-  auto deep = TaggerPlan::Compile("kind: tagging\ntenants: " + std::string(100, '[') + "\n", "t.yaml");
+  auto deep =
+      TaggerPlan::Compile("kind: tagging\ntenants: " + std::string(100, '[') + "\n", "t.yaml");
   ASSERT_FALSE(deep.ok());
   EXPECT_THAT(std::string(deep.status().message()),
               HasSubstr("t.yaml:2:74: error: nesting is deeper than 64 levels"));
@@ -301,9 +305,7 @@ networks:
   - {jurisdiction: JP, cidrs: [10.1.0.0/16, 10.1.2.3/32, "2001:db8:1::/48"]}
   - {jurisdiction: DE, cidrs: [10.1.0.0/24, 255.255.255.255/32, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"]}
 )");
-  auto at = [&](const char* ip) {
-    return std::string(TagChunks(p, {}, {}, "", ip).user.view());
-  };
+  auto at = [&](const char* ip) { return std::string(TagChunks(p, {}, {}, "", ip).user.view()); };
   EXPECT_EQ(at("9.255.255.255"), "US");
   EXPECT_EQ(at("10.0.0.0"), "KR");
   EXPECT_EQ(at("10.0.255.255"), "KR");
@@ -336,8 +338,8 @@ TEST(Basics, CountryTableAndIpParsing) {
   EXPECT_FALSE(IsIsoCountry("EU"));
   EXPECT_FALSE(IsIsoCountry("KOR"));
   IpAddress ip;
-  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "1.2.3.256", "::g", "1.2.3.4 ", "01.2.3.4x",
-                          "fe80::1%eth0"}) {
+  for (const char* bad :
+       {"", "1.2.3", "1.2.3.4.5", "1.2.3.256", "::g", "1.2.3.4 ", "01.2.3.4x", "fe80::1%eth0"}) {
     EXPECT_FALSE(IpAddress::Parse(bad, &ip)) << bad;
   }
   EXPECT_FALSE(IpAddress::Parse(std::string_view("1.2.3.4\0", 8), &ip));

@@ -69,10 +69,14 @@ inline std::string KrPhone(Rng& r) {
   static const char* kSeps[] = {"-", "", " ", "."};
   const std::string sep = kSeps[r.Below(4)];
   switch (r.Below(4)) {
-    case 0: return "010" + sep + Digits(r, 4) + sep + Digits(r, 4);
-    case 1: return "02" + sep + Digits(r, 3 + static_cast<int>(r.Below(2))) + sep + Digits(r, 4);
-    case 2: return "031" + sep + Digits(r, 3) + sep + Digits(r, 4);
-    default: return "+82" + sep + "10" + sep + Digits(r, 4) + sep + Digits(r, 4);
+    case 0:
+      return "010" + sep + Digits(r, 4) + sep + Digits(r, 4);
+    case 1:
+      return "02" + sep + Digits(r, 3 + static_cast<int>(r.Below(2))) + sep + Digits(r, 4);
+    case 2:
+      return "031" + sep + Digits(r, 3) + sep + Digits(r, 4);
+    default:
+      return "+82" + sep + "10" + sep + Digits(r, 4) + sep + Digits(r, 4);
   }
 }
 
@@ -107,13 +111,20 @@ inline std::string Card(Rng& r) {
 
 inline std::string Pii(Rng& r) {
   switch (r.Below(7)) {
-    case 0: return RegistrationNumber(r, false, r.Chance(0.5), r.Chance(0.7));
-    case 1: return RegistrationNumber(r, true, r.Chance(0.5), r.Chance(0.7));
-    case 2: return KrPhone(r);
-    case 3: return Email(r);
-    case 4: return Card(r);
-    case 5: return "주민등록번호";
-    default: return "RRN";
+    case 0:
+      return RegistrationNumber(r, false, r.Chance(0.5), r.Chance(0.7));
+    case 1:
+      return RegistrationNumber(r, true, r.Chance(0.5), r.Chance(0.7));
+    case 2:
+      return KrPhone(r);
+    case 3:
+      return Email(r);
+    case 4:
+      return Card(r);
+    case 5:
+      return "주민등록번호";
+    default:
+      return "RRN";
   }
 }
 
@@ -122,14 +133,15 @@ inline std::string Pii(Rng& r) {
 enum class Kind { kEnglish, kKorean, kDigits, kChatJson, kDigitsHeavy };
 
 inline std::string Token(Rng& r, Kind kind) {
-  static const char* kEn[] = {"the", "model", "should", "summarise", "this", "report", "about",
-                              "quarterly", "revenue", "and", "customer", "feedback", "please",
-                              "write", "a", "short", "answer", "with", "examples", "for",
-                              "our", "team", "meeting", "tomorrow", "regarding", "data",
-                              "residency", "in", "Seoul", "region", "error", "rates"};
-  static const char* kKo[] = {"안녕하세요", "보고서를", "요약해", "주세요", "고객", "데이터",
-                              "서울", "리전에", "저장된", "내용을", "확인하고", "답변을",
-                              "작성해", "주시면", "감사하겠습니다", "주간", "회의", "자료"};
+  static const char* kEn[] = {
+      "the",       "model", "should",    "summarise", "this",   "report", "about",   "quarterly",
+      "revenue",   "and",   "customer",  "feedback",  "please", "write",  "a",       "short",
+      "answer",    "with",  "examples",  "for",       "our",    "team",   "meeting", "tomorrow",
+      "regarding", "data",  "residency", "in",        "Seoul",  "region", "error",   "rates"};
+  static const char* kKo[] = {"안녕하세요", "보고서를", "요약해", "주세요", "고객",
+                              "데이터",     "서울",     "리전에", "저장된", "내용을",
+                              "확인하고",   "답변을",   "작성해", "주시면", "감사하겠습니다",
+                              "주간",       "회의",     "자료"};
   switch (kind) {
     case Kind::kEnglish:
     case Kind::kChatJson:
@@ -144,13 +156,19 @@ inline std::string Token(Rng& r, Kind kind) {
         return kEn[r.Below(sizeof(kEn) / sizeof(kEn[0]))];
       }
       switch (r.Below(kind == Kind::kDigits ? 5 : 8)) {
-        case 0: return Digits(r, 1 + static_cast<int>(r.Below(12)));
-        case 1: return "2026-" + Two(1 + static_cast<int>(r.Below(12))) + "-" +
-                       Two(1 + static_cast<int>(r.Below(28)));
-        case 2: return "order#" + Digits(r, 8);
-        case 3: return "[" + Digits(r, 3) + ", " + Digits(r, 2) + ", " + Digits(r, 5) + "]";
-        case 4: return Digits(r, 3) + "." + Digits(r, 2);
-        default: return kEn[r.Below(sizeof(kEn) / sizeof(kEn[0]))];
+        case 0:
+          return Digits(r, 1 + static_cast<int>(r.Below(12)));
+        case 1:
+          return "2026-" + Two(1 + static_cast<int>(r.Below(12))) + "-" +
+                 Two(1 + static_cast<int>(r.Below(28)));
+        case 2:
+          return "order#" + Digits(r, 8);
+        case 3:
+          return "[" + Digits(r, 3) + ", " + Digits(r, 2) + ", " + Digits(r, 5) + "]";
+        case 4:
+          return Digits(r, 3) + "." + Digits(r, 2);
+        default:
+          return kEn[r.Below(sizeof(kEn) / sizeof(kEn[0]))];
       }
   }
   return "x";
@@ -165,7 +183,8 @@ inline std::string Text(uint64_t seed, Kind kind, size_t size, double pii_rate) 
     body += (pii_rate > 0 && r.Chance(pii_rate)) ? Pii(r) : Token(r, kind);
   }
   if (kind != Kind::kChatJson) return body;
-  std::string out = R"({"model":"chat-1","messages":[{"role":"system","content":"You are helpful.\n"},{"role":"user","content":")";
+  std::string out =
+      R"({"model":"chat-1","messages":[{"role":"system","content":"You are helpful.\n"},{"role":"user","content":")";
   for (char c : body) {
     if (c == '"' || c == '\\') out += '\\';
     out += c;

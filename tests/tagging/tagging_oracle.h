@@ -18,9 +18,9 @@ inline std::string DatePattern(const std::string& g_1900, const std::string& g_2
       "(?:(?:0[13578]|1[02])(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)(?:0[1-9]|[12][0-9]|30)|"
       "02(?:0[1-9]|1[0-9]|2[0-8]))";
   const std::string g = "[" + g_1900 + g_2000 + "]";
-  return "(?:[0-9]{2}" + mmdd + "-?" + g +
-         "|(?:0[48]|[2468][048]|[13579][26])0229-?" + g +  // leap in both centuries
-         "|000229-?[" + g_2000 + "])";                       // 2000 leap, 1900 not
+  return "(?:[0-9]{2}" + mmdd + "-?" + g + "|(?:0[48]|[2468][048]|[13579][26])0229-?" +
+         g +                            // leap in both centuries
+         "|000229-?[" + g_2000 + "])";  // 2000 leap, 1900 not
 }
 
 inline const char* kBefore = "(?:^|[^0-9])";
@@ -35,7 +35,8 @@ inline std::string FrnPattern() {
 inline std::string PhonePattern() {
   return std::string(kBefore) +
          "(?:0(?:1[016789]|2|[3-6][1-5]|70)|\\+82[-. ]?(?:1[016789]|2|[3-6][1-5]|70))"
-         "[-. ]?[0-9]{3,4}[-. ]?[0-9]{4}" + kAfter;
+         "[-. ]?[0-9]{3,4}[-. ]?[0-9]{4}" +
+         kAfter;
 }
 inline std::string EmailPattern() { return "[A-Za-z0-9._%+-]@[A-Za-z0-9.-]+\\.[A-Za-z]{2}"; }
 // Card shapes (anchored at a digit-run start; Luhn checked separately).

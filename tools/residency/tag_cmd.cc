@@ -1,6 +1,5 @@
 // `residency tag --config FILE [INPUT.jsonl]`: tags one request per input line (SPEC §9).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -119,7 +118,8 @@ ordered_json Render(const tg::TagResult& r) {
   }
   ordered_json detectors = ordered_json::array();
   for (int i = 0; i < tg::kNumDetectors; ++i) {
-    if (r.detectors & (1u << i)) detectors.push_back(tg::DetectorName(static_cast<tg::Detector>(i)));
+    if (r.detectors & (1u << i))
+      detectors.push_back(tg::DetectorName(static_cast<tg::Detector>(i)));
   }
   out["tags"] = std::move(tags);
   out["detectors"] = std::move(detectors);
@@ -141,11 +141,12 @@ ordered_json Render(const tg::TagResult& r) {
 }  // namespace
 
 int RunTag(int argc, char** argv) {
-  CLI::App app{"Tag inference requests, one JSON object per input line (SPEC §9).\n"
-               "Input lines: {\"headers\": {...}, \"peer\": \"IP\", \"tenant\": \"ID\", "
-               "\"payload\": \"...\" | [\"chunk\", ...]}, every field optional.\n"
-               "Exit status: 0 every line tagged, 2 bad config or any bad line.",
-               "residency tag"};
+  CLI::App app{
+      "Tag inference requests, one JSON object per input line (SPEC §9).\n"
+      "Input lines: {\"headers\": {...}, \"peer\": \"IP\", \"tenant\": \"ID\", "
+      "\"payload\": \"...\" | [\"chunk\", ...]}, every field optional.\n"
+      "Exit status: 0 every line tagged, 2 bad config or any bad line.",
+      "residency tag"};
   std::string config;
   std::string input = "-";
   app.add_option("--config", config, "tagging configuration (kind: tagging)")->required();
