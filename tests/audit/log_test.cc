@@ -718,21 +718,35 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
       o.durability = sync ? AuditDurability::kSync : AuditDurability::kAsync;
       auto log = AuditLog::Open(o);
       if (!log.ok()) ::_exit(3);
-      std::vector<uint64_t> pending;
-      for (uint64_t i = 0;; ++i) {
-        if (!(*log)->Append(Rec(i)).ok()) ::_exit(4);
-        pending.push_back(i);
-        if (sync || i % 64 == 63) {
-          if (!sync && !(*log)->Flush().ok()) ::_exit(5);
-          for (uint64_t p : pending) {
-            if (::write(fds[1], &p, sizeof(p)) != sizeof(p)) ::_exit(6);
+      const uint64_t ready = UINT64_MAX;
+      if (::write(fds[1], &ready, sizeof(ready)) != sizeof(ready)) ::_exit(6);
+      // Sync: four appending threads share each fsync (group commit), each acknowledging its
+      // records as Append returns. Async: one thread, acknowledging after each Flush.
+      auto work = [&](uint64_t first, uint64_t step) {
+        std::vector<uint64_t> pending;
+        for (uint64_t i = first;; i += step) {
+          if (!(*log)->Append(Rec(i)).ok()) ::_exit(4);
+          pending.push_back(i);
+          if (sync || pending.size() == 16) {
+            if (!sync && !(*log)->Flush().ok()) ::_exit(5);
+            for (uint64_t p : pending) {
+              if (::write(fds[1], &p, sizeof(p)) != sizeof(p)) ::_exit(6);
+            }
+            pending.clear();
           }
-          pending.clear();
         }
+      };
+      if (sync) {
+        for (uint64_t t = 1; t < 4; ++t) std::thread(work, t, 4).detach();
+        work(0, 4);
       }
+      work(0, 1);
     }
     ::close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 40000));
+    uint64_t ready = 0;
+    ASSERT_EQ(::read(fds[0], &ready, sizeof(ready)), static_cast<ssize_t>(sizeof(ready)));
+    ASSERT_EQ(ready, UINT64_MAX);  // the log is open; kill it somewhere in the next 60 ms
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -743,7 +757,6 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
     ::close(fds[0]);
     total_acked += acked.size();
     std::string dir = logs_ + "/" + log_id;
-    if (!std::filesystem::exists(dir + "/" + SegmentName(0))) continue;  // killed before open
     AuditOptions o = Options();
     o.resume_log_dir = dir;
     auto recovered = AuditLog::Open(o);
@@ -756,8 +769,12 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
       ASSERT_TRUE(digests.count(DigestOf(i))) << "acknowledged record " << i << " lost";
     }
   }
+  RecordProperty("trials", trials);
+  RecordProperty("acknowledged", static_cast<int>(total_acked));
+  std::printf("kill -9: %d trials, %zu acknowledged records checked\n", trials, total_acked);
   EXPECT_GE(trials, 5);
-  EXPECT_GT(total_acked, 50u);  // the kills landed while records were being acknowledged
+  // The kills landed while records were being acknowledged (fsync here costs a few ms).
+  EXPECT_GT(total_acked, 20u);
 }
 
 TEST_F(AuditLogTest, RecoveryRefusesAnotherKey) {
