@@ -95,8 +95,10 @@ class AuditSink {
 // A sink that appends every durable record (u32 big-endian length + record bytes) to
 // `<dir>/<log id>.records` and every checkpoint note to `<dir>/<log id>.checkpoints`, fsyncing
 // both before returning (stands in for a Kafka topic or an object-store upload).
+// Thread safety: like every AuditSink, called by one writer thread at a time.
 std::unique_ptr<AuditSink> NewFileSink(std::string dir);
 
+// Configuration of one log. Plain value; thread-compatible.
 struct AuditOptions {
   // Parent directory: each Open creates a fresh log in `audit_dir/<log id>/`. Required unless
   // `resume_log_dir` is set.
@@ -169,6 +171,7 @@ enum class AuditLogStatus { kValid, kInvalid, kMissing, kTruncated, kGap, kEquiv
 // "valid", "invalid", "missing", "truncated", "gap", "equivocation".
 const char* AuditLogStatusName(AuditLogStatus s);
 
+// One finding of the verifier. Plain value; thread-compatible.
 struct AuditFinding {
   AuditLogStatus status = AuditLogStatus::kInvalid;
   // For kInvalid: "bit flip", "deleted", "inserted", "duplicated", "reordered", "bad signature",
@@ -178,6 +181,7 @@ struct AuditFinding {
   std::string message;  // one line, lowercase
 };
 
+// The verifier's verdict on one log. Plain value; thread-compatible.
 struct AuditLogReport {
   std::string path;    // the log directory
   std::string origin;  // from the log-open record, when readable
@@ -187,11 +191,13 @@ struct AuditLogReport {
   uint64_t checkpoints = 0;  // valid checkpoints checked
 };
 
+// The verifier's verdict on every log under a path. Plain value; thread-compatible.
 struct AuditVerifyReport {
   std::vector<AuditLogReport> logs;
   bool ok() const;  // every log valid
 };
 
+// What the verifier trusts. Plain value; thread-compatible.
 struct AuditVerifyOptions {
   // Verifier keys: C2SP vkey strings (`name+hash+base64`). Several for rotation.
   std::vector<std::string> vkeys;
@@ -201,6 +207,7 @@ struct AuditVerifyOptions {
   std::vector<std::string> trusted_checkpoints;
 };
 
+// Thread safety: the free functions below keep no shared state and may run concurrently.
 // Verifies every log under `path` (a log directory, or a directory of log directories).
 // Returns an error only when it cannot run at all (unreadable path, no keys, bad vkey).
 absl::StatusOr<AuditVerifyReport> VerifyAuditLogs(const std::string& path,
