@@ -86,7 +86,10 @@ class Evaluator {
 
   const CompiledSet& set_;
   const Facts& f_;
+  std::optional<double> PartitionSum(Field field, const Unit& u) const;
+
   const Policy* policy_ = nullptr;
+  const Rule* rule_ = nullptr;
   int policy_index_ = -1;
   std::vector<Outcome>* outcomes_ = nullptr;
   std::vector<std::pair<int, int>>* obligations_ = nullptr;
@@ -278,12 +281,20 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
   std::optional<double> v;
   const Request& r = *f_.request;
   switch (c.field) {
-    case Field::kSubjects: v = u.tag ? u.tag->subjects : f_.subjects; break;
+    case Field::kSubjects:
     case Field::kSensitiveSubjects:
-      v = u.tag ? u.tag->sensitive_subjects : f_.sensitive_subjects;
-      break;
     case Field::kCumulativeSubjects:
-      v = u.tag ? u.tag->cumulative_subjects : f_.cumulative_subjects;
+      if (u.tag && rule_ && !rule_->tag_filters.empty()) {
+        v = PartitionSum(c.field, u);
+      } else if (u.tag) {
+        v = c.field == Field::kSubjects            ? u.tag->subjects
+            : c.field == Field::kSensitiveSubjects ? u.tag->sensitive_subjects
+                                                   : u.tag->cumulative_subjects;
+      } else {
+        v = c.field == Field::kSubjects            ? f_.subjects
+            : c.field == Field::kSensitiveSubjects ? f_.sensitive_subjects
+                                                   : f_.cumulative_subjects;
+      }
       break;
     case Field::kTrainingFlops:
       v = (u.artifact && u.artifact->model) ? u.artifact->model->training_flops : f_.training_flops;
@@ -300,6 +311,40 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
   if (c.lte && !(*v <= *c.lte)) return Tri::kFalse;
   if (c.lt && !(*v < *c.lt)) return Tri::kFalse;
   return Tri::kTrue;
+}
+
+// Sum of `field` over the unit's artifact's partitions that the rule's tag filters match, each
+// partition counted once however many of its classes match; nullopt when one of them lacks it.
+std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const {
+  double sum = 0;
+  for (const auto& p : u.artifact->parts) {
+    bool all = true;
+    for (const auto& filter : rule_->tag_filters) {
+      bool any = false;
+      for (int cls : p.effective_classes) {
+        const ClassBits& anc = set_.classes[cls].ancestors;
+        for (const auto& pat : filter) {
+          if ((pat.any_class || anc.Intersects(pat.classes)) &&
+              (pat.any_origin || p.origin_bits.SubsetOf(pat.origins))) {
+            any = true;
+            break;
+          }
+        }
+        if (any) break;
+      }
+      if (!any) {
+        all = false;
+        break;
+      }
+    }
+    if (!all) continue;
+    const std::optional<double>& v = field == Field::kSubjects            ? p.subjects
+                                     : field == Field::kSensitiveSubjects ? p.sensitive_subjects
+                                                                          : p.cumulative_subjects;
+    if (!v) return std::nullopt;
+    sum += *v;
+  }
+  return sum;
 }
 
 bool Evaluator::Regex(const Condition& c, const Unit& u) const {
@@ -383,6 +428,7 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
 
 void Evaluator::EvalRule(int rule_index, const Unit& u) {
   const Rule& rule = policy_->rules[rule_index];
+  rule_ = &rule;
   const char* missing = nullptr;
   Tri applies = Eval(rule.when, u, &missing);
   if (applies == Tri::kFalse) return;

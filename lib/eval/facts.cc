@@ -33,6 +33,7 @@ ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time n
 struct RawTag {
   std::string cls, origin;
   std::optional<double> subjects, sensitive, cumulative;
+  int part = 0;  // which partition of the artifact (lineage included) it comes from
 };
 
 class LineageWalker {
@@ -42,9 +43,10 @@ class LineageWalker {
   void Dataset(const residency::Dataset& d, int depth, std::vector<RawTag>* out) {
     if (!Enter(d.id, "dataset", depth)) return;
     for (const auto& p : d.partitions) {
+      int part = parts_++;
       for (const auto& c : p.classes) {
         out->push_back(RawTag{c, p.origin, p.subjects, p.sensitive_subjects,
-                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects});
+                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects, part});
       }
     }
     for (const auto& parent : d.derived_from) Dataset(parent, depth + 1, out);
@@ -92,6 +94,7 @@ class LineageWalker {
   Facts* facts_;
   std::vector<std::string> path_;
   size_t nodes_ = 0;
+  int parts_ = 0;
   bool limit_reported_ = false;
 };
 
@@ -164,6 +167,28 @@ void FinishTags(const CompiledSet& set, std::vector<RawTag>& raw, Artifact* a, F
         !HasAttestation(set, a->evidence, f->request_evidence, t)) {
       t.effective_cls = pseudo->second;
     }
+  }
+  // Partitions, for numbers summed over what a rule's tag filter matches.
+  for (const auto& r : raw) {
+    auto ci = set.class_index.find(r.cls);
+    int origin = Jurisdiction(set, r.origin);
+    if (ci == set.class_index.end() || origin < 0) continue;
+    auto pit = std::find_if(a->parts.begin(), a->parts.end(),
+                            [&](const PartFact& p) { return p.id == r.part; });
+    if (pit == a->parts.end()) {
+      PartFact p;
+      p.id = r.part;
+      p.origin_bits = set.catalogue.jurisdiction_members[origin];
+      p.subjects = r.subjects;
+      p.sensitive_subjects = r.sensitive;
+      p.cumulative_subjects = r.cumulative;
+      a->parts.push_back(p);
+      pit = a->parts.end() - 1;
+    }
+    auto t = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& x) {
+      return x.cls == ci->second && x.origin == origin;
+    });
+    pit->effective_classes.push_back(t->effective_cls);
   }
 }
 

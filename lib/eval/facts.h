@@ -36,6 +36,14 @@ struct TagFact {
   bool has_partition = false;
 };
 
+// One partition (lineage included) of an artifact.
+struct PartFact {
+  int id = 0;
+  std::vector<int> effective_classes;
+  CountryBits origin_bits;
+  std::optional<double> subjects, sensitive_subjects, cumulative_subjects;
+};
+
 enum class ArtifactKind : uint8_t { kDataset, kModel, kPrompt };
 
 struct Artifact {
@@ -44,6 +52,7 @@ struct Artifact {
   const Model* model = nullptr;
   std::vector<ResolvedEvidence> evidence;  // the artifact's own
   std::vector<TagFact> tags;
+  std::vector<PartFact> parts;
 };
 
 struct FailReason {

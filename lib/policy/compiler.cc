@@ -588,6 +588,11 @@ void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::j
   r.Ignore("note");
   r.Finish();
   rule->tag_scoped = UsesTag(rule->when);
+  if (rule->when.kind == Condition::Kind::kTags) rule->tag_filters.push_back(rule->when.tags);
+  if (rule->when.kind == Condition::Kind::kAll) {
+    for (const auto& c : rule->when.children)
+      if (c.kind == Condition::Kind::kTags) rule->tag_filters.push_back(c.tags);
+  }
   for (const auto& a : rule->alternatives) rule->tag_scoped |= UsesTag(a.when);
 }
 

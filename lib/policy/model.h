@@ -201,6 +201,9 @@ struct Rule {
   std::optional<absl::Time> from, until;
   Condition when;
   bool tag_scoped = false;     // evaluated per (artifact, tag, location)
+  // The top-level tag conditions of `when` (each a list of patterns, all must match): numbers
+  // of a tag unit are summed over the partitions they match.
+  std::vector<std::vector<TagPattern>> tag_filters;
   bool has_alternatives = false;
   std::vector<Alternative> alternatives;
   Effect effect = Effect::kDeny;  // the rule's effect, or `otherwise` when it has alternatives

@@ -202,6 +202,30 @@ TEST_F(EvalTest, MissingNumberFailsClosed) {
   EXPECT_THAT(d.reasons[0].message, HasSubstr("`subjects`"));
 }
 
+TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {
+  // 600k credit + 500k health records are 1.1M people of Korean personal data: over the
+  // 1,000,000 threshold although neither class alone is. A partition with two matching classes
+  // counts once.
+  std::string split =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal.credit], origin: KR, subjects: 600000},"
+      " {classes: [personal.health], origin: KR, subjects: 500000}]}\n";
+  Decision d = Check(split);
+  EXPECT_EQ(d.decision, Effect::kEscalate);
+  EXPECT_THAT(Rules(d), ElementsAre("kr.volume"));
+  std::string once =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal.credit, personal.health], origin: KR,"
+      " subjects: 600000}]}\n";
+  EXPECT_EQ(Check(once).decision, Effect::kAllow);
+  // Partitions of another origin do not count towards a KR threshold.
+  std::string other =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 600000},"
+      " {classes: [personal], origin: DE, subjects: 500000}]}\n";
+  EXPECT_EQ(Check(other).decision, Effect::kAllow);
+}
+
 TEST_F(EvalTest, MixedOriginDatasetCarriesBothTags) {
   std::string mixed =
       "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
