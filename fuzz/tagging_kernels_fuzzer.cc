@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t n = size - 1;
 
   in::KernelParams params;
-  params.num_anchors = ctl & 3;
+  params.num_anchors = ctl % (in::kMaxAnchorBytes + 1);
   for (int a = 0; a < params.num_anchors; ++a) {
     params.anchor[a] = static_cast<uint8_t>((n > static_cast<size_t>(a) ? text[a] : 'r') | 0x20);
   }

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -98,8 +99,9 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
     anchors.push_back(b);
     return static_cast<int>(anchors.size() - 1);
   };
-  std::set<std::pair<int, int>> pairs;
+  auto fold = [](char c) { return static_cast<uint8_t>(static_cast<uint8_t>(c) | 0x20); };
   std::set<std::string> seen;
+  std::vector<YAML::Mark> marks;
   for (const YAML::Node& k : node) {
     std::string s;
     RETURN_IF_ERROR_(Scalar(k, "a keyword", &s));
@@ -122,8 +124,8 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
     if (!seen.insert(folded).second) {
       return Error(k.Mark(), absl::StrCat("keyword `", s, "` is listed twice"));
     }
-    const int a = anchor_index(static_cast<uint8_t>(s[0]) | 0x20);
-    const int b = anchor_index(static_cast<uint8_t>(s[1]) | 0x20);
+    anchor_index(fold(s[0]));
+    anchor_index(fold(s[1]));
     if (anchors.size() > static_cast<size_t>(internal::kMaxAnchorBytes)) {
       return Error(k.Mark(),
                    absl::StrCat("keyword `", s, "`: the keywords' first two bytes use more than ",
@@ -131,27 +133,47 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
                                 " distinct values (case-folded); the scanner supports ",
                                 internal::kMaxAnchorBytes));
     }
-    pairs.insert({a, b});
     internal::Keyword kw;
     kw.bytes = s;
     kw.boundary_before = internal::IsAsciiAlnumByte(static_cast<uint8_t>(s.front()));
     kw.boundary_after = internal::IsAsciiAlnumByte(static_cast<uint8_t>(s.back()));
     d->keywords.push_back(std::move(kw));
+    marks.push_back(k.Mark());
   }
-  if (pairs.size() > internal::kMaxKeywordPairs) {
-    return Error(node.Mark(),
-                 absl::StrCat("the keywords start with more than ", internal::kMaxKeywordPairs,
-                              " distinct two-byte prefixes"));
+  // Three-byte fingerprints where spare anchor slots allow (fewer false candidates), ASCII-led
+  // keywords first since their two-byte prefixes are the common ones in text.
+  std::vector<int> third(d->keywords.size(), -1);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < d->keywords.size(); ++i) {
+      const std::string& s = d->keywords[i].bytes;
+      const bool ascii = static_cast<uint8_t>(s[0]) < 0x80 && static_cast<uint8_t>(s[1]) < 0x80;
+      if (s.size() < 3 || ascii != (pass == 0)) continue;
+      const uint8_t c = fold(s[2]);
+      bool present = false;
+      for (uint8_t a : anchors) present = present || a == c;
+      if (!present && anchors.size() >= static_cast<size_t>(internal::kMaxAnchorBytes)) continue;
+      third[i] = anchor_index(c);
+    }
+  }
+  std::set<std::tuple<int, int, int>> fps;
+  for (size_t i = 0; i < d->keywords.size(); ++i) {
+    const std::string& s = d->keywords[i].bytes;
+    fps.insert({anchor_index(fold(s[0])), anchor_index(fold(s[1])), third[i]});
+    if (fps.size() > internal::kMaxKeywordPairs) {
+      return Error(marks[i], absl::StrCat("keyword `", s, "`: the keywords start with more than ",
+                                          internal::kMaxKeywordPairs, " distinct prefixes"));
+    }
   }
   d->kernel_params.num_anchors = static_cast<int>(anchors.size());
   for (size_t i = 0; i < anchors.size() && i < internal::kMaxAnchorBytes; ++i) {
     d->kernel_params.anchor[i] = anchors[i];
   }
-  d->num_pairs = 0;
-  for (const auto& [a, b] : pairs) {
-    d->pair_first[d->num_pairs] = static_cast<uint8_t>(a);
-    d->pair_second[d->num_pairs] = static_cast<uint8_t>(b);
-    ++d->num_pairs;
+  d->num_fingerprints = 0;
+  for (const auto& [a, b, c] : fps) {
+    d->fp_first[d->num_fingerprints] = static_cast<uint8_t>(a);
+    d->fp_second[d->num_fingerprints] = static_cast<uint8_t>(b);
+    d->fp_third[d->num_fingerprints] = c < 0 ? PlanData::kNoAnchor : static_cast<uint8_t>(c);
+    ++d->num_fingerprints;
   }
   return absl::OkStatus();
 }

@@ -9,7 +9,7 @@
 
 namespace residency::tagging::internal {
 
-inline constexpr int kMaxAnchorBytes = 4;
+inline constexpr int kMaxAnchorBytes = 6;
 
 // The masks of one 64-byte block: bit i describes byte i of the block.
 struct BlockMasks {
@@ -22,7 +22,7 @@ struct BlockMasks {
 
 // Folded keyword anchor bytes; unused slots are never set in the masks.
 struct KernelParams {
-  uint8_t anchor[kMaxAnchorBytes] = {0, 0, 0, 0};
+  uint8_t anchor[kMaxAnchorBytes] = {};
   int num_anchors = 0;
 };
 

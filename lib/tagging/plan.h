@@ -39,9 +39,13 @@ struct PlanData {
   uint8_t enabled = 0;  // bit per Detector
   std::vector<Keyword> keywords;
   KernelParams kernel_params;
-  uint8_t num_pairs = 0;
-  uint8_t pair_first[kMaxKeywordPairs] = {};  // anchor indices
-  uint8_t pair_second[kMaxKeywordPairs] = {};
+  // Keyword fingerprints: anchor indices of the first two (or three) folded bytes; a keyword can
+  // start only where its fingerprint's anchors line up. third == kNoAnchor: two bytes only.
+  static constexpr uint8_t kNoAnchor = 0xFF;
+  uint8_t num_fingerprints = 0;
+  uint8_t fp_first[kMaxKeywordPairs] = {};
+  uint8_t fp_second[kMaxKeywordPairs] = {};
+  uint8_t fp_third[kMaxKeywordPairs] = {};
   KernelKind kernel = KernelKind::kScalar;
   ClassifyBlocksFn classify = nullptr;
   size_t max_scan_bytes = 65536;

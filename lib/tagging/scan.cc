@@ -177,7 +177,7 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
   // Detectors stop being searched once settled: on their first match, except the registration
   // numbers, which keep looking for a match whose checksum passes (a confidence signal).
   uint8_t done = static_cast<uint8_t>(~plan.enabled & kAllDetectors);
-  if (plan.num_pairs == 0) done |= kBitKeyword;
+  if (plan.num_fingerprints == 0) done |= kBitKeyword;
   uint64_t carry = 0;
   alignas(64) uint8_t tail[64];
   constexpr size_t kBatchBytes = kBatchBlocks * 64;
@@ -270,10 +270,15 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
         }
       }
       if (!(done & kBitKeyword)) {
+        // Bits near the block end cannot see the next block's anchors: kept as candidates.
         uint64_t k = 0;
-        for (int i = 0; i < plan.num_pairs; ++i) {
-          k |= m.anchor[plan.pair_first[i]] &
-               ((m.anchor[plan.pair_second[i]] >> 1) | (uint64_t{1} << 63));
+        for (int i = 0; i < plan.num_fingerprints; ++i) {
+          uint64_t f = m.anchor[plan.fp_first[i]] &
+                       ((m.anchor[plan.fp_second[i]] >> 1) | (uint64_t{1} << 63));
+          if (plan.fp_third[i] != PlanData::kNoAnchor) {
+            f &= (m.anchor[plan.fp_third[i]] >> 2) | (uint64_t{3} << 62);
+          }
+          k |= f;
         }
         for (; k != 0 && !(done & kBitKeyword); k &= k - 1) {
           const size_t p = off + Ctz(k);

@@ -140,6 +140,22 @@ TEST(KrRrnKeyword, KeywordsAndBoundaries) {
   }
 }
 
+TEST(KrRrnKeyword, EveryOffsetAndThreeByteFingerprints) {
+  // Keywords at every offset around the 64-byte block edges are found; near misses are not.
+  const TaggerPlan plan = testing::MustCompile(
+      "kind: tagging\nrrn_keywords: [RRN, rrx, \"주민등록번호\", \"주민번호\", ab]\n");
+  for (size_t off = 0; off < 140; ++off) {
+    for (const char* kw : {"RRN", "rRx", "주민등록번호", "주민번호", "AB"}) {
+      const std::string text = std::string(off, '.') + kw + std::string(70, '.');
+      EXPECT_TRUE(Has(TagText(plan, text), Detector::kKrRrnKeyword)) << kw << " at " << off;
+    }
+    for (const char* miss : {"RRM", "rrnx", "주민등", "주민번", "abc", "xab"}) {
+      const std::string text = std::string(off, '.') + miss + std::string(70, '.');
+      EXPECT_FALSE(Has(TagText(plan, text), Detector::kKrRrnKeyword)) << miss << " at " << off;
+    }
+  }
+}
+
 TEST(SlowPath, FullWidthDigitsAreNormalised) {
   // ９００１０１－１２３４５６X in full-width forms.
   const std::string plain = Rrn("900101", '1', "23456");

@@ -34,7 +34,9 @@ KernelParams ShippedParams() {
   p.anchor[1] = 0xA3;
   p.anchor[2] = 'r';
   p.anchor[3] = 'e';
-  p.num_anchors = 4;
+  p.anchor[4] = 0xBC;
+  p.anchor[5] = 'n';
+  p.num_anchors = 6;
   return p;
 }
 
