@@ -3,6 +3,11 @@
 //
 //   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest]
 //                [--runs 5] [--evals 200000] [--budget-ms 3000] REQUEST.yaml...
+//   eval_latency --set DIR --set DIR ... [same flags] REQUEST.yaml...
+//
+// With --set, each folder is its own policy set and the sets are measured interleaved (run r of
+// every set before run r+1 of any), so that the load of a shared machine hits them alike; this is
+// how the rule-count scaling is measured.
 //
 // The requests are parsed once; each run evaluates them round-robin (request i % n), timing every
 // call on its own with std::chrono::steady_clock (the clock's own overhead, the median of
@@ -18,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -109,10 +115,28 @@ std::string JsonNum(double v) {
   return buf;
 }
 
+struct Set {
+  std::string name;
+  std::shared_ptr<const residency::PolicySnapshot> snap;
+  std::vector<std::string> decisions;
+  std::vector<size_t> suggested;
+  std::ostringstream js;  // this set's JSON object, built up
+};
+
+std::shared_ptr<const residency::PolicySnapshot> Compile(const std::vector<std::string>& paths) {
+  auto compiled = residency::CompilePolicies(paths);
+  if (!compiled.ok()) {
+    for (const auto& d : compiled.diagnostics)
+      if (d.severity == residency::Diagnostic::Severity::kError)
+        std::cerr << residency::FormatDiagnostic(d) << "\n";
+  }
+  return compiled.snapshot;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> policies, files;
+  std::vector<std::string> policies, set_dirs, files;
   std::string mode = "both";
   int runs = 5;
   size_t max_evals = 200000;
@@ -127,6 +151,7 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--policies") policies.push_back(next());
+    else if (a == "--set") set_dirs.push_back(next());
     else if (a == "--mode") mode = next();
     else if (a == "--runs") runs = std::atoi(next().c_str());
     else if (a == "--evals") max_evals = std::strtoull(next().c_str(), nullptr, 10);
@@ -138,19 +163,20 @@ int main(int argc, char** argv) {
       files.push_back(a);
     }
   }
-  if (policies.empty() || files.empty()) {
-    std::cerr << "usage: eval_latency --policies DIR [--mode both|suggest|nosuggest] [--runs N] "
-                 "[--evals N] [--budget-ms MS] REQUEST...\n";
+  if (policies.empty() == set_dirs.empty() || files.empty()) {
+    std::cerr << "usage: eval_latency (--policies PATH... | --set DIR --set DIR...) "
+                 "[--mode both|suggest|nosuggest] [--runs N] [--evals N] [--budget-ms MS] "
+                 "REQUEST...\n"
+                 "  --policies: one policy set made of the paths given; --set: one policy set per "
+                 "folder, measured interleaved (run r of every set before run r+1 of any)\n";
     return 2;
   }
-  auto compiled = residency::CompilePolicies(policies);
-  if (!compiled.ok()) {
-    for (const auto& d : compiled.diagnostics)
-      if (d.severity == residency::Diagnostic::Severity::kError)
-        std::cerr << residency::FormatDiagnostic(d) << "\n";
-    return 1;
+  std::vector<Set> sets(policies.empty() ? set_dirs.size() : 1);
+  for (size_t k = 0; k < sets.size(); ++k) {
+    sets[k].name = policies.empty() ? set_dirs[k] : policies[0];
+    sets[k].snap = Compile(policies.empty() ? std::vector<std::string>{set_dirs[k]} : policies);
+    if (!sets[k].snap) return 1;
   }
-  const residency::PolicySnapshot& snap = *compiled.snapshot;
   std::vector<residency::Request> reqs;
   std::vector<std::string> names;
   for (const auto& f : files) {
@@ -165,65 +191,86 @@ int main(int argc, char** argv) {
     reqs.push_back(*std::move(r));
     names.push_back(Base(f));
   }
-  // Decisions with the default options (the same with and without suggestions).
-  std::vector<std::string> decisions;
-  std::vector<size_t> suggested;
-  for (const auto& r : reqs) {
-    auto d = residency::Evaluate(snap, r);
-    decisions.push_back(d.ok() ? residency::EffectName(d->decision) : "error");
-    suggested.push_back(d.ok() ? d->suggested_locations.size() : 0);
-  }
   const double overhead = ClockOverheadNs();
+  for (auto& s : sets) {
+    // Decisions with the default options (the same with and without suggestions).
+    for (const auto& r : reqs) {
+      auto d = residency::Evaluate(*s.snap, r);
+      s.decisions.push_back(d.ok() ? residency::EffectName(d->decision) : "error");
+      s.suggested.push_back(d.ok() ? d->suggested_locations.size() : 0);
+    }
+    s.js << "{\"policies\": \"" << s.name << "\", \"rules\": " << s.snap->rule_count()
+         << ", \"requests\": " << reqs.size() << ", \"clock_overhead_ns\": " << JsonNum(overhead)
+         << ", \"decisions\": {";
+    for (size_t i = 0; i < reqs.size(); ++i)
+      s.js << (i ? ", " : "") << "\"" << names[i] << "\": \"" << s.decisions[i] << "\"";
+    s.js << "}";
+  }
+  std::fprintf(stderr, "eval_latency: %zu policy set(s), %zu requests, clock overhead %.1f ns\n",
+               sets.size(), reqs.size(), overhead);
   std::vector<std::pair<std::string, bool>> modes;
   if (mode == "both" || mode == "suggest") modes.emplace_back("suggest", true);
   if (mode == "both" || mode == "nosuggest") modes.emplace_back("nosuggest", false);
-
-  std::ostringstream js;
-  js << "{\"rules\": " << snap.rule_count() << ", \"requests\": " << reqs.size()
-     << ", \"clock_overhead_ns\": " << JsonNum(overhead) << ", \"decisions\": {";
-  for (size_t i = 0; i < reqs.size(); ++i)
-    js << (i ? ", " : "") << "\"" << names[i] << "\": \"" << decisions[i] << "\"";
-  js << "}";
-  std::fprintf(stderr, "eval_latency: %zu rules, %zu requests, clock overhead %.1f ns\n",
-               snap.rule_count(), reqs.size(), overhead);
   for (const auto& [mname, suggest] : modes) {
     residency::EvalOptions opt;
     opt.suggest = suggest;
-    // Warm-up: two rounds of the mix.
-    for (int w = 0; w < 2; ++w)
-      for (const auto& r : reqs) {
-        auto d = residency::Evaluate(snap, r, opt);
-        g_sink += d.ok() ? 1 : 0;
-      }
-    std::vector<double> p50s, p99s, means;
-    std::vector<std::vector<double>> per(reqs.size());
-    size_t evals = 0;
+    // Warm-up: two rounds of the mix per set.
+    for (auto& s : sets)
+      for (int w = 0; w < 2; ++w)
+        for (const auto& r : reqs) {
+          auto d = residency::Evaluate(*s.snap, r, opt);
+          g_sink += d.ok() ? 1 : 0;
+        }
+    struct Acc {
+      std::vector<double> p50s, p99s, means;
+      std::vector<std::vector<double>> per;
+      size_t evals = 0;
+    };
+    std::vector<Acc> acc(sets.size());
+    for (auto& a : acc) a.per.resize(reqs.size());
     for (int run = 0; run < runs; ++run) {
-      RunResult rr = OneRun(snap, reqs, opt, max_evals, budget_ms * 1000000, overhead);
-      p50s.push_back(rr.p50);
-      p99s.push_back(rr.p99);
-      means.push_back(rr.mean);
-      evals += rr.evals;
-      for (size_t i = 0; i < reqs.size(); ++i) per[i].push_back(rr.per_request_p50[i]);
+      for (size_t k = 0; k < sets.size(); ++k) {
+        RunResult rr = OneRun(*sets[k].snap, reqs, opt, max_evals, budget_ms * 1000000, overhead);
+        acc[k].p50s.push_back(rr.p50);
+        acc[k].p99s.push_back(rr.p99);
+        acc[k].means.push_back(rr.mean);
+        acc[k].evals += rr.evals;
+        for (size_t i = 0; i < reqs.size(); ++i) acc[k].per[i].push_back(rr.per_request_p50[i]);
+      }
     }
-    js << ", \"" << mname << "\": {\"p50_ns\": " << JsonNum(Median(p50s))
-       << ", \"p99_ns\": " << JsonNum(Median(p99s)) << ", \"mean_ns\": " << JsonNum(Median(means))
-       << ", \"evals\": " << evals << ", \"runs_p50_ns\": [";
-    for (size_t i = 0; i < p50s.size(); ++i) js << (i ? ", " : "") << JsonNum(p50s[i]);
-    js << "], \"runs_p99_ns\": [";
-    for (size_t i = 0; i < p99s.size(); ++i) js << (i ? ", " : "") << JsonNum(p99s[i]);
-    js << "], \"per_request_p50_ns\": {";
-    for (size_t i = 0; i < reqs.size(); ++i)
-      js << (i ? ", " : "") << "\"" << names[i] << "\": " << JsonNum(Median(per[i]));
-    js << "}}";
-    std::fprintf(stderr, "  %-9s p50 %9.0f ns  p99 %9.0f ns  mean %9.0f ns  (%zu evals, %d runs)\n",
-                 mname.c_str(), Median(p50s), Median(p99s), Median(means), evals, runs);
-    for (size_t i = 0; i < reqs.size(); ++i)
-      std::fprintf(stderr, "    %-36s %-24s p50 %9.0f ns%s\n", names[i].c_str(),
-                   decisions[i].c_str(), Median(per[i]),
-                   suggested[i] ? " (suggestions)" : "");
+    for (size_t k = 0; k < sets.size(); ++k) {
+      Set& s = sets[k];
+      Acc& a = acc[k];
+      s.js << ", \"" << mname << "\": {\"p50_ns\": " << JsonNum(Median(a.p50s))
+           << ", \"p99_ns\": " << JsonNum(Median(a.p99s))
+           << ", \"mean_ns\": " << JsonNum(Median(a.means)) << ", \"evals\": " << a.evals
+           << ", \"runs_p50_ns\": [";
+      for (size_t i = 0; i < a.p50s.size(); ++i) s.js << (i ? ", " : "") << JsonNum(a.p50s[i]);
+      s.js << "], \"runs_p99_ns\": [";
+      for (size_t i = 0; i < a.p99s.size(); ++i) s.js << (i ? ", " : "") << JsonNum(a.p99s[i]);
+      s.js << "], \"per_request_p50_ns\": {";
+      for (size_t i = 0; i < reqs.size(); ++i)
+        s.js << (i ? ", " : "") << "\"" << names[i] << "\": " << JsonNum(Median(a.per[i]));
+      s.js << "}}";
+      std::fprintf(stderr,
+                   "  %s (%zu rules) %-9s p50 %9.0f ns  p99 %9.0f ns  mean %9.0f ns  (%zu evals, "
+                   "%d runs)\n",
+                   s.name.c_str(), s.snap->rule_count(), mname.c_str(), Median(a.p50s),
+                   Median(a.p99s), Median(a.means), a.evals, runs);
+      if (sets.size() == 1) {
+        for (size_t i = 0; i < reqs.size(); ++i)
+          std::fprintf(stderr, "    %-36s %-24s p50 %9.0f ns%s\n", names[i].c_str(),
+                       s.decisions[i].c_str(), Median(a.per[i]),
+                       s.suggested[i] ? " (suggestions)" : "");
+      }
+    }
   }
-  js << "}";
-  std::cout << js.str() << std::endl;
+  if (sets.size() == 1) {
+    std::cout << sets[0].js.str() << "}" << std::endl;
+  } else {
+    std::cout << "{\"sets\": [";
+    for (size_t k = 0; k < sets.size(); ++k) std::cout << (k ? ", " : "") << sets[k].js.str() << "}";
+    std::cout << "]}" << std::endl;
+  }
   return 0;
 }

@@ -44,12 +44,15 @@ echo "-- check latency: ${#requests[@]} example requests, shipped policies, $run
 "$bin/eval_latency" --policies "$root/policies" --mode both --runs $runs --budget-ms $budget \
   "${requests[@]}" >"$raw/check.json" || rm -f "$raw/check.json"
 
-echo "-- rule-count scaling: generated sets of 10, 100, 1000, 10000 rules"
+echo "-- rule-count scaling: generated sets of 10, 100, 1000, 10000 rules, measured interleaved"
+sets=()
 for n in 10 100 1000 10000; do
-  python3 "$here/gen_policies.py" "$raw/gen/$n" --rules $n >/dev/null || continue
-  "$bin/eval_latency" --policies "$raw/gen/$n" --mode both --runs $runs --budget-ms $sbudget \
-    "${requests[@]}" >"$raw/rules_$n.json" || rm -f "$raw/rules_$n.json"
+  python3 "$here/gen_policies.py" "$raw/gen/$n" --rules $n >/dev/null && sets+=(--set "$raw/gen/$n")
 done
+if [ ${#sets[@]} -eq 8 ]; then
+  "$bin/eval_latency" "${sets[@]}" --mode both --runs $runs --budget-ms $sbudget \
+    "${requests[@]}" >"$raw/rules.json" || rm -f "$raw/rules.json"
+fi
 
 echo "-- compile of the 10,000-rule set, own process, $cruns runs"
 if [ -d "$raw/gen/10000" ]; then
@@ -109,8 +112,11 @@ if check:
     put("check_nosuggest_p50_ns", check["nosuggest"]["p50_ns"])
     put("check_nosuggest_p99_ns", check["nosuggest"]["p99_ns"])
 
-rules = {n: load("rules_%d.json" % n) for n in (10, 100, 1000, 10000)}
-if rules[10] and rules[10000]:
+rules = {}
+scaling = load("rules.json")
+if scaling:
+    rules = {s["rules"]: s for s in scaling["sets"]}
+if 10 in rules and 10000 in rules:
     put("rules_10k_vs_10", rules[10000]["suggest"]["p50_ns"] / rules[10]["suggest"]["p50_ns"], 3)
     put("rules_10k_vs_10_nosuggest",
         rules[10000]["nosuggest"]["p50_ns"] / rules[10]["nosuggest"]["p50_ns"], 3)
