@@ -161,6 +161,13 @@ if sub and ced:
               "p50 %.0f ns; residency on the subset p50 %.0f ns (suggest) / %.0f ns (no suggest)"
               % (ced["cedar_version"], cp50, ced["modes"]["isAuthorized"]["p50_ns"],
                  sub["suggest"]["p50_ns"], sub["nosuggest"]["p50_ns"]))
+        print("  per request (p50, ns):  %12s %12s %12s %8s %8s" % (
+            "cedar", "residency", "res nosugg", "ratio", "nosugg"))
+        for name in sub["decisions"]:
+            c = ced["modes"]["stateful"]["per_request_p50_ns"][name]
+            r1 = sub["suggest"]["per_request_p50_ns"][name]
+            r2 = sub["nosuggest"]["per_request_p50_ns"][name]
+            print("  %-32s %12.0f %12.0f %12.0f %7.0fx %7.0fx" % (name, c, r1, r2, c / r1, c / r2))
     else:
         print("  DISAGREEMENT: Cedar keys left out", file=sys.stderr)
 
