@@ -84,6 +84,16 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
         "$here/cedar/policies.cedar" --budget-ms $cbudget --runs $runs >"$raw/cedar.json" ||
         rm -f "$raw/cedar.json"
     fi
+    # Agreement only (not timed): variants of the examples in bench/cedar/variants/ that take the
+    # other branches of the same rules (alternatives that hold or not, dates, fail-closed).
+    variants=("$here"/cedar/variants/*.yaml)
+    if python3 "$here/cedar/convert.py" "$raw/cedar_variants.json" "${variants[@]}"; then
+      "$bin/eval_latency" --policies "$root/policies" --mode nosuggest --runs 0 "${variants[@]}" \
+        >"$raw/check_variants.json" 2>/dev/null || rm -f "$raw/check_variants.json"
+      node "$here/cedar/harness.cjs" "$cedar_dir" "$raw/cedar_variants.json" \
+        "$here/cedar/policies.cedar" --decide-only >"$raw/cedar_variants_decisions.json" ||
+        rm -f "$raw/cedar_variants_decisions.json"
+    fi
   fi
 else
   echo "run_eval: node/npm not found; Cedar keys left out" >&2
@@ -152,6 +162,21 @@ if sub and ced:
         print("  %-32s %-24s %-6s %-6s %5s  %s" % (name, d, theirs, "yes" if ok else "NO",
                                                   c["calls"] if c else "-",
                                                   ",".join(pid(x) for x in c["forbids"]) if c else ""))
+    vsub, vced = load("check_variants.json"), load("cedar_variants_decisions.json")
+    if vsub and vced:
+        print("  variants (bench/cedar/variants, agreement only):")
+        for name, d in vsub["decisions"].items():
+            mine = "allow" if d in ("allow", "allow_with_obligations") else "deny"
+            c = vced["decisions"].get(name)
+            theirs = c["decision"] if c else "missing"
+            ok = mine == theirs
+            agree_ok &= ok
+            print("  %-32s %-24s %-6s %-6s %5s  %s" % (name, d, theirs, "yes" if ok else "NO",
+                                                      c["calls"] if c else "-",
+                                                      ",".join(pid(x) for x in c["forbids"]) if c else ""))
+    else:
+        print("  variants: not run", file=sys.stderr)
+        agree_ok = False
     if agree_ok:
         cp50 = ced["modes"]["stateful"]["p50_ns"]
         put("cedar_p50_ns", cp50)

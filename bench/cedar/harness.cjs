@@ -2,6 +2,7 @@
 // @cedar-policy/cedar-wasm under Node.
 //
 //   node bench/cedar/harness.cjs CEDAR_DIR REQUESTS.json POLICIES.cedar [--budget-ms 2000] [--runs 5]
+//                                [--decide-only]
 //
 // CEDAR_DIR is the folder npm installed the package into (bench/.cedar). REQUESTS.json comes from
 // bench/cedar/convert.py: per residency request, its Cedar calls (one per unit) and its entity
@@ -27,10 +28,11 @@ function main() {
     process.exit(2);
   }
   const [cedarDir, reqPath, polPath] = args;
-  let budgetMs = 2000, runs = 5;
+  let budgetMs = 2000, runs = 5, decideOnly = false;
   for (let i = 3; i < args.length; i++) {
     if (args[i] === '--budget-ms') budgetMs = Number(args[++i]);
     else if (args[i] === '--runs') runs = Number(args[++i]);
+    else if (args[i] === '--decide-only') decideOnly = true;
   }
   const cedar = require(path.join(path.resolve(cedarDir), 'node_modules', '@cedar-policy',
                                   'cedar-wasm', 'nodejs', 'cedar_wasm.js'));
@@ -72,6 +74,12 @@ function main() {
     }
     decisions[r.name] = { decision: allow ? 'allow' : 'deny', calls: r.calls.length,
                           entities: r.entities.length, forbids: denied };
+  }
+
+  if (decideOnly) {
+    console.log(JSON.stringify({ cedar_version: cedar.getCedarVersion(), requests: requests.length,
+                                 decisions }));
+    return;
   }
 
   // hrtime overhead.
