@@ -1,0 +1,569 @@
+// The Python binding: `import residency`.
+//
+//   policies = residency.compile(["policies"])          # ValueError: "FILE:LINE:COL: ..."
+//   d = policies.check({"kind": "dataset", ...})         # the decision, as the JSON of SPEC §6
+//   if d["decision"] == "deny": ...
+//
+// Requests go in as dicts (serialised with Python's json module, then residency::ParseRequest,
+// which rejects unknown keys and wrong types exactly as the CLI does) or as JSON/YAML text.
+// Decisions come back as dicts parsed from residency::DecisionToJson, so a dict equals the CLI's
+// `residency check` output. Evaluation, compilation, tagging and verification run with the GIL
+// released: a snapshot is immutable and shared, so Python threads evaluate in parallel.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "residency/audit.h"
+#include "residency/decision.h"
+#include "residency/lint.h"
+#include "residency/policy.h"
+#include "residency/request.h"
+#include "residency/tagging.h"
+#include "residency/version.h"
+
+namespace py = pybind11;
+namespace tg = residency::tagging;
+
+namespace {
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// One path or an iterable of paths (str or os.PathLike) -> list of strings.
+std::vector<std::string> Paths(py::handle arg) {
+  py::object fspath = py::module_::import("os").attr("fspath");
+  std::vector<std::string> out;
+  if (py::isinstance<py::str>(arg) || py::hasattr(arg, "__fspath__")) {
+    out.push_back(fspath(arg).cast<std::string>());
+    return out;
+  }
+  for (py::handle item : py::iter(arg)) out.push_back(fspath(item).cast<std::string>());
+  if (out.empty()) throw py::value_error("no policy paths given");
+  return out;
+}
+
+// A request dict (or JSON/YAML text, str or bytes) -> the text ParseRequest reads.
+std::string RequestText(py::handle request) {
+  if (py::isinstance<py::str>(request)) return request.cast<std::string>();
+  if (py::isinstance<py::bytes>(request)) return request.cast<std::string>();
+  if (!py::isinstance<py::dict>(request)) {
+    throw py::type_error("request must be a dict, or JSON or YAML text");
+  }
+  // allow_nan=False: NaN and Infinity are not JSON; ensure_ascii=False keeps UTF-8 as is.
+  py::object dumps = py::module_::import("json").attr("dumps");
+  return dumps(request, py::arg("allow_nan") = false, py::arg("ensure_ascii") = false)
+      .cast<std::string>();
+}
+
+py::object JsonToPython(const std::string& text) {
+  return py::module_::import("json").attr("loads")(py::str(text));
+}
+
+// `now`: None, an RFC 3339 string, or a timezone-aware datetime.
+std::optional<absl::Time> ParseNow(py::handle now) {
+  if (now.is_none()) return std::nullopt;
+  std::string text;
+  if (py::isinstance<py::str>(now)) {
+    text = now.cast<std::string>();
+  } else if (py::hasattr(now, "isoformat") && py::hasattr(now, "tzinfo")) {
+    if (now.attr("tzinfo").is_none()) {
+      throw py::value_error("`now` must be timezone-aware (a naive datetime has no instant)");
+    }
+    text = now.attr("isoformat")().cast<std::string>();
+  } else {
+    throw py::type_error("`now` must be None, an RFC 3339 string or an aware datetime");
+  }
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
+    throw py::value_error("`now` `" + text + "` is not an RFC 3339 time: " + err);
+  }
+  return t;
+}
+
+py::dict DiagnosticDict(const residency::Diagnostic& d) {
+  py::dict out;
+  out["file"] = d.file;
+  out["line"] = d.line;
+  out["column"] = d.column;
+  out["severity"] = d.severity == residency::Diagnostic::Severity::kError ? "error" : "warning";
+  out["code"] = d.code;
+  out["message"] = d.message;
+  return out;
+}
+
+// ---- audit ----------------------------------------------------------------------------------
+
+class PyAuditLog {
+ public:
+  PyAuditLog(const std::string& audit_dir, const std::string& key_file,
+             const std::string& durability, const std::string& log_id,
+             const std::string& resume_log_dir) {
+    residency::AuditOptions o;
+    o.audit_dir = audit_dir;
+    o.key_file = key_file;
+    o.log_id = log_id;
+    o.resume_log_dir = resume_log_dir;
+    if (durability == "sync") {
+      o.durability = residency::AuditDurability::kSync;
+    } else if (durability == "async") {
+      o.durability = residency::AuditDurability::kAsync;
+    } else {
+      throw py::value_error("durability must be `async` or `sync`, not `" + durability + "`");
+    }
+    absl::StatusOr<std::unique_ptr<residency::AuditLog>> log;
+    {
+      py::gil_scoped_release release;
+      if (!audit_dir.empty()) {
+        std::error_code ec;  // as `mkdir -p`; Open reports what is still wrong
+        std::filesystem::create_directories(audit_dir, ec);
+      }
+      log = residency::AuditLog::Open(o);
+    }
+    if (!log.ok()) throw std::runtime_error("audit log: " + Message(log.status()));
+    log_ = std::shared_ptr<residency::AuditLog>(std::move(*log));
+  }
+
+  residency::AuditLog& log() {
+    if (!log_) throw std::runtime_error("audit log is closed");
+    return *log_;
+  }
+  void Flush() {
+    residency::AuditLog& l = log();
+    absl::Status st;
+    {
+      py::gil_scoped_release release;
+      st = l.Flush();
+    }
+    if (!st.ok()) throw std::runtime_error("audit log: " + Message(st));
+  }
+  void Close() {
+    if (!log_) return;
+    absl::Status st;
+    {
+      py::gil_scoped_release release;
+      st = log_->Close();
+    }
+    log_.reset();
+    if (!st.ok()) throw std::runtime_error("audit log: " + Message(st));
+  }
+  bool closed() const { return !log_; }
+
+ private:
+  std::shared_ptr<residency::AuditLog> log_;
+};
+
+// ---- policies -------------------------------------------------------------------------------
+
+class PyPolicies {
+ public:
+  explicit PyPolicies(std::shared_ptr<const residency::PolicySnapshot> snap)
+      : snap_(std::move(snap)) {}
+
+  py::object Check(py::handle request, py::handle now, bool suggest, PyAuditLog* audit,
+                   const std::string& principal) const {
+    std::string text = RequestText(request);
+    residency::EvalOptions options;
+    options.now = ParseNow(now);
+    options.suggest = suggest;
+    residency::AuditLog* log = audit ? &audit->log() : nullptr;
+
+    std::string error;  // set when the request cannot be decided
+    std::string audit_error;
+    std::string out;
+    {
+      py::gil_scoped_release release;
+      absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
+      absl::StatusOr<residency::Decision> d =
+          req.ok() ? residency::Evaluate(*snap_, *req, options)
+                   : absl::StatusOr<residency::Decision>(req.status());
+      if (!d.ok()) {
+        error = Message(d.status());
+      } else {
+        if (log != nullptr) {
+          residency::DecisionRecord rec;
+          rec.decision = residency::EffectName(d->decision);
+          for (const residency::Reason& r : d->reasons) rec.rule_ids.push_back(r.rule);
+          rec.tags = d->tags;
+          rec.request_digest = residency::AuditRequestDigest(text);
+          rec.policy_digest = d->policy_digest;
+          rec.now = d->now;
+          rec.principal = principal;
+          absl::StatusOr<uint64_t> index = log->Append(rec);
+          if (index.ok()) {
+            d->audit = residency::AuditRef{log->log_dir(), *index};
+          } else {
+            audit_error = Message(index.status());
+          }
+        }
+        out = residency::DecisionToJson(*d);
+      }
+    }
+    // Fail closed: an undecidable request or an unrecorded decision is an exception, never a
+    // dict a caller could mistake for an answer.
+    if (!error.empty()) throw py::value_error(error);
+    if (!audit_error.empty()) {
+      throw std::runtime_error("decision not recorded in the audit log: " + audit_error);
+    }
+    return JsonToPython(out);
+  }
+
+  const std::string& digest() const { return snap_->digest(); }
+  std::vector<std::string> policy_ids() const { return snap_->policy_ids(); }
+  size_t rule_count() const { return snap_->rule_count(); }
+  std::vector<std::string> locations() const { return snap_->locations(); }
+
+ private:
+  std::shared_ptr<const residency::PolicySnapshot> snap_;
+};
+
+PyPolicies Compile(py::handle paths_arg) {
+  std::vector<std::string> paths = Paths(paths_arg);
+  residency::CompileResult r;
+  {
+    py::gil_scoped_release release;
+    r = residency::CompilePolicies(paths);
+  }
+  if (!r.ok()) {
+    for (const residency::Diagnostic& d : r.diagnostics) {
+      if (d.severity == residency::Diagnostic::Severity::kError) {
+        throw py::value_error(residency::FormatDiagnostic(d));
+      }
+    }
+    throw py::value_error("policies did not compile");
+  }
+  return PyPolicies(r.snapshot);
+}
+
+// As `residency lint`: when the paths hold no catalogue, regions.yaml beside the first path is
+// used (or `catalogue`).
+py::list Lint(py::handle paths_arg, std::optional<std::string> catalogue) {
+  std::vector<std::string> paths = Paths(paths_arg);
+  residency::CompileResult r;
+  {
+    py::gil_scoped_release release;
+    std::vector<std::string> with = paths;
+    if (catalogue) with.push_back(*catalogue);
+    r = residency::CompilePolicies(with);
+    if (!catalogue && r.diagnostics.size() == 1 && r.diagnostics[0].code == "no-catalogue") {
+      std::string first = paths[0];
+      std::ifstream probe(first + "/regions.yaml");
+      std::string dir = first;
+      if (!probe) {
+        const size_t slash = first.find_last_of('/');
+        dir = slash == std::string::npos ? "." : first.substr(0, slash);
+      }
+      with.push_back(dir + "/regions.yaml");
+      r = residency::CompilePolicies(with);
+    }
+  }
+  py::list out;
+  for (const residency::Diagnostic& d : r.diagnostics) out.append(DiagnosticDict(d));
+  return out;
+}
+
+// ---- tagging --------------------------------------------------------------------------------
+
+// The request as owned strings; views into them go to the tagger.
+struct OwnedTagRequest {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string peer;
+  std::string tenant;
+  std::vector<std::string> chunks;
+};
+
+std::string StrOrBytes(py::handle h, const char* what) {
+  if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h)) return h.cast<std::string>();
+  throw py::type_error(std::string(what) + " must be str or bytes");
+}
+
+OwnedTagRequest TagInput(py::handle request) {
+  if (!py::isinstance<py::dict>(request)) {
+    throw py::type_error("a tag request must be a dict: headers, peer, tenant, payload");
+  }
+  OwnedTagRequest o;
+  for (auto item : request.cast<py::dict>()) {
+    const std::string key = py::str(item.first).cast<std::string>();
+    py::handle v = item.second;
+    if (key == "headers") {
+      if (py::isinstance<py::dict>(v)) {
+        for (auto h : v.cast<py::dict>()) {
+          o.headers.emplace_back(StrOrBytes(h.first, "a header name"),
+                                 StrOrBytes(h.second, "a header value"));
+        }
+      } else {  // a list of (name, value) pairs keeps repeated headers
+        for (py::handle pair : py::iter(v)) {
+          py::tuple t = py::tuple(py::reinterpret_borrow<py::object>(pair));
+          if (t.size() != 2) throw py::value_error("`headers` pairs must be (name, value)");
+          o.headers.emplace_back(StrOrBytes(t[0], "a header name"),
+                                 StrOrBytes(t[1], "a header value"));
+        }
+      }
+    } else if (key == "peer") {
+      if (!v.is_none()) o.peer = StrOrBytes(v, "`peer`");
+    } else if (key == "tenant") {
+      if (!v.is_none()) o.tenant = StrOrBytes(v, "`tenant`");
+    } else if (key == "payload") {
+      if (py::isinstance<py::str>(v) || py::isinstance<py::bytes>(v)) {
+        o.chunks.push_back(v.cast<std::string>());
+      } else if (!v.is_none()) {
+        for (py::handle c : py::iter(v)) o.chunks.push_back(StrOrBytes(c, "a payload chunk"));
+      }
+    } else {
+      throw py::value_error("unknown key `" + key + "` (headers, peer, tenant, payload)");
+    }
+  }
+  return o;
+}
+
+py::dict TagResultDict(const tg::TagResult& r) {
+  py::list tags, detectors, classes;
+  py::dict provenance;
+  for (const tg::Tag& t : r.tag_span()) {
+    tags.append(t.ToString());
+    provenance[py::str(t.ToString())] = tg::ProvenanceName(t.provenance);
+  }
+  for (int i = 0; i < tg::kNumDetectors; ++i) {
+    if (r.detectors & (1u << i)) detectors.append(tg::DetectorName(static_cast<tg::Detector>(i)));
+  }
+  const tg::InferenceFacts facts = tg::ToInferenceFacts(r);
+  for (const std::string& c : facts.classes) classes.append(c);
+  py::dict user;
+  if (facts.user_jurisdiction) {
+    user["jurisdiction"] = *facts.user_jurisdiction;
+    user["provenance"] = tg::ProvenanceName(facts.user_provenance);
+  } else {
+    user["jurisdiction"] = py::none();
+    user["provenance"] = py::none();
+  }
+  py::dict out;
+  out["tags"] = tags;
+  out["detectors"] = detectors;
+  out["provenance"] = provenance;
+  out["status"] = tg::ScanStatusName(r.status);
+  out["bytes_scanned"] = r.bytes_scanned;
+  out["user"] = user;
+  out["classes"] = classes;  // for compute.prompt.classes
+  return out;
+}
+
+class PyTagger {
+ public:
+  PyTagger(const std::string& config_path, const std::string& kernel) {
+    tg::TaggerOptions options;
+    options.force_kernel = kernel;
+    absl::StatusOr<tg::TaggerPlan> plan = absl::UnknownError("not loaded");
+    {
+      py::gil_scoped_release release;
+      plan = tg::TaggerPlan::Load(config_path, options);
+    }
+    if (!plan.ok()) throw py::value_error(Message(plan.status()));
+    plan_ = std::make_shared<tg::TaggerPlan>(std::move(*plan));
+  }
+
+  py::dict Tag(py::handle request) const {
+    OwnedTagRequest o = TagInput(request);
+    tg::IpAddress peer;
+    if (!o.peer.empty() && !tg::IpAddress::Parse(o.peer, &peer)) {
+      throw py::value_error("`peer` `" + o.peer + "` is not an ip address");
+    }
+    tg::TagResult result;
+    {
+      py::gil_scoped_release release;
+      std::vector<tg::Header> headers;
+      for (const auto& [name, value] : o.headers) headers.push_back({name, value});
+      std::vector<std::string_view> chunks(o.chunks.begin(), o.chunks.end());
+      tg::RequestView view;
+      view.headers = absl::MakeConstSpan(headers);
+      view.peer = peer;
+      view.tenant = o.tenant;
+      view.payload = absl::MakeConstSpan(chunks);
+      tg::TagScratch scratch(*plan_);  // per call: Python threads may tag concurrently
+      result = tg::TagRequest(*plan_, view, scratch);
+    }
+    return TagResultDict(result);
+  }
+
+  std::string kernel() const { return plan_->kernel_name(); }
+  size_t max_scan_bytes() const { return plan_->max_scan_bytes(); }
+
+ private:
+  std::shared_ptr<const tg::TaggerPlan> plan_;
+};
+
+// ---- audit verification ---------------------------------------------------------------------
+
+std::string ReadKey(const std::string& k) {
+  std::ifstream f(k, std::ios::binary);
+  if (f) {
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string text = ss.str();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+      text.pop_back();
+    }
+    return text;
+  }
+  if (k.find('+') != std::string::npos) return k;  // a vkey string
+  throw py::value_error("cannot read key file `" + k + "`");
+}
+
+py::dict AuditVerify(py::handle paths_arg, py::handle keys_arg, bool open,
+                     std::vector<std::string> trusted_checkpoints) {
+  std::vector<std::string> paths = Paths(paths_arg);
+  residency::AuditVerifyOptions opts;
+  opts.open = open;
+  if (py::isinstance<py::str>(keys_arg)) {
+    opts.vkeys.push_back(ReadKey(keys_arg.cast<std::string>()));
+  } else {
+    for (py::handle k : py::iter(keys_arg)) {
+      opts.vkeys.push_back(ReadKey(py::module_::import("os").attr("fspath")(k).cast<std::string>()));
+    }
+  }
+  for (std::string& t : trusted_checkpoints) {
+    std::ifstream f(t, std::ios::binary);
+    if (f) {  // a file holding a note, or the note itself
+      std::stringstream ss;
+      ss << f.rdbuf();
+      t = ss.str();
+    }
+    opts.trusted_checkpoints.push_back(t);
+  }
+  std::vector<residency::AuditLogReport> logs;
+  std::string error;
+  {
+    py::gil_scoped_release release;
+    for (const std::string& p : paths) {
+      absl::StatusOr<residency::AuditVerifyReport> r = residency::VerifyAuditLogs(p, opts);
+      if (!r.ok()) {
+        error = "`" + p + "`: " + Message(r.status());
+        break;
+      }
+      for (residency::AuditLogReport& l : r->logs) logs.push_back(std::move(l));
+    }
+  }
+  if (!error.empty()) throw py::value_error(error);
+  py::list out_logs;
+  bool ok = !logs.empty();
+  for (const residency::AuditLogReport& l : logs) {
+    py::list findings;
+    for (const residency::AuditFinding& f : l.findings) {
+      py::dict fd;
+      fd["status"] = residency::AuditLogStatusName(f.status);
+      fd["kind"] = f.kind;
+      fd["message"] = f.message;
+      findings.append(fd);
+    }
+    py::dict ld;
+    ld["path"] = l.path;
+    ld["origin"] = l.origin;
+    ld["status"] = residency::AuditLogStatusName(l.status);
+    ld["records"] = l.records;
+    ld["checkpoints"] = l.checkpoints;
+    ld["findings"] = findings;
+    out_logs.append(ld);
+    ok = ok && l.status == residency::AuditLogStatus::kValid;
+  }
+  py::dict out;
+  out["ok"] = ok;
+  out["logs"] = out_logs;
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(residency, m) {
+  m.doc() =
+      "Data-residency policy for AI workloads: compile policies, check requests, tag gateway "
+      "requests, verify audit logs. Decisions are dicts shaped like `residency check` JSON.";
+  m.attr("__version__") = residency::kVersionString;
+
+  py::class_<PyPolicies>(m, "Policies",
+                         "A compiled, immutable policy snapshot; share it between threads.")
+      .def("check", &PyPolicies::Check, py::arg("request"), py::arg("now") = py::none(),
+           py::arg("suggest") = true, py::arg("audit") = nullptr, py::arg("principal") = "",
+           "Decides one request (a dict, or JSON/YAML text) and returns the decision as a dict.\n"
+           "`now` (RFC 3339 str or aware datetime) is the evaluation time when the request has\n"
+           "none. With `audit`, the decision is appended to that AuditLog and the dict carries\n"
+           "`audit`; `principal` (a user id) is stored only as a keyed commitment.\n"
+           "Raises ValueError when the request cannot be parsed or decided (treat as deny) and\n"
+           "RuntimeError when the decision could not be recorded (treat as deny).")
+      .def_property_readonly("digest", &PyPolicies::digest,
+                             "`sha256:<hex>` of the compiled policy set")
+      .def_property_readonly("policy_ids", &PyPolicies::policy_ids)
+      .def_property_readonly("rule_count", &PyPolicies::rule_count)
+      .def_property_readonly("locations", &PyPolicies::locations)
+      .def("__repr__", [](const PyPolicies& p) {
+        return "<residency.Policies " + p.digest() + ", " + std::to_string(p.rule_count()) +
+               " rules>";
+      });
+
+  m.def("compile", &Compile, py::arg("paths"),
+        "Compiles policy files and folders (a path or a list of paths) into a Policies "
+        "snapshot. Raises ValueError with the first `FILE:LINE:COL: error: ...` diagnostic.");
+  m.def("lint", &Lint, py::arg("paths"), py::arg("catalogue") = py::none(),
+        "Lints policy files and folders; returns every diagnostic as a dict (file, line, column, "
+        "severity, code, message). An empty list means clean.");
+
+  py::class_<PyTagger>(m, "Tagger", "A compiled tagger configuration (kind: tagging).")
+      .def(py::init<const std::string&, const std::string&>(), py::arg("config_path"),
+           py::arg("kernel") = "")
+      .def("tag", &PyTagger::Tag, py::arg("request"),
+           "Tags one request {headers, peer, tenant, payload}; returns tags, detectors, "
+           "provenance, status, bytes_scanned, user, classes.")
+      .def_property_readonly("kernel", &PyTagger::kernel)
+      .def_property_readonly("max_scan_bytes", &PyTagger::max_scan_bytes);
+  m.def(
+      "tag",
+      [](const std::string& config_path, py::handle request) {
+        return PyTagger(config_path, "").Tag(request);
+      },
+      py::arg("config_path"), py::arg("request"),
+      "Loads a tagger configuration and tags one request (use Tagger for many).");
+
+  py::class_<PyAuditLog>(m, "AuditLog",
+                         "An open, signed audit log (one directory under audit_dir).")
+      .def(py::init<const std::string&, const std::string&, const std::string&,
+                    const std::string&, const std::string&>(),
+           py::arg("audit_dir"), py::arg("key_file"), py::arg("durability") = "async",
+           py::arg("log_id") = "", py::arg("resume_log_dir") = "")
+      .def("flush", &PyAuditLog::Flush,
+           "Waits until every record so far is durable and covered by a signed checkpoint.")
+      .def("close", &PyAuditLog::Close, "Writes the close record and the final checkpoint.")
+      .def_property_readonly("closed", &PyAuditLog::closed)
+      .def_property_readonly("log_dir", [](PyAuditLog& l) { return l.log().log_dir(); })
+      .def_property_readonly("log_id", [](PyAuditLog& l) { return l.log().log_id(); })
+      .def_property_readonly("origin", [](PyAuditLog& l) { return l.log().origin(); })
+      .def_property_readonly("durable_size", [](PyAuditLog& l) { return l.log().durable_size(); })
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PyAuditLog& l, py::args) { l.Close(); });
+
+  m.def(
+      "audit_keygen",
+      [](const std::string& name, const std::string& out_dir) {
+        std::error_code ec;
+        std::filesystem::create_directories(out_dir, ec);  // as `mkdir -p`; errors surface below
+        absl::StatusOr<std::string> v = residency::GenerateAuditKey(name, out_dir);
+        if (!v.ok()) throw py::value_error(Message(v.status()));
+        return *v;
+      },
+      py::arg("name"), py::arg("out_dir"),
+      "Writes OUT_DIR/NAME.pem (private, mode 0600) and OUT_DIR/NAME.vkey (creating OUT_DIR); "
+      "returns the vkey string.");
+  m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"),
+        py::arg("open") = false, py::arg("trusted_checkpoints") = std::vector<std::string>{},
+        "Verifies every audit log under the paths offline with the verifier keys (vkey strings "
+        "or .vkey files). Returns {ok, logs: [{path, origin, status, records, checkpoints, "
+        "findings}]}; raises ValueError when it cannot run.");
+}

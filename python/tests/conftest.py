@@ -1,0 +1,36 @@
+"""Shared fixtures: the source tree, the shipped policies, the CLI, a compiled snapshot.
+
+Run from the build tree (ctest `python_tests` sets these):
+    PYTHONPATH=build/python RESIDENCY_CLI=build/tools/residency/residency \
+        /usr/bin/python3 -m pytest python/tests
+"""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+import residency
+
+SOURCE_DIR = pathlib.Path(
+    os.environ.get("RESIDENCY_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+POLICIES = SOURCE_DIR / "policies"
+REQUESTS = SOURCE_DIR / "examples" / "requests"
+
+
+@pytest.fixture(scope="session")
+def policies():
+    return residency.compile([str(POLICIES)])
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """Path of the residency CLI built beside the module, or skip."""
+    path = os.environ.get("RESIDENCY_CLI")
+    if not path or not os.access(path, os.X_OK):
+        pytest.skip("RESIDENCY_CLI is not set to the built residency CLI")
+    return path
+
+
+def run_cli(cli, *args, stdin=None):
+    return subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, timeout=120)

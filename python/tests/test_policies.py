@@ -1,0 +1,93 @@
+"""compile, lint, Policies: errors with positions, digests, properties, agreement with the CLI."""
+import json
+import re
+import shutil
+
+import pytest
+
+import residency
+from conftest import POLICIES, run_cli
+
+BROKEN_POLICY = """kind: policy
+id: broken
+basis: corp
+rules:
+  - id: broken.rule
+    citation: "x"
+    message: "y"
+    when: {location: {in: ["aws:us-east-1"]}}
+    effect: sometimes
+"""
+
+
+def policy_dir_with(tmp_path, name, text):
+    """A copy of the shipped policies plus one more file."""
+    d = tmp_path / "policies"
+    shutil.copytree(POLICIES, d, ignore=shutil.ignore_patterns("tests", "schema"))
+    (d / name).write_text(text, encoding="utf-8")
+    return d
+
+
+def test_compile_properties(policies):
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", policies.digest)
+    assert policies.rule_count > 0
+    assert "kr" in policies.policy_ids
+    assert "ncp:KR" in policies.locations
+    assert policies.digest in repr(policies)
+
+
+def test_compile_accepts_one_path_or_pathlike(policies):
+    assert residency.compile(str(POLICIES)).digest == policies.digest
+    assert residency.compile(POLICIES).digest == policies.digest
+
+
+def test_compile_is_deterministic_and_sensitive(policies, tmp_path):
+    again = residency.compile([str(POLICIES)])
+    assert again.digest == policies.digest
+    extra = policy_dir_with(tmp_path, "zz-extra.yaml", BROKEN_POLICY.replace("sometimes", "deny"))
+    changed = residency.compile([str(extra)])
+    assert changed.digest != policies.digest
+    assert changed.rule_count == policies.rule_count + 1
+
+
+def test_compile_error_is_value_error_with_position(tmp_path):
+    d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
+    with pytest.raises(ValueError) as e:
+        residency.compile([str(d)])
+    msg = str(e.value)
+    m = re.match(r"^(.*broken\.yaml):(\d+):(\d+): error: ", msg)
+    assert m, msg
+    assert int(m.group(2)) == 9  # the `effect: sometimes` line, 1-based
+
+
+def test_compile_missing_path_is_value_error(tmp_path):
+    with pytest.raises(ValueError):
+        residency.compile([str(tmp_path / "nowhere")])
+
+
+def test_lint_shipped_policies_have_no_errors():
+    diags = residency.lint([str(POLICIES)])
+    assert [d for d in diags if d["severity"] == "error"] == []
+
+
+def test_lint_reports_error_dicts(tmp_path):
+    d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
+    diags = residency.lint([str(d)])
+    errors = [x for x in diags if x["severity"] == "error"]
+    assert errors, diags
+    assert set(errors[0]) == {"file", "line", "column", "severity", "code", "message"}
+    assert errors[0]["file"].endswith("broken.yaml")
+    assert errors[0]["line"] == 9 and errors[0]["column"] > 0
+
+
+def test_lint_single_file_finds_catalogue_beside_it():
+    diags = residency.lint([str(POLICIES / "kr.yaml")])
+    assert not any(d["code"] == "no-catalogue" for d in diags), diags
+
+
+def test_lint_equals_cli_json(cli, tmp_path):
+    d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
+    for path in (POLICIES, d):
+        out = run_cli(cli, "lint", "--format", "json", str(path))
+        assert out.returncode in (0, 1), out.stderr
+        assert residency.lint([str(path)]) == json.loads(out.stdout)["diagnostics"]
