@@ -66,6 +66,28 @@ size_t EmitUtf8(uint32_t cp, uint8_t* out) {
   return 4;
 }
 
+// Cheap necessary conditions checked inline before the verifiers.
+// A domestic number's prefix after its leading 0 (`2`, `1[016789]`, `[3-6][1-5]`, `70`); the run
+// starting at p is `run` >= 2 digits long.
+inline bool PhonePrefixPossible(const uint8_t* s, size_t p, size_t run) {
+  const uint8_t a = s[p + 1];
+  if (a == '2') return true;
+  if (run < 3) return false;
+  const uint8_t b = s[p + 2];
+  if (a == '1') return b == '0' || b == '1' || (b >= '6' && b <= '9');
+  if (a >= '3' && a <= '6') return b >= '1' && b <= '5';
+  return a == '7' && b == '0';
+}
+
+// Four digits at s[i..i+4) (a card's second group has at least four).
+inline bool DigitsAt4(const uint8_t* s, size_t n, size_t i) {
+  if (i + 4 > n) return false;
+  for (size_t k = 0; k < 4; ++k) {
+    if (s[i + k] < '0' || s[i + k] > '9') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool IsSlowTrigger(const uint8_t* s, size_t n, size_t p) {
@@ -237,12 +259,13 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
             }
           }
           if (!(done & kBitPhone) && ch == '0' && run >= 2 && run <= 11 &&
-              VerifyKrPhoneDomestic(s, n, p)) {
+              PhonePrefixPossible(s, p, run) && VerifyKrPhoneDomestic(s, n, p)) {
             out->found |= kBitPhone;
             done |= kBitPhone;
           }
           if (!(done & kBitCard) && ch >= '2' && ch <= '6' &&
-              ((run >= 13 && run <= 19) || (run == 4 && (next == '-' || next == ' '))) &&
+              ((run >= 13 && run <= 19) ||
+               (run == 4 && (next == '-' || next == ' ') && DigitsAt4(s, n, p + 5))) &&
               VerifyCard(s, n, p)) {
             out->found |= kBitCard;
             out->checksum |= kBitCard;
