@@ -704,7 +704,8 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(4);
   int trials = 0;
   size_t total_acked = 0;
-  for (; trials < 25 && std::chrono::steady_clock::now() < deadline; ++trials) {
+  // At least 5 trials, then as many as fit in the time budget (bounded by 25).
+  for (; trials < 25 && (trials < 5 || std::chrono::steady_clock::now() < deadline); ++trials) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     std::string log_id = absl::StrCat("crash-", trials);
@@ -772,7 +773,6 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
   RecordProperty("trials", trials);
   RecordProperty("acknowledged", static_cast<int>(total_acked));
   std::printf("kill -9: %d trials, %zu acknowledged records checked\n", trials, total_acked);
-  EXPECT_GE(trials, 5);
   // The kills landed while records were being acknowledged (fsync here costs a few ms).
   EXPECT_GT(total_acked, 20u);
 }
