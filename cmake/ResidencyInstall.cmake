@@ -48,15 +48,8 @@ install(FILES
     ${PROJECT_BINARY_DIR}/residencyConfigVersion.cmake
     DESTINATION ${RESIDENCY_INSTALL_CMAKEDIR})
 
-# residency.pc is relocatable: its prefix is computed from the file's own place (${pcfiledir}),
-# so `cmake --install BUILD --prefix ANYWHERE` gives a working file.
-if(IS_ABSOLUTE "${RESIDENCY_INSTALL_PKGCONFIGDIR}")
-  set(RESIDENCY_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
-else()
-  file(RELATIVE_PATH _residency_pc_up "/prefix/${RESIDENCY_INSTALL_PKGCONFIGDIR}" "/prefix")
-  string(REGEX REPLACE "/$" "" _residency_pc_up "${_residency_pc_up}")
-  set(RESIDENCY_PC_PREFIX "\${pcfiledir}/${_residency_pc_up}")
-endif()
+# residency.pc names the prefix the tree is installed into, which `cmake --install --prefix`
+# may choose at install time: the file is written when installing, then installed.
 foreach(_v LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${_v}}")
     set(RESIDENCY_PC_${_v} "${CMAKE_INSTALL_${_v}}")
@@ -64,6 +57,11 @@ foreach(_v LIBDIR INCLUDEDIR)
     set(RESIDENCY_PC_${_v} "\${prefix}/${CMAKE_INSTALL_${_v}}")
   endif()
 endforeach()
-configure_file(${PROJECT_SOURCE_DIR}/cmake/residency.pc.in ${PROJECT_BINARY_DIR}/residency.pc
-    @ONLY)
+set(RESIDENCY_PC_PREFIX "@RESIDENCY_PC_PREFIX@")  # filled in at install time
+configure_file(${PROJECT_SOURCE_DIR}/cmake/residency.pc.in
+    ${PROJECT_BINARY_DIR}/residency.pc.install.in @ONLY)
+install(CODE "
+  set(RESIDENCY_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/residency.pc.install.in\"
+                 \"${PROJECT_BINARY_DIR}/residency.pc\" @ONLY)")
 install(FILES ${PROJECT_BINARY_DIR}/residency.pc DESTINATION ${RESIDENCY_INSTALL_PKGCONFIGDIR})

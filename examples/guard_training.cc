@@ -50,6 +50,8 @@ void Print(const char* what, const std::string& where, const absl::StatusOr<Deci
   std::printf("\n");
 }
 
+constexpr double kFlopsPerStep = 1.0e21;  // this job's compute per optimiser step
+
 // Everything the guard needs to know about the job; the questions are built from it.
 class TrainingGuard {
  public:
@@ -91,6 +93,9 @@ class TrainingGuard {
     ckpt.location = produced_at;
     ckpt.trained_on = corpus_;
     ckpt.base_models = {base_};
+    // Training compute so far (base model plus this job's steps). Rules test it (Korea's AI
+    // Basic Act duties start at 1e26 FLOPs), and a model request without it fails closed.
+    ckpt.training_flops = base_.training_flops.value_or(0) + kFlopsPerStep * step;
     residency::Request req;
     req.kind = residency::Request::Kind::kModel;
     req.action = "store";
