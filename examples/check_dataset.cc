@@ -86,8 +86,7 @@ int main(int argc, char** argv) {
 
   const residency::Dataset ledger = CreditLedger();
   // Cheapest first. Only the last one is a Korean financial-sector site.
-  const std::vector<std::string> candidates = {"aws:us-east-1", "aws:ap-northeast-1",
-                                               "ncp:FKR"};
+  const std::vector<std::string> candidates = {"aws:us-east-1", "aws:ap-northeast-1", "ncp:FKR"};
   std::printf("where may %s be stored?\n", ledger.id.c_str());
   for (const std::string& where : candidates) {
     residency::Decision decision;

@@ -48,8 +48,7 @@ struct Incoming {
 };
 
 // Where the serving model is deployed, most preferred first (Tokyo has the spare GPUs).
-const std::vector<std::string> kDeployments = {"aws:ap-northeast-1", "aws:eu-central-1",
-                                               "ncp:KR"};
+const std::vector<std::string> kDeployments = {"aws:ap-northeast-1", "aws:eu-central-1", "ncp:KR"};
 
 // The inference request for serving at `location`, from what the tagger found.
 residency::Request InferenceAt(const tg::InferenceFacts& facts, const std::string& location) {
@@ -111,7 +110,10 @@ int Run(const std::string& policy_dir, const fs::path& work) {
   eval.suggest = false;  // the gateway tries its own deployments
 
   const std::vector<Incoming> requests = {
-      {"kr-tenant-phone", {}, "192.0.2.10", "acme-kr",
+      {"kr-tenant-phone",
+       {},
+       "192.0.2.10",
+       "acme-kr",
        "제 전화번호는 010-1234-5678 입니다. 배송 조회 부탁드려요."},
       {"de-office-email", {}, "198.51.100.7", "", "Please reply to anna.schmidt@example.de today."},
       {"kr-claim-no-pii", {{"x-user-country", "KR"}}, "", "", "Summarise this article in Korean."},
@@ -192,8 +194,7 @@ int Run(const std::string& policy_dir, const fs::path& work) {
   }
   residency::AuditVerifyOptions verify;
   verify.vkeys = {*vkey};
-  absl::StatusOr<residency::AuditVerifyReport> report =
-      residency::VerifyAuditLogs(log_dir, verify);
+  absl::StatusOr<residency::AuditVerifyReport> report = residency::VerifyAuditLogs(log_dir, verify);
   const bool valid = report.ok() && report->ok() && report->logs.size() == 1;
   std::printf("%zu served, %d refused; audit log %s%s\n", requests.size() - refused, refused,
               valid ? "valid, records " : "NOT valid",

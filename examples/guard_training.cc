@@ -154,7 +154,9 @@ int main(int argc, char** argv) {
   // 1. Placement: the cheapest GPUs first; the first allowed location wins.
   std::printf("placing the training job:\n");
   std::string placed;
-  for (const std::string& where : {"aws:us-east-1", "aws:ap-northeast-2", "site:naver-gak-sejong"}) {
+  const std::vector<std::string> sites = {"aws:us-east-1", "aws:ap-northeast-2",
+                                          "site:naver-gak-sejong"};
+  for (const std::string& where : sites) {
     absl::StatusOr<Decision> d = guard.CheckPlacement(where);
     Print("run at", where, d);
     if (Allowed(d)) {

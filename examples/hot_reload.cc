@@ -56,8 +56,8 @@ residency::Request Transfer() {
   req.now = absl::FromCivil(absl::CivilDay(2026, 6, 30), absl::UTCTimeZone());
   req.destination = "aws:us-east-1";
   req.operator_party = residency::Party{"acme-eu-gmbh", "DE", {}, "", {}};
-  req.recipient = residency::Party{"US Analytics LLC", "US", {}, "processor",
-                                   {{"dpf_certified", "false"}}};
+  req.recipient =
+      residency::Party{"US Analytics LLC", "US", {}, "processor", {{"dpf_certified", "false"}}};
   req.transfer.type = "entrustment";
   req.transfer.pattern = "systematic";
   residency::Evidence scc;
@@ -125,7 +125,8 @@ int main(int argc, char** argv) {
 
   // 1. Reload with the freeze added: the policy folder plus one more file.
   const std::filesystem::path tmp = std::filesystem::temp_directory_path();
-  const std::string tag = std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const std::string tag =
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   const std::string freeze_file = (tmp / ("residency-freeze-" + tag + ".yaml")).string();
   { std::ofstream(freeze_file) << kFreezePolicy; }
   absl::Status st = store.Reload({policy_dir, freeze_file});
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
     std::printf("\n");
     consistent = consistent && counts.size() == 1;
   }
-  if (consistent && seen.begin()->second.begin()->first == std::next(seen.begin())->second.begin()->first) {
+  if (consistent &&
+      seen.begin()->second.begin()->first == std::next(seen.begin())->second.begin()->first) {
     consistent = false;  // the freeze must have changed the answer
   }
   std::printf("errors %d; %s\n", errors.load(),

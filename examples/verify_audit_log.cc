@@ -102,9 +102,9 @@ int Run(const std::string& policy_dir, const fs::path& work) {
 
   for (const char* text : kRequests) {
     absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
-    absl::StatusOr<residency::Decision> d =
-        req.ok() ? residency::Evaluate(**policies, *req)
-                 : absl::StatusOr<residency::Decision>(req.status());
+    absl::StatusOr<residency::Decision> d = req.ok()
+                                                ? residency::Evaluate(**policies, *req)
+                                                : absl::StatusOr<residency::Decision>(req.status());
     if (!d.ok()) {  // fail closed: an undecidable request is refused (and not recorded here)
       std::printf("request refused: %s\n", std::string(d.status().message()).c_str());
       continue;

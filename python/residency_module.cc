@@ -428,7 +428,8 @@ py::dict AuditVerify(py::handle paths_arg, py::handle keys_arg, bool open,
     opts.vkeys.push_back(ReadKey(keys_arg.cast<std::string>()));
   } else {
     for (py::handle k : py::iter(keys_arg)) {
-      opts.vkeys.push_back(ReadKey(py::module_::import("os").attr("fspath")(k).cast<std::string>()));
+      opts.vkeys.push_back(
+          ReadKey(py::module_::import("os").attr("fspath")(k).cast<std::string>()));
     }
   }
   for (std::string& t : trusted_checkpoints) {
@@ -534,8 +535,8 @@ PYBIND11_MODULE(residency, m) {
 
   py::class_<PyAuditLog>(m, "AuditLog",
                          "An open, signed audit log (one directory under audit_dir).")
-      .def(py::init<const std::string&, const std::string&, const std::string&,
-                    const std::string&, const std::string&>(),
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
+                    const std::string&>(),
            py::arg("audit_dir"), py::arg("key_file"), py::arg("durability") = "async",
            py::arg("log_id") = "", py::arg("resume_log_dir") = "")
       .def("flush", &PyAuditLog::Flush,
@@ -561,8 +562,8 @@ PYBIND11_MODULE(residency, m) {
       py::arg("name"), py::arg("out_dir"),
       "Writes OUT_DIR/NAME.pem (private, mode 0600) and OUT_DIR/NAME.vkey (creating OUT_DIR); "
       "returns the vkey string.");
-  m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"),
-        py::arg("open") = false, py::arg("trusted_checkpoints") = std::vector<std::string>{},
+  m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"), py::arg("open") = false,
+        py::arg("trusted_checkpoints") = std::vector<std::string>{},
         "Verifies every audit log under the paths offline with the verifier keys (vkey strings "
         "or .vkey files). Returns {ok, logs: [{path, origin, status, records, checkpoints, "
         "findings}]}; raises ValueError when it cannot run.");
