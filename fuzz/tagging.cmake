@@ -10,3 +10,7 @@ residency_fuzzer(tagging_config_fuzzer
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tagging_config_fuzzer.cc
   SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/tagging_config ${PROJECT_SOURCE_DIR}/policies/tagging.yaml
   LIBS ${_tagging_fuzz_libs})
+residency_fuzzer(tagging_request_fuzzer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tagging_request_fuzzer.cc
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/tagging_request
+  LIBS ${_tagging_fuzz_libs} nlohmann_json::nlohmann_json)

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "residency/tagging.h"
+#include "tagging/request_json.h"
 #include "tagging/tagging_corpus.h"
 #include "tagging/tagging_test_util.h"
 
@@ -196,6 +197,40 @@ TEST(Chunks, ChunkedEqualsWhole) {
                                                std::string_view(s).substr(cut)};
     ExpectSameResult(whole, TagChunks(ShippedPlan(), two), "cut " + std::to_string(cut));
   }
+}
+
+TEST(RequestJson, ParsesAndRejects) {
+  internal::OwnedRequest req;
+  EXPECT_EQ(internal::ParseRequestLine(
+                R"({"headers": {"X-User-Country": "de"}, "peer": "2001:db8:49::1", "tenant": "x",)"
+                R"( "payload": ["a@b.co", " 010-1234-5678"]})",
+                &req),
+            "");
+  TagScratch scratch(ShippedPlan());
+  const TagResult r = TagRequest(ShippedPlan(), req.view(), scratch);
+  EXPECT_EQ(r.user.view(), "DE");
+  EXPECT_EQ(internal::RenderResultLine(r),
+            R"({"tags":["DE:personal"],"detectors":["kr_phone","email"],)"
+            R"("provenance":{"DE:personal":"verified"},"status":"complete","bytes_scanned":20,)"
+            R"("user":{"jurisdiction":"DE","provenance":"verified"}})");
+  const std::pair<const char*, const char*> bad[] = {
+      {"[1]", "a request must be a json object"},
+      {R"({"headers": {"a": "1", "a": "2"}})", "duplicate key `a`"},
+      {R"({"headers": {"a": 1}})", "header `a` must be a string"},
+      {R"({"peer": "1.2.3"})", "`peer` `1.2.3` is not an ip address"},
+      {R"({"tenant": 5})", "`tenant` must be a string"},
+      {R"({"payload": [1]})", "`payload` must be a string or a list of strings"},
+      {R"({"Payload": "x"})", "unknown key `Payload`"},
+      {"{\"payload\": ", "malformed json: "},
+      {R"({"headers": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+       "nesting is deeper than 32 levels"},
+  };
+  for (const auto& [line, error] : bad) {
+    EXPECT_THAT(internal::ParseRequestLine(line, &req), HasSubstr(error)) << line;
+  }
+  // Invalid UTF-8 in echoed input is replaced (U+FFFD), never emitted raw.
+  EXPECT_EQ(internal::RenderErrorLine(3, "bad `\xff`"),
+            "{\"line\":3,\"error\":\"bad `\xEF\xBF\xBD`\"}");
 }
 
 TEST(Config, ShippedFileCompiles) {
