@@ -91,3 +91,36 @@ def test_lint_equals_cli_json(cli, tmp_path):
         out = run_cli(cli, "lint", "--format", "json", str(path))
         assert out.returncode in (0, 1), out.stderr
         assert residency.lint([str(path)]) == json.loads(out.stdout)["diagnostics"]
+
+
+def test_compile_releases_the_gil():
+    """Another Python thread runs while compile() is in C++ (py::gil_scoped_release).
+
+    The main thread waits for the worker to enter compile(). Were the GIL held there, the main
+    thread could run only after the whole compile (about its duration after t0); with the GIL
+    released it runs right away. Several tries, so that one scheduling hiccup cannot fail it.
+    """
+    import threading
+    import time
+
+    results = []
+    for _ in range(5):
+        started = threading.Event()
+        times = {}
+
+        def work():
+            times["t0"] = time.monotonic()
+            started.set()
+            residency.compile([str(POLICIES)])
+            times["t1"] = time.monotonic()
+
+        t = threading.Thread(target=work)
+        t.start()
+        started.wait()
+        first = time.monotonic()  # the main thread is running again
+        t.join()
+        duration = times["t1"] - times["t0"]
+        results.append((first - times["t0"], duration))
+        if first - times["t0"] < duration / 2:
+            return
+    pytest.fail(f"the main thread never ran during compile(): (waited, compile) = {results}")
