@@ -94,23 +94,6 @@ absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& snapshot, Request re
 // deterministic for the same decision.
 std::string DecisionToJson(const Decision& decision);
 
-// Inference routing (SPEC §9): which catalogue locations may serve an inference request of this
-// shape. Answers come from a table memoised per snapshot and shape, valid until the next date at
-// which a rule or list entry of the snapshot changes.
-struct RouteQuery {
-  std::string user_jurisdiction;  // empty when unknown
-  std::string provenance = "claimed";
-  std::vector<std::string> prompt_classes;
-  std::vector<std::string> model_tags;  // `ORIGIN:class` carried by the serving model
-  std::string model_tier;
-  std::optional<Party> operator_party;
-};
-
-struct RouteResult {
-  std::vector<std::string> allowed;  // catalogue order
-  Effect preferred_decision = Effect::kDeny;  // for `preferred`, when given
-};
-
 }  // namespace residency
 
 #endif  // RESIDENCY_DECISION_H_
