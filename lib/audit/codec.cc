@@ -6,47 +6,6 @@
 
 namespace residency::audit {
 
-bool Reader::U8(uint8_t* v) {
-  if (remaining() < 1) return Fail();
-  *v = static_cast<uint8_t>(in_[pos_++]);
-  return true;
-}
-bool Reader::U16(uint16_t* v) {
-  if (remaining() < 2) return Fail();
-  auto* u = reinterpret_cast<const unsigned char*>(in_.data() + pos_);
-  *v = static_cast<uint16_t>((u[0] << 8) | u[1]);
-  pos_ += 2;
-  return true;
-}
-bool Reader::U32(uint32_t* v) {
-  if (remaining() < 4) return Fail();
-  *v = LoadU32(in_.data() + pos_);
-  pos_ += 4;
-  return true;
-}
-bool Reader::U64(uint64_t* v) {
-  if (remaining() < 8) return Fail();
-  *v = LoadU64(in_.data() + pos_);
-  pos_ += 8;
-  return true;
-}
-bool Reader::Bytes(size_t n, std::string_view* v) {
-  if (remaining() < n) return Fail();
-  *v = in_.substr(pos_, n);
-  pos_ += n;
-  return true;
-}
-bool Reader::Fixed(Hash* h) {
-  if (remaining() < h->size()) return Fail();
-  std::memcpy(h->data(), in_.data() + pos_, h->size());
-  pos_ += h->size();
-  return true;
-}
-bool Reader::Fail() {
-  pos_ = in_.size();
-  return false;
-}
-
 std::string Base64Encode(std::string_view bytes) {
   std::string out;
   out.resize(4 * ((bytes.size() + 2) / 3) + 1);

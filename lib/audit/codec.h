@@ -4,6 +4,7 @@
 #define RESIDENCY_LIB_AUDIT_CODEC_H_
 
 #include <array>
+#include <cstring>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,17 +46,50 @@ inline uint64_t LoadU64(const char* p) {
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
-  bool U8(uint8_t* v);
-  bool U16(uint16_t* v);
-  bool U32(uint32_t* v);
-  bool U64(uint64_t* v);
-  bool Bytes(size_t n, std::string_view* v);
-  bool Fixed(Hash* h);
+  bool U8(uint8_t* v) {
+    if (remaining() < 1) return Fail();
+    *v = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool U16(uint16_t* v) {
+    if (remaining() < 2) return Fail();
+    auto* u = reinterpret_cast<const unsigned char*>(in_.data() + pos_);
+    *v = static_cast<uint16_t>((u[0] << 8) | u[1]);
+    pos_ += 2;
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    if (remaining() < 4) return Fail();
+    *v = LoadU32(in_.data() + pos_);
+    pos_ += 4;
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (remaining() < 8) return Fail();
+    *v = LoadU64(in_.data() + pos_);
+    pos_ += 8;
+    return true;
+  }
+  bool Bytes(size_t n, std::string_view* v) {
+    if (remaining() < n) return Fail();
+    *v = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool Fixed(Hash* h) {
+    if (remaining() < h->size()) return Fail();
+    std::memcpy(h->data(), in_.data() + pos_, h->size());
+    pos_ += h->size();
+    return true;
+  }
   size_t remaining() const { return in_.size() - pos_; }
   bool done() const { return pos_ == in_.size(); }
 
  private:
-  bool Fail();
+  bool Fail() {
+    pos_ = in_.size();
+    return false;
+  }
   std::string_view in_;
   size_t pos_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,30 @@ std::string Parent(const std::string& path) {
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
+
+class StringData : public FileData {
+ public:
+  explicit StringData(std::string s) : s_(std::move(s)) {}
+  std::string_view data() const override { return s_; }
+
+ private:
+  std::string s_;
+};
+
+class MappedData : public FileData {
+ public:
+  MappedData(void* p, size_t n) : p_(p), n_(n) {}
+  ~MappedData() override {
+    if (p_ != nullptr) ::munmap(p_, n_);
+  }
+  std::string_view data() const override {
+    return std::string_view(static_cast<const char*>(p_), n_);
+  }
+
+ private:
+  void* p_;
+  size_t n_;
+};
 
 class PosixFile : public WritableFile {
  public:
@@ -65,6 +90,32 @@ class PosixFile : public WritableFile {
 
 class Posix : public FileSystem {
  public:
+  absl::StatusOr<std::unique_ptr<FileData>> MapFile(const std::string& path,
+                                                    uint64_t max_bytes) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot read", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      return Errno("cannot stat", path, e);
+    }
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+      ::close(fd);
+      return absl::InvalidArgumentError(absl::StrCat("file `", path, "` is too large"));
+    }
+    if (st.st_size == 0) {
+      ::close(fd);
+      return std::unique_ptr<FileData>(new StringData(std::string()));
+    }
+    size_t n = static_cast<size_t>(st.st_size);
+    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    int e = errno;
+    ::close(fd);
+    if (p == MAP_FAILED) return Errno("cannot map", path, e);
+    ::madvise(p, n, MADV_SEQUENTIAL);
+    return std::unique_ptr<FileData>(new MappedData(p, n));
+  }
   absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppend(const std::string& path,
                                                            bool create) override {
     int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
@@ -164,6 +215,13 @@ class Posix : public FileSystem {
 };
 
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<FileData>> FileSystem::MapFile(const std::string& path,
+                                                              uint64_t max_bytes) {
+  auto data = ReadFile(path, max_bytes);
+  if (!data.ok()) return data.status();
+  return std::unique_ptr<FileData>(new StringData(std::move(*data)));
+}
 
 FileSystem* PosixFileSystem() {
   static Posix* fs = new Posix();

@@ -28,9 +28,19 @@ class WritableFile {
   virtual absl::Status Close() = 0;
 };
 
+// Read-only bytes of a whole file (memory-mapped where the file layer can).
+class FileData {
+ public:
+  virtual ~FileData() = default;
+  virtual std::string_view data() const = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
+  // The whole file without copying where possible; the default reads it into memory.
+  virtual absl::StatusOr<std::unique_ptr<FileData>> MapFile(const std::string& path,
+                                                            uint64_t max_bytes);
   // Opens `path` for appending; creates it when `create` (and fails if it exists).
   virtual absl::StatusOr<std::unique_ptr<WritableFile>> OpenAppend(const std::string& path,
                                                                    bool create) = 0;

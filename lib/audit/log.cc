@@ -155,9 +155,9 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
                                   ") does not match the recovered records"));
     }
   }
-  const std::string& tail = files.contents[last];
+  std::string_view tail = files.contents[last];
   r.cut_bytes = tail.size() - cut_offset;
-  r.cut_digest = internal::Sha256(std::string_view(tail).substr(cut_offset));
+  r.cut_digest = internal::Sha256(tail.substr(cut_offset));
   r.last_segment = dir + "/" + files.segments[last].name;
   r.last_segment_size = cut_offset;
   return r;

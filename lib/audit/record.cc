@@ -16,11 +16,13 @@ absl::Status Bad(const char* what) {
 
 bool GoodText(std::string_view s) {
   if (s.empty()) return false;
+  bool ascii = true;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return false;
+    ascii &= u < 0x80;
   }
-  return IsValidUtf8(s);
+  return ascii || IsValidUtf8(s);
 }
 
 bool ReadStr8(Reader* r, std::string_view* s) {

@@ -126,11 +126,15 @@ absl::StatusOr<LogFiles> ReadLogFiles(FileSystem* fs, const std::string& dir) {
   }
   std::sort(segs.begin(), segs.end());
   out.contents.reserve(segs.size());
+  size_t total = 0;
   for (const auto& [n, first] : segs) {
-    auto data = fs->ReadFile(dir + "/" + n, kMaxSegmentFile);
+    auto data = fs->MapFile(dir + "/" + n, kMaxSegmentFile);
     if (!data.ok()) return data.status();
-    out.contents.push_back(std::move(*data));
+    out.contents.push_back((*data)->data());
+    out.data.push_back(std::move(*data));
+    total += out.contents.back().size();
   }
+  out.frames.reserve(total / 96 + 16);
   out.segments.resize(segs.size());
   for (size_t i = 0; i < segs.size(); ++i) {
     out.segments[i].name = segs[i].first;

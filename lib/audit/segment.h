@@ -8,6 +8,7 @@
 #define RESIDENCY_LIB_AUDIT_SEGMENT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,7 +56,8 @@ struct SegmentScan {
 
 struct LogFiles {
   std::string dir;
-  std::vector<std::string> contents;  // one per segment, sorted by name
+  std::vector<std::unique_ptr<FileData>> data;  // one per segment, sorted by name
+  std::vector<std::string_view> contents;       // views of `data`
   std::vector<SegmentScan> segments;
   std::vector<FrameRef> frames;       // every frame in file order
   bool has_latest = false;

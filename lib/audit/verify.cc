@@ -151,6 +151,8 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
     Hash root;
   };
   std::vector<CpFrame> cps;
+  idx.reserve(files.frames.size());
+  payloads.reserve(files.frames.size());
   std::map<uint64_t, Hash> roots;  // size -> root, at every in-stream checkpoint position
   bool roots_ok = true;
   bool saw_close = false;

@@ -364,7 +364,7 @@ std::vector<Segment> LoadSegments(const std::string& dir) {
   std::vector<Segment> out(files->segments.size());
   for (size_t i = 0; i < out.size(); ++i) {
     out[i].path = dir + "/" + files->segments[i].name;
-    out[i].header = files->contents[i].substr(0, files->segments[i].header_end);
+    out[i].header = std::string(files->contents[i].substr(0, files->segments[i].header_end));
   }
   for (const auto& f : files->frames) {
     out[f.segment].frames.push_back({f.type, std::string(f.payload)});
