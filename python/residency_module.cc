@@ -257,14 +257,12 @@ py::list Lint(py::handle paths_arg, std::optional<std::string> catalogue) {
     if (catalogue) with.push_back(*catalogue);
     r = residency::CompilePolicies(with);
     if (!catalogue && r.diagnostics.size() == 1 && r.diagnostics[0].code == "no-catalogue") {
-      std::string first = paths[0];
-      std::ifstream probe(first + "/regions.yaml");
-      std::string dir = first;
-      if (!probe) {
-        const size_t slash = first.find_last_of('/');
-        dir = slash == std::string::npos ? "." : first.substr(0, slash);
-      }
-      with.push_back(dir + "/regions.yaml");
+      const std::filesystem::path first(paths[0]);
+      std::error_code ec;
+      std::filesystem::path dir =
+          std::filesystem::is_directory(first, ec) ? first : first.parent_path();
+      if (dir.empty()) dir = ".";
+      with.push_back((dir / "regions.yaml").string());
       r = residency::CompilePolicies(with);
     }
   }
