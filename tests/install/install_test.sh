@@ -90,8 +90,9 @@ expect check_dataset '^  aws:us-east-1 +deny' "Korean credit data must not be st
 expect check_dataset '^storing kr-credit-ledger at ' "the ledger must be stored somewhere allowed"
 # The installed CLI and the installed library agree on the policy digest.
 digest=$(sed -n 's/^policies \(sha256:[0-9a-f]*\) .*/\1/p' "$tmp/check_dataset.out")
-cli_digest=$("$prefix/bin/residency" check --policies "$policies" \
-    "$source/examples/requests/kr-financial-credit-seoul.yaml" 2>/dev/null \
+request='{"kind": "dataset", "action": "store", "destination": "ncp:FKR",
+  "dataset": {"id": "d", "location": "ncp:FKR", "partitions": [{"classes": ["public"], "origin": "KR"}]}}'
+cli_digest=$("$prefix/bin/residency" check --policies "$policies" - <<<"$request" 2>/dev/null \
     | sed -n 's/.*"policy_digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' || true)
 [[ -n "$digest" && "$digest" == "$cli_digest" ]] \
   || fail "library digest '$digest' differs from the installed CLI's '$cli_digest'"
