@@ -94,6 +94,7 @@ class Evaluator {
   std::vector<Outcome>* outcomes_ = nullptr;
   std::vector<std::pair<int, int>>* obligations_ = nullptr;
   std::vector<int> slot_;  // rule index -> outcome index for the current policy, -1 if none
+  std::vector<int> touched_;  // rule indexes whose slot was set for the current policy
 };
 
 bool Evaluator::InScope(const Policy& p) const {
@@ -241,9 +242,13 @@ bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Uni
 
 Tri Evaluator::Values(const Condition& c, const Unit& u) const {
   const Request& r = *f_.request;
-  auto in = [&](const std::string& s) { return Contains(c.values, s) ? Tri::kTrue : Tri::kFalse; };
+  auto in = [&](std::string_view s) {
+    for (const auto& v : c.values)
+      if (v == s) return Tri::kTrue;
+    return Tri::kFalse;
+  };
   switch (c.field) {
-    case Field::kKind: return in(std::string(KindName(r.kind)));
+    case Field::kKind: return in(KindName(r.kind));
     case Field::kAction: return in(r.action);
     case Field::kJob: return r.compute ? in(r.compute->job) : Tri::kFalse;
     case Field::kArtifact: {
@@ -475,6 +480,7 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
   }
   int& slot = slot_[rule_index];
   if (slot < 0) {
+    touched_.push_back(rule_index);
     slot = static_cast<int>(outcomes_->size());
     outcomes_->push_back(o);
   } else {
@@ -500,7 +506,11 @@ void Evaluator::Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, i
     if (!InScope(p)) continue;
     policy_ = &p;
     policy_index_ = static_cast<int>(pi);
-    slot_.assign(p.rules.size(), -1);
+    // Reset only the slots the previous policy touched: a full reset per policy would cost
+    // O(rules) per evaluation.
+    if (slot_.size() < p.rules.size()) slot_.resize(p.rules.size(), -1);
+    for (int r : touched_) slot_[r] = -1;
+    touched_.clear();
     for (const auto& a : f_.artifacts) {
       for (const auto& t : a.tags) {
         if (!p.lifts.empty() && Lifted(p, a, t)) {
@@ -581,21 +591,30 @@ std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
     auto colon = facts.primary_name.find(':');
     provider = colon == std::string::npos ? "" : facts.primary_name.substr(0, colon);
   }
-  Facts trial = facts;
-  std::vector<std::pair<int, int>> found;  // (rank, catalogue index)
+  // Candidates in the order they are suggested (same provider and country, same provider, same
+  // country, the rest; catalogue order within each), evaluated until 8 are found.
+  std::vector<std::pair<int, int>> order;  // (rank, catalogue index)
+  order.reserve(locs.size());
   for (size_t i = 0; i < locs.size(); ++i) {
     if (facts.primary >= 0 && static_cast<int>(i) == facts.locations[facts.primary]) continue;
-    eval_internal::SetPrimaryLocation(set, static_cast<int>(i), &trial);
-    Core core;
+    bool same_p = locs[i].provider == provider, same_c = locs[i].country_code == country;
+    order.emplace_back(same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3, static_cast<int>(i));
+  }
+  std::stable_sort(order.begin(), order.end());
+  Facts trial = facts;
+  std::vector<std::string> out;
+  Core core;
+  for (const auto& [rank, i] : order) {
+    eval_internal::SetPrimaryLocation(set, i, &trial);
+    core.outcomes.clear();
+    core.obligations.clear();
+    core.lifted.clear();
+    core.fail = core.suggestible = false;
     RunCore(set, trial, /*skip_primary_fail=*/true, &core);
     if (core.decision == Effect::kDeny) continue;
-    bool same_p = locs[i].provider == provider, same_c = locs[i].country_code == country;
-    int rank = same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3;
-    found.emplace_back(rank, static_cast<int>(i));
+    out.push_back(locs[i].id);
+    if (out.size() == 8) break;
   }
-  std::stable_sort(found.begin(), found.end());
-  std::vector<std::string> out;
-  for (size_t i = 0; i < found.size() && i < 8; ++i) out.push_back(locs[found[i].second].id);
   return out;
 }
 

@@ -259,12 +259,25 @@ constexpr const char* kCodes[] = {
     "ZW"};
 }  // namespace
 
+namespace {
+// 26x26 table from the two letters to the index (-1 where unassigned), built once.
+struct IsoTable {
+  int16_t index[26 * 26];
+  IsoTable() {
+    for (auto& i : index) i = -1;
+    for (size_t k = 0; k < sizeof(kCodes) / sizeof(kCodes[0]); ++k) {
+      index[(kCodes[k][0] - 'A') * 26 + (kCodes[k][1] - 'A')] = static_cast<int16_t>(k);
+    }
+  }
+};
+}  // namespace
+
 int IsoCountryIndex(std::string_view code) {
-  if (code.size() != 2) return -1;
-  auto it = std::lower_bound(std::begin(kCodes), std::end(kCodes), code,
-                             [](const char* a, std::string_view b) { return std::string_view(a) < b; });
-  if (it == std::end(kCodes) || std::string_view(*it) != code) return -1;
-  return static_cast<int>(it - std::begin(kCodes));
+  static const IsoTable table;
+  if (code.size() != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z') {
+    return -1;
+  }
+  return table.index[(code[0] - 'A') * 26 + (code[1] - 'A')];
 }
 
 size_t IsoCountryCount() { return sizeof(kCodes) / sizeof(kCodes[0]); }
