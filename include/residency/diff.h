@@ -88,6 +88,10 @@ struct DiffReport {
   size_t evaluations = 0;
   size_t space = 0;                 // representatives in the whole generated space
   bool complete = true;             // false when the budget ran out before the space did
+  // True when every request the changes call for (the changed rules on the classes and origins
+  // they apply to, changed locations, classes and groups on the whole space) was explored, even
+  // if the rest of the space was not.
+  bool changes_complete = true;
   size_t errors = 0;                // requests either set refused to evaluate (not counted)
 };
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <set>
@@ -1473,6 +1472,7 @@ class Explorer {
   }
 
   void Run(const Changes& changes) {
+    report_.changes_complete = false;
     bool focused = !changes.global && (!changes.rules.empty() || !changes.locations.empty() ||
                                        !changes.classes.empty() || !changes.groups.empty());
     if (focused) {
@@ -1494,8 +1494,9 @@ class Explorer {
       }
       track_ = false;
       check_ = true;
+      report_.changes_complete = true;
     }
-    Sweep([](size_t, size_t) { return true; });
+    if (Sweep([](size_t, size_t) { return true; })) report_.changes_complete = true;
   }
 
   DiffReport Finish() {
@@ -1598,19 +1599,6 @@ absl::StatusOr<DiffReport> DiffPolicies(const PolicySnapshot& old_set,
   const CompiledSet& b = new_set.impl();
   Changes changes = FindChanges(a, b);
   Space space(a, b);
-  if (std::getenv("RESIDENCY_DIFF_DEBUG")) {
-    std::fprintf(stderr, "locations %zu atoms %zu, classes %zu, origins %zu, profiles %zu\n",
-                 space.locations().size(), space.location_atoms().size(),
-                 space.class_atoms().size(), space.origins().size(), space.profiles().size());
-    for (const auto& a : space.location_atoms()) std::fprintf(stderr, "  loc %s\n", absl::StrJoin(a.members, ",").c_str());
-    for (const auto& a : space.class_atoms()) std::fprintf(stderr, "  class %s\n", absl::StrJoin(a.members, ",").c_str());
-    for (const auto& o : space.origins()) std::fprintf(stderr, "  origin %s (%s, home %s)\n", o.name.c_str(), o.country.c_str(), o.home.c_str());
-    for (size_t i = 0; i < space.profiles().size(); ++i) {
-      const auto& m = space.profile_pairs(i);
-      std::fprintf(stderr, "  profile %s pairs %zu\n", space.profiles()[i].Key().c_str(),
-                   static_cast<size_t>(std::count(m.begin(), m.end(), true)));
-    }
-  }
   Explorer explorer(old_set, new_set, space, options, now);
   if (a.digest != b.digest || options.explore_identical) explorer.Run(changes);
   DiffReport report = explorer.Finish();

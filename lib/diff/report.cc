@@ -96,6 +96,7 @@ std::string DiffReportToJson(const DiffReport& r, int indent) {
   ex["evaluations"] = r.evaluations;
   ex["space"] = r.space;
   ex["complete"] = r.complete;
+  ex["changes_complete"] = r.changes_complete;
   ex["errors"] = r.errors;
   j["explored"] = std::move(ex);
   Json w = Json::array(), n = Json::array();
@@ -119,7 +120,11 @@ std::string DiffReportToText(const DiffReport& r) {
   absl::StrAppend(&out, "explored ", Plural(r.requests_explored, "request", "requests"),
                   " (standing for ", r.requests_covered, ", ", r.evaluations,
                   " evaluations) at ", internal::FormatTimestamp(r.now), "; ",
-                  r.complete ? "complete" : absl::StrCat("budget reached before ", r.space, " requests"),
+                  r.complete ? std::string("complete")
+                  : r.changes_complete
+                      ? absl::StrCat("the changes explored completely, budget reached in the rest "
+                                     "of the space (", r.space, " requests)")
+                      : absl::StrCat("budget reached (", r.space, " requests in the space)"),
                   r.errors ? absl::StrCat("; ", r.errors, " not evaluable") : "", "\n");
   GroupsText("widened", r.widened, &out);
   GroupsText("narrowed", r.narrowed, &out);

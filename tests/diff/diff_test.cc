@@ -138,7 +138,7 @@ TEST(DiffWiden, TokyoAddedToKoreasRecognisedDestinationsIsAWidening) {
   EXPECT_THAT(r.changes, Contains("rule kr.cross_border changed"));
   ASSERT_FALSE(r.widened.empty());
   EXPECT_TRUE(r.narrowed.empty());
-  EXPECT_TRUE(r.complete);
+  EXPECT_TRUE(r.changes_complete);
   bool cross_border = false, from_deny = false;
   for (const auto& g : r.widened) {
     // Only Tokyo was added: nothing else may widen.
@@ -256,6 +256,7 @@ TEST(DiffBudget, StopsAtTheBudgetAndSaysSo) {
   small.max_evaluations = 101;
   DiffReport r = Diff(*a, *b, small);
   EXPECT_FALSE(r.complete);
+  EXPECT_FALSE(r.changes_complete);
   EXPECT_LE(r.evaluations, 101u);
   EXPECT_EQ(r.evaluations, 100u);
   EXPECT_EQ(r.requests_explored, 50u);
