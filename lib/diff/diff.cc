@@ -58,14 +58,25 @@ std::string CountryCodes(const CountryBits& b) {
   return absl::StrJoin(codes, ",");
 }
 
+// A location set as countries (every catalogue location of the country is in it) and the
+// remaining location ids, so that a location added to the catalogue does not change the text of
+// a rule that names its country.
 std::string LocationIds(const CompiledSet& s, const LocationBits& b) {
-  std::vector<std::string> ids;
+  std::map<std::string, std::vector<std::string>> in, out;  // country -> ids
   const auto& locs = s.catalogue.locations;
   for (size_t i = 0; i < locs.size() && i < LocationBits::kCapacity; ++i) {
-    if (b.Test(i)) ids.push_back(locs[i].id);
+    (b.Test(i) ? in : out)[locs[i].country_code].push_back(locs[i].id);
   }
-  std::sort(ids.begin(), ids.end());
-  return absl::StrJoin(ids, ",");
+  std::vector<std::string> parts;
+  for (auto& [cc, ids] : in) {
+    if (!out.count(cc)) {
+      parts.push_back(cc);
+    } else {
+      for (auto& id : ids) parts.push_back(std::move(id));
+    }
+  }
+  std::sort(parts.begin(), parts.end());
+  return absl::StrJoin(parts, ",");
 }
 
 std::string Strs(const std::vector<std::string>& v) { return absl::StrJoin(v, ","); }

@@ -184,6 +184,39 @@ TEST(DiffNarrow, SwitzerlandRemovedFromEuAdequacyIsANarrowing) {
   CheckExamples(r.narrowed, *a, *b, /*widened=*/false);
 }
 
+TEST(DiffCatalogue, ANewLocationIsExploredAndWidensOnlyThere) {
+  fs::path new_dir = CopyShipped("catalogue_new");
+  Edit(new_dir / "regions.yaml", "  - id: \"aws:ap-northeast-1\"\n",
+       "  - id: \"aws:ap-northeast-9\"\n"
+       "    country: \"JP\"\n"
+       "    city: \"Tokyo\"\n"
+       "    site: public\n"
+       "    partition: \"aws\"\n"
+       "    certifications: []\n"
+       "    attributes: {}\n"
+       "    status: active\n"
+       "    unverified: []\n"
+       "  - id: \"aws:ap-northeast-1\"\n");
+  auto a = Compile(fs::path(RESIDENCY_SOURCE_DIR) / "policies");
+  auto b = Compile(new_dir);
+  ASSERT_TRUE(a && b);
+  DiffReport r = Diff(*a, *b);
+  EXPECT_EQ(r.changes, std::vector<std::string>{"location aws:ap-northeast-9 added"});
+  EXPECT_TRUE(r.changes_complete);
+  EXPECT_TRUE(r.narrowed.empty());
+  ASSERT_FALSE(r.widened.empty());
+  bool unknown = false;
+  for (const auto& g : r.widened) {
+    // Unknown in the old catalogue (fail closed), known in the new one.
+    EXPECT_EQ(g.from, Effect::kDeny);
+    EXPECT_EQ(g.locations, std::vector<std::string>{"aws:ap-northeast-9"});
+    unknown |= std::find(g.rules.begin(), g.rules.end(), "residency.unknown_location") !=
+               g.rules.end();
+  }
+  EXPECT_TRUE(unknown);
+  CheckExamples(r.widened, *a, *b, /*widened=*/true);
+}
+
 TEST(DiffIdentical, SameSetHasNoDifferences) {
   auto a = Compile(fs::path(RESIDENCY_SOURCE_DIR) / "policies");
   auto b = Compile(CopyShipped("identical"));
