@@ -25,7 +25,9 @@
 // -> allow) or more restrictive (narrowed). Changes of obligations or reasons at the same decision
 // are not reported. Differences are grouped by (old decision, new decision, rules that gave the
 // more restrictive decision) and each group keeps its first example requests in exploration order,
-// which is deterministic.
+// which is deterministic. Rules, lists and location sets are compared by meaning: a location set
+// that covers every location of a country is that country, so adding a location to the
+// catalogue is reported as that one change (and explored at that location).
 //
 // Thread safety: DiffPolicies reads both snapshots and may run concurrently with evaluations.
 #ifndef RESIDENCY_DIFF_H_
@@ -81,8 +83,10 @@ struct DiffReport {
   // What changed between the compiled sets, one line each (`rule kr.cross_border changed`,
   // `list kr/pipc_recognized changed`, `location aws:xx added`, ...), sorted.
   std::vector<std::string> changes;
-  std::vector<DiffGroup> widened;   // sorted by (from, to, rules)
-  std::vector<DiffGroup> narrowed;  // sorted by (from, to, rules)
+  // Most severe first: widened by (from descending, to, rules) so that deny -> allow leads;
+  // narrowed by (to descending, from, rules) so that allow -> deny leads.
+  std::vector<DiffGroup> widened;
+  std::vector<DiffGroup> narrowed;
   size_t requests_explored = 0;     // distinct requests evaluated (representatives)
   size_t requests_covered = 0;      // requests of the generated space those stand for
   size_t evaluations = 0;

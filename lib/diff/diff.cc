@@ -1532,6 +1532,18 @@ class Explorer {
     };
     emit(widened_, &report_.widened);
     emit(narrowed_, &report_.narrowed);
+    // Most severe first: widenings from deny (to allow first), narrowings to deny (from allow
+    // first); then by rules.
+    std::stable_sort(report_.widened.begin(), report_.widened.end(),
+                     [](const DiffGroup& x, const DiffGroup& y) {
+                       return std::make_tuple(-static_cast<int>(x.from), x.to) <
+                              std::make_tuple(-static_cast<int>(y.from), y.to);
+                     });
+    std::stable_sort(report_.narrowed.begin(), report_.narrowed.end(),
+                     [](const DiffGroup& x, const DiffGroup& y) {
+                       return std::make_tuple(-static_cast<int>(x.to), x.from) <
+                              std::make_tuple(-static_cast<int>(y.to), y.from);
+                     });
     return std::move(report_);
   }
 
