@@ -22,7 +22,7 @@ constexpr Command kCommands[] = {
     {"test", "run YAML policy test cases", RunTest},
     {"tag", "tag inference requests (headers, peer IP, payload)", RunTag},
     {"audit", "audit keys, offline verification, dump and inclusion proofs", RunAudit},
-    {"diff", "what a policy change widens or narrows", nullptr},
+    {"diff", "what a policy change widens or narrows", RunDiff},
 };
 
 void PrintUsage(std::FILE* out) {
