@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -216,14 +216,12 @@ int Summary(bool full) {
       "{\"audit_append_per_s\": %.0f, \"audit_verify_per_s\": %.0f, "
       "\"audit_overhead_p50_ns\": %.1f}\n",
       Median(append), Median(verify), Median(p50));
-  std::fprintf(stderr,
-               "audit: append %.0f/s (runs:", Median(append));
+  std::fprintf(stderr, "audit: append %.0f/s (runs:", Median(append));
   for (double a : append) std::fprintf(stderr, " %.0f", a);
   std::fprintf(stderr, "), caller cpu %.0f ns/append", Median(g_caller_cpu_ns));
-  std::fprintf(stderr,
-               ", verify %.0f records/cpu-s (%.0f/s wall) over %llu records, append p50 %.1f ns\n",
-               Median(verify), Median(verify_wall), static_cast<unsigned long long>(records),
-               Median(p50));
+  std::fprintf(
+      stderr, ", verify %.0f records/cpu-s (%.0f/s wall) over %llu records, append p50 %.1f ns\n",
+      Median(verify), Median(verify_wall), static_cast<unsigned long long>(records), Median(p50));
   return 0;
 }
 

@@ -183,8 +183,8 @@ struct AuditFinding {
 
 // The verifier's verdict on one log. Plain value; thread-compatible.
 struct AuditLogReport {
-  std::string path;    // the log directory
-  std::string origin;  // from the log-open record, when readable
+  std::string path;                                // the log directory
+  std::string origin;                              // from the log-open record, when readable
   AuditLogStatus status = AuditLogStatus::kValid;  // the most serious finding
   std::vector<AuditFinding> findings;
   uint64_t records = 0;

@@ -4,8 +4,8 @@
 #define RESIDENCY_LIB_AUDIT_CODEC_H_
 
 #include <array>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,9 +37,7 @@ inline uint32_t LoadU32(const char* p) {
   auto* u = reinterpret_cast<const unsigned char*>(p);
   return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
 }
-inline uint64_t LoadU64(const char* p) {
-  return (uint64_t{LoadU32(p)} << 32) | LoadU32(p + 4);
-}
+inline uint64_t LoadU64(const char* p) { return (uint64_t{LoadU32(p)} << 32) | LoadU32(p + 4); }
 
 // Reads a byte string front to back; every getter returns false (and stays failed) when the
 // input is too short.

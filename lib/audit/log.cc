@@ -7,6 +7,8 @@
 // so the file order is the index order, and frees each slot (slot.seq = index + capacity).
 // Records the writer makes itself (log open, heartbeat, recovery, close) reserve an index the
 // same way and are filled by the writer when it reaches them.
+#include "audit/log.h"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -20,7 +22,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/codec.h"
-#include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/record.h"
@@ -136,8 +137,8 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
       auto cp = ParseCheckpointText(note->text);
       if (!cp.ok()) return corrupt(std::string(cp.status().message()));
       if (cp->size != r.count || cp->root != r.range.Root(&hasher)) {
-        return corrupt(absl::StrCat("checkpoint of size ", cp->size,
-                                    " does not match the records"));
+        return corrupt(
+            absl::StrCat("checkpoint of size ", cp->size, " does not match the records"));
       }
       r.last_cp_size = cp->size;
       roots.emplace_back(cp->size, cp->root);
@@ -168,9 +169,7 @@ class Log final : public AuditLog {
   Log(const AuditOptions& o, FileSystem* fs, std::unique_ptr<NoteSigner> signer)
       : opts_(o), fs_(fs), signer_(std::move(signer)) {}
 
-  ~Log() override {
-    Close().IgnoreError();
-  }
+  ~Log() override { Close().IgnoreError(); }
 
   absl::Status Start();
 
@@ -370,7 +369,8 @@ absl::Status Log::Start() {
     log_id_ = slash == std::string::npos ? dir_ : dir_.substr(slash + 1);
     RESIDENCY_ASSIGN_OR_RETURN(Recovered r, Recover(fs_, dir_, *signer_));
     origin_ = r.origin;
-    if (r.cut_bytes > 0) RESIDENCY_RETURN_IF_ERROR(fs_->Truncate(r.last_segment, r.last_segment_size));
+    if (r.cut_bytes > 0)
+      RESIDENCY_RETURN_IF_ERROR(fs_->Truncate(r.last_segment, r.last_segment_size));
     RESIDENCY_ASSIGN_OR_RETURN(seg_, fs_->OpenAppend(r.last_segment, false));
     seg_bytes_ = r.last_segment_size;
     range_ = r.range;
@@ -545,8 +545,8 @@ absl::Status Log::Checkpoint(bool heartbeat) {
   // Never sign over records that are not durable.
   RESIDENCY_RETURN_IF_ERROR(SyncOut());
   const uint64_t size = consumed_;
-  RESIDENCY_ASSIGN_OR_RETURN(std::string note,
-                             signer_->Sign(FormatCheckpointText(origin_, size, range_.Root(&hasher_))));
+  RESIDENCY_ASSIGN_OR_RETURN(
+      std::string note, signer_->Sign(FormatCheckpointText(origin_, size, range_.Root(&hasher_))));
   AppendFrame(kFrameCheckpoint, note, &wbuf_);
   RESIDENCY_RETURN_IF_ERROR(WriteOut());
   RESIDENCY_RETURN_IF_ERROR(seg_->Sync());

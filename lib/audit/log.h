@@ -13,8 +13,7 @@
 namespace residency::audit {
 
 // AuditLog::Open over a given file layer (tests pass a FaultInjectingFileSystem).
-absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const AuditOptions& options,
-                                                       FileSystem* fs);
+absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const AuditOptions& options, FileSystem* fs);
 // Same, with an already-loaded signer (key_file is then ignored).
 absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLogWithSigner(
     const AuditOptions& options, FileSystem* fs, std::unique_ptr<NoteSigner> signer);

@@ -27,8 +27,8 @@ Hash ToHash(std::string_view s) {
   return h;
 }
 
-void Path(const std::vector<Hash>& leaves, uint64_t m, uint64_t begin, uint64_t end,
-          TreeHasher* h, std::vector<Hash>* out) {
+void Path(const std::vector<Hash>& leaves, uint64_t m, uint64_t begin, uint64_t end, TreeHasher* h,
+          std::vector<Hash>* out) {
   uint64_t n = end - begin;
   if (n <= 1) return;
   uint64_t k = LargestPow2Below(n);
@@ -133,8 +133,8 @@ absl::StatusOr<std::vector<Hash>> InclusionProof(const std::vector<Hash>& leaves
   return out;
 }
 
-absl::StatusOr<std::vector<Hash>> ConsistencyProof(const std::vector<Hash>& leaves,
-                                                   uint64_t size1, uint64_t size2) {
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(const std::vector<Hash>& leaves, uint64_t size1,
+                                                   uint64_t size2) {
   if (size2 > leaves.size() || size1 > size2 || size1 == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("no consistency proof from size ", size1, " to size ", size2));

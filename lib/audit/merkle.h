@@ -19,9 +19,9 @@ namespace residency::audit {
 class TreeHasher {
  public:
   TreeHasher();
-  Hash Leaf(std::string_view leaf_bytes);  // SHA-256(0x00 || leaf)
+  Hash Leaf(std::string_view leaf_bytes);          // SHA-256(0x00 || leaf)
   Hash Node(const Hash& left, const Hash& right);  // SHA-256(0x01 || left || right)
-  static Hash Empty();  // SHA-256("")
+  static Hash Empty();                             // SHA-256("")
 
  private:
   internal::UniqueEvpMdCtx ctx_;
@@ -45,8 +45,8 @@ Hash SubtreeRoot(const std::vector<Hash>& leaves, uint64_t begin, uint64_t end, 
 // RFC 6962 PATH(index, D[0:size]) and PROOF(size1, D[0:size2]) from the leaf hashes.
 absl::StatusOr<std::vector<Hash>> InclusionProof(const std::vector<Hash>& leaves, uint64_t index,
                                                  uint64_t size);
-absl::StatusOr<std::vector<Hash>> ConsistencyProof(const std::vector<Hash>& leaves,
-                                                   uint64_t size1, uint64_t size2);
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(const std::vector<Hash>& leaves, uint64_t size1,
+                                                   uint64_t size2);
 
 // RFC 9162 §2.1.3.2 and §2.1.4.2. Hashes are passed as byte strings so that wrong lengths are
 // rejected rather than truncated. OK when the proof holds.

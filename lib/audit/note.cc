@@ -81,10 +81,10 @@ uint32_t KeyHash(std::string_view name, std::string_view pub) {
 }
 
 absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromKey(internal::UniqueEvpPkey key,
-                                                               std::string name) {
+                                                                std::string name) {
   if (!IsValidKeyName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("key name `", name,
-                                                   "` is not a valid signed-note key name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key name `", name, "` is not a valid signed-note key name"));
   }
   if (EVP_PKEY_is_a(key.get(), "ED25519") != 1) {
     return absl::InvalidArgumentError(absl::StrCat("key `", name, "` is not an ed25519 key"));
@@ -103,14 +103,13 @@ absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromKey(internal::Unique
 }
 
 absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromPem(std::string_view pem,
-                                                               std::string name) {
+                                                                std::string name) {
   UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return internal::DrainOpenSslErrors("cannot read the private key");
   internal::UniqueEvpPkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    return internal::DrainOpenSslErrors(
-        absl::StrCat("`", name, "` is not a pem private key"),
-        absl::StatusCode::kInvalidArgument);
+    return internal::DrainOpenSslErrors(absl::StrCat("`", name, "` is not a pem private key"),
+                                        absl::StatusCode::kInvalidArgument);
   }
   return FromKey(std::move(key), std::move(name));
 }
@@ -137,7 +136,7 @@ absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::Generate(std::string nam
 }
 
 absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromSeed(std::string_view seed,
-                                                                std::string name) {
+                                                                 std::string name) {
   if (seed.size() != 32) return absl::InvalidArgumentError("ed25519 seed is not 32 bytes");
   internal::UniqueEvpPkey key(EVP_PKEY_new_raw_private_key_ex(
       nullptr, "ED25519", nullptr, reinterpret_cast<const unsigned char*>(seed.data()),
@@ -151,8 +150,8 @@ absl::StatusOr<std::string> NoteSigner::Sign(std::string_view text) const {
   unsigned char sig[64];
   size_t len = sizeof(sig);
   if (!ctx ||
-      EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(),
-                            nullptr) != 1 ||
+      EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) !=
+          1 ||
       EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(text.data()),
                      text.size()) != 1 ||
       len != 64) {
@@ -167,8 +166,8 @@ absl::StatusOr<std::string> NoteSigner::Sign(std::string_view text) const {
 
 absl::StatusOr<std::string> NoteSigner::PrivatePem() const {
   UniqueBio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr,
-                                       nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return internal::DrainOpenSslErrors("cannot write the private key");
   }
   char* data = nullptr;
@@ -183,8 +182,7 @@ absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromRawEd25519(std::
   }
   if (pub.size() != 32) return absl::InvalidArgumentError("ed25519 public key is not 32 bytes");
   internal::UniqueEvpPkey key(EVP_PKEY_new_raw_public_key_ex(
-      nullptr, "ED25519", nullptr, reinterpret_cast<const unsigned char*>(pub.data()),
-      pub.size()));
+      nullptr, "ED25519", nullptr, reinterpret_cast<const unsigned char*>(pub.data()), pub.size()));
   if (!key) {
     return internal::DrainOpenSslErrors("bad ed25519 public key",
                                         absl::StatusCode::kInvalidArgument);
@@ -222,12 +220,12 @@ absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromVkey(std::string
 bool NoteVerifier::Verify(std::string_view msg, std::string_view sig) const {
   if (sig.size() != 64) return false;
   internal::UniqueEvpMdCtx ctx(EVP_MD_CTX_new());
-  bool ok = ctx &&
-            EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(),
-                                    nullptr) == 1 &&
-            EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                             sig.size(), reinterpret_cast<const unsigned char*>(msg.data()),
-                             msg.size()) == 1;
+  bool ok =
+      ctx &&
+      EVP_DigestVerifyInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) ==
+          1 &&
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
   ERR_clear_error();  // a failed verification is an answer, not an error
   return ok;
 }

@@ -66,13 +66,20 @@ bool StrictlyIncreasing(const V& v) {
 
 const char* RecordTypeName(RecordType t) {
   switch (t) {
-    case RecordType::kLogOpen: return "log_open";
-    case RecordType::kPolicyLoaded: return "policy_loaded";
-    case RecordType::kDecision: return "decision";
-    case RecordType::kHeartbeat: return "heartbeat";
-    case RecordType::kKey: return "key";
-    case RecordType::kRecovery: return "recovery";
-    case RecordType::kClose: return "close";
+    case RecordType::kLogOpen:
+      return "log_open";
+    case RecordType::kPolicyLoaded:
+      return "policy_loaded";
+    case RecordType::kDecision:
+      return "decision";
+    case RecordType::kHeartbeat:
+      return "heartbeat";
+    case RecordType::kKey:
+      return "key";
+    case RecordType::kRecovery:
+      return "recovery";
+    case RecordType::kClose:
+      return "close";
   }
   return "unknown";
 }
@@ -87,10 +94,14 @@ uint8_t DecisionCode(std::string_view name) {
 
 const char* DecisionName(uint8_t code) {
   switch (code) {
-    case 1: return "allow";
-    case 2: return "allow_with_obligations";
-    case 3: return "escalate";
-    case 4: return "deny";
+    case 1:
+      return "allow";
+    case 2:
+      return "allow_with_obligations";
+    case 3:
+      return "escalate";
+    case 4:
+      return "deny";
   }
   return "unknown";
 }
@@ -155,8 +166,7 @@ absl::Status DecodeRecord(std::string_view bytes, RecordView* out) {
       }
       if (!StrictlyIncreasing(out->tags)) return Bad("tags not sorted and unique");
       uint8_t hp;
-      if (!r.Fixed(&out->request_digest) || !r.Fixed(&out->policy_digest) || !r.U8(&hp) ||
-          hp > 1) {
+      if (!r.Fixed(&out->request_digest) || !r.Fixed(&out->policy_digest) || !r.U8(&hp) || hp > 1) {
         return Bad("bad digests");
       }
       out->has_principal = hp == 1;
@@ -284,8 +294,7 @@ absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash*
   if (principal) PutHash(*principal, out);
   if (!ok || out->size() - start > kMaxRecordBytes) {
     out->resize(start);
-    return absl::InvalidArgumentError(
-        "rule ids and tags must be 1..255 bytes of printable UTF-8");
+    return absl::InvalidArgumentError("rule ids and tags must be 1..255 bytes of printable UTF-8");
   }
   return absl::OkStatus();
 }
@@ -295,11 +304,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\t': out->append("\\t"); break;
-      case '\r': out->append("\\r"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
       default:
         if (u < 0x20 || u == 0x7f) {
           char buf[8];
@@ -314,8 +333,8 @@ void AppendJsonString(std::string_view s, std::string* out) {
 }
 
 std::string RecordToJson(const RecordView& r) {
-  std::string o = absl::StrCat("{\"index\":", r.index, ",\"type\":\"", RecordTypeName(r.type),
-                               "\",\"time\":");
+  std::string o =
+      absl::StrCat("{\"index\":", r.index, ",\"type\":\"", RecordTypeName(r.type), "\",\"time\":");
   AppendJsonString(internal::FormatTimestamp(absl::FromUnixNanos(r.time_ns)), &o);
   auto list = [&o](const char* key, const std::vector<std::string_view>& v) {
     absl::StrAppend(&o, ",\"", key, "\":[");
@@ -348,8 +367,8 @@ std::string RecordToJson(const RecordView& r) {
       if (r.has_principal) str("principal_commitment", FormatDigest(r.principal_commitment));
       break;
     case RecordType::kHeartbeat:
-      absl::StrAppend(&o, ",\"decisions\":", r.count, ",\"previous_checkpoint_size\":",
-                      r.prev_size);
+      absl::StrAppend(&o, ",\"decisions\":", r.count,
+                      ",\"previous_checkpoint_size\":", r.prev_size);
       break;
     case RecordType::kKey:
       str("vkey", r.vkey);

@@ -60,10 +60,10 @@ struct RecordView {
   // log_open / key
   std::string_view origin, key_name, vkey, software;
   // heartbeat / close / recovery
-  uint64_t count = 0;       // decisions (heartbeat, close), records kept (recovery)
-  uint64_t prev_size = 0;   // previous checkpoint size (heartbeat), last checkpoint (recovery)
-  uint64_t cut_bytes = 0;   // recovery
-  Hash cut_digest{};        // recovery
+  uint64_t count = 0;      // decisions (heartbeat, close), records kept (recovery)
+  uint64_t prev_size = 0;  // previous checkpoint size (heartbeat), last checkpoint (recovery)
+  uint64_t cut_bytes = 0;  // recovery
+  Hash cut_digest{};       // recovery
 };
 
 // Decodes `bytes`; rejects every non-canonical form. `out` is reused (vectors keep capacity).

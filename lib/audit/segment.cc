@@ -33,8 +33,7 @@ void ScanSegment(std::string_view data, size_t seg_no, SegmentScan* s,
   uint16_t olen;
   uint32_t crc;
   if (!r.Bytes(8, &magic) || magic != kSegmentMagic || !r.U64(&first) || !r.U16(&olen) ||
-      !r.Bytes(olen, &origin) || !r.U32(&crc) ||
-      Crc32c(data.substr(0, 8 + 8 + 2 + olen)) != crc) {
+      !r.Bytes(olen, &origin) || !r.U32(&crc) || Crc32c(data.substr(0, 8 + 8 + 2 + olen)) != crc) {
     s->header_ok = false;
     return;
   }

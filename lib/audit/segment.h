@@ -59,9 +59,9 @@ struct LogFiles {
   std::vector<std::unique_ptr<FileData>> data;  // one per segment, sorted by name
   std::vector<std::string_view> contents;       // views of `data`
   std::vector<SegmentScan> segments;
-  std::vector<FrameRef> frames;       // every frame in file order
+  std::vector<FrameRef> frames;  // every frame in file order
   bool has_latest = false;
-  std::string latest_checkpoint;      // the `checkpoint` file
+  std::string latest_checkpoint;  // the `checkpoint` file
 };
 
 // Reads and frames every segment of the log in `dir`. Fails only when the directory cannot be

@@ -14,15 +14,15 @@ class FileSink : public AuditSink {
 
   absl::Status OnOpen(const std::string& origin, const std::string& log_id) override {
     audit::FileSystem* fs = audit::PosixFileSystem();
-    RESIDENCY_ASSIGN_OR_RETURN(records_, fs->OpenAppend(dir_ + "/" + log_id + ".records",
-                                                        !fs->Exists(dir_ + "/" + log_id + ".records")));
-    RESIDENCY_ASSIGN_OR_RETURN(
-        checkpoints_, fs->OpenAppend(dir_ + "/" + log_id + ".checkpoints",
-                                     !fs->Exists(dir_ + "/" + log_id + ".checkpoints")));
+    RESIDENCY_ASSIGN_OR_RETURN(records_,
+                               fs->OpenAppend(dir_ + "/" + log_id + ".records",
+                                              !fs->Exists(dir_ + "/" + log_id + ".records")));
+    RESIDENCY_ASSIGN_OR_RETURN(checkpoints_,
+                               fs->OpenAppend(dir_ + "/" + log_id + ".checkpoints",
+                                              !fs->Exists(dir_ + "/" + log_id + ".checkpoints")));
     return fs->SyncDir(dir_);
   }
-  absl::Status OnRecords(uint64_t first_index, uint64_t count,
-                         std::string_view encoded) override {
+  absl::Status OnRecords(uint64_t first_index, uint64_t count, std::string_view encoded) override {
     if (!records_) return absl::FailedPreconditionError("file sink is not open");
     RESIDENCY_RETURN_IF_ERROR(records_->Append(encoded));
     return records_->Sync();

@@ -1,4 +1,6 @@
 // The offline verifier, `show`, `prove`, proof checking and key generation.
+#include "audit/verify.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,7 +17,6 @@
 #include "audit/note.h"
 #include "audit/record.h"
 #include "audit/segment.h"
-#include "audit/verify.h"
 #include "internal/status_macros.h"
 
 namespace residency::audit {
@@ -23,12 +24,18 @@ namespace {
 
 int Severity(AuditLogStatus s) {
   switch (s) {
-    case AuditLogStatus::kValid: return 0;
-    case AuditLogStatus::kGap: return 1;
-    case AuditLogStatus::kMissing: return 2;
-    case AuditLogStatus::kTruncated: return 3;
-    case AuditLogStatus::kInvalid: return 4;
-    case AuditLogStatus::kEquivocation: return 5;
+    case AuditLogStatus::kValid:
+      return 0;
+    case AuditLogStatus::kGap:
+      return 1;
+    case AuditLogStatus::kMissing:
+      return 2;
+    case AuditLogStatus::kTruncated:
+      return 3;
+    case AuditLogStatus::kInvalid:
+      return 4;
+    case AuditLogStatus::kEquivocation:
+      return 5;
   }
   return 4;
 }
@@ -109,8 +116,8 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
   for (size_t i = 0; i < files.segments.size(); ++i) {
     const SegmentScan& s = files.segments[i];
     if (!s.header_ok) {
-      Add(AuditLogStatus::kInvalid, "bit flip", absl::StrCat("segment `", s.name,
-                                                            "` has a damaged header"));
+      Add(AuditLogStatus::kInvalid, "bit flip",
+          absl::StrCat("segment `", s.name, "` has a damaged header"));
       record_damage = true;
       continue;
     }
@@ -267,8 +274,7 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
           absl::StrCat("record at position ", first_bad, " has index ", idx[first_bad]));
     } else if (increasing) {
       Add(AuditLogStatus::kInvalid, "deleted",
-          absl::StrCat("record ", first_bad, " is missing (next present is ", idx[first_bad],
-                       ")"));
+          absl::StrCat("record ", first_bad, " is missing (next present is ", idx[first_bad], ")"));
     } else {
       Add(AuditLogStatus::kInvalid, "inserted",
           absl::StrCat("record at position ", first_bad, " has index ", idx[first_bad],
@@ -311,8 +317,8 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
           absl::StrCat(c.where, ": checkpoint of size ", cp->size, " placed after ", c.pos,
                        " records"));
     } else if (roots_ok && cp->root != c.root) {
-      mismatches.push_back(absl::StrCat(c.where, ": root of size ", cp->size,
-                                        " does not match the records"));
+      mismatches.push_back(
+          absl::StrCat(c.where, ": root of size ", cp->size, " does not match the records"));
     }
   }
 
@@ -387,8 +393,8 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
       Add(AuditLogStatus::kTruncated, "truncated", "the final checkpoint is missing");
     } else if (!saw_close && !opts_.open) {
       Add(AuditLogStatus::kGap, "unclean end",
-          absl::StrCat("no close record: records after index ",
-                       have_valid ? max_size : 0, " may be missing (use --open for a live log)"));
+          absl::StrCat("no close record: records after index ", have_valid ? max_size : 0,
+                       " may be missing (use --open for a live log)"));
     } else if (!have_valid) {
       Add(AuditLogStatus::kGap, "unsigned", "no valid checkpoint yet");
     }
@@ -464,8 +470,8 @@ absl::StatusOr<AuditVerifyReport> VerifyAuditLogsOn(FileSystem* fs, const std::s
     missing.origin = trusted[t].cp.origin;
     missing.status = AuditLogStatus::kMissing;
     missing.findings.push_back({AuditLogStatus::kMissing, "missing",
-                                absl::StrCat(trusted[t].where, " names log `",
-                                             trusted[t].cp.origin, "`, which is not there")});
+                                absl::StrCat(trusted[t].where, " names log `", trusted[t].cp.origin,
+                                             "`, which is not there")});
     report.logs.push_back(std::move(missing));
   }
   if (report.logs.empty()) {
@@ -602,7 +608,8 @@ absl::StatusOr<std::string> CheckProof(std::string_view text,
   for (const auto& k : owned) keys.push_back(k.get());
   RESIDENCY_ASSIGN_OR_RETURN(Note note, ParseNote(note_text));
   switch (VerifyNote(note, keys)) {
-    case NoteVerdict::kValid: break;
+    case NoteVerdict::kValid:
+      break;
     case NoteVerdict::kBadSignature:
       return absl::InvalidArgumentError("proof checkpoint: bad signature");
     case NoteVerdict::kUnknownKey:
@@ -639,12 +646,18 @@ namespace residency {
 
 const char* AuditLogStatusName(AuditLogStatus s) {
   switch (s) {
-    case AuditLogStatus::kValid: return "valid";
-    case AuditLogStatus::kInvalid: return "invalid";
-    case AuditLogStatus::kMissing: return "missing";
-    case AuditLogStatus::kTruncated: return "truncated";
-    case AuditLogStatus::kGap: return "gap";
-    case AuditLogStatus::kEquivocation: return "equivocation";
+    case AuditLogStatus::kValid:
+      return "valid";
+    case AuditLogStatus::kInvalid:
+      return "invalid";
+    case AuditLogStatus::kMissing:
+      return "missing";
+    case AuditLogStatus::kTruncated:
+      return "truncated";
+    case AuditLogStatus::kGap:
+      return "gap";
+    case AuditLogStatus::kEquivocation:
+      return "equivocation";
   }
   return "invalid";
 }
@@ -689,9 +702,9 @@ absl::StatusOr<std::string> GenerateAuditKey(const std::string& name, const std:
   auto write = [](const std::string& path, const std::string& data, mode_t mode) -> absl::Status {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-      return absl::Status(errno == EEXIST ? absl::StatusCode::kAlreadyExists
-                                          : absl::StatusCode::kInvalidArgument,
-                          absl::StrCat("cannot create `", path, "`: ", std::strerror(errno)));
+      return absl::Status(
+          errno == EEXIST ? absl::StatusCode::kAlreadyExists : absl::StatusCode::kInvalidArgument,
+          absl::StrCat("cannot create `", path, "`: ", std::strerror(errno)));
     }
     size_t off = 0;
     while (off < data.size()) {

@@ -23,7 +23,7 @@ absl::StatusOr<AuditVerifyReport> VerifyAuditLogsOn(FileSystem* fs, const std::s
                                                     const AuditVerifyOptions& options);
 
 struct ReadRecord {
-  uint8_t type;  // kFrameRecord or kFrameCheckpoint
+  uint8_t type;              // kFrameRecord or kFrameCheckpoint
   std::string_view payload;  // points into `files`
 };
 // Every frame of a log in order; fails on a damaged frame.

@@ -78,7 +78,8 @@ void RunThreads(AuditDurability durability, int threads, int per_thread) {
   auto json = ShowAuditLog((*log)->log_dir());
   ASSERT_TRUE(json.ok());
   for (int t = 0; t < threads; ++t) {
-    std::string digest = internal::HexEncode(internal::Sha256(absl::StrCat(t, "/", per_thread - 1)));
+    std::string digest =
+        internal::HexEncode(internal::Sha256(absl::StrCat(t, "/", per_thread - 1)));
     EXPECT_NE(json->find(digest), std::string::npos) << "thread " << t << "'s last record";
   }
 }

@@ -1,6 +1,8 @@
 // The writer, recovery and the verifier end to end: clean logs, the SPEC §11 tamper matrix,
 // power loss through the fault-injecting file layer, fsync failure, kill -9 of a writer
 // process, proofs, show and the file sink.
+#include "audit/log.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "audit/codec.h"
 #include "audit/fs.h"
-#include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/record.h"
@@ -311,8 +312,7 @@ TEST_F(AuditLogTest, ShowRawCheckpointsAndProofs) {
       EXPECT_FALSE(VerifyAuditProof(bad, {vkey_}).ok());
     }
     std::string shifted = *proof;
-    shifted.replace(at, 7 + std::to_string(index).size(),
-                    absl::StrCat("\nindex ", index + 1));
+    shifted.replace(at, 7 + std::to_string(index).size(), absl::StrCat("\nindex ", index + 1));
     EXPECT_FALSE(VerifyAuditProof(shifted, {vkey_}).ok());
     auto other = NoteSigner::Generate("gw1");
     EXPECT_FALSE(VerifyAuditProof(*proof, {(*other)->vkey()}).ok());
@@ -649,8 +649,8 @@ TEST_F(AuditLogTest, PowerLossKeepsEveryDurableRecordAndRecovers) {
         << "trial " << trial << ": " << Describe(report->logs[0]);
     auto digests = DecisionDigests(&fs, dir);
     for (uint64_t i : acked) {
-      ASSERT_TRUE(digests.count(DigestOf(i))) << "trial " << trial << ": durable record " << i
-                                              << " lost";
+      ASSERT_TRUE(digests.count(DigestOf(i)))
+          << "trial " << trial << ": durable record " << i << " lost";
     }
     auto json = ShowOn(&fs, dir, ShowMode::kJson);
     ASSERT_TRUE(json.ok());

@@ -49,9 +49,8 @@ TEST(MerkleVectors, Inclusion) {
   int happy = 0, mutated = 0;
   for (const auto& f : files) {
     auto j = nlohmann::json::parse(ReadAll(f.string()));
-    absl::Status s =
-        VerifyInclusion(j["leafIdx"].get<uint64_t>(), j["treeSize"].get<uint64_t>(),
-                        B64(j["leafHash"]), Proof(j["proof"]), B64(j["root"]));
+    absl::Status s = VerifyInclusion(j["leafIdx"].get<uint64_t>(), j["treeSize"].get<uint64_t>(),
+                                     B64(j["leafHash"]), Proof(j["proof"]), B64(j["root"]));
     bool want_err = j["wantErr"].get<bool>();
     EXPECT_EQ(!s.ok(), want_err) << f << ": " << s;
     (want_err ? mutated : happy)++;
@@ -124,10 +123,12 @@ TEST(Merkle, CompactRangeMatchesRecursiveRootAndProofsVerify) {
       auto p = InclusionProof(leaves, i, n);
       ASSERT_TRUE(p.ok());
       auto ps = AsStrings(*p);
-      ASSERT_TRUE(VerifyInclusion(i, n, AsView(leaves[i]), ps, AsView(roots[n])).ok()) << i << "/" << n;
+      ASSERT_TRUE(VerifyInclusion(i, n, AsView(leaves[i]), ps, AsView(roots[n])).ok())
+          << i << "/" << n;
       // Wrong leaf, wrong index and a flipped bit all fail.
-      EXPECT_FALSE(VerifyInclusion(i, n, AsView(leaves[(i + 1) % leaves.size()]), ps,
-                                   AsView(roots[n])).ok());
+      EXPECT_FALSE(
+          VerifyInclusion(i, n, AsView(leaves[(i + 1) % leaves.size()]), ps, AsView(roots[n]))
+              .ok());
       if (n > 1) {
         EXPECT_FALSE(VerifyInclusion((i + 1) % n, n, AsView(leaves[i]), ps, AsView(roots[n])).ok());
       }

@@ -41,7 +41,8 @@ TEST(Ed25519, WycheproofVectors) {
   EXPECT_GT(invalid, 50);
 }
 
-constexpr char kNeumannVkey[] = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+constexpr char kNeumannVkey[] =
+    "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 constexpr char kNeumannText[] =
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n";
@@ -50,7 +51,8 @@ constexpr char kNeumannNote[] =
     "then you don't know what your problem is.\n"
     "\n"
     "\xE2\x80\x94 PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
 TEST(SignedNote, GoKnownAnswerVerifies) {
   auto v = NoteVerifier::FromVkey(kNeumannVkey);
@@ -100,16 +102,16 @@ TEST(SignedNote, ParseRejectsMalformed) {
   EXPECT_TRUE(ParseNote(good).ok());
   const std::vector<std::string> bad = {
       "",
-      "text\n",                                   // no signatures
-      "text\n\n",                                 // blank line, no signature
-      good.substr(0, good.size() - 1),            // no final newline
-      "text\n\n-- PeterNeumann AAAA\n",           // not an em dash
-      "text\n\n\xE2\x80\x94 PeterNeumann\n",      // no signature
-      "text\n\n\xE2\x80\x94 Peter+Neumann AAAAAAA=\n",  // '+' in the name
-      "text\n\n\xE2\x80\x94 PeterNeumann AAAA\n",       // shorter than a key hash + 1
-      "te\txt\n\n\xE2\x80\x94 PeterNeumann AAAAAAA=\n",  // control character
+      "text\n",                                            // no signatures
+      "text\n\n",                                          // blank line, no signature
+      good.substr(0, good.size() - 1),                     // no final newline
+      "text\n\n-- PeterNeumann AAAA\n",                    // not an em dash
+      "text\n\n\xE2\x80\x94 PeterNeumann\n",               // no signature
+      "text\n\n\xE2\x80\x94 Peter+Neumann AAAAAAA=\n",     // '+' in the name
+      "text\n\n\xE2\x80\x94 PeterNeumann AAAA\n",          // shorter than a key hash + 1
+      "te\txt\n\n\xE2\x80\x94 PeterNeumann AAAAAAA=\n",    // control character
       "te\xffxt\n\n\xE2\x80\x94 PeterNeumann AAAAAAA=\n",  // not UTF-8
-      "\n\n\xE2\x80\x94 PeterNeumann AAAAAAA=\n",  // empty text
+      "\n\n\xE2\x80\x94 PeterNeumann AAAAAAA=\n",          // empty text
   };
   for (const auto& b : bad) EXPECT_FALSE(ParseNote(b).ok()) << b;
 }
@@ -117,11 +119,12 @@ TEST(SignedNote, ParseRejectsMalformed) {
 TEST(VerifierKey, RejectsMalformed) {
   std::string good = kNeumannVkey;
   EXPECT_TRUE(NoteVerifier::FromVkey(good).ok());
-  for (std::string b : {std::string("PeterNeumann"), std::string("PeterNeumann+c74f20a3"),
-                        std::string("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
-                        std::string("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
-                        std::string("PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
-                        std::string("Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")}) {
+  for (std::string b :
+       {std::string("PeterNeumann"), std::string("PeterNeumann+c74f20a3"),
+        std::string("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
+        std::string("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
+        std::string("PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
+        std::string("Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")}) {
     EXPECT_FALSE(NoteVerifier::FromVkey(b).ok()) << b;
   }
 }

@@ -45,7 +45,8 @@ TEST(Record, DecisionRoundTripsCanonically) {
             "\"decision\":\"deny\",\"rule_ids\":[\"kr.cross_border\",\"corp.sovereign\"],"
             "\"tags\":[\"DE:personal.credit\",\"KR:personal\"],\"request_digest\":\"sha256:"
             "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
-            "\"policy_digest\":\"sha256:" + std::string(64, 'a') + "\"}");
+            "\"policy_digest\":\"sha256:" +
+                std::string(64, 'a') + "\"}");
 }
 
 TEST(Record, DuplicateTagsAreStoredOnce) {

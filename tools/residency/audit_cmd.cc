@@ -1,6 +1,5 @@
 // `residency audit keygen|verify|show|prove` (SPEC §7, §8).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -112,9 +111,8 @@ int Verify(int argc, char** argv) {
     if (!rec.ok()) {
       std::string msg(rec.status().message());
       Error("proof `" + proof_file + "`: " + msg);
-      return msg.rfind("malformed", 0) == 0 || msg.rfind("verifier key", 0) == 0
-                 ? kExitCannotRun
-                 : kExitFindings;
+      return msg.rfind("malformed", 0) == 0 || msg.rfind("verifier key", 0) == 0 ? kExitCannotRun
+                                                                                 : kExitFindings;
     }
     std::printf("%s\n", rec->c_str());
     return kExitOk;
@@ -183,14 +181,17 @@ int Show(int argc, char** argv) {
   std::string log;
   bool raw = false, checkpoints = false;
   app.add_flag("--raw", raw, "every leaf's exact bytes, base64, one per line in index order");
-  app.add_flag("--checkpoints", checkpoints, "every checkpoint note, each followed by a blank line");
+  app.add_flag("--checkpoints", checkpoints,
+               "every checkpoint note, each followed by a blank line");
   app.add_option("log", log, "the log directory")->required();
   if (int rc = Parse(app, argc, argv); rc >= 0) return rc;
   if (raw && checkpoints) {
     Error("--raw and --checkpoints exclude each other");
     return kExitCannotRun;
   }
-  auto out = raw ? ShowAuditLogRaw(log) : checkpoints ? ShowAuditCheckpoints(log) : ShowAuditLog(log);
+  auto out = raw           ? ShowAuditLogRaw(log)
+             : checkpoints ? ShowAuditCheckpoints(log)
+                           : ShowAuditLog(log);
   if (!out.ok()) {
     Error(std::string(out.status().message()));
     return kExitCannotRun;
