@@ -1,5 +1,6 @@
 // residency check --policies DIR [REQUEST] | --batch FILE.jsonl (SPEC §7).
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -8,6 +9,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "internal/time_util.h"
+#include "residency/audit.h"
 #include "residency/decision.h"
 #include "residency/request.h"
 #include <nlohmann/json.hpp>
@@ -45,6 +47,23 @@ bool ReadLine(std::FILE* in, size_t limit, std::string* line, bool* too_long) {
   return any;
 }
 
+// Writes the audit record of `d` (for the request bytes `raw`) and fills d.audit. A failure means
+// the decision was not recorded: the caller must not report it as decided.
+absl::Status Record(AuditLog* log, std::string_view raw, Decision* d) {
+  if (log == nullptr) return absl::OkStatus();
+  DecisionRecord rec;
+  rec.decision = EffectName(d->decision);
+  for (const auto& r : d->reasons) rec.rule_ids.push_back(r.rule);
+  rec.tags = d->tags;
+  rec.request_digest = AuditRequestDigest(raw);
+  rec.policy_digest = d->policy_digest;
+  rec.now = d->now;
+  auto index = log->Append(rec);
+  if (!index.ok()) return index.status();
+  d->audit = AuditRef{log->log_dir(), *index};
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunCheck(int argc, char** argv) {
@@ -65,6 +84,12 @@ int RunCheck(int argc, char** argv) {
   app.add_option("--batch", batch, "JSON-lines file (or -): one request per line");
   app.add_option("--now", now_text, "evaluation time (RFC 3339) when a request has no `now`");
   app.add_flag("--no-suggest", no_suggest, "do not compute suggested_locations");
+  std::string audit_dir, audit_key;
+  bool audit_sync = false;
+  app.add_option("--audit-log", audit_dir,
+                 "write a signed audit record of every decision to a new log in DIR/<log id>/");
+  app.add_option("--audit-key", audit_key, "Ed25519 key (PKCS#8 PEM) that signs the checkpoints");
+  app.add_flag("--audit-sync", audit_sync, "acknowledge each record only once it is fsynced");
   if (int rc = ParseFlags(app, "residency check", argc, argv); rc >= 0) return rc;
 
   EvalOptions options;
@@ -81,6 +106,42 @@ int RunCheck(int argc, char** argv) {
   }
   auto snapshot = LoadPolicies("residency check", std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
   if (!snapshot) return kExitCannotRun;
+  std::unique_ptr<AuditLog> audit;
+  if (audit_dir.empty() != audit_key.empty()) {
+    std::fprintf(stderr, "residency check: --audit-log and --audit-key go together\n");
+    return kExitCannotRun;
+  }
+  if (!audit_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(audit_dir, ec);  // Open reports what still fails
+    AuditOptions ao;
+    ao.audit_dir = audit_dir;
+    ao.key_file = audit_key;
+    if (audit_sync) ao.durability = AuditDurability::kSync;
+    auto opened = AuditLog::Open(ao);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "residency check: audit log: %s\n",
+                   std::string(opened.status().message()).c_str());
+      return kExitCannotRun;
+    }
+    audit = *std::move(opened);
+    auto loaded = audit->AppendPolicyLoaded(snapshot->digest());
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "residency check: audit log: %s\n",
+                   std::string(loaded.status().message()).c_str());
+      return kExitCannotRun;
+    }
+  }
+  // Closes the log (close record, final checkpoint) on every path out.
+  auto close_audit = [&]() -> bool {
+    if (!audit) return true;
+    absl::Status s = audit->Close();
+    if (!s.ok()) {
+      std::fprintf(stderr, "residency check: audit log: %s\n", std::string(s.message()).c_str());
+      return false;
+    }
+    return true;
+  };
 
   if (!batch.empty()) {
     std::FILE* in = batch == "-" ? stdin : std::fopen(batch.c_str(), "rb");
@@ -109,6 +170,10 @@ int RunCheck(int argc, char** argv) {
         absl::StatusOr<Decision> d =
             req.ok() ? Evaluate(*snapshot, *req, options) : absl::StatusOr<Decision>(req.status());
         if (d.ok()) {
+          absl::Status rec = Record(audit.get(), line, &*d);
+          if (!rec.ok()) d = absl::Status(rec.code(), absl::StrCat("audit: ", std::string(rec.message())));
+        }
+        if (d.ok()) {
           out = DecisionToJson(*d);
         } else {
           out = nlohmann::json{{"line", n}, {"error", std::string(d.status().message())}}.dump(
@@ -120,6 +185,7 @@ int RunCheck(int argc, char** argv) {
       std::fputc('\n', stdout);
     }
     if (in != stdin) std::fclose(in);
+    if (!close_audit()) return kExitCannotRun;
     return any_error ? kExitCannotRun : kExitOk;
   }
 
@@ -140,6 +206,14 @@ int RunCheck(int argc, char** argv) {
   if (!d.ok()) {
     std::fprintf(stderr, "residency check: %s: %s\n", request_path.c_str(),
                  std::string(d.status().message()).c_str());
+    return kExitCannotRun;
+  }
+  absl::Status rec = Record(audit.get(), *text, &*d);
+  if (!rec.ok() || !close_audit()) {
+    if (!rec.ok()) {
+      std::fprintf(stderr, "residency check: audit log: %s (the decision was not recorded)\n",
+                   std::string(rec.message()).c_str());
+    }
     return kExitCannotRun;
   }
   std::string out = DecisionToJson(*d);
