@@ -15,6 +15,14 @@ for bin in "$build"/fuzz/*_fuzzer; do
   for d in "$here/corpus/${name%_fuzzer}" "$here/corpus/${name%_fuzzer}"*; do
     [ -d "$d" ] && seeds+=("$d")
   done
+  # Parsers of files the project ships are seeded from those files directly.
+  case "$name" in
+    policy_fuzzer) seeds+=("$here/../policies" "$here/../policies/tests") ;;
+    request_fuzzer) seeds+=("$here/../examples/requests") ;;
+  esac
+  if [ -d "$here/../../shared/testdata/yaml-test-suite" ] && [[ "$name" == policy_fuzzer || "$name" == request_fuzzer ]]; then
+    seeds+=("$here/../../shared/testdata/yaml-test-suite")
+  fi
   echo "fuzz: $name for ${secs}s (seeds: ${seeds[*]:-none})"
   log="$work.log"
   set +e

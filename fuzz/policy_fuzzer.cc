@@ -1,0 +1,36 @@
+// Policy YAML: load + validate + compile + lint must never crash, hang or throw, whatever the
+// bytes; a compile either yields a snapshot or at least one error diagnostic.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "residency/lint.h"
+#include "residency/policy.h"
+
+namespace {
+const char kCatalogue[] = R"yaml(kind: catalogue
+id: regions
+groups:
+  EU: {members: [DE, FR]}
+providers: {aws: {hq_country: US}, ncp: {hq_country: KR}}
+locations:
+  - {id: "ncp:KR", country: KR}
+  - {id: "aws:eu-central-1", country: DE}
+  - {id: "aws:eu-west-2", country: GB}
+)yaml";
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  residency::CompileOptions o;
+  o.max_file_bytes = 1 << 20;
+  // As a policy beside a catalogue, and on its own (it may itself be a catalogue).
+  for (int mode = 0; mode < 2; ++mode) {
+    std::vector<residency::PolicySource> sources = {{"fuzz.yaml", text}};
+    if (mode == 0) sources.push_back({"regions.yaml", kCatalogue});
+    residency::CompileResult r = residency::CompilePolicySources(sources, o);
+    if (!r.snapshot && residency::CountErrors(r.diagnostics) == 0) std::abort();
+    (void)residency::RenderDiagnostics(r.diagnostics, residency::LintFormat::kSarif);
+  }
+  return 0;
+}
