@@ -39,7 +39,7 @@ build() {  # build DIR [cmake args...]
 
 demo() {
   deps
-  build build
+  build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
   local cli=build/tools/residency/residency
   echo
   echo "== residency lint policies"
@@ -82,7 +82,7 @@ unit_tests() {  # unit_tests DIR [ctest args...]
 test_all() {
   local quick=${1:-}
   deps
-  build build
+  build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
   unit_tests build
   if [ "$quick" = "--quick" ]; then return; fi
   echo "== ASan+UBSan: the whole suite"

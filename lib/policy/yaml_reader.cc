@@ -212,7 +212,7 @@ void MapReader::Finish() {
   if (!ok_ || !node_.IsMap()) return;
   std::vector<std::string> seen;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node& k = it->first;
+    const YAML::Node k = it->first;
     if (!k.IsScalar()) {
       sink_->Error(file_, k.Mark(), "wrong-type", absl::StrCat("keys of ", what_, " must be strings"));
       continue;
