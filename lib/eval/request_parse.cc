@@ -166,6 +166,14 @@ class Decoder {
   absl::Status ModelObj(const Json& j, const std::string& path, int depth, Model* out);
   absl::Status ComputeObj(const Json& j, const std::string& path, Compute* out);
   absl::Status Count(const std::string& path);
+  // Calls `each(element, element_path)` for every element of the list `j` of `what`.
+  template <typename F>
+  absl::Status List(const Json& j, const std::string& path, const char* what, F&& each) {
+    if (!j.is_array()) return FieldError(marks_, path, absl::StrCat("must be a list of ", what));
+    size_t i = 0;
+    for (const auto& e : j) RESIDENCY_RETURN_IF_ERROR(each(e, absl::StrCat(path, "[", i++, "]")));
+    return absl::OkStatus();
+  }
   absl::Status Enum(const Json& j, const std::string& path, const std::vector<std::string>& allowed,
                     std::string* out);
 
@@ -382,15 +390,10 @@ absl::Status Decoder::DatasetObj(const Json& j, const std::string& path, int dep
         }},
        {"evidence",
         [&](const Json& v, const std::string& q) { return EvidenceList(v, q, &out->evidence); }},
-       {"derived_from", [&](const Json& v, const std::string& q) -> absl::Status {
-          if (!v.is_array()) return FieldError(marks_, q, "must be a list of datasets");
-          size_t i = 0;
-          for (const auto& dj : v) {
-            Dataset d;
-            RESIDENCY_RETURN_IF_ERROR(DatasetObj(dj, absl::StrCat(q, "[", i++, "]"), depth + 1, &d));
-            out->derived_from.push_back(std::move(d));
-          }
-          return absl::OkStatus();
+       {"derived_from", [&](const Json& v, const std::string& q) {
+          return List(v, q, "datasets", [&](const Json& dj, const std::string& p) {
+            return DatasetObj(dj, p, depth + 1, &out->derived_from.emplace_back());
+          });
         }}});
 }
 
@@ -409,27 +412,17 @@ absl::Status Decoder::ModelObj(const Json& j, const std::string& path, int depth
        {"tier", [&](const Json& v, const std::string& q) { return Str(v, q, &out->tier); }},
        {"location", [&](const Json& v, const std::string& q) { return Str(v, q, &out->location); }},
        {"trained_on",
-        [&](const Json& v, const std::string& q) -> absl::Status {
-          if (!v.is_array()) return FieldError(marks_, q, "must be a list of datasets");
+        [&](const Json& v, const std::string& q) {
           out->trained_on.emplace();
-          size_t i = 0;
-          for (const auto& dj : v) {
-            Dataset d;
-            RESIDENCY_RETURN_IF_ERROR(DatasetObj(dj, absl::StrCat(q, "[", i++, "]"), depth + 1, &d));
-            out->trained_on->push_back(std::move(d));
-          }
-          return absl::OkStatus();
+          return List(v, q, "datasets", [&](const Json& dj, const std::string& p) {
+            return DatasetObj(dj, p, depth + 1, &out->trained_on->emplace_back());
+          });
         }},
        {"base_models",
-        [&](const Json& v, const std::string& q) -> absl::Status {
-          if (!v.is_array()) return FieldError(marks_, q, "must be a list of models");
-          size_t i = 0;
-          for (const auto& mj : v) {
-            Model m;
-            RESIDENCY_RETURN_IF_ERROR(ModelObj(mj, absl::StrCat(q, "[", i++, "]"), depth + 1, &m));
-            out->base_models.push_back(std::move(m));
-          }
-          return absl::OkStatus();
+        [&](const Json& v, const std::string& q) {
+          return List(v, q, "models", [&](const Json& mj, const std::string& p) {
+            return ModelObj(mj, p, depth + 1, &out->base_models.emplace_back());
+          });
         }},
        {"training_flops",
         [&](const Json& v, const std::string& q) { return Num(v, q, &out->training_flops); }},
@@ -446,11 +439,8 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
         }},
        {"location", [&](const Json& v, const std::string& q) { return Str(v, q, &out->location); }},
        {"inputs",
-        [&](const Json& v, const std::string& q) -> absl::Status {
-          if (!v.is_array()) return FieldError(marks_, q, "must be a list");
-          size_t i = 0;
-          for (const auto& ij : v) {
-            std::string p = absl::StrCat(q, "[", i++, "]");
+        [&](const Json& v, const std::string& q) {
+          return List(v, q, "inputs", [&](const Json& ij, const std::string& p) -> absl::Status {
             ComputeInput in;
             RESIDENCY_RETURN_IF_ERROR(Object(
                 ij, p,
@@ -467,15 +457,12 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
               return FieldError(marks_, p, "needs exactly one of `dataset` or `model`");
             }
             out->inputs.push_back(std::move(in));
-          }
-          return absl::OkStatus();
+            return absl::OkStatus();
+          });
         }},
        {"outputs",
-        [&](const Json& v, const std::string& q) -> absl::Status {
-          if (!v.is_array()) return FieldError(marks_, q, "must be a list");
-          size_t i = 0;
-          for (const auto& oj : v) {
-            std::string p = absl::StrCat(q, "[", i++, "]");
+        [&](const Json& v, const std::string& q) {
+          return List(v, q, "outputs", [&](const Json& oj, const std::string& p) -> absl::Status {
             ComputeOutput o;
             RESIDENCY_RETURN_IF_ERROR(Object(
                 oj, p,
@@ -485,8 +472,8 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
                   [&](const Json& x, const std::string& r) { return Str(x, r, &o.artifact); }}}));
             if (o.location.empty()) return FieldError(marks_, Child(p, "location"), "is required");
             out->outputs.push_back(std::move(o));
-          }
-          return absl::OkStatus();
+            return absl::OkStatus();
+          });
         }},
        {"user",
         [&](const Json& v, const std::string& q) {
