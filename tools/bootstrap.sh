@@ -31,10 +31,19 @@ deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-build() {  # build DIR [cmake args...]
+build() {  # build DIR [cmake args...] [-- TARGET...]
   local dir=$1; shift
-  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-  cmake --build "$dir" -j"$jobs"
+  local args=() targets=()
+  while (($#)); do
+    if [ "$1" = "--" ]; then shift; targets=("$@"); break; fi
+    args+=("$1"); shift
+  done
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" >/dev/null
+  if ((${#targets[@]})); then
+    cmake --build "$dir" -j"$jobs" --target "${targets[@]}"
+  else
+    cmake --build "$dir" -j"$jobs"
+  fi
 }
 
 demo() {
@@ -89,12 +98,12 @@ test_all() {
   build build-asan -DRESIDENCY_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit_tests build-asan
   echo "== TSan: the concurrency tests"
-  build build-tsan -DRESIDENCY_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+  build build-tsan -DRESIDENCY_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug -- residency_concurrency_tests
   TSAN_OPTIONS=halt_on_error=1 unit_tests build-tsan -L concurrency
   if command -v clang++ >/dev/null; then
     echo "== libFuzzer: a short run per target"
     build build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DRESIDENCY_BUILD_FUZZERS=ON \
-      -DRESIDENCY_SANITIZE=address,undefined -DRESIDENCY_BUILD_TESTS=OFF
+      -DRESIDENCY_SANITIZE=address,undefined -DRESIDENCY_BUILD_TESTS=OFF -- residency_fuzzers
     bash fuzz/run.sh build-fuzz "${RESIDENCY_FUZZ_SECONDS:-20}"
   fi
 }
