@@ -3,8 +3,9 @@
 // For every incoming chat request the gateway
 //   1. tags it (residency::tagging, no allocation): who the user is and with what provenance
 //      (authenticated tenant, socket peer, claimed header), what personal data the prompt holds;
-//   2. builds an inference compute request from the tags and asks the policies where it may be
-//      served, trying the regions the model is deployed in, in order of preference;
+//   2. routes it: the memoised routing table (residency::Router) says where a request of this
+//      shape may be served, and the first of the model's deployments it allows serves it; the
+//      decision at that region is then evaluated in full for the audit record;
 //   3. appends the decision it acted on to a signed audit log (the tenant id only as a salted
 //      commitment), and refuses the request when no region is allowed (fail closed).
 // At the end the audit log is closed and verified offline.
@@ -26,6 +27,7 @@
 #include "residency/audit.h"
 #include "residency/decision.h"
 #include "residency/policy.h"
+#include "residency/route.h"
 #include "residency/request.h"
 #include "residency/tagging.h"
 
@@ -105,6 +107,12 @@ int Run(const std::string& policy_dir, const fs::path& work) {
               (*policies)->digest().c_str());
 
   tg::TagScratch scratch(*plan);  // one per serving thread
+  residency::Router router(*policies);  // shared; memoises one table per request shape
+  residency::Model served;              // the serving model; checked at each serving location
+  served.id = "chat-large";
+  served.artifact = "weights";
+  served.trained_on = std::vector<residency::Dataset>{};  // trained on no tagged data
+  const int model = *router.AddModel(served);
   residency::EvalOptions eval;
   eval.now = absl::FromCivil(absl::CivilDay(2026, 6, 30), absl::UTCTimeZone());  // reproducible
   eval.suggest = false;  // the gateway tries its own deployments
@@ -140,27 +148,36 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     }
     std::printf("], scan %s\n", tg::ScanStatusName(tags.status));
 
-    // 2. Decide: the first deployment the policies allow serves the request.
+    // 2. Route: a table lookup per shape (user jurisdiction, provenance, prompt classes,
+    //    model); the first deployment the table allows serves the request.
+    std::vector<std::string_view> classes(facts.classes.begin(), facts.classes.end());
+    residency::Router::Query query;
+    query.user_jurisdiction = facts.user_jurisdiction ? *facts.user_jurisdiction : "";
+    query.provenance = facts.user_jurisdiction ? tg::ProvenanceName(facts.user_provenance) : "claimed";
+    query.prompt_classes = classes;
+    query.model = model;
+    const absl::Time now = *eval.now;
     std::string route;
-    absl::StatusOr<residency::Decision> acted = absl::UnknownError("no deployment");
     for (const std::string& where : kDeployments) {
-      absl::StatusOr<residency::Decision> d =
-          residency::Evaluate(**policies, InferenceAt(facts, where), eval);
-      const bool ok = d.ok() && (d->decision == residency::Effect::kAllow ||
-                                 d->decision == residency::Effect::kAllowWithObligations);
-      std::printf("    %-20s %s", where.c_str(),
-                  d.ok() ? residency::EffectName(d->decision) : "deny (cannot decide)");
-      if (d.ok()) {
-        for (const residency::Reason& r : d->reasons) {
-          if (r.effect == d->decision) std::printf(" [%s]", r.rule.c_str());
-        }
+      const int at = router.LocationIndex(where);
+      residency::Router::Result r = router.Route(query, now, at);
+      if (r.status.ok()) {
+        std::printf("    %-20s %s\n", where.c_str(), residency::EffectName(r.preferred));
+      } else {  // an unknown class or jurisdiction: the request cannot be routed
+        std::printf("    %-20s deny (%s)\n", where.c_str(), std::string(r.status.message()).c_str());
       }
-      std::printf("\n");
-      acted = std::move(d);
-      if (ok) {
+      if (r.status.ok() && r.Allowed(at)) {
         route = where;
         break;
       }
+    }
+    // The full decision where it is served (or at the first choice when refused), with the
+    // rules behind it, for the audit record.
+    absl::StatusOr<residency::Decision> acted = residency::Evaluate(
+        **policies, InferenceAt(facts, route.empty() ? kDeployments[0] : route), eval);
+    if (acted.ok() && !route.empty() && acted->decision != residency::Effect::kAllow &&
+        acted->decision != residency::Effect::kAllowWithObligations) {
+      route.clear();  // the table and the full check disagree: fail closed
     }
 
     // 3. Audit the decision acted on. An unrecorded decision does not stand: refuse.
