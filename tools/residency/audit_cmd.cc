@@ -1,6 +1,7 @@
 // `residency audit keygen|verify|show|prove` (SPEC §7, §8).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -56,6 +57,8 @@ int Keygen(int argc, char** argv) {
   app.add_option("--name", name, "key name (also the files' stem)")->required();
   app.add_option("--out", out, "output directory");
   if (int rc = Parse(app, argc, argv); rc >= 0) return rc;
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);  // GenerateAuditKey reports what still fails
   auto vkey = GenerateAuditKey(name, out);
   if (!vkey.ok()) {
     Error(std::string(vkey.status().message()));
