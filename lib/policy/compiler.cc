@@ -1,5 +1,7 @@
 // The policy compiler: YAML sources -> CompiledSet (catalogue, classes, policies, indexes,
 // digest) plus diagnostics.
+#include "policy/compiler.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "internal/openssl_util.h"
 #include "internal/time_util.h"
-#include "policy/compiler.h"
 
 namespace residency::policy_internal {
 namespace {
@@ -79,17 +80,22 @@ bool NestingWithin(const std::string& text, int limit, int* line_out) {
     }
     if (comment) continue;
     if (in_double) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_double = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_double = false;
       continue;
     }
     if (in_single) {
       if (c == '\'') in_single = false;
       continue;
     }
-    if (c == '#') comment = true;
-    else if (c == '"') in_double = true;
-    else if (c == '\'') in_single = true;
+    if (c == '#')
+      comment = true;
+    else if (c == '"')
+      in_double = true;
+    else if (c == '\'')
+      in_single = true;
     else if (c == '[' || c == '{') {
       if (++depth > limit) {
         *line_out = line;
@@ -187,9 +193,10 @@ void Compiler::LoadFile(const PolicySource& src) {
   const std::vector<std::string> kinds = {"policy", "catalogue", "tests", "tagging"};
   if (std::find(kinds.begin(), kinds.end(), f.kind) == kinds.end()) {
     std::string hint = DidYouMean(f.kind, kinds);
-    sink_->Error(src.name, kind.Mark(), "kind",
-                 absl::StrCat("unknown kind `", f.kind, "`; want policy, catalogue, tests or tagging",
-                              hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    sink_->Error(
+        src.name, kind.Mark(), "kind",
+        absl::StrCat("unknown kind `", f.kind, "`; want policy, catalogue, tests or tagging",
+                     hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     return;
   }
   files_.push_back(std::move(f));
@@ -287,10 +294,11 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
             std::vector<std::string> names;
             for (const auto& g : gs) names.push_back(g.name);
             std::string hint = DidYouMean(m, names);
-            sink_->Error(f.name, gs[i].mark, "dangling-reference",
-                         absl::StrCat("group `", gs[i].name, "` names `", m,
-                                      "`, which is neither an ISO 3166-1 code nor a group",
-                                      hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+            sink_->Error(
+                f.name, gs[i].mark, "dangling-reference",
+                absl::StrCat("group `", gs[i].name, "` names `", m,
+                             "`, which is neither an ISO 3166-1 code nor a group",
+                             hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
           }
         }
         if (!done[i]) {
@@ -474,10 +482,12 @@ void Compiler::FinishClasses() {
         std::vector<std::string> names;
         for (const auto& a : all) names.push_back(a.first);
         std::string hint = DidYouMean(parent, names);
-        const auto& [_, mark, file] = added_class_marks_[std::min(k, added_class_marks_.size() - 1)];
-        sink_->Error(file, mark, "dangling-reference",
-                     absl::StrCat("class `", id, "` is_a unknown class `", parent, "`",
-                                  hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+        const auto& [_, mark, file] =
+            added_class_marks_[std::min(k, added_class_marks_.size() - 1)];
+        sink_->Error(
+            file, mark, "dangling-reference",
+            absl::StrCat("class `", id, "` is_a unknown class `", parent, "`",
+                         hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
         continue;
       }
       parents[i].push_back(it->second);
@@ -533,8 +543,10 @@ void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::j
   rule->from = ReadTime(r, "effective_from");
   rule->until = ReadTime(r, "effective_until");
   if (rule->from && rule->until && *rule->until <= *rule->from) {
-    sink_->Warning(ctx.file, n.Mark(), "unreachable-rule",
-                   absl::StrCat("rule `", rule->id, "`: effective_until is not after effective_from, so it never applies"));
+    sink_->Warning(
+        ctx.file, n.Mark(), "unreachable-rule",
+        absl::StrCat("rule `", rule->id,
+                     "`: effective_until is not after effective_from, so it never applies"));
   }
   if (auto v = r.Bool("suggest")) rule->suggest = *v;
   rule->when = ParseCondition(r.Raw("when"), ctx, canon ? &(*canon)["when"] : nullptr, 1);
@@ -571,7 +583,8 @@ void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::j
     }
     if (eff.IsDefined()) {
       sink_->Error(ctx.file, eff.Mark(), "bad-value",
-                   "a rule with `alternatives` says what happens when none holds with `otherwise`, not `effect`");
+                   "a rule with `alternatives` says what happens when none holds with `otherwise`, "
+                   "not `effect`");
     }
     rule->effect = ParseEffect(r.Enum("otherwise", {"deny", "escalate"}).value_or("deny"));
   } else {
@@ -723,8 +736,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
       if (auto v = sr.StringList("operator_sectors")) p.scope.operator_sectors = *v;
       if (auto v = sr.StringList("user_jurisdictions")) {
         p.scope.has_user_jurisdictions = true;
-        ResolveCountries(*v, sr.Raw("user_jurisdictions").Mark(), ctx,
-                         &p.scope.user_jurisdictions);
+        ResolveCountries(*v, sr.Raw("user_jurisdictions").Mark(), ctx, &p.scope.user_jurisdictions);
       }
       sr.Finish();
     }
@@ -778,7 +790,9 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
             sink_->Error(f.name, it->second.Mark(), "wrong-type",
                          absl::StrCat("list `", l.name, "` must be a list"));
           } else if (it->second.IsSequence()) {
-            for (const auto& e : it->second) {
+            // By value: `it->second` lives in a temporary of yaml-cpp's iterator.
+            const YAML::Node entries = it->second;
+            for (const auto& e : entries) {
               ListEntry entry;
               nlohmann::json ej;
               if (e.IsScalar()) {
@@ -800,7 +814,8 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
               } else if (int j = ResolveJurisdiction(*set_, entry.value); j >= 0) {
                 for (size_t k = 0; k < set_->catalogue.locations.size(); ++k) {
                   int c = set_->catalogue.locations[k].country;
-                  if (c >= 0 && set_->catalogue.jurisdiction_members[j].Test(c)) entry.locations.Set(k);
+                  if (c >= 0 && set_->catalogue.jurisdiction_members[j].Test(c))
+                    entry.locations.Set(k);
                 }
               }
               l.entries.push_back(std::move(entry));
@@ -899,15 +914,17 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
               std::vector<std::string> names;
               for (const auto& ru : p.rules) names.push_back(ru.id);
               std::string hint = DidYouMean(rid, names);
-              sink_->Error(f.name, rulesn.Mark(), "dangling-reference",
-                           absl::StrCat("exception `", x.id, "` names unknown rule `", rid, "`",
-                                        hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+              sink_->Error(
+                  f.name, rulesn.Mark(), "dangling-reference",
+                  absl::StrCat("exception `", x.id, "` names unknown rule `", rid, "`",
+                               hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
               continue;
             }
             if (it->basis == "law") {
               sink_->Error(f.name, rulesn.Mark(), "exception-overrides-law",
                            absl::StrCat("exception `", x.id, "` names rule `", rid,
-                                        "`, a `basis: law` rule; an exception may lift only corp rules (give the legal basis as evidence instead)"));
+                                        "`, a `basis: law` rule; an exception may lift only corp "
+                                        "rules (give the legal basis as evidence instead)"));
               continue;
             }
             any_corp = true;
@@ -1049,9 +1066,10 @@ bool ResolveLocations(const std::string& name, const YAML::Mark& mark, CompileCo
     std::vector<std::string> names = cat.jurisdiction_names;
     for (const auto& l : cat.locations) names.push_back(l.id);
     std::string hint = DidYouMean(name, names);
-    ctx.sink->Error(ctx.file, mark, "dangling-reference",
-                    absl::StrCat("`", name, "` is neither a catalogue location nor a jurisdiction",
-                                 hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    ctx.sink->Error(
+        ctx.file, mark, "dangling-reference",
+        absl::StrCat("`", name, "` is neither a catalogue location nor a jurisdiction",
+                     hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     return false;
   }
   for (size_t k = 0; k < cat.locations.size(); ++k) {
@@ -1070,9 +1088,10 @@ bool ResolveClasses(const std::vector<std::string>& names, const YAML::Mark& mar
       std::vector<std::string> all;
       for (const auto& c : ctx.set->classes) all.push_back(c.id);
       std::string hint = DidYouMean(n, all);
-      ctx.sink->Error(ctx.file, mark, "dangling-reference",
-                      absl::StrCat("unknown data class `", n, "`",
-                                   hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+      ctx.sink->Error(
+          ctx.file, mark, "dangling-reference",
+          absl::StrCat("unknown data class `", n, "`",
+                       hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
       ok = false;
       continue;
     }
@@ -1088,10 +1107,12 @@ bool ResolveCountries(const std::vector<std::string>& names, const YAML::Mark& m
     int j = ResolveJurisdiction(*ctx.set, n);
     if (j < 0) {
       std::string hint = DidYouMean(n, ctx.set->catalogue.jurisdiction_names);
-      ctx.sink->Error(ctx.file, mark, "dangling-reference",
-                      absl::StrCat("unknown jurisdiction `", n, "` (an ISO 3166-1 code or a catalogue group",
-                                   n == "UK" ? "; the UK is GB" : "", ")",
-                                   hint.empty() || n == "UK" ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+      ctx.sink->Error(
+          ctx.file, mark, "dangling-reference",
+          absl::StrCat(
+              "unknown jurisdiction `", n, "` (an ISO 3166-1 code or a catalogue group",
+              n == "UK" ? "; the UK is GB" : "", ")",
+              hint.empty() || n == "UK" ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
       ok = false;
       continue;
     }
@@ -1162,9 +1183,8 @@ CompileResult CompilePolicies(const std::vector<std::string>& paths,
     std::error_code ec;
     auto size = fs::file_size(p, ec);
     if (ec) {
-      failed.diagnostics.push_back(
-          Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io",
-                     absl::StrCat("cannot read: ", ec.message())});
+      failed.diagnostics.push_back(Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io",
+                                              absl::StrCat("cannot read: ", ec.message())});
       return false;
     }
     if (size > options.max_file_bytes) {
@@ -1196,8 +1216,8 @@ CompileResult CompilePolicies(const std::vector<std::string>& paths,
     } else if (fs::exists(p, ec)) {
       add_file(p);
     } else {
-      failed.diagnostics.push_back(Diagnostic{path, 0, 0, Diagnostic::Severity::kError, "io",
-                                              "no such file or directory"});
+      failed.diagnostics.push_back(
+          Diagnostic{path, 0, 0, Diagnostic::Severity::kError, "io", "no such file or directory"});
     }
   }
   if (!failed.diagnostics.empty()) return failed;
