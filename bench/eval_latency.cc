@@ -23,8 +23,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <memory>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,9 +69,9 @@ struct RunResult {
   std::vector<double> per_request_p50;
 };
 
-RunResult OneRun(const residency::PolicySnapshot& snap,
-                 const std::vector<residency::Request>& reqs, const residency::EvalOptions& opt,
-                 size_t max_evals, int64_t budget_ns, double overhead) {
+RunResult OneRun(const residency::PolicySnapshot& snap, const std::vector<residency::Request>& reqs,
+                 const residency::EvalOptions& opt, size_t max_evals, int64_t budget_ns,
+                 double overhead) {
   const size_t n = reqs.size();
   std::vector<double> all;
   all.reserve(max_evals);
@@ -150,12 +150,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--policies") policies.push_back(next());
-    else if (a == "--set") set_dirs.push_back(next());
-    else if (a == "--mode") mode = next();
-    else if (a == "--runs") runs = std::atoi(next().c_str());
-    else if (a == "--evals") max_evals = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--budget-ms") budget_ms = std::atoll(next().c_str());
+    if (a == "--policies")
+      policies.push_back(next());
+    else if (a == "--set")
+      set_dirs.push_back(next());
+    else if (a == "--mode")
+      mode = next();
+    else if (a == "--runs")
+      runs = std::atoi(next().c_str());
+    else if (a == "--evals")
+      max_evals = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--budget-ms")
+      budget_ms = std::atoll(next().c_str());
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "eval_latency: unknown flag " << a << "\n";
       return 2;
@@ -269,7 +275,8 @@ int main(int argc, char** argv) {
     std::cout << sets[0].js.str() << "}" << std::endl;
   } else {
     std::cout << "{\"sets\": [";
-    for (size_t k = 0; k < sets.size(); ++k) std::cout << (k ? ", " : "") << sets[k].js.str() << "}";
+    for (size_t k = 0; k < sets.size(); ++k)
+      std::cout << (k ? ", " : "") << sets[k].js.str() << "}";
     std::cout << "]}" << std::endl;
   }
   return 0;

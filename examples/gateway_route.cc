@@ -27,8 +27,8 @@
 #include "residency/audit.h"
 #include "residency/decision.h"
 #include "residency/policy.h"
-#include "residency/route.h"
 #include "residency/request.h"
+#include "residency/route.h"
 #include "residency/tagging.h"
 
 #ifndef RESIDENCY_EXAMPLES_POLICIES
@@ -106,7 +106,7 @@ int Run(const std::string& policy_dir, const fs::path& work) {
   std::printf("tagger kernel %s, policies %s\n", plan->kernel_name(),
               (*policies)->digest().c_str());
 
-  tg::TagScratch scratch(*plan);  // one per serving thread
+  tg::TagScratch scratch(*plan);        // one per serving thread
   residency::Router router(*policies);  // shared; memoises one table per request shape
   residency::Model served;              // the serving model; checked at each serving location
   served.id = "chat-large";
@@ -153,7 +153,8 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     std::vector<std::string_view> classes(facts.classes.begin(), facts.classes.end());
     residency::Router::Query query;
     query.user_jurisdiction = facts.user_jurisdiction ? *facts.user_jurisdiction : "";
-    query.provenance = facts.user_jurisdiction ? tg::ProvenanceName(facts.user_provenance) : "claimed";
+    query.provenance =
+        facts.user_jurisdiction ? tg::ProvenanceName(facts.user_provenance) : "claimed";
     query.prompt_classes = classes;
     query.model = model;
     const absl::Time now = *eval.now;
@@ -164,7 +165,8 @@ int Run(const std::string& policy_dir, const fs::path& work) {
       if (r.status.ok()) {
         std::printf("    %-20s %s\n", where.c_str(), residency::EffectName(r.preferred));
       } else {  // an unknown class or jurisdiction: the request cannot be routed
-        std::printf("    %-20s deny (%s)\n", where.c_str(), std::string(r.status.message()).c_str());
+        std::printf("    %-20s deny (%s)\n", where.c_str(),
+                    std::string(r.status.message()).c_str());
       }
       if (r.status.ok() && r.Allowed(at)) {
         route = where;

@@ -1,6 +1,7 @@
 // Replay main for gcc builds: runs LLVMFuzzerTestOneInput over every file named on the command
 // line (folders are walked). A named path that does not exist is skipped with a message, so seed
 // corpora under ../shared/testdata are optional. Exit 0 when every input ran.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <iterator>
 #include <string>
 #include <vector>
-#include <algorithm>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 

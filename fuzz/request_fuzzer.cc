@@ -41,7 +41,8 @@ rules:
 
 const residency::PolicySnapshot& Snapshot() {
   static std::shared_ptr<const residency::PolicySnapshot> s =
-      residency::CompilePolicySources({{"regions.yaml", kCatalogue}, {"kr.yaml", kPolicy}}).snapshot;
+      residency::CompilePolicySources({{"regions.yaml", kCatalogue}, {"kr.yaml", kPolicy}})
+          .snapshot;
   if (!s) std::abort();
   return *s;
 }

@@ -4,8 +4,8 @@
 //   auto new_set = residency::CompilePolicy({"policies-new"});
 //   residency::DiffOptions options;
 //   options.now = absl::FromUnixSeconds(...);                  // default: the clock, read once
-//   absl::StatusOr<residency::DiffReport> r = residency::DiffPolicies(**old_set, **new_set, options);
-//   if (r.ok() && !r->widened.empty()) { /* the change lets something through */ }
+//   absl::StatusOr<residency::DiffReport> r = residency::DiffPolicies(**old_set, **new_set,
+//   options); if (r.ok() && !r->widened.empty()) { /* the change lets something through */ }
 //
 // The two sets are compared by evaluating both on a generated space of requests: every catalogue
 // location (of the union of both catalogues) as the checked location, every data class (built-in
@@ -87,16 +87,16 @@ struct DiffReport {
   // narrowed by (to descending, from, rules) so that allow -> deny leads.
   std::vector<DiffGroup> widened;
   std::vector<DiffGroup> narrowed;
-  size_t requests_explored = 0;     // distinct requests evaluated (representatives)
-  size_t requests_covered = 0;      // requests of the generated space those stand for
+  size_t requests_explored = 0;  // distinct requests evaluated (representatives)
+  size_t requests_covered = 0;   // requests of the generated space those stand for
   size_t evaluations = 0;
-  size_t space = 0;                 // representatives in the whole generated space
-  bool complete = true;             // false when the budget ran out before the space did
+  size_t space = 0;      // representatives in the whole generated space
+  bool complete = true;  // false when the budget ran out before the space did
   // True when every request the changes call for (the changed rules on the classes and origins
   // they apply to, changed locations, classes and groups on the whole space) was explored, even
   // if the rest of the space was not.
   bool changes_complete = true;
-  size_t errors = 0;                // requests either set refused to evaluate (not counted)
+  size_t errors = 0;  // requests either set refused to evaluate (not counted)
 };
 
 absl::StatusOr<DiffReport> DiffPolicies(const PolicySnapshot& old_set,

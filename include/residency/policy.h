@@ -45,16 +45,16 @@ std::string FormatDiagnostic(const Diagnostic& d);
 
 // Bounds on what a compile accepts; past each the compile fails with a `limit` diagnostic.
 struct CompileOptions {
-  size_t max_file_bytes = 8u << 20;      // one YAML file (default 8 MiB)
-  size_t max_total_bytes = 64u << 20;    // all files of one compile (default 64 MiB)
-  size_t max_files = 1000;               // files of one compile
-  size_t max_rules = 100000;             // rules across all policies
-  size_t max_locations = 1024;           // catalogue locations
-  size_t max_classes = 256;              // data classes, built-in and added
-  int max_nesting = 64;                  // YAML nesting depth, and condition depth
-  size_t max_pattern_bytes = 1024;       // one RE2 pattern
-  int64_t max_regex_memory = 1 << 20;    // RE2 max_mem for one pattern (bytes)
-  size_t max_list_entries = 100000;      // entries across all named lists
+  size_t max_file_bytes = 8u << 20;    // one YAML file (default 8 MiB)
+  size_t max_total_bytes = 64u << 20;  // all files of one compile (default 64 MiB)
+  size_t max_files = 1000;             // files of one compile
+  size_t max_rules = 100000;           // rules across all policies
+  size_t max_locations = 1024;         // catalogue locations
+  size_t max_classes = 256;            // data classes, built-in and added
+  int max_nesting = 64;                // YAML nesting depth, and condition depth
+  size_t max_pattern_bytes = 1024;     // one RE2 pattern
+  int64_t max_regex_memory = 1 << 20;  // RE2 max_mem for one pattern (bytes)
+  size_t max_list_entries = 100000;    // entries across all named lists
 };
 
 // A file's name (used in diagnostics) and its text.

@@ -82,8 +82,8 @@ struct ComputeOutput {
 };
 
 struct User {
-  std::string jurisdiction;             // country or group; empty when unknown
-  std::string provenance = "claimed";   // verified | claimed | inferred
+  std::string jurisdiction;            // country or group; empty when unknown
+  std::string provenance = "claimed";  // verified | claimed | inferred
 };
 
 struct Compute {
@@ -91,7 +91,7 @@ struct Compute {
   std::string location;  // where it runs
   std::vector<ComputeInput> inputs;
   std::vector<ComputeOutput> outputs;
-  std::optional<User> user;                          // inference: whose request it is
+  std::optional<User> user;                                // inference: whose request it is
   std::optional<std::vector<std::string>> prompt_classes;  // inference: what the prompt carries
 };
 
@@ -105,18 +105,18 @@ struct Transfer {
 struct Request {
   enum class Kind { kDataset, kModel, kCompute };
   Kind kind = Kind::kDataset;
-  std::string action;                 // store | transfer | deploy | serve | train | ...
-  std::optional<absl::Time> now;      // default: the clock, read once
-  std::string destination;            // dataset/model: where it goes (default: its location)
+  std::string action;             // store | transfer | deploy | serve | train | ...
+  std::optional<absl::Time> now;  // default: the clock, read once
+  std::string destination;        // dataset/model: where it goes (default: its location)
   std::optional<Party> operator_party;
   std::optional<Party> recipient;
   Transfer transfer;
   std::string purpose;
   std::string use_case;
-  std::vector<Evidence> evidence;     // request-level: covers the whole operation
-  std::optional<Dataset> dataset;     // kind dataset
-  std::optional<Model> model;         // kind model
-  std::optional<Compute> compute;     // kind compute
+  std::vector<Evidence> evidence;  // request-level: covers the whole operation
+  std::optional<Dataset> dataset;  // kind dataset
+  std::optional<Model> model;      // kind model
+  std::optional<Compute> compute;  // kind compute
 };
 
 // Bounds on request input; past them the parse fails with InvalidArgument.

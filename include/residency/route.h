@@ -52,10 +52,10 @@ class Router {
   absl::StatusOr<int> AddOperator(const Party& op);
 
   struct Query {
-    std::string_view user_jurisdiction;         // empty when unknown
-    std::string_view provenance = "claimed";    // verified | claimed | inferred
+    std::string_view user_jurisdiction;       // empty when unknown
+    std::string_view provenance = "claimed";  // verified | claimed | inferred
     absl::Span<const std::string_view> prompt_classes;
-    int model = -1;           // from AddModel; -1: no model input
+    int model = -1;             // from AddModel; -1: no model input
     int operator_profile = -1;  // from AddOperator; -1: no operator
   };
 

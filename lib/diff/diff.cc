@@ -115,7 +115,8 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
   using K = Condition::Kind;
   absl::StrAppend(out, static_cast<int>(c.kind), "(");
   switch (c.kind) {
-    case K::kTrue: break;
+    case K::kTrue:
+      break;
     case K::kAll:
     case K::kAny:
     case K::kNot:
@@ -149,19 +150,19 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
       const auto& q = c.party;
       absl::StrAppend(out, q.present ? (*q.present ? "1" : "0") : "-", "|", Strs(q.ids), "|",
                       q.id_regex ? q.id_regex->pattern() : "", "|",
-                      q.has_countries ? CountryCodes(q.countries) : "-", "|", Strs(q.sectors),
-                      "|", Strs(q.roles), "|", Pairs(q.attributes), "|",
-                      ListCanon(s, p, q.in_list), "|", ListCanon(s, p, q.not_in_list));
+                      q.has_countries ? CountryCodes(q.countries) : "-", "|", Strs(q.sectors), "|",
+                      Strs(q.roles), "|", Pairs(q.attributes), "|", ListCanon(s, p, q.in_list), "|",
+                      ListCanon(s, p, q.not_in_list));
       break;
     }
     case K::kUser:
-      absl::StrAppend(out, c.has_user_jurisdictions ? CountryCodes(c.user_jurisdictions) : "-",
-                      "|", Strs(c.user_provenance));
+      absl::StrAppend(out, c.has_user_jurisdictions ? CountryCodes(c.user_jurisdictions) : "-", "|",
+                      Strs(c.user_provenance));
       break;
     case K::kEvidence: {
       const auto& e = c.evidence;
-      absl::StrAppend(out, Strs(e.types), "|", e.match_country, e.match_recipient,
-                      e.match_origin, e.require_country, e.require_recipient, e.require_origin);
+      absl::StrAppend(out, Strs(e.types), "|", e.match_country, e.match_recipient, e.match_origin,
+                      e.require_country, e.require_recipient, e.require_origin);
       break;
     }
   }
@@ -218,8 +219,8 @@ std::string PolicyCanon(const CompiledSet& s, const Policy& p) {
 std::string LocationCanon(const policy_internal::Location& l) {
   std::vector<std::string> certs = l.certifications;
   std::sort(certs.begin(), certs.end());
-  std::string out = absl::StrCat(l.country_code, "|", l.provider, "|", l.site, "|", Strs(certs),
-                                 "|");
+  std::string out =
+      absl::StrCat(l.country_code, "|", l.provider, "|", l.site, "|", Strs(certs), "|");
   for (const auto& [k, v] : l.attributes) absl::StrAppend(&out, k, "=", v, ",");
   return out;
 }
@@ -269,14 +270,13 @@ struct Profile {
       return out;
     };
     auto opt = [](const std::optional<double>& v) { return v ? Num(*v) : std::string("-"); };
-    return absl::StrCat(Strs(evidence), "|", has_operator, operator_id, "/", operator_country,
-                        "/", Strs(sectors), "/", attrs(operator_attributes), "|", has_recipient,
-                        recipient_id, "/", recipient_country, "/", role, "/",
-                        attrs(recipient_attributes), "|", transfer_type, "/", transfer_pattern,
-                        "/", transaction, "|", purpose, "/", use_case, "/", tier, "/", job, "/",
-                        provenance, "|", opt(subjects), "/", opt(sensitive_subjects), "/",
-                        opt(cumulative_subjects), "/", opt(training_flops), "/",
-                        opt(retention_hours));
+    return absl::StrCat(
+        Strs(evidence), "|", has_operator, operator_id, "/", operator_country, "/", Strs(sectors),
+        "/", attrs(operator_attributes), "|", has_recipient, recipient_id, "/", recipient_country,
+        "/", role, "/", attrs(recipient_attributes), "|", transfer_type, "/", transfer_pattern, "/",
+        transaction, "|", purpose, "/", use_case, "/", tier, "/", job, "/", provenance, "|",
+        opt(subjects), "/", opt(sensitive_subjects), "/", opt(cumulative_subjects), "/",
+        opt(training_flops), "/", opt(retention_hours));
   }
 };
 
@@ -378,13 +378,27 @@ std::vector<Profile> Witness(const Policy& p, const Condition& c) {
     case K::kValues:
       if (c.values.empty()) break;
       switch (c.field) {
-        case Field::kPurpose: w.purpose = c.values[0]; break;
-        case Field::kUseCase: w.use_case = c.values[0]; break;
-        case Field::kTier: w.tier = c.values[0]; break;
-        case Field::kTransferType: w.transfer_type = c.values[0]; break;
-        case Field::kTransferPattern: w.transfer_pattern = c.values[0]; break;
-        case Field::kTransaction: w.transaction = c.values[0]; break;
-        case Field::kUserProvenance: w.provenance = c.values[0]; break;
+        case Field::kPurpose:
+          w.purpose = c.values[0];
+          break;
+        case Field::kUseCase:
+          w.use_case = c.values[0];
+          break;
+        case Field::kTier:
+          w.tier = c.values[0];
+          break;
+        case Field::kTransferType:
+          w.transfer_type = c.values[0];
+          break;
+        case Field::kTransferPattern:
+          w.transfer_pattern = c.values[0];
+          break;
+        case Field::kTransaction:
+          w.transaction = c.values[0];
+          break;
+        case Field::kUserProvenance:
+          w.provenance = c.values[0];
+          break;
         case Field::kJob:
           // Inference is a shape of its own; other jobs replace the training job.
           for (const auto& v : c.values) {
@@ -394,18 +408,30 @@ std::vector<Profile> Witness(const Policy& p, const Condition& c) {
             }
           }
           break;
-        default: break;
+        default:
+          break;
       }
       break;
     case K::kNumber: {
       double v = NumberWitness(c);
       switch (c.field) {
-        case Field::kSubjects: w.subjects = v; break;
-        case Field::kSensitiveSubjects: w.sensitive_subjects = v; break;
-        case Field::kCumulativeSubjects: w.cumulative_subjects = v; break;
-        case Field::kTrainingFlops: w.training_flops = v; break;
-        case Field::kRetentionHours: w.retention_hours = v; break;
-        default: break;
+        case Field::kSubjects:
+          w.subjects = v;
+          break;
+        case Field::kSensitiveSubjects:
+          w.sensitive_subjects = v;
+          break;
+        case Field::kCumulativeSubjects:
+          w.cumulative_subjects = v;
+          break;
+        case Field::kTrainingFlops:
+          w.training_flops = v;
+          break;
+        case Field::kRetentionHours:
+          w.retention_hours = v;
+          break;
+        default:
+          break;
       }
       break;
     }
@@ -441,7 +467,8 @@ std::vector<Profile> Witness(const Policy& p, const Condition& c) {
     case K::kEvidence:
       if (!c.evidence.types.empty()) w.evidence.push_back(c.evidence.types[0]);
       break;
-    default: break;
+    default:
+      break;
   }
   return {w};
 }
@@ -499,19 +526,35 @@ void AddLeafFeatures(const Condition& c, Features* f) {
       break;
     case K::kValues:
       switch (c.field) {
-        case Field::kPurpose: f->insert("purpose"); break;
-        case Field::kUseCase: f->insert("use_case"); break;
-        case Field::kTier: f->insert("tier"); break;
-        case Field::kJob: f->insert("job"); break;
-        case Field::kUserProvenance: f->insert("provenance"); break;
+        case Field::kPurpose:
+          f->insert("purpose");
+          break;
+        case Field::kUseCase:
+          f->insert("use_case");
+          break;
+        case Field::kTier:
+          f->insert("tier");
+          break;
+        case Field::kJob:
+          f->insert("job");
+          break;
+        case Field::kUserProvenance:
+          f->insert("provenance");
+          break;
         case Field::kTransferType:
         case Field::kTransferPattern:
-        case Field::kTransaction: f->insert("transfer"); break;
-        default: break;
+        case Field::kTransaction:
+          f->insert("transfer");
+          break;
+        default:
+          break;
       }
       break;
-    case K::kNumber: f->insert(absl::StrCat("num:", static_cast<int>(c.field))); break;
-    default: break;
+    case K::kNumber:
+      f->insert(absl::StrCat("num:", static_cast<int>(c.field)));
+      break;
+    default:
+      break;
   }
 }
 
@@ -580,11 +623,11 @@ struct RuleRef {
 
 struct Changes {
   std::vector<std::string> lines;
-  bool global = false;                // something changed that no part below names
-  std::set<std::string> locations;    // catalogue locations added, removed or changed
-  std::set<std::string> classes;      // data classes added, removed or re-parented
-  std::set<std::string> groups;       // catalogue groups added, removed or changed
-  std::vector<RuleRef> rules;         // rules to explore first (both versions)
+  bool global = false;              // something changed that no part below names
+  std::set<std::string> locations;  // catalogue locations added, removed or changed
+  std::set<std::string> classes;    // data classes added, removed or re-parented
+  std::set<std::string> groups;     // catalogue groups added, removed or changed
+  std::vector<RuleRef> rules;       // rules to explore first (both versions)
 };
 
 template <typename T>
@@ -890,7 +933,6 @@ class Space {
     return out;
   }
 
-
   Request Build(size_t l, size_t c, size_t o, int shape, size_t p, absl::Time now) const;
 
  private:
@@ -929,8 +971,10 @@ class Space {
         Tri t = Partial(c.children[0], anc, origin);
         return t == Tri::kUnknown ? t : t == Tri::kTrue ? Tri::kFalse : Tri::kTrue;
       }
-      case K::kTrue: return Tri::kTrue;
-      default: return Tri::kUnknown;
+      case K::kTrue:
+        return Tri::kTrue;
+      default:
+        return Tri::kUnknown;
     }
   }
 
@@ -965,8 +1009,8 @@ class Space {
         // What a condition can see of the location: its country (outside_origin, evidence
         // country), and the site, provider, certifications and attributes some condition tests.
         const auto& l = s.catalogue.locations[it->second];
-        absl::StrAppend(&sig, l.country_code, "|", info_[i].sites.count(l.site) ? l.site : "",
-                        "|", info_[i].providers.count(l.provider) ? l.provider : "", "|");
+        absl::StrAppend(&sig, l.country_code, "|", info_[i].sites.count(l.site) ? l.site : "", "|",
+                        info_[i].providers.count(l.provider) ? l.provider : "", "|");
         for (const auto& c : l.certifications) {
           if (info_[i].certifications.count(c)) absl::StrAppend(&sig, c, ",");
         }
@@ -1024,8 +1068,9 @@ class Space {
       if (n >= 2) groups.emplace_back(-n, i);
     }
     std::sort(groups.begin(), groups.end(), [&](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first < y.first
-                                : cat.jurisdiction_names[x.second] < cat.jurisdiction_names[y.second];
+      return x.first != y.first
+                 ? x.first < y.first
+                 : cat.jurisdiction_names[x.second] < cat.jurisdiction_names[y.second];
     });
     std::vector<std::string> out;
     CountryBits remaining = bits;
@@ -1097,10 +1142,12 @@ class Space {
     }
     // One name per behaviour: CN_MAINLAND and CN are the same origin; countries win.
     std::vector<std::string> ordered(names.begin(), names.end());
-    std::stable_sort(ordered.begin(), ordered.end(), [](const std::string& x, const std::string& y) {
-      bool cx = policy_internal::IsoCountryIndex(x) >= 0, cy = policy_internal::IsoCountryIndex(y) >= 0;
-      return cx != cy ? cx : false;
-    });
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const std::string& x, const std::string& y) {
+                       bool cx = policy_internal::IsoCountryIndex(x) >= 0,
+                            cy = policy_internal::IsoCountryIndex(y) >= 0;
+                       return cx != cy ? cx : false;
+                     });
     std::set<std::string> seen_bits;
     for (const auto& n : ordered) {
       Origin o;
@@ -1149,7 +1196,8 @@ class Space {
     for (int i = 0; i < 2; ++i) {
       for (const auto& p : set(i).policies) {
         for (const auto& s : p.scope.operator_sectors) sectors.insert(s);
-        for (const auto& l : p.lifts) evidence.insert(l.evidence_types.begin(), l.evidence_types.end());
+        for (const auto& l : p.lifts)
+          evidence.insert(l.evidence_types.begin(), l.evidence_types.end());
         for (size_t r = 0; r < p.rules.size(); ++r) {
           for (auto& w : RuleWitnesses(p, static_cast<int>(r))) all.push_back(std::move(w));
           VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
@@ -1161,12 +1209,23 @@ class Space {
               sectors.insert(c.party.sectors.begin(), c.party.sectors.end());
             } else if (c.kind == K::kNumber) {
               switch (c.field) {
-                case Field::kSubjects: numbers_[kSubjects] = true; break;
-                case Field::kSensitiveSubjects: numbers_[kSensitive] = true; break;
-                case Field::kCumulativeSubjects: numbers_[kCumulative] = true; break;
-                case Field::kTrainingFlops: numbers_[kFlops] = true; break;
-                case Field::kRetentionHours: numbers_[kRetention] = true; break;
-                default: break;
+                case Field::kSubjects:
+                  numbers_[kSubjects] = true;
+                  break;
+                case Field::kSensitiveSubjects:
+                  numbers_[kSensitive] = true;
+                  break;
+                case Field::kCumulativeSubjects:
+                  numbers_[kCumulative] = true;
+                  break;
+                case Field::kTrainingFlops:
+                  numbers_[kFlops] = true;
+                  break;
+                case Field::kRetentionHours:
+                  numbers_[kRetention] = true;
+                  break;
+                default:
+                  break;
               }
             }
           });
@@ -1359,9 +1418,10 @@ Request Space::Build(size_t l, size_t c, size_t o, int shape, size_t p, absl::Ti
       r.model = std::move(model);
       break;
     case Shape::kTraining: {
-      static const std::map<std::string, std::string> kJobAction = {
-          {"training", "train"}, {"fine_tune", "fine_tune"}, {"batch", "process"},
-          {"evaluate", "evaluate"}};
+      static const std::map<std::string, std::string> kJobAction = {{"training", "train"},
+                                                                    {"fine_tune", "fine_tune"},
+                                                                    {"batch", "process"},
+                                                                    {"evaluate", "evaluate"}};
       r.kind = Request::Kind::kCompute;
       Compute cp;
       cp.job = kJobAction.count(pr.job) ? pr.job : "training";
@@ -1453,7 +1513,8 @@ class Explorer {
     Request r = space_.Build(l, c, o, k, p, now_);
     report_.evaluations += 2;
     report_.requests_explored++;
-    size_t weight = space_.location_atoms()[l].members.size() * space_.class_atoms()[c].members.size();
+    size_t weight =
+        space_.location_atoms()[l].members.size() * space_.class_atoms()[c].members.size();
     absl::StatusOr<Decision> da = Evaluate(a_, r, eval_);
     absl::StatusOr<Decision> db = Evaluate(b_, r, eval_);
     if (!da.ok() || !db.ok()) {
@@ -1493,12 +1554,13 @@ class Explorer {
       if (!changes.classes.empty() || !changes.groups.empty()) {
         std::vector<bool> cls(nc_, false), org(no_, false);
         for (size_t c = 0; c < nc_; ++c) {
-          for (const auto& m : space_.class_atoms()[c].members) cls[c] = cls[c] || changes.classes.count(m);
+          for (const auto& m : space_.class_atoms()[c].members)
+            cls[c] = cls[c] || changes.classes.count(m);
         }
         for (size_t o = 0; o < no_; ++o) {
           const Origin& x = space_.origins()[o];
-          org[o] = changes.groups.count(x.name) || x.known[0] != x.known[1] ||
-                   !(x.bits[0] == x.bits[1]);
+          org[o] =
+              changes.groups.count(x.name) || x.known[0] != x.known[1] || !(x.bits[0] == x.bits[1]);
         }
         if (!Sweep([&](size_t c, size_t o) { return cls[c]; })) return;
         if (!Sweep([&](size_t c, size_t o) { return org[o]; })) return;
@@ -1612,8 +1674,7 @@ class Explorer {
 }  // namespace
 
 absl::StatusOr<DiffReport> DiffPolicies(const PolicySnapshot& old_set,
-                                        const PolicySnapshot& new_set,
-                                        const DiffOptions& options) {
+                                        const PolicySnapshot& new_set, const DiffOptions& options) {
   if (options.max_examples == 0) {
     return absl::InvalidArgumentError("max_examples must be at least 1");
   }

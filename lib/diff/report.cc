@@ -62,8 +62,8 @@ void GroupsText(const char* title, const std::vector<DiffGroup>& groups, std::st
   absl::StrAppend(out, title, ": ", Plural(groups.size(), "group", "groups"), "\n");
   for (const auto& g : groups) {
     absl::StrAppend(out, "  ", EffectName(g.from), " -> ", EffectName(g.to), "  [",
-                    absl::StrJoin(g.rules, ", "), "]  ",
-                    Plural(g.count, "request", "requests"), "\n");
+                    absl::StrJoin(g.rules, ", "), "]  ", Plural(g.count, "request", "requests"),
+                    "\n");
     constexpr size_t kShown = 12;
     std::vector<std::string> shown(g.locations.begin(),
                                    g.locations.begin() + std::min(kShown, g.locations.size()));
@@ -118,12 +118,13 @@ std::string DiffReportToText(const DiffReport& r) {
     for (const auto& c : r.changes) absl::StrAppend(&out, "  ", c, "\n");
   }
   absl::StrAppend(&out, "explored ", Plural(r.requests_explored, "request", "requests"),
-                  " (standing for ", r.requests_covered, ", ", r.evaluations,
-                  " evaluations) at ", internal::FormatTimestamp(r.now), "; ",
+                  " (standing for ", r.requests_covered, ", ", r.evaluations, " evaluations) at ",
+                  internal::FormatTimestamp(r.now), "; ",
                   r.complete ? std::string("complete")
                   : r.changes_complete
                       ? absl::StrCat("the changes explored completely, budget reached in the rest "
-                                     "of the space (", r.space, " requests)")
+                                     "of the space (",
+                                     r.space, " requests)")
                       : absl::StrCat("budget reached (", r.space, " requests in the space)"),
                   r.errors ? absl::StrCat("; ", r.errors, " not evaluable") : "", "\n");
   GroupsText("widened", r.widened, &out);

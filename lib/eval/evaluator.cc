@@ -42,12 +42,18 @@ struct Outcome {
 
 const char* FieldName(Field f) {
   switch (f) {
-    case Field::kSubjects: return "subjects";
-    case Field::kSensitiveSubjects: return "sensitive_subjects";
-    case Field::kCumulativeSubjects: return "cumulative_subjects";
-    case Field::kTrainingFlops: return "training_flops";
-    case Field::kRetentionHours: return "transfer.retention_hours";
-    default: return "value";
+    case Field::kSubjects:
+      return "subjects";
+    case Field::kSensitiveSubjects:
+      return "sensitive_subjects";
+    case Field::kCumulativeSubjects:
+      return "cumulative_subjects";
+    case Field::kTrainingFlops:
+      return "training_flops";
+    case Field::kRetentionHours:
+      return "transfer.retention_hours";
+    default:
+      return "value";
   }
 }
 
@@ -93,7 +99,7 @@ class Evaluator {
   int policy_index_ = -1;
   std::vector<Outcome>* outcomes_ = nullptr;
   std::vector<std::pair<int, int>>* obligations_ = nullptr;
-  std::vector<int> slot_;  // rule index -> outcome index for the current policy, -1 if none
+  std::vector<int> slot_;     // rule index -> outcome index for the current policy, -1 if none
   std::vector<int> touched_;  // rule indexes whose slot was set for the current policy
 };
 
@@ -215,8 +221,7 @@ bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Uni
     if (ec.require_recipient && !e.item->recipient) return false;
     if (ec.require_origin && !e.item->origin) return false;
     if (ec.match_country && e.item->country) {
-      if (e.country_unknown ||
-          !set_.catalogue.jurisdiction_members[e.country].Test(loc.country)) {
+      if (e.country_unknown || !set_.catalogue.jurisdiction_members[e.country].Test(loc.country)) {
         return false;
       }
     }
@@ -248,37 +253,46 @@ Tri Evaluator::Values(const Condition& c, const Unit& u) const {
     return Tri::kFalse;
   };
   switch (c.field) {
-    case Field::kKind: return in(KindName(r.kind));
-    case Field::kAction: return in(r.action);
-    case Field::kJob: return r.compute ? in(r.compute->job) : Tri::kFalse;
+    case Field::kKind:
+      return in(KindName(r.kind));
+    case Field::kAction:
+      return in(r.action);
+    case Field::kJob:
+      return r.compute ? in(r.compute->job) : Tri::kFalse;
     case Field::kArtifact: {
       const Artifact* a = u.artifact;
       if (!a) {
         if (r.kind == Request::Kind::kDataset) return in("dataset");
         if (r.kind == Request::Kind::kModel) {
           return (in("model") == Tri::kTrue || in(r.model->artifact) == Tri::kTrue) ? Tri::kTrue
-                                                                                   : Tri::kFalse;
+                                                                                    : Tri::kFalse;
         }
         return Tri::kFalse;
       }
       if (a->kind == ArtifactKind::kDataset) return in("dataset");
       if (a->kind == ArtifactKind::kPrompt) return in("prompt");
       return (in("model") == Tri::kTrue || in(a->model->artifact) == Tri::kTrue) ? Tri::kTrue
-                                                                                : Tri::kFalse;
+                                                                                 : Tri::kFalse;
     }
-    case Field::kPurpose: return in(r.purpose);
-    case Field::kUseCase: return in(r.use_case);
+    case Field::kPurpose:
+      return in(r.purpose);
+    case Field::kUseCase:
+      return in(r.use_case);
     case Field::kTier:
       if (u.artifact && u.artifact->model) return in(u.artifact->model->tier);
       for (const auto& t : f_.tiers)
         if (Contains(c.values, t)) return Tri::kTrue;
       return Tri::kFalse;
-    case Field::kTransferType: return in(r.transfer.type);
-    case Field::kTransferPattern: return in(r.transfer.pattern);
-    case Field::kTransaction: return in(r.transfer.transaction);
+    case Field::kTransferType:
+      return in(r.transfer.type);
+    case Field::kTransferPattern:
+      return in(r.transfer.pattern);
+    case Field::kTransaction:
+      return in(r.transfer.transaction);
     case Field::kUserProvenance:
       return r.compute && r.compute->user ? in(r.compute->user->provenance) : Tri::kFalse;
-    default: return Tri::kFalse;
+    default:
+      return Tri::kFalse;
   }
 }
 
@@ -304,8 +318,11 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
     case Field::kTrainingFlops:
       v = (u.artifact && u.artifact->model) ? u.artifact->model->training_flops : f_.training_flops;
       break;
-    case Field::kRetentionHours: v = r.transfer.retention_hours; break;
-    default: break;
+    case Field::kRetentionHours:
+      v = r.transfer.retention_hours;
+      break;
+    default:
+      break;
   }
   if (!v) {
     if (missing && !*missing) *missing = FieldName(c.field);
@@ -367,7 +384,8 @@ bool Evaluator::Regex(const Condition& c, const Unit& u) const {
 Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) const {
   using K = Condition::Kind;
   switch (c.kind) {
-    case K::kTrue: return Tri::kTrue;
+    case K::kTrue:
+      return Tri::kTrue;
     case K::kAll: {
       Tri out = Tri::kTrue;
       for (const auto& ch : c.children) {
@@ -401,16 +419,20 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
       }
       return Tri::kFalse;
     }
-    case K::kValues: return Values(c, u);
-    case K::kNumber: return Number(c, u, missing);
-    case K::kRegex: return Regex(c, u) ? Tri::kTrue : Tri::kFalse;
-    case K::kLocation: return LocationMatches(c.location, u) ? Tri::kTrue : Tri::kFalse;
+    case K::kValues:
+      return Values(c, u);
+    case K::kNumber:
+      return Number(c, u, missing);
+    case K::kRegex:
+      return Regex(c, u) ? Tri::kTrue : Tri::kFalse;
+    case K::kLocation:
+      return LocationMatches(c.location, u) ? Tri::kTrue : Tri::kFalse;
     case K::kOperator:
       return PartyMatches(c.party, f_.request->operator_party, f_.operator_country) ? Tri::kTrue
-                                                                                     : Tri::kFalse;
+                                                                                    : Tri::kFalse;
     case K::kRecipient:
       return PartyMatches(c.party, f_.request->recipient, f_.recipient_country) ? Tri::kTrue
-                                                                                 : Tri::kFalse;
+                                                                                : Tri::kFalse;
     case K::kUser: {
       const auto& user = f_.request->compute ? f_.request->compute->user : std::nullopt;
       if (!user) return Tri::kFalse;
@@ -426,7 +448,8 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
       }
       return Tri::kTrue;
     }
-    case K::kEvidence: return EvidenceHolds(c.evidence, u) ? Tri::kTrue : Tri::kFalse;
+    case K::kEvidence:
+      return EvidenceHolds(c.evidence, u) ? Tri::kTrue : Tri::kFalse;
   }
   return Tri::kFalse;
 }
@@ -634,7 +657,8 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
     case Request::Kind::kModel:
       if (!request.model) return absl::InvalidArgumentError("a model request needs `model`");
       if (request.destination.empty() && request.model->location.empty()) {
-        return absl::InvalidArgumentError("a model request needs `destination` or `model.location`");
+        return absl::InvalidArgumentError(
+            "a model request needs `destination` or `model.location`");
       }
       break;
     case Request::Kind::kCompute:
@@ -727,9 +751,11 @@ absl::StatusOr<Decision> CheckModel(const PolicySnapshot& s, Request r, const Ev
 absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& s, Request r, const EvalOptions& o) {
   r.kind = Request::Kind::kCompute;
   if (r.compute && r.action.empty()) {
-    static const std::pair<const char*, const char*> kJobAction[] = {
-        {"training", "train"}, {"fine_tune", "fine_tune"}, {"batch", "process"},
-        {"evaluate", "evaluate"}, {"inference", "infer"}};
+    static const std::pair<const char*, const char*> kJobAction[] = {{"training", "train"},
+                                                                     {"fine_tune", "fine_tune"},
+                                                                     {"batch", "process"},
+                                                                     {"evaluate", "evaluate"},
+                                                                     {"inference", "infer"}};
     for (const auto& [job, action] : kJobAction)
       if (r.compute->job == job) r.action = action;
   }

@@ -78,8 +78,7 @@ class LineageWalker {
       return false;
     }
     if (!id.empty() && std::find(path_.begin(), path_.end(), id) != path_.end()) {
-      Fail("residency.lineage_cycle",
-           absl::StrCat(what, " `", id, "` appears in its own lineage"));
+      Fail("residency.lineage_cycle", absl::StrCat(what, " `", id, "` appears in its own lineage"));
       return false;
     }
     path_.push_back(id);
@@ -113,8 +112,7 @@ bool HasAttestation(const CompiledSet& set, const std::vector<ResolvedEvidence>&
   for (const auto* list : {&own, &req}) {
     for (const auto& e : *list) {
       if (!e.valid || e.item->type != "anonymization_attestation" || e.origin_unknown) continue;
-      if (e.origin >= 0 &&
-          !t.origin_bits.SubsetOf(set.catalogue.jurisdiction_members[e.origin])) {
+      if (e.origin >= 0 && !t.origin_bits.SubsetOf(set.catalogue.jurisdiction_members[e.origin])) {
         continue;
       }
       return true;
@@ -271,7 +269,8 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
                              "unknown"});
         } else {
           // A prompt carries the data of one person, its user; counted as possibly sensitive.
-          for (const auto& cls : *c.prompt_classes) raw.push_back(RawTag{cls, origin, 1.0, 1.0, 1.0});
+          for (const auto& cls : *c.prompt_classes)
+            raw.push_back(RawTag{cls, origin, 1.0, 1.0, 1.0});
         }
         FinishTags(set, raw, &a, f);
         f->artifacts.push_back(std::move(a));
@@ -283,15 +282,16 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   for (size_t i = 0; i < loc_names.size(); ++i) {
     int idx = LocationIndex(set, loc_names[i]);
     if (idx < 0) {
-      f->fail.push_back({"residency.unknown_location",
-                         absl::StrCat("location `", loc_names[i],
-                                      "` is not in the region catalogue"),
-                         i == 0});
+      f->fail.push_back(
+          {"residency.unknown_location",
+           absl::StrCat("location `", loc_names[i], "` is not in the region catalogue"), i == 0});
       if (i == 0) f->primary = -1;
       continue;
     }
     if (std::find(f->locations.begin(), f->locations.end(), idx) != f->locations.end()) {
-      if (i == 0) f->primary = static_cast<int>(std::find(f->locations.begin(), f->locations.end(), idx) - f->locations.begin());
+      if (i == 0)
+        f->primary = static_cast<int>(std::find(f->locations.begin(), f->locations.end(), idx) -
+                                      f->locations.begin());
       continue;
     }
     if (i == 0) f->primary = static_cast<int>(f->locations.size());
@@ -308,8 +308,10 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
       first = false;
     }
   }
-  if (req.operator_party) f->operator_country = policy_internal::IsoCountryIndex(req.operator_party->country);
-  if (req.recipient) f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
+  if (req.operator_party)
+    f->operator_country = policy_internal::IsoCountryIndex(req.operator_party->country);
+  if (req.recipient)
+    f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
   std::sort(f->all_tags.begin(), f->all_tags.end());
   f->all_tags.erase(std::unique(f->all_tags.begin(), f->all_tags.end()), f->all_tags.end());
 }

@@ -18,9 +18,9 @@ using policy_internal::CountryBits;
 
 struct ResolvedEvidence {
   const Evidence* item = nullptr;
-  bool valid = false;           // within its window and not withdrawn at now
-  int country = -1;             // jurisdiction index, -1 when absent
-  bool country_unknown = false; // given but not a known jurisdiction (never matches)
+  bool valid = false;            // within its window and not withdrawn at now
+  int country = -1;              // jurisdiction index, -1 when absent
+  bool country_unknown = false;  // given but not a known jurisdiction (never matches)
   int origin = -1;
   bool origin_unknown = false;
 };
@@ -30,7 +30,7 @@ struct TagFact {
   int effective_cls = -1;  // anonymized without attestation -> pseudonymized
   int origin = -1;         // jurisdiction index
   CountryBits origin_bits;
-  std::string text;        // ORIGIN:class as given
+  std::string text;  // ORIGIN:class as given
   // Sums over the partitions carrying this tag; nullopt when any of them lacks the number.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects;
   bool has_partition = false;
@@ -56,7 +56,7 @@ struct Artifact {
 };
 
 struct FailReason {
-  std::string rule;     // residency.unknown_location, ...
+  std::string rule;  // residency.unknown_location, ...
   std::string message;
   bool primary_location = false;  // the refused placement itself (a suggestion replaces it)
 };
@@ -75,9 +75,9 @@ struct Facts {
   std::vector<std::string> all_tags;  // unique, sorted
   // Request-unit numbers.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
-  int operator_country = -1;   // ISO index
+  int operator_country = -1;  // ISO index
   int recipient_country = -1;
-  int user_jurisdiction = -1;  // jurisdiction index
+  int user_jurisdiction = -1;      // jurisdiction index
   std::vector<std::string> tiers;  // tiers of every model in the request (top level or input)
 };
 

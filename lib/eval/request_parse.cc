@@ -6,9 +6,8 @@
 #include <cmath>
 #include <functional>
 #include <map>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "internal/status_macros.h"
@@ -56,8 +55,8 @@ absl::Status YamlToJson(const YAML::Node& n, const std::string& path, int depth,
     size_t i = 0;
     for (const auto& e : n) {
       Json child;
-      RESIDENCY_RETURN_IF_ERROR(YamlToJson(e, absl::StrCat(path, "[", i++, "]"), depth + 1,
-                                           max_depth, &child, marks));
+      RESIDENCY_RETURN_IF_ERROR(
+          YamlToJson(e, absl::StrCat(path, "[", i++, "]"), depth + 1, max_depth, &child, marks));
       out->push_back(std::move(child));
     }
   } else if (n.IsMap()) {
@@ -207,7 +206,8 @@ absl::Status Decoder::Object(const Json& j, const std::string& path,
     std::string child = Child(path, it.key().c_str());
     if (!h) {
       std::string known;
-      for (const auto& [name, fn] : handlers) absl::StrAppend(&known, known.empty() ? "" : ", ", name);
+      for (const auto& [name, fn] : handlers)
+        absl::StrAppend(&known, known.empty() ? "" : ", ", name);
       return FieldError(marks_, child, absl::StrCat("unknown key (known here: ", known, ")"));
     }
     if (it.value().is_null()) continue;  // an explicit null is the same as absent
@@ -249,7 +249,8 @@ absl::Status Decoder::Num(const Json& j, const std::string& path, std::optional<
     const std::string& s = j.get_ref<const std::string&>();
     char* end = nullptr;
     v = std::strtod(s.c_str(), &end);
-    if (s.empty() || end != s.c_str() + s.size()) return FieldError(marks_, path, "must be a number");
+    if (s.empty() || end != s.c_str() + s.size())
+      return FieldError(marks_, path, "must be a number");
   } else {
     return FieldError(marks_, path, "must be a number");
   }
@@ -258,8 +259,7 @@ absl::Status Decoder::Num(const Json& j, const std::string& path, std::optional<
   return absl::OkStatus();
 }
 
-absl::Status Decoder::Time(const Json& j, const std::string& path,
-                           std::optional<absl::Time>* out) {
+absl::Status Decoder::Time(const Json& j, const std::string& path, std::optional<absl::Time>* out) {
   std::string s;
   RESIDENCY_RETURN_IF_ERROR(Str(j, path, &s));
   auto t = internal::ParseTimestamp(s);
@@ -312,7 +312,8 @@ absl::Status Decoder::EvidenceList(const Json& j, const std::string& path,
     RESIDENCY_RETURN_IF_ERROR(Object(
         e, p,
         {{"type", [&](const Json& v, const std::string& q) { return Str(v, q, &ev.type); }},
-         {"country", [&](const Json& v, const std::string& q) { return OptStr(v, q, &ev.country); }},
+         {"country",
+          [&](const Json& v, const std::string& q) { return OptStr(v, q, &ev.country); }},
          {"recipient",
           [&](const Json& v, const std::string& q) { return OptStr(v, q, &ev.recipient); }},
          {"origin", [&](const Json& v, const std::string& q) { return OptStr(v, q, &ev.origin); }},
@@ -348,8 +349,7 @@ absl::Status Decoder::PartyObj(const Json& j, const std::string& path, bool is_o
   return Object(j, path, h);
 }
 
-absl::Status Decoder::DatasetObj(const Json& j, const std::string& path, int depth,
-                                 Dataset* out) {
+absl::Status Decoder::DatasetObj(const Json& j, const std::string& path, int depth, Dataset* out) {
   if (depth > limits_.max_depth) {
     return FieldError(marks_, path, absl::StrCat("lineage nested deeper than ", limits_.max_depth));
   }
@@ -369,8 +369,8 @@ absl::Status Decoder::DatasetObj(const Json& j, const std::string& path, int dep
             Partition part;
             RESIDENCY_RETURN_IF_ERROR(Object(
                 pj, p,
-                {{"classes",
-                  [&](const Json& x, const std::string& r) { return StrList(x, r, &part.classes); }},
+                {{"classes", [&](const Json& x,
+                                 const std::string& r) { return StrList(x, r, &part.classes); }},
                  {"origin",
                   [&](const Json& x, const std::string& r) { return Str(x, r, &part.origin); }},
                  {"subjects",
@@ -442,17 +442,16 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
         [&](const Json& v, const std::string& q) {
           return List(v, q, "inputs", [&](const Json& ij, const std::string& p) -> absl::Status {
             ComputeInput in;
-            RESIDENCY_RETURN_IF_ERROR(Object(
-                ij, p,
-                {{"dataset",
-                  [&](const Json& x, const std::string& r) {
-                    in.dataset.emplace();
-                    return DatasetObj(x, r, 1, &*in.dataset);
-                  }},
-                 {"model", [&](const Json& x, const std::string& r) {
-                    in.model.emplace();
-                    return ModelObj(x, r, 1, &*in.model);
-                  }}}));
+            RESIDENCY_RETURN_IF_ERROR(Object(ij, p,
+                                             {{"dataset",
+                                               [&](const Json& x, const std::string& r) {
+                                                 in.dataset.emplace();
+                                                 return DatasetObj(x, r, 1, &*in.dataset);
+                                               }},
+                                              {"model", [&](const Json& x, const std::string& r) {
+                                                 in.model.emplace();
+                                                 return ModelObj(x, r, 1, &*in.model);
+                                               }}}));
             if (in.dataset.has_value() == in.model.has_value()) {
               return FieldError(marks_, p, "needs exactly one of `dataset` or `model`");
             }
@@ -478,15 +477,15 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
        {"user",
         [&](const Json& v, const std::string& q) {
           out->user.emplace();
-          return Object(v, q,
-                        {{"jurisdiction",
-                          [&](const Json& x, const std::string& r) {
-                            return Str(x, r, &out->user->jurisdiction);
-                          }},
-                         {"provenance", [&](const Json& x, const std::string& r) {
-                            return Enum(x, r, {"verified", "claimed", "inferred"},
-                                        &out->user->provenance);
-                          }}});
+          return Object(
+              v, q,
+              {{"jurisdiction",
+                [&](const Json& x, const std::string& r) {
+                  return Str(x, r, &out->user->jurisdiction);
+                }},
+               {"provenance", [&](const Json& x, const std::string& r) {
+                  return Enum(x, r, {"verified", "claimed", "inferred"}, &out->user->provenance);
+                }}});
         }},
        {"prompt", [&](const Json& v, const std::string& q) {
           out->prompt_classes.emplace();
@@ -498,7 +497,8 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
 
 absl::Status Decoder::Decode(const Json& j, Request* r) {
   if (!j.is_object()) return FieldError(marks_, "", "a request must be an object");
-  if (!j.contains("kind")) return FieldError(marks_, "kind", "is required (dataset, model or compute)");
+  if (!j.contains("kind"))
+    return FieldError(marks_, "kind", "is required (dataset, model or compute)");
   std::string kind;
   RESIDENCY_RETURN_IF_ERROR(Enum(j["kind"], "kind", {"dataset", "model", "compute"}, &kind));
   r->kind = kind == "dataset" ? Request::Kind::kDataset
@@ -570,7 +570,8 @@ absl::Status Decoder::Decode(const Json& j, Request* r) {
   switch (r->kind) {
     case Request::Kind::kDataset:
       if (!r->dataset) return FieldError(marks_, "dataset", "is required for kind dataset");
-      if (r->model || r->compute) return FieldError(marks_, "", "kind dataset takes only `dataset`");
+      if (r->model || r->compute)
+        return FieldError(marks_, "", "kind dataset takes only `dataset`");
       if (!r->action.empty() && r->action != "store" && r->action != "transfer") {
         return FieldError(marks_, "action", "a dataset request's action is store or transfer");
       }
@@ -590,11 +591,14 @@ absl::Status Decoder::Decode(const Json& j, Request* r) {
         return FieldError(marks_, "", "kind compute takes its artifacts as `compute.inputs`");
       }
       if (r->compute->job.empty()) return FieldError(marks_, "compute.job", "is required");
-      if (r->compute->location.empty()) return FieldError(marks_, "compute.location", "is required");
+      if (r->compute->location.empty())
+        return FieldError(marks_, "compute.location", "is required");
       {
-        static const std::map<std::string, std::string> kJobAction = {
-            {"training", "train"}, {"fine_tune", "fine_tune"}, {"batch", "process"},
-            {"evaluate", "evaluate"}, {"inference", "infer"}};
+        static const std::map<std::string, std::string> kJobAction = {{"training", "train"},
+                                                                      {"fine_tune", "fine_tune"},
+                                                                      {"batch", "process"},
+                                                                      {"evaluate", "evaluate"},
+                                                                      {"inference", "infer"}};
         const std::string& want = kJobAction.at(r->compute->job);
         if (!r->action.empty() && r->action != want) {
           return FieldError(marks_, "action",
@@ -612,17 +616,20 @@ absl::Status Decoder::Decode(const Json& j, Request* r) {
 
 std::string_view KindName(Request::Kind kind) {
   switch (kind) {
-    case Request::Kind::kDataset: return "dataset";
-    case Request::Kind::kModel: return "model";
-    case Request::Kind::kCompute: return "compute";
+    case Request::Kind::kDataset:
+      return "dataset";
+    case Request::Kind::kModel:
+      return "model";
+    case Request::Kind::kCompute:
+      return "compute";
   }
   return "dataset";
 }
 
 absl::StatusOr<Request> ParseRequest(std::string_view text, const RequestLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("request is ", text.size(),
-                                                   " bytes; the limit is ", limits.max_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("request is ", text.size(), " bytes; the limit is ", limits.max_bytes));
   }
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return absl::InvalidArgumentError("empty request");
@@ -638,7 +645,8 @@ absl::StatusOr<Request> ParseRequest(std::string_view text, const RequestLimits&
   for (char c : text) {
     if (c == '[' || c == '{') {
       if (++depth > limits.max_depth) {
-        return absl::InvalidArgumentError(absl::StrCat("request nests deeper than ", limits.max_depth));
+        return absl::InvalidArgumentError(
+            absl::StrCat("request nests deeper than ", limits.max_depth));
       }
     } else if (c == ']' || c == '}') {
       depth = std::max(0, depth - 1);
@@ -648,9 +656,9 @@ absl::StatusOr<Request> ParseRequest(std::string_view text, const RequestLimits&
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        e.mark.is_null() ? 0 : e.mark.line + 1, ":", e.mark.is_null() ? 0 : e.mark.column + 1,
-        ": malformed YAML: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(e.mark.is_null() ? 0 : e.mark.line + 1, ":",
+                                                   e.mark.is_null() ? 0 : e.mark.column + 1,
+                                                   ": malformed YAML: ", e.msg));
   }
   Marks marks;
   Json j;

@@ -25,8 +25,8 @@ struct Key {
   }
   template <typename H>
   friend H AbslHashValue(H h, const Key& k) {
-    return H::combine(std::move(h), k.user, k.provenance, k.classes[0], k.classes[1],
-                      k.classes[2], k.classes[3], k.model, k.op);
+    return H::combine(std::move(h), k.user, k.provenance, k.classes[0], k.classes[1], k.classes[2],
+                      k.classes[3], k.model, k.op);
   }
 };
 
@@ -196,7 +196,8 @@ Router::Result Router::Route(const Query& q, absl::Time now, int preferred) {
   if (slot) table_->retired.push_back(std::move(slot));
   slot = std::move(entry);
   result.allowed = &slot->allowed;
-  if (preferred >= 0 && static_cast<size_t>(preferred) < n) result.preferred = slot->effects[preferred];
+  if (preferred >= 0 && static_cast<size_t>(preferred) < n)
+    result.preferred = slot->effects[preferred];
   return result;
 }
 

@@ -14,8 +14,8 @@ absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text) {
   if (s.size() >= 20 && absl::ParseTime(absl::RFC3339_full, s, absl::UTCTimeZone(), &t, &err)) {
     return t;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid timestamp `", std::string(text), "`: want RFC 3339 such as 2026-06-30T00:00:00Z"));
+  return absl::InvalidArgumentError(absl::StrCat("invalid timestamp `", std::string(text),
+                                                 "`: want RFC 3339 such as 2026-06-30T00:00:00Z"));
 }
 
 std::string FormatTimestamp(absl::Time t) {

@@ -15,13 +15,32 @@ Condition Never() {
   return c;
 }
 
-const std::vector<std::string> kConditionKeys = {
-    "all",          "any",        "not",        "tags",         "classes",
-    "origins",      "kind",       "action",     "job",          "artifact",
-    "purpose",      "use_case",   "tier",       "transfer",     "subjects",
-    "sensitive_subjects", "cumulative_subjects", "training_flops", "retention_hours",
-    "dataset_id_matches", "uri_matches", "location", "operator", "recipient", "user",
-    "evidence"};
+const std::vector<std::string> kConditionKeys = {"all",
+                                                 "any",
+                                                 "not",
+                                                 "tags",
+                                                 "classes",
+                                                 "origins",
+                                                 "kind",
+                                                 "action",
+                                                 "job",
+                                                 "artifact",
+                                                 "purpose",
+                                                 "use_case",
+                                                 "tier",
+                                                 "transfer",
+                                                 "subjects",
+                                                 "sensitive_subjects",
+                                                 "cumulative_subjects",
+                                                 "training_flops",
+                                                 "retention_hours",
+                                                 "dataset_id_matches",
+                                                 "uri_matches",
+                                                 "location",
+                                                 "operator",
+                                                 "recipient",
+                                                 "user",
+                                                 "evidence"};
 
 Condition Values(Field f, std::vector<std::string> v) {
   Condition c;
@@ -104,9 +123,10 @@ int ResolveList(const std::optional<std::string>& name, const YAML::Mark& mark,
   auto it = std::find(ctx.list_names.begin(), ctx.list_names.end(), *name);
   if (it == ctx.list_names.end()) {
     std::string hint = DidYouMean(*name, ctx.list_names);
-    ctx.sink->Error(ctx.file, mark, "dangling-reference",
-                    absl::StrCat("unknown list `", *name, "`",
-                                 hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+    ctx.sink->Error(
+        ctx.file, mark, "dangling-reference",
+        absl::StrCat("unknown list `", *name, "`",
+                     hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     return -2;
   }
   return static_cast<int>(it - ctx.list_names.begin());
@@ -210,8 +230,9 @@ bool ParseEvidence(const YAML::Node& n, CompileContext& ctx, nlohmann::json* can
       } else if (f == "origin") {
         e->require_origin = true;
       } else {
-        ctx.sink->Error(ctx.file, r.Raw("require").Mark(), "bad-value",
-                        absl::StrCat("`require` names `", f, "`; want country, recipient or origin"));
+        ctx.sink->Error(
+            ctx.file, r.Raw("require").Mark(), "bad-value",
+            absl::StrCat("`require` names `", f, "`; want country, recipient or origin"));
         ok = false;
       }
     }
@@ -269,9 +290,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   Condition all;
   all.kind = Condition::Kind::kAll;
   bool ok = true;
-  auto sub = [&](const char* key) -> nlohmann::json* {
-    return canon ? &(*canon)[key] : nullptr;
-  };
+  auto sub = [&](const char* key) -> nlohmann::json* { return canon ? &(*canon)[key] : nullptr; };
   auto list_of_conditions = [&](const char* key, Condition::Kind kind) {
     YAML::Node n = r.Raw(key);
     if (!n.IsDefined()) return;
@@ -304,7 +323,8 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   {
     Condition c;
     c.kind = Condition::Kind::kTags;
-    if (auto v = r.StringList("tags")) ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
+    if (auto v = r.StringList("tags"))
+      ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
     if (!c.tags.empty()) all.children.push_back(c);
     if (auto v = r.StringList("classes")) {
       Condition k;
@@ -349,9 +369,10 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       if (!vk.allowed.empty() &&
           std::find(vk.allowed.begin(), vk.allowed.end(), s) == vk.allowed.end()) {
         std::string hint = DidYouMean(s, vk.allowed);
-        ctx.sink->Error(ctx.file, r.Raw(vk.key).Mark(), "bad-value",
-                        absl::StrCat("`", vk.key, "` value `", s, "` is not known",
-                                     hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
+        ctx.sink->Error(
+            ctx.file, r.Raw(vk.key).Mark(), "bad-value",
+            absl::StrCat("`", vk.key, "` value `", s, "` is not known",
+                         hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
         ok = false;
       }
     }

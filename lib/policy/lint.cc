@@ -1,8 +1,7 @@
 #include "residency/lint.h"
 
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "residency/version.h"
 
@@ -64,14 +63,13 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
   nlohmann::json sarif = {
       {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
       {"version", "2.1.0"},
-      {"runs",
-       nlohmann::json::array({{{"tool",
-                                {{"driver",
-                                  {{"name", "residency"},
-                                   {"version", kVersionString},
-                                   {"informationUri", "https://example.invalid/residency"},
-                                   {"rules", rules}}}}},
-                               {"results", results}}})}};
+      {"runs", nlohmann::json::array({{{"tool",
+                                        {{"driver",
+                                          {{"name", "residency"},
+                                           {"version", kVersionString},
+                                           {"informationUri", "https://example.invalid/residency"},
+                                           {"rules", rules}}}}},
+                                       {"results", results}}})}};
   return sarif.dump(2) + "\n";
 }
 

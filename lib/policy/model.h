@@ -83,7 +83,7 @@ enum class Field : uint8_t {
   kKind,
   kAction,
   kJob,
-  kArtifact,      // the artifact the tag comes from: dataset | model | prompt; model artifact type
+  kArtifact,  // the artifact the tag comes from: dataset | model | prompt; model artifact type
   kPurpose,
   kUseCase,
   kTier,
@@ -111,7 +111,7 @@ struct LocationCond {
   bool has_in = false, has_not_in = false;
   LocationBits in, not_in;
   int in_list = -1, not_in_list = -1;
-  std::vector<std::string> certifications;                     // all required
+  std::vector<std::string> certifications;                      // all required
   std::vector<std::pair<std::string, std::string>> attributes;  // all required
   std::vector<std::string> sites;
   std::vector<std::string> providers;
@@ -124,8 +124,8 @@ struct PartyCond {
   std::shared_ptr<const RE2> id_regex;
   bool has_countries = false;
   CountryBits countries;
-  std::vector<std::string> sectors;  // any of
-  std::vector<std::string> roles;    // any of
+  std::vector<std::string> sectors;                             // any of
+  std::vector<std::string> roles;                               // any of
   std::vector<std::pair<std::string, std::string>> attributes;  // all required
   int in_list = -1;
   int not_in_list = -1;
@@ -148,9 +148,9 @@ struct Condition {
     kAny,
     kNot,
     kTags,
-    kValues,   // string field in a set
-    kNumber,   // numeric field within bounds
-    kRegex,    // string field matches
+    kValues,  // string field in a set
+    kNumber,  // numeric field within bounds
+    kRegex,   // string field matches
     kLocation,
     kOperator,
     kRecipient,
@@ -200,7 +200,7 @@ struct Rule {
   bool dry_run = false;
   std::optional<absl::Time> from, until;
   Condition when;
-  bool tag_scoped = false;     // evaluated per (artifact, tag, location)
+  bool tag_scoped = false;  // evaluated per (artifact, tag, location)
   // The top-level tag conditions of `when` (each a list of patterns, all must match): numbers
   // of a tag unit are summed over the partitions they match.
   std::vector<std::vector<TagPattern>> tag_filters;

@@ -9,10 +9,11 @@
 
 namespace residency::policy_internal {
 
-void DiagSink::Add(Diagnostic::Severity sev, std::string file, int line, int col,
-                   std::string code, std::string message) {
+void DiagSink::Add(Diagnostic::Severity sev, std::string file, int line, int col, std::string code,
+                   std::string message) {
   if (sev == Diagnostic::Severity::kError) ++errors_;
-  diags_.push_back(Diagnostic{std::move(file), line, col, sev, std::move(code), std::move(message)});
+  diags_.push_back(
+      Diagnostic{std::move(file), line, col, sev, std::move(code), std::move(message)});
 }
 
 void DiagSink::Error(const std::string& file, const YAML::Mark& m, std::string code,
@@ -214,7 +215,8 @@ void MapReader::Finish() {
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     const YAML::Node k = it->first;
     if (!k.IsScalar()) {
-      sink_->Error(file_, k.Mark(), "wrong-type", absl::StrCat("keys of ", what_, " must be strings"));
+      sink_->Error(file_, k.Mark(), "wrong-type",
+                   absl::StrCat("keys of ", what_, " must be strings"));
       continue;
     }
     const std::string& name = k.Scalar();

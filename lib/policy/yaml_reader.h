@@ -11,12 +11,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "residency/policy.h"
 
@@ -28,8 +27,7 @@ class DiagSink {
   void Add(Diagnostic::Severity sev, std::string file, int line, int col, std::string code,
            std::string message);
   void Error(const std::string& file, const YAML::Mark& m, std::string code, std::string message);
-  void Warning(const std::string& file, const YAML::Mark& m, std::string code,
-               std::string message);
+  void Warning(const std::string& file, const YAML::Mark& m, std::string code, std::string message);
   bool has_errors() const { return errors_ > 0; }
   std::vector<Diagnostic>& diagnostics() { return diags_; }
 

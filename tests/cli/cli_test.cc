@@ -46,8 +46,8 @@ class CliTest : public ::testing::Test {
   CliRun Exec(const std::string& args, const std::string& stdin_text = "") {
     std::string in = Write("stdin.txt", stdin_text);
     std::string out = (dir_ / "out.txt").string(), err = (dir_ / "err.txt").string();
-    std::string cmd = std::string(RESIDENCY_CLI_PATH) + " " + args + " <" + in + " >" + out +
-                      " 2>" + err;
+    std::string cmd =
+        std::string(RESIDENCY_CLI_PATH) + " " + args + " <" + in + " >" + out + " 2>" + err;
     int raw = std::system(cmd.c_str());
     CliRun r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -115,7 +115,8 @@ TEST_F(CliTest, CheckExitStatusFollowsTheDecision) {
 
 TEST_F(CliTest, CheckEscalateExitsThree) {
   // GDPR Art. 49: occasional consent-based transfer to a non-adequate country escalates.
-  std::string esc = Write("esc.yaml", Slurp(std::string(RESIDENCY_SOURCE_DIR) + "/policies/tests/eu_test.yaml"));
+  std::string esc =
+      Write("esc.yaml", Slurp(std::string(RESIDENCY_SOURCE_DIR) + "/policies/tests/eu_test.yaml"));
   (void)esc;
   const char* req =
       R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent"}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
@@ -129,13 +130,15 @@ TEST_F(CliTest, CheckEscalateExitsThree) {
 }
 
 TEST_F(CliTest, BadInputExitsTwoWithOneLine) {
-  CliRun dup = Exec("check --policies " + Policies() + " -",
-                 R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
+  CliRun dup = Exec(
+      "check --policies " + Policies() + " -",
+      R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
   EXPECT_EQ(dup.status, 2);
   EXPECT_THAT(dup.err, HasSubstr("duplicate key `destination`"));
   EXPECT_EQ(std::count(dup.err.begin(), dup.err.end(), '\n'), 1) << dup.err;
   EXPECT_TRUE(dup.out.empty());
-  CliRun yaml = Exec("check --policies " + Policies() + " " + Write("r.yaml", "kind: dataset\ndataset: {id: [\n"));
+  CliRun yaml = Exec("check --policies " + Policies() + " " +
+                     Write("r.yaml", "kind: dataset\ndataset: {id: [\n"));
   EXPECT_EQ(yaml.status, 2);
   EXPECT_THAT(yaml.err, HasSubstr("r.yaml:"));
   EXPECT_EQ(Exec("check --policies /nonexistent " + Write("a.json", kKrToTokyo)).status, 2);
@@ -159,14 +162,14 @@ TEST_F(CliTest, BatchDecidesEveryLineInOrderAndReportsBadLines) {
   EXPECT_THAT(lines[3]["error"].get<std::string>(), HasSubstr("`bogus`"));
   // All good: exit 0 whatever the decisions.
   CliRun ok = Exec("check --policies " + Policies() + " --batch -",
-                std::string(kKrToTokyo) + "\n" + kKrHome + "\n");
+                   std::string(kKrToTokyo) + "\n" + kKrHome + "\n");
   EXPECT_EQ(ok.status, 0);
 }
 
 TEST_F(CliTest, BatchRefusesAnOverlongLineAndGoesOn) {
   std::string huge = "{\"kind\":\"dataset\",\"purpose\":\"" + std::string(10 << 20, 'x') + "\"}";
   CliRun r = Exec("check --policies " + Policies() + " --batch " +
-               Write("h.jsonl", huge + "\n" + kKrHome + "\n"));
+                  Write("h.jsonl", huge + "\n" + kKrHome + "\n"));
   EXPECT_EQ(r.status, 2);
   std::istringstream in(r.out);
   std::string l1, l2;
@@ -193,7 +196,8 @@ TEST_F(CliTest, CheckWritesAnAuditRecordThatVerifiesOffline) {
   EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
   // Flip one byte of a record: the verifier must find it.
   for (const auto& e : std::filesystem::directory_iterator(log)) {
-    if (e.path().extension() == ".seg" || e.path().filename().string().find("seg") != std::string::npos) {
+    if (e.path().extension() == ".seg" ||
+        e.path().filename().string().find("seg") != std::string::npos) {
       std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
       f.seekg(0, std::ios::end);
       auto size = static_cast<long>(f.tellg());
@@ -210,8 +214,8 @@ TEST_F(CliTest, CheckWritesAnAuditRecordThatVerifiesOffline) {
   CliRun bad = Exec("audit verify --key " + keys + "/ops.vkey " + logs);
   EXPECT_EQ(bad.status, 1) << bad.out;
   // Without the key the check cannot record: exit 2, nothing printed as decided.
-  CliRun nokey = Exec("check --policies " + Policies() + " --audit-log " + logs +
-                      " --audit-key " + keys + "/missing.pem " + Write("b.json", kKrHome));
+  CliRun nokey = Exec("check --policies " + Policies() + " --audit-log " + logs + " --audit-key " +
+                      keys + "/missing.pem " + Write("b.json", kKrHome));
   EXPECT_EQ(nokey.status, 2);
   EXPECT_TRUE(nokey.out.empty());
 }
@@ -220,8 +224,9 @@ TEST_F(CliTest, PolicyTestsPassAndAFailingCaseIsReported) {
   CliRun r = Exec("test --policies " + Policies() + " " + Policies() + "/tests");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, ::testing::ContainsRegex("[0-9]+ passed, 0 failed"));
-  std::string t = Write("t.yaml", std::string("kind: tests\ncases:\n  - name: wrong on purpose\n") +
-                                      "    request: " + kKrToTokyo + "\n    want: {decision: allow}\n");
+  std::string t =
+      Write("t.yaml", std::string("kind: tests\ncases:\n  - name: wrong on purpose\n") +
+                          "    request: " + kKrToTokyo + "\n    want: {decision: allow}\n");
   CliRun f = Exec("test --policies " + Policies() + " " + t);
   EXPECT_EQ(f.status, 1);
   EXPECT_THAT(f.out, HasSubstr("FAIL"));

@@ -10,12 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "internal/time_util.h"
 #include "policy/model.h"
@@ -210,8 +209,8 @@ TEST(DiffCatalogue, ANewLocationIsExploredAndWidensOnlyThere) {
     // Unknown in the old catalogue (fail closed), known in the new one.
     EXPECT_EQ(g.from, Effect::kDeny);
     EXPECT_EQ(g.locations, std::vector<std::string>{"aws:ap-northeast-9"});
-    unknown |= std::find(g.rules.begin(), g.rules.end(), "residency.unknown_location") !=
-               g.rules.end();
+    unknown |=
+        std::find(g.rules.begin(), g.rules.end(), "residency.unknown_location") != g.rules.end();
   }
   EXPECT_TRUE(unknown);
   CheckExamples(r.widened, *a, *b, /*widened=*/true);
@@ -345,8 +344,8 @@ struct CliRun {
 CliRun RunCli(const std::string& args) {
   fs::path dir = fs::path(::testing::TempDir());
   fs::path out = dir / "residency_diff_cli.out", err = dir / "residency_diff_cli.err";
-  std::string cmd = std::string(RESIDENCY_CLI_PATH) + " " + args + " >" + out.string() + " 2>" +
-                    err.string();
+  std::string cmd =
+      std::string(RESIDENCY_CLI_PATH) + " " + args + " >" + out.string() + " 2>" + err.string();
   int rc = std::system(cmd.c_str());
   CliRun r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -383,7 +382,7 @@ TEST(DiffCli, FailOnWidenExitsOneAndTheExampleIsWhatCheckAccepts) {
 
   // A narrowing (the reverse diff) does not fail --fail-on-widen.
   CliRun reverse = RunCli("diff " + new_dir.string() + " " + old_dir.string() + " --now " + kNow +
-                       " --fail-on-widen --format json");
+                          " --fail-on-widen --format json");
   EXPECT_EQ(reverse.status, 0) << reverse.err;
   auto rj = nlohmann::json::parse(reverse.out);
   EXPECT_TRUE(rj["widened"].empty());

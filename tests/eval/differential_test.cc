@@ -34,7 +34,12 @@ class Generator {
     const char* tx[] = {"", "data_brokerage", "vendor", "employment", "investment"};
     r.transfer.transaction = tx[Pick(5)];
     if (Pick(3) == 0) r.transfer.retention_hours = Pick(72);
-    const char* purposes[] = {"", "scientific_research", "statistics", "contract_with_individual", "hr_management", "marketing"};
+    const char* purposes[] = {"",
+                              "scientific_research",
+                              "statistics",
+                              "contract_with_individual",
+                              "hr_management",
+                              "marketing"};
     r.purpose = purposes[Pick(6)];
     const char* uses[] = {"", "credit_scoring", "recruitment", "chat"};
     r.use_case = uses[Pick(4)];
@@ -61,8 +66,10 @@ class Generator {
       c.location = Loc();
       for (int i = Pick(3); i > 0; --i) {
         ComputeInput in;
-        if (Pick(2)) in.dataset = MakeDataset(1);
-        else in.model = MakeModel(1);
+        if (Pick(2))
+          in.dataset = MakeDataset(1);
+        else
+          in.model = MakeModel(1);
         c.inputs.push_back(std::move(in));
       }
       if (Pick(2)) c.outputs.push_back(ComputeOutput{Loc(), "checkpoint"});
@@ -81,15 +88,19 @@ class Generator {
 
  private:
   int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
-  std::string Loc() { return Pick(15) == 0 ? locations_.back() : locations_[Pick(locations_.size() - 1)]; }
+  std::string Loc() {
+    return Pick(15) == 0 ? locations_.back() : locations_[Pick(locations_.size() - 1)];
+  }
   std::string Class() {
     if (Pick(25) == 0) return classes_.back();
-    static const char* common[] = {"personal", "personal.credit", "personal.sensitive", "kr.rrn", "kr.emr", "pseudonymized", "anonymized", "public"};
+    static const char* common[] = {"personal", "personal.credit", "personal.sensitive", "kr.rrn",
+                                   "kr.emr",   "pseudonymized",   "anonymized",         "public"};
     if (Pick(2)) return common[Pick(8)];
     return classes_[Pick(classes_.size() - 1)];
   }
   std::string Origin() {
-    static const char* o[] = {"KR", "KR", "DE", "FR", "EU", "CN", "US", "JP", "IN", "GB", "HK", "XX"};
+    static const char* o[] = {"KR", "KR", "DE", "FR", "EU", "CN",
+                              "US", "JP", "IN", "GB", "HK", "XX"};
     return o[Pick(12)];
   }
   std::optional<absl::Time> MaybeTime() {
@@ -97,12 +108,27 @@ class Generator {
     return absl::FromUnixSeconds(1735689600 + Pick(60) * 86400 * 14);
   }
   std::vector<Evidence> MakeEvidence() {
-    static const char* types[] = {"consent", "consent.cross_border", "consent.sensitive_separate", "statute", "treaty",
-                                  "contract_necessity_disclosure", "pipc_certification", "scc_2021_914", "tia", "bcr",
-                                  "art9_condition", "recipient_cannot_reidentify", "equivalent_measures",
-                                  "anonymization_attestation", "model_anonymity_assessment", "fsc_sandbox_designation",
-                                  "export_licence", "cac_security_assessment", "cac_standard_contract_filing",
-                                  "pipl_certification", "cisa_security_requirements"};
+    static const char* types[] = {"consent",
+                                  "consent.cross_border",
+                                  "consent.sensitive_separate",
+                                  "statute",
+                                  "treaty",
+                                  "contract_necessity_disclosure",
+                                  "pipc_certification",
+                                  "scc_2021_914",
+                                  "tia",
+                                  "bcr",
+                                  "art9_condition",
+                                  "recipient_cannot_reidentify",
+                                  "equivalent_measures",
+                                  "anonymization_attestation",
+                                  "model_anonymity_assessment",
+                                  "fsc_sandbox_designation",
+                                  "export_licence",
+                                  "cac_security_assessment",
+                                  "cac_standard_contract_filing",
+                                  "pipl_certification",
+                                  "cisa_security_requirements"};
     std::vector<Evidence> out;
     for (int i = Pick(4) == 0 ? Pick(4) : 0; i > 0; --i) {
       Evidence e;
@@ -131,7 +157,8 @@ class Generator {
     } else {
       static const char* roles[] = {"processor", "third_party", "affiliate"};
       p.role = roles[Pick(3)];
-      static const char* attrs[] = {"dpf_certified", "pipeda_commercial", "covered_person", "fsc_supervised_credit", "public_sector"};
+      static const char* attrs[] = {"dpf_certified", "pipeda_commercial", "covered_person",
+                                    "fsc_supervised_credit", "public_sector"};
       if (Pick(2)) p.attributes[attrs[Pick(5)]] = Pick(2) ? "true" : "false";
     }
     return p;
@@ -163,7 +190,8 @@ class Generator {
     if (Pick(2)) m.location = Loc();
     if (Pick(10)) {
       m.trained_on.emplace();
-      for (int i = Pick(3); i > 0; --i) m.trained_on->push_back(MakeDataset(depth - 1 < 0 ? 0 : depth - 1));
+      for (int i = Pick(3); i > 0; --i)
+        m.trained_on->push_back(MakeDataset(depth - 1 < 0 ? 0 : depth - 1));
     }
     if (depth > 0 && Pick(3) == 0) m.base_models.push_back(MakeModel(depth - 1));
     if (Pick(2)) m.training_flops = Pick(2) ? 3e26 : 1e24;
@@ -200,7 +228,8 @@ void Differential(const PolicySnapshot& snap, uint32_t seed, int n) {
     ASSERT_EQ(tags, ref.tags);
   }
   // The generated mix must exercise every outcome, or the comparison proves little.
-  for (int k = 0; k < 4; ++k) EXPECT_GT(decisions[k], 0) << "no " << EffectName(static_cast<Effect>(k));
+  for (int k = 0; k < 4; ++k)
+    EXPECT_GT(decisions[k], 0) << "no " << EffectName(static_cast<Effect>(k));
 }
 
 TEST(Differential, ShippedPolicies) {

@@ -133,15 +133,19 @@ TEST_F(EvalTest, WithdrawnConsentNoLongerCounts) {
 
 TEST_F(EvalTest, ConsentMustMatchCountryAndRecipientAndCarryThem) {
   // Consent names JP; the data goes to Germany (before the EU recognition).
-  EXPECT_EQ(Check(KrDataset("aws:eu-central-1", "2025-06-30T00:00:00Z",
-                            "evidence: [{type: consent.cross_border, country: JP, recipient: \"X Ltd\"}]\n"))
-                .decision,
-            Effect::kDeny);
+  EXPECT_EQ(
+      Check(KrDataset(
+                "aws:eu-central-1", "2025-06-30T00:00:00Z",
+                "evidence: [{type: consent.cross_border, country: JP, recipient: \"X Ltd\"}]\n"))
+          .decision,
+      Effect::kDeny);
   // Wrong recipient.
-  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
-                            "evidence: [{type: consent.cross_border, country: JP, recipient: \"Y Ltd\"}]\n"))
-                .decision,
-            Effect::kDeny);
+  EXPECT_EQ(
+      Check(KrDataset(
+                "aws:ap-northeast-1", "2026-06-30T00:00:00Z",
+                "evidence: [{type: consent.cross_border, country: JP, recipient: \"Y Ltd\"}]\n"))
+          .decision,
+      Effect::kDeny);
   // PIPA consent must name the recipient: an open one does not count here.
   EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
                             "evidence: [{type: consent.cross_border, country: JP}]\n"))
@@ -159,20 +163,22 @@ TEST_F(EvalTest, DatedListEntryAndRegionTraps) {
 
 TEST_F(EvalTest, LatticeInsideARuleTakesTheLeastRestrictiveAlternative) {
   // Consent (allow_with_obligations) and the recognised destination (allow) both hold.
-  std::string both = "evidence: [{type: consent.cross_border, country: DE, recipient: \"X Ltd\"}]\n";
+  std::string both =
+      "evidence: [{type: consent.cross_border, country: DE, recipient: \"X Ltd\"}]\n";
   Decision d = Check(KrDataset("aws:eu-central-1", "2026-06-30T00:00:00Z", both));
   EXPECT_EQ(d.decision, Effect::kAllow);
   EXPECT_EQ(d.reasons[0].alternative, "recognized");
   // Only the occasional alternative holds: escalate.
-  Decision e = Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z",
-                               "transfer: {pattern: occasional}\n"));
+  Decision e = Check(
+      KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "transfer: {pattern: occasional}\n"));
   EXPECT_EQ(e.decision, Effect::kEscalate);
 }
 
 TEST_F(EvalTest, LatticeAcrossRulesMostRestrictiveWinsAndEveryDenyIsListed) {
   // Recognised destination allows, the volume rule escalates: escalate wins.
-  std::string big = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:eu-central-1\"\n"
-                    "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 2000000}]}\n";
+  std::string big =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:eu-central-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 2000000}]}\n";
   Decision d = Check(big);
   EXPECT_EQ(d.decision, Effect::kEscalate);
   EXPECT_THAT(Rules(d), ElementsAre("kr.volume"));
@@ -183,18 +189,20 @@ TEST_F(EvalTest, LatticeAcrossRulesMostRestrictiveWinsAndEveryDenyIsListed) {
 }
 
 TEST_F(EvalTest, ConsentIsIgnoredForRrnButStatuteCounts) {
-  std::string consent = "evidence: [{type: consent.cross_border, country: KR, recipient: \"X Ltd\"}]\n";
+  std::string consent =
+      "evidence: [{type: consent.cross_border, country: KR, recipient: \"X Ltd\"}]\n";
   Decision d = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", consent, "[kr.rrn]"));
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("kr.rrn"));
-  Decision s = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "evidence: [{type: statute}]\n",
-                               "[kr.rrn]"));
+  Decision s = Check(
+      KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "evidence: [{type: statute}]\n", "[kr.rrn]"));
   EXPECT_EQ(s.decision, Effect::kAllow);
 }
 
 TEST_F(EvalTest, MissingNumberFailsClosed) {
-  std::string no_count = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
-                         "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n";
+  std::string no_count =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n";
   Decision d = Check(no_count);
   EXPECT_EQ(d.decision, Effect::kDeny);
   ASSERT_THAT(Rules(d), ElementsAre("kr.volume"));
@@ -236,8 +244,9 @@ TEST_F(EvalTest, MixedOriginDatasetCarriesBothTags) {
   EXPECT_THAT(d.tags, ElementsAre("DE:personal.credit", "KR:personal"));
   EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
   // Only German data: the Korean policy is out of scope, nothing applies.
-  std::string de = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
-                   "dataset: {id: d, partitions: [{classes: [personal.credit], origin: DE, subjects: 7}]}\n";
+  std::string de =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal.credit], origin: DE, subjects: 7}]}\n";
   EXPECT_EQ(Check(de).decision, Effect::kAllow);
 }
 
@@ -260,34 +269,38 @@ TEST_F(EvalTest, LineageThroughTwoLevelsOfBaseModels) {
 }
 
 TEST_F(EvalTest, EvidenceOnTheModelLiftsItsTagForThatPolicy) {
-  Decision d = Check(ModelTwoLevels("aws:us-east-1",
-                                    "  evidence: [{type: model_anonymity_assessment, origin: KR}]\n"));
+  Decision d = Check(ModelTwoLevels(
+      "aws:us-east-1", "  evidence: [{type: model_anonymity_assessment, origin: KR}]\n"));
   EXPECT_EQ(d.decision, Effect::kAllow);
   ASSERT_EQ(d.lifted.size(), 1u);
   EXPECT_EQ(d.lifted[0].tag, "KR:personal");
   EXPECT_EQ(d.lifted[0].policy, "kr");
   EXPECT_THAT(d.tags, ElementsAre("KR:personal")) << "tags are reported before lifting";
   // An assessment for another origin lifts nothing.
-  Decision e = Check(ModelTwoLevels("aws:us-east-1",
-                                    "  evidence: [{type: model_anonymity_assessment, origin: DE}]\n"));
+  Decision e = Check(ModelTwoLevels(
+      "aws:us-east-1", "  evidence: [{type: model_anonymity_assessment, origin: DE}]\n"));
   EXPECT_EQ(e.decision, Effect::kDeny);
 }
 
 TEST_F(EvalTest, MissingLineageAndCyclesFailClosed) {
-  Decision d = Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\"}\n");
+  Decision d =
+      Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\"}\n");
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("residency.missing_lineage"));
   EXPECT_EQ(d.reasons[0].basis, "fail_closed");
   // An explicit empty list is a claim: allowed.
-  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: []}\n")
+  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: "
+                  "\"ncp:KR\", trained_on: []}\n")
                 .decision,
             Effect::kAllow);
   // A base model without lineage fails closed too.
-  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: [], base_models: [{id: b}]}\n")
+  EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: "
+                  "\"ncp:KR\", trained_on: [], base_models: [{id: b}]}\n")
                 .decision,
             Effect::kDeny);
   Decision c = Check(
-      "kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", trained_on: [],"
+      "kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\", "
+      "trained_on: [],"
       " base_models: [{id: b, trained_on: [], base_models: [{id: m, trained_on: []}]}]}\n");
   EXPECT_EQ(c.decision, Effect::kDeny);
   EXPECT_THAT(Rules(c), ElementsAre("residency.lineage_cycle"));
@@ -298,18 +311,21 @@ TEST_F(EvalTest, UnknownLocationClassOriginFailClosed) {
   EXPECT_EQ(l.decision, Effect::kDeny);
   EXPECT_THAT(Rules(l), ElementsAre("residency.unknown_location"));
   EXPECT_FALSE(l.suggested_locations.empty()) << "a refused placement gets suggestions";
-  Decision c = Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personal.favourite_colour]"));
+  Decision c =
+      Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personal.favourite_colour]"));
   EXPECT_EQ(c.decision, Effect::kDeny);
   EXPECT_THAT(Rules(c), ElementsAre("residency.unknown_class"));
-  Decision o = Check("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
-                     "dataset: {id: d, partitions: [{classes: [public], origin: XX}]}\n");
+  Decision o = Check(
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [public], origin: XX}]}\n");
   EXPECT_EQ(o.decision, Effect::kDeny);
   EXPECT_THAT(Rules(o), ElementsAre("residency.unknown_origin"));
 }
 
 TEST_F(EvalTest, AnonymizedNeedsAnAttestation) {
-  EXPECT_EQ(Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[anonymized]")).decision,
-            Effect::kDeny)
+  EXPECT_EQ(
+      Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[anonymized]")).decision,
+      Effect::kDeny)
       << "without an attestation anonymized counts as pseudonymized, which is personal";
   std::string attested =
       "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
@@ -319,8 +335,9 @@ TEST_F(EvalTest, AnonymizedNeedsAnAttestation) {
 }
 
 TEST_F(EvalTest, DryRunIsReportedButDoesNotDecide) {
-  Decision d = Check("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:us-east-1\"\n"
-                     "dataset: {id: d, partitions: [{classes: [public], origin: US}]}\n");
+  Decision d = Check(
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:us-east-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [public], origin: US}]}\n");
   EXPECT_EQ(d.decision, Effect::kAllow);
   ASSERT_EQ(d.dry_run.size(), 1u);
   EXPECT_EQ(d.dry_run[0].rule, "corp.new");
@@ -350,8 +367,10 @@ TEST_F(EvalTest, ExceptionsLiftCorpRulesOnlyInsideTheirWindowAndScope) {
 TEST_F(EvalTest, InferencePromptCarriesTheUsersJurisdiction) {
   std::string infer =
       "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
-      "compute: {job: inference, location: \"aws:ap-northeast-1\", user: {jurisdiction: KR, provenance: verified},"
-      " prompt: {classes: [personal]}, inputs: [{model: {id: m, location: \"aws:ap-northeast-1\", trained_on: []}}]}\n";
+      "compute: {job: inference, location: \"aws:ap-northeast-1\", user: {jurisdiction: KR, "
+      "provenance: verified},"
+      " prompt: {classes: [personal]}, inputs: [{model: {id: m, location: \"aws:ap-northeast-1\", "
+      "trained_on: []}}]}\n";
   Decision d = Check(infer);
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(d.tags, ElementsAre("KR:personal"));
@@ -371,13 +390,15 @@ TEST_F(EvalTest, ComputeChecksEveryInputAndOutputLocation) {
   std::string train =
       "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
       "compute: {job: training, location: \"ncp:KR\","
-      " inputs: [{dataset: {id: d, location: \"aws:us-east-1\", partitions: [{classes: [personal], origin: KR, subjects: 3}]}}],"
+      " inputs: [{dataset: {id: d, location: \"aws:us-east-1\", partitions: [{classes: [personal], "
+      "origin: KR, subjects: 3}]}}],"
       " outputs: [{location: \"ncp:KR\", artifact: checkpoint}]}\n";
   EXPECT_EQ(Check(train).decision, Effect::kDeny) << "the input is read from us-east-1";
   std::string out_abroad =
       "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
       "compute: {job: training, location: \"ncp:KR\","
-      " inputs: [{dataset: {id: d, location: \"ncp:KR\", partitions: [{classes: [personal], origin: KR, subjects: 3}]}}],"
+      " inputs: [{dataset: {id: d, location: \"ncp:KR\", partitions: [{classes: [personal], "
+      "origin: KR, subjects: 3}]}}],"
       " outputs: [{location: \"aws:us-east-1\", artifact: checkpoint}]}\n";
   EXPECT_EQ(Check(out_abroad).decision, Effect::kDeny) << "checkpoints written abroad";
   std::string home = out_abroad;
@@ -386,16 +407,18 @@ TEST_F(EvalTest, ComputeChecksEveryInputAndOutputLocation) {
 }
 
 TEST_F(EvalTest, SuspendedRecipientIsDenied) {
-  std::string s = "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
-                  "recipient: {id: \"Bad Corp\", country: KR}\n"
-                  "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 1}]}\n";
+  std::string s =
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "recipient: {id: \"Bad Corp\", country: KR}\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 1}]}\n";
   Decision d = Check(s);
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("kr.suspension"));
 }
 
 TEST_F(EvalTest, OutputIsDeterministicByteForByte) {
-  auto req = ParseRequest(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[kr.rrn, personal]"));
+  auto req = ParseRequest(
+      KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[kr.rrn, personal]"));
   ASSERT_TRUE(req.ok());
   std::string a = DecisionToJson(*Evaluate(**snapshot_, *req));
   for (int i = 0; i < 20; ++i) EXPECT_EQ(a, DecisionToJson(*Evaluate(**snapshot_, *req)));
@@ -405,7 +428,8 @@ TEST_F(EvalTest, OutputIsDeterministicByteForByte) {
 }
 
 TEST_F(EvalTest, NowDefaultsToTheOptionsThenTheClock) {
-  auto req = ParseRequest("kind: dataset\ndestination: \"ncp:KR\"\ndataset: {id: d, partitions: []}\n");
+  auto req =
+      ParseRequest("kind: dataset\ndestination: \"ncp:KR\"\ndataset: {id: d, partitions: []}\n");
   ASSERT_TRUE(req.ok());
   EvalOptions o;
   o.now = absl::FromUnixSeconds(1800000000);
@@ -418,22 +442,30 @@ TEST_F(EvalTest, NowDefaultsToTheOptionsThenTheClock) {
 // ---- Request parsing -----------------------------------------------------------------------
 
 TEST(RequestParse, DuplicateKeysAreRejectedInJsonAndYaml) {
-  auto j = ParseRequest(R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
+  auto j = ParseRequest(
+      R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
   ASSERT_FALSE(j.ok());
   EXPECT_THAT(std::string(j.status().message()), HasSubstr("duplicate key `destination`"));
-  auto y = ParseRequest("kind: dataset\ndestination: ncp:KR\ndestination: aws:us-east-1\ndataset: {id: d}\n");
+  auto y = ParseRequest(
+      "kind: dataset\ndestination: ncp:KR\ndestination: aws:us-east-1\ndataset: {id: d}\n");
   ASSERT_FALSE(y.ok());
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("3:1: `destination`: duplicate key"));
 }
 
 TEST(RequestParse, UnknownKeysAndWrongTypesNameTheField) {
-  auto u = ParseRequest(R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":["personal"],"origin":"KR","subject":3}]}})");
+  auto u = ParseRequest(
+      R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":["personal"],"origin":"KR","subject":3}]}})");
   ASSERT_FALSE(u.ok());
-  EXPECT_THAT(std::string(u.status().message()), HasSubstr("`dataset.partitions[0].subject`: unknown key"));
-  auto t = ParseRequest(R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":"personal","origin":"KR"}]}})");
+  EXPECT_THAT(std::string(u.status().message()),
+              HasSubstr("`dataset.partitions[0].subject`: unknown key"));
+  auto t = ParseRequest(
+      R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":"personal","origin":"KR"}]}})");
   ASSERT_FALSE(t.ok());
-  EXPECT_THAT(std::string(t.status().message()), HasSubstr("`dataset.partitions[0].classes`: must be a list"));
-  auto y = ParseRequest("kind: dataset\ndataset:\n  id: d\n  partitions:\n    - {classes: [personal], origin: KR, subjects: many}\n");
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("`dataset.partitions[0].classes`: must be a list"));
+  auto y = ParseRequest(
+      "kind: dataset\ndataset:\n  id: d\n  partitions:\n    - {classes: [personal], origin: KR, "
+      "subjects: many}\n");
   ASSERT_FALSE(y.ok());
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("5:"));
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("subjects`: must be a number"));
@@ -452,7 +484,8 @@ TEST(RequestParse, MalformedInputHasAPosition) {
 }
 
 TEST(RequestParse, ActionMustAgreeWithJob) {
-  auto bad = ParseRequest(R"({"kind":"compute","action":"train","compute":{"job":"inference","location":"ncp:KR"}})");
+  auto bad = ParseRequest(
+      R"({"kind":"compute","action":"train","compute":{"job":"inference","location":"ncp:KR"}})");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("disagrees with compute.job"));
   auto ok = ParseRequest(R"({"kind":"compute","compute":{"job":"inference","location":"ncp:KR"}})");

@@ -48,7 +48,8 @@ bool Valid(const Evidence& e, absl::Time now) {
 }
 bool Within(const CompiledSet& s, const std::string& inner, int outer) {
   int j = Jur(s, inner);
-  return j >= 0 && s.catalogue.jurisdiction_members[j].SubsetOf(s.catalogue.jurisdiction_members[outer]);
+  return j >= 0 &&
+         s.catalogue.jurisdiction_members[j].SubsetOf(s.catalogue.jurisdiction_members[outer]);
 }
 
 void WalkDataset(Ctx& c, const Dataset& d, std::vector<std::string>& path, Art* a) {
@@ -71,7 +72,8 @@ void WalkModel(Ctx& c, const Model& m, std::vector<std::string>& path, Art* a) {
     return;
   }
   path.push_back(m.id);
-  if (!m.trained_on) c.fail = true;
+  if (!m.trained_on)
+    c.fail = true;
   else
     for (const auto& d : *m.trained_on) WalkDataset(c, d, path, a);
   for (const auto& b : m.base_models) WalkModel(c, b, path, a);
@@ -106,7 +108,8 @@ struct Unit {
 
 bool PatternMatches(const CompiledSet& s, const TagPattern& p, int eff, const std::string& origin) {
   bool cls_ok = p.any_class || s.classes[eff].ancestors.Intersects(p.classes);
-  bool org_ok = p.any_origin || s.catalogue.jurisdiction_members[Jur(s, origin)].SubsetOf(p.origins);
+  bool org_ok =
+      p.any_origin || s.catalogue.jurisdiction_members[Jur(s, origin)].SubsetOf(p.origins);
   return cls_ok && org_ok;
 }
 
@@ -136,7 +139,9 @@ struct Eval {
     }
     if (f == Field::kRetentionHours) return r.transfer.retention_hours;
     auto pick = [&](const Part& pt) {
-      return f == Field::kSubjects ? pt.subjects : f == Field::kSensitiveSubjects ? pt.sensitive : pt.cumulative;
+      return f == Field::kSubjects            ? pt.subjects
+             : f == Field::kSensitiveSubjects ? pt.sensitive
+                                              : pt.cumulative;
     };
     double sum = 0;
     bool any = false;
@@ -161,7 +166,9 @@ struct Eval {
         return sum;
       }
       for (const auto& pt : u.art->parts) {
-        if (std::find(pt.classes.begin(), pt.classes.end(), u.cls) == pt.classes.end() || pt.origin != u.origin) continue;
+        if (std::find(pt.classes.begin(), pt.classes.end(), u.cls) == pt.classes.end() ||
+            pt.origin != u.origin)
+          continue;
         if (!pick(pt)) return std::nullopt;
         sum += *pick(pt);
       }
@@ -226,7 +233,8 @@ struct Eval {
     };
     auto b = [](bool x) { return x ? TR : F; };
     switch (cond.kind) {
-      case K::kTrue: return TR;
+      case K::kTrue:
+        return TR;
       case K::kAll: {
         bool unk = false;
         for (const auto& ch : cond.children) {
@@ -257,9 +265,12 @@ struct Eval {
       }
       case K::kValues: {
         switch (cond.field) {
-          case Field::kKind: return b(has(cond.values, std::string(KindName(r.kind))));
-          case Field::kAction: return b(has(cond.values, r.action));
-          case Field::kJob: return b(r.compute && has(cond.values, r.compute->job));
+          case Field::kKind:
+            return b(has(cond.values, std::string(KindName(r.kind))));
+          case Field::kAction:
+            return b(has(cond.values, r.action));
+          case Field::kJob:
+            return b(r.compute && has(cond.values, r.compute->job));
           case Field::kArtifact: {
             if (u.art) {
               if (u.art->kind != "model") return b(has(cond.values, u.art->kind));
@@ -270,20 +281,26 @@ struct Eval {
               return b(has(cond.values, "model") || has(cond.values, r.model->artifact));
             return F;
           }
-          case Field::kPurpose: return b(has(cond.values, r.purpose));
-          case Field::kUseCase: return b(has(cond.values, r.use_case));
+          case Field::kPurpose:
+            return b(has(cond.values, r.purpose));
+          case Field::kUseCase:
+            return b(has(cond.values, r.use_case));
           case Field::kTier: {
             if (u.art && u.art->model) return b(has(cond.values, u.art->model->tier));
             for (const auto& a : arts)
               if (a.model && !a.model->tier.empty() && has(cond.values, a.model->tier)) return TR;
             return F;
           }
-          case Field::kTransferType: return b(has(cond.values, r.transfer.type));
-          case Field::kTransferPattern: return b(has(cond.values, r.transfer.pattern));
-          case Field::kTransaction: return b(has(cond.values, r.transfer.transaction));
+          case Field::kTransferType:
+            return b(has(cond.values, r.transfer.type));
+          case Field::kTransferPattern:
+            return b(has(cond.values, r.transfer.pattern));
+          case Field::kTransaction:
+            return b(has(cond.values, r.transfer.transaction));
           case Field::kUserProvenance:
             return b(r.compute && r.compute->user && has(cond.values, r.compute->user->provenance));
-          default: return F;
+          default:
+            return F;
         }
       }
       case K::kNumber: {
@@ -297,7 +314,8 @@ struct Eval {
       }
       case K::kRegex: {
         auto m = [&](const Dataset* d) {
-          return d && RE2::PartialMatch(cond.field == Field::kDatasetId ? d->id : d->uri, *cond.regex);
+          return d &&
+                 RE2::PartialMatch(cond.field == Field::kDatasetId ? d->id : d->uri, *cond.regex);
         };
         if (u.art) return b(m(u.art->ds));
         for (const auto& a : arts)
@@ -325,18 +343,22 @@ struct Eval {
         if (!lc.providers.empty() && !has(lc.providers, loc.provider)) return F;
         if (lc.outside_origin) {
           if (u.eff < 0) return F;
-          if (c.set.catalogue.jurisdiction_members[Jur(c.set, u.origin)].Test(loc.country)) return F;
+          if (c.set.catalogue.jurisdiction_members[Jur(c.set, u.origin)].Test(loc.country))
+            return F;
         }
         return TR;
       }
-      case K::kOperator: return b(Party(cond.party, r.operator_party));
-      case K::kRecipient: return b(Party(cond.party, r.recipient));
+      case K::kOperator:
+        return b(Party(cond.party, r.operator_party));
+      case K::kRecipient:
+        return b(Party(cond.party, r.recipient));
       case K::kUser: {
         if (!r.compute || !r.compute->user) return F;
         const auto& user = *r.compute->user;
         if (cond.has_user_jurisdictions) {
           int j = user.jurisdiction.empty() ? -1 : Jur(c.set, user.jurisdiction);
-          if (j < 0 || !c.set.catalogue.jurisdiction_members[j].SubsetOf(cond.user_jurisdictions)) return F;
+          if (j < 0 || !c.set.catalogue.jurisdiction_members[j].SubsetOf(cond.user_jurisdictions))
+            return F;
         }
         if (!cond.user_provenance.empty() && !has(cond.user_provenance, user.provenance)) return F;
         return TR;
@@ -347,7 +369,8 @@ struct Eval {
           if (!has(ec.types, e.type) || !Valid(e, c.now)) return false;
           if (u.eff >= 0) {
             for (const auto& ig : p.ignores)
-              if (has(ig.types, e.type) && c.set.classes[u.eff].ancestors.Intersects(ig.classes)) return false;
+              if (has(ig.types, e.type) && c.set.classes[u.eff].ancestors.Intersects(ig.classes))
+                return false;
           }
           if (ec.require_country && !e.country) return false;
           if (ec.require_recipient && !e.recipient) return false;
@@ -356,7 +379,9 @@ struct Eval {
             int j = Jur(c.set, *e.country);
             if (j < 0 || !c.set.catalogue.jurisdiction_members[j].Test(loc.country)) return false;
           }
-          if (ec.match_recipient && e.recipient && (!r.recipient || r.recipient->id != *e.recipient)) return false;
+          if (ec.match_recipient && e.recipient &&
+              (!r.recipient || r.recipient->id != *e.recipient))
+            return false;
           if (ec.match_origin && e.origin && u.eff >= 0) {
             int j = Jur(c.set, *e.origin);
             if (j < 0 || !Within(c.set, u.origin, j)) return false;
@@ -419,8 +444,10 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
     }
     if (k.prompt_classes && !k.prompt_classes->empty()) {
       Art a{"prompt", nullptr, nullptr, {}, nullptr};
-      if (!k.user || k.user->jurisdiction.empty()) c.fail = true;
-      else a.parts.push_back(Part{*k.prompt_classes, k.user->jurisdiction, 1.0, 1.0, 1.0});
+      if (!k.user || k.user->jurisdiction.empty())
+        c.fail = true;
+      else
+        a.parts.push_back(Part{*k.prompt_classes, k.user->jurisdiction, 1.0, 1.0, 1.0});
       arts.push_back(a);
     }
   }
@@ -453,7 +480,8 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
     for (const auto& a : arts)
       for (const auto& pt : a.parts) {
         int j = Jur(set, pt.origin);
-        if (j >= 0 && Cls(set, pt.classes.empty() ? "" : pt.classes[0]) >= -1 && p.scope.has_origins &&
+        if (j >= 0 && Cls(set, pt.classes.empty() ? "" : pt.classes[0]) >= -1 &&
+            p.scope.has_origins &&
             set.catalogue.jurisdiction_members[j].Intersects(p.scope.origins)) {
           bool any_known = false;
           for (const auto& cl : pt.classes) any_known |= Cls(set, cl) >= 0;
@@ -464,10 +492,13 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
       int k = IsoCountryIndex(req.operator_party->country);
       if (p.scope.has_operator_countries && k >= 0 && p.scope.operator_countries.Test(k)) in = true;
       for (const auto& s : req.operator_party->sectors)
-        if (std::find(p.scope.operator_sectors.begin(), p.scope.operator_sectors.end(), s) != p.scope.operator_sectors.end()) in = true;
+        if (std::find(p.scope.operator_sectors.begin(), p.scope.operator_sectors.end(), s) !=
+            p.scope.operator_sectors.end())
+          in = true;
     }
     if (p.scope.has_user_jurisdictions && user_j >= 0 &&
-        set.catalogue.jurisdiction_members[user_j].Intersects(p.scope.user_jurisdictions)) in = true;
+        set.catalogue.jurisdiction_members[user_j].Intersects(p.scope.user_jurisdictions))
+      in = true;
     if (!in) continue;
     // Units: distinct (artifact, class, origin) tags not lifted for this policy.
     struct TagU {
@@ -485,10 +516,13 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
           bool lifted = false;
           if (a.kind != "prompt") {
             for (const auto& l : p.lifts) {
-              if (std::find(l.artifacts.begin(), l.artifacts.end(), a.kind) == l.artifacts.end()) continue;
+              if (std::find(l.artifacts.begin(), l.artifacts.end(), a.kind) == l.artifacts.end())
+                continue;
               if (!set.classes[Cls(set, cl)].ancestors.Intersects(l.classes)) continue;
               for (const auto& e : *a.own) {
-                if (!Valid(e, now) || std::find(l.evidence_types.begin(), l.evidence_types.end(), e.type) == l.evidence_types.end()) continue;
+                if (!Valid(e, now) || std::find(l.evidence_types.begin(), l.evidence_types.end(),
+                                                e.type) == l.evidence_types.end())
+                  continue;
                 if (e.origin) {
                   int j = Jur(set, *e.origin);
                   if (j < 0) continue;
@@ -546,8 +580,10 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
         }
         if (!unknown && (e == Effect::kDeny || e == Effect::kEscalate) && rule.basis == "corp") {
           for (const auto& x : p.exceptions) {
-            if (std::find(x.rules.begin(), x.rules.end(), static_cast<int>(ri)) == x.rules.end()) continue;
-            if ((x.not_before && now < *x.not_before) || (x.not_after && !(now < *x.not_after))) continue;
+            if (std::find(x.rules.begin(), x.rules.end(), static_cast<int>(ri)) == x.rules.end())
+              continue;
+            if ((x.not_before && now < *x.not_before) || (x.not_after && !(now < *x.not_after)))
+              continue;
             if (ev.Run(x.when, u) != TR) continue;
             e = Effect::kAllowWithObligations;
             ob = &x.obligations;

@@ -1,5 +1,7 @@
 // The routing table: agrees with Evaluate() at every location, follows dated rules, and reads
 // without allocating once a shape has been seen.
+#include "residency/route.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -7,7 +9,6 @@
 
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
-#include "residency/route.h"
 #include "testing/fixtures.h"
 
 namespace {
@@ -80,8 +81,9 @@ TEST(Router, TableFollowsDatedRules) {
   std::vector<std::string_view> classes = {"personal"};
   Router::Query q{"KR", "claimed", classes, -1, -1};
   int frankfurt = router.LocationIndex("aws:eu-central-1");
-  EXPECT_FALSE(router.Route(q, absl::FromUnixSeconds(1757980799)).Allowed(frankfurt));  // 2025-09-15T23:59:59Z
-  EXPECT_TRUE(router.Route(q, absl::FromUnixSeconds(1757980800)).Allowed(frankfurt));   // 2025-09-16
+  EXPECT_FALSE(router.Route(q, absl::FromUnixSeconds(1757980799))
+                   .Allowed(frankfurt));  // 2025-09-15T23:59:59Z
+  EXPECT_TRUE(router.Route(q, absl::FromUnixSeconds(1757980800)).Allowed(frankfurt));  // 2025-09-16
   EXPECT_FALSE(router.Route(q, absl::FromUnixSeconds(1757000000)).Allowed(frankfurt));
 }
 

@@ -70,7 +70,8 @@ TEST(Diagnostics, MalformedYamlHasPosition) {
 }
 
 TEST(Diagnostics, UnknownKeyWithDidYouMean) {
-  CompileResult r = CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
+  CompileResult r =
+      CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
   const Diagnostic* d = Find(r, "unknown-key");
   ASSERT_NE(d, nullptr);
   EXPECT_THAT(d->message, HasSubstr("`citaton`"));
@@ -80,7 +81,8 @@ TEST(Diagnostics, UnknownKeyWithDidYouMean) {
 }
 
 TEST(Diagnostics, UnknownConditionKey) {
-  CompileResult r = CompileWith({Replace(kPolicy, "origins: [KR], location", "orgins: [KR], location")});
+  CompileResult r =
+      CompileWith({Replace(kPolicy, "origins: [KR], location", "orgins: [KR], location")});
   const Diagnostic* d = Find(r, "unknown-key");
   ASSERT_NE(d, nullptr);
   EXPECT_THAT(d->message, HasSubstr("did you mean `origins`"));
@@ -104,8 +106,8 @@ TEST(Diagnostics, BadEnumValue) {
 }
 
 TEST(Diagnostics, DuplicateRuleIds) {
-  std::string twice = std::string(kPolicy) +
-                      "  - {id: kr.cross_border, citation: c, message: m, effect: deny}\n";
+  std::string twice =
+      std::string(kPolicy) + "  - {id: kr.cross_border, citation: c, message: m, effect: deny}\n";
   CompileResult r = CompileWith({twice});
   const Diagnostic* d = Find(r, "duplicate-id");
   ASSERT_NE(d, nullptr);
@@ -131,11 +133,13 @@ TEST(Diagnostics, DanglingReferences) {
   struct Case {
     std::string from, to, needle;
   } cases[] = {
-      {"not_in: [KR]", "not_in: [\"aws:eu-west-9\"]", "`aws:eu-west-9` is neither a catalogue location"},
+      {"not_in: [KR]", "not_in: [\"aws:eu-west-9\"]",
+       "`aws:eu-west-9` is neither a catalogue location"},
       {"origins: [KR], location", "origins: [UK], location", "the UK is GB"},
       {"classes: [personal]", "classes: [personal.credt]", "did you mean `personal.credit`"},
       {"in_list: recognized", "in_list: recognised", "unknown list `recognised`"},
-      {"obligations: [kr.disclose]", "obligations: [kr.disclosure]", "unknown obligation `kr.disclosure`"},
+      {"obligations: [kr.disclose]", "obligations: [kr.disclosure]",
+       "unknown obligation `kr.disclosure`"},
   };
   for (const auto& c : cases) {
     CompileResult r = CompileWith({Replace(kPolicy, c.from, c.to)});
@@ -156,8 +160,9 @@ TEST(Diagnostics, DanglingGroupInCatalogue) {
 }
 
 TEST(Diagnostics, InvalidRegexCarriesRe2Message) {
-  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
-                          "when: {uri_matches: \"s3://(unclosed\", classes: [personal], origins: [KR],");
+  std::string p =
+      Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
+              "when: {uri_matches: \"s3://(unclosed\", classes: [personal], origins: [KR],");
   CompileResult r = CompileWith({p});
   const Diagnostic* d = Find(r, "invalid-regex");
   ASSERT_NE(d, nullptr);
@@ -195,18 +200,20 @@ TEST(Diagnostics, ExceptionMayNotOverrideLaw) {
 }
 
 TEST(Diagnostics, ExceptionNeedsExpiryAndWarnsWhenLong) {
-  CompileResult r = CompileWith({Replace(Replace(kCorpPolicy, "RULE", "corp.tier"),
-                                         ", not_after: \"2026-02-01\"", "")});
+  CompileResult r = CompileWith(
+      {Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), ", not_after: \"2026-02-01\"", "")});
   EXPECT_NE(Find(r, "missing-key"), nullptr);
-  CompileResult l = CompileWith({Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "2026-02-01",
-                                         "2026-12-01")});
+  CompileResult l =
+      CompileWith({Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "2026-02-01", "2026-12-01")});
   EXPECT_TRUE(l.ok());
   EXPECT_NE(Find(l, "long-exception"), nullptr);
 }
 
 TEST(Diagnostics, ShadowedAndUnreachableRulesWarn) {
-  std::string shadow = Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
-                               "  - {id: corp.tier2, citation: \"POL-1\", message: \"m2\", when: {tier: [sovereign-kr], location: {not_in: [KR]}}, effect: deny}\nexceptions:");
+  std::string shadow =
+      Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
+              "  - {id: corp.tier2, citation: \"POL-1\", message: \"m2\", when: {tier: "
+              "[sovereign-kr], location: {not_in: [KR]}}, effect: deny}\nexceptions:");
   CompileResult r = CompileWith({shadow});
   ASSERT_TRUE(r.ok());
   const Diagnostic* d = Find(r, "shadowed-rule");
@@ -215,8 +222,10 @@ TEST(Diagnostics, ShadowedAndUnreachableRulesWarn) {
   EXPECT_EQ(d->severity, Diagnostic::Severity::kWarning);
   EXPECT_EQ(d->line, 9);
 
-  std::string never = Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
-                              "  - {id: corp.never, citation: c, message: m, effect: deny, effective_from: \"2027-01-01\", effective_until: \"2026-01-01\"}\nexceptions:");
+  std::string never =
+      Replace(Replace(kCorpPolicy, "RULE", "corp.tier"), "exceptions:",
+              "  - {id: corp.never, citation: c, message: m, effect: deny, effective_from: "
+              "\"2027-01-01\", effective_until: \"2026-01-01\"}\nexceptions:");
   CompileResult u = CompileWith({never});
   EXPECT_NE(Find(u, "unreachable-rule"), nullptr);
 }
@@ -228,7 +237,8 @@ TEST(Limits, FileSizeRuleCountNestingPattern) {
 
   CompileOptions few;
   few.max_rules = 1;
-  std::string two = std::string(kPolicy) + "  - {id: kr.b, citation: c, message: m, effect: deny}\n";
+  std::string two =
+      std::string(kPolicy) + "  - {id: kr.b, citation: c, message: m, effect: deny}\n";
   CompileResult r2 = CompileWith({two}, few);
   const Diagnostic* d = Find(r2, "limit");
   ASSERT_NE(d, nullptr);
@@ -243,16 +253,18 @@ TEST(Limits, FileSizeRuleCountNestingPattern) {
 
   CompileOptions tiny_pattern;
   tiny_pattern.max_pattern_bytes = 4;
-  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
-                          "when: {uri_matches: \"^s3://kr-.*$\", classes: [personal], origins: [KR],");
+  std::string p =
+      Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
+              "when: {uri_matches: \"^s3://kr-.*$\", classes: [personal], origins: [KR],");
   EXPECT_NE(Find(CompileWith({p}, tiny_pattern), "limit"), nullptr);
 }
 
 TEST(Limits, PathologicalRegexIsBoundedByRe2Memory) {
   CompileOptions o;
   o.max_regex_memory = 1 << 10;  // far too little for the pattern below
-  std::string p = Replace(kPolicy, "when: {classes: [personal], origins: [KR],",
-                          "when: {uri_matches: \"((a{1,100}){1,100}){1,100}\", classes: [personal], origins: [KR],");
+  std::string p = Replace(
+      kPolicy, "when: {classes: [personal], origins: [KR],",
+      "when: {uri_matches: \"((a{1,100}){1,100}){1,100}\", classes: [personal], origins: [KR],");
   CompileResult r = CompileWith({p}, o);
   EXPECT_NE(Find(r, "invalid-regex"), nullptr);
 }
@@ -263,8 +275,8 @@ TEST(Files, NeedsKindAndOneCatalogue) {
   EXPECT_EQ(Find(r, "kind")->line, 1);
   CompileResult none = CompilePolicySources({{"a.yaml", kPolicy}});
   EXPECT_NE(Find(none, "no-catalogue"), nullptr);
-  CompileResult two = CompilePolicySources(
-      {{"a.yaml", residency::testing::kTestCatalogue}, {"b.yaml", residency::testing::kTestCatalogue}});
+  CompileResult two = CompilePolicySources({{"a.yaml", residency::testing::kTestCatalogue},
+                                            {"b.yaml", residency::testing::kTestCatalogue}});
   EXPECT_NE(Find(two, "duplicate-id"), nullptr);
 }
 
@@ -282,12 +294,16 @@ TEST(Digest, StableUnderFormattingCommentsAndKeyOrder) {
   EXPECT_EQ(base, DigestOf("# a comment\n\n" + std::string(kPolicy) + "# trailing\n"));
   // Key order inside a rule and at the top.
   EXPECT_EQ(base, DigestOf(Replace(Replace(kPolicy, "    citation: \"PIPA Art. 28-8(1)\"\n", ""),
-                                   "    otherwise: deny", "    otherwise: deny\n    citation: \"PIPA Art. 28-8(1)\"")));
-  EXPECT_EQ(base, DigestOf(Replace(Replace(kPolicy, "basis: law\n", ""), "id: kr\n", "id: kr\nbasis: law\n")));
+                                   "    otherwise: deny",
+                                   "    otherwise: deny\n    citation: \"PIPA Art. 28-8(1)\"")));
+  EXPECT_EQ(base, DigestOf(Replace(Replace(kPolicy, "basis: law\n", ""), "id: kr\n",
+                                   "id: kr\nbasis: law\n")));
   // Flow vs block style and quoting.
-  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "scope: {origins: [KR]}", "scope:\n  origins:\n    - \"KR\"")));
+  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "scope: {origins: [KR]}",
+                                   "scope:\n  origins:\n    - \"KR\"")));
   // Documentation keys do not count.
-  EXPECT_EQ(base, DigestOf(Replace(kPolicy, "basis: law\n", "basis: law\ntitle: Korea\nnote: x\n")));
+  EXPECT_EQ(base,
+            DigestOf(Replace(kPolicy, "basis: law\n", "basis: law\ntitle: Korea\nnote: x\n")));
   // The same date written two ways.
   EXPECT_EQ(base, DigestOf(Replace(kPolicy, "\"2025-09-16\"", "\"2025-09-16T09:00:00+09:00\"")));
 }
@@ -298,7 +314,8 @@ TEST(Digest, ChangesWithEverySemanticEdit) {
   EXPECT_NE(base, DigestOf(Replace(kPolicy, "otherwise: deny", "otherwise: escalate")));
   EXPECT_NE(base, DigestOf(Replace(kPolicy, "2025-09-16", "2025-09-17")));
   EXPECT_NE(base, DigestOf(Replace(kPolicy, "\"disclose the transfer\"", "\"disclose it\"")));
-  EXPECT_NE(base, DigestOf(Replace(kPolicy, "require: [country, recipient]", "require: [country]")));
+  EXPECT_NE(base,
+            DigestOf(Replace(kPolicy, "require: [country, recipient]", "require: [country]")));
   // Alternative order matters as written.
   std::string swapped = kPolicy;
   auto a = swapped.find("      - name: consent");
@@ -389,7 +406,8 @@ TEST(Shipped, PolicySetCompilesWithoutWarnings) {
 // ---- Output formats --------------------------------------------------------------------------
 
 TEST(LintOutput, JsonAndSarifShapes) {
-  CompileResult r = CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
+  CompileResult r =
+      CompileWith({Replace(kPolicy, "    citation:", "    citaton: x\n    citation:")});
   ASSERT_FALSE(r.diagnostics.empty());
   auto j = nlohmann::json::parse(RenderDiagnostics(r.diagnostics, LintFormat::kJson));
   ASSERT_TRUE(j["diagnostics"].is_array());
@@ -408,7 +426,8 @@ TEST(LintOutput, JsonAndSarifShapes) {
   EXPECT_EQ(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "p0.yaml");
   EXPECT_EQ(res["locations"][0]["physicalLocation"]["region"]["startLine"], 12);
   bool rule_listed = false;
-  for (const auto& rule : run["tool"]["driver"]["rules"]) rule_listed |= rule["id"] == "unknown-key";
+  for (const auto& rule : run["tool"]["driver"]["rules"])
+    rule_listed |= rule["id"] == "unknown-key";
   EXPECT_TRUE(rule_listed);
   EXPECT_EQ(RenderDiagnostics(r.diagnostics, LintFormat::kText).substr(0, 8), "p0.yaml:");
 }

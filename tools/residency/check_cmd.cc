@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -12,7 +13,6 @@
 #include "residency/audit.h"
 #include "residency/decision.h"
 #include "residency/request.h"
-#include <nlohmann/json.hpp>
 
 namespace residency::cli {
 namespace {
@@ -22,9 +22,12 @@ constexpr int kExitEscalate = 3;
 int ExitFor(Effect e) {
   switch (e) {
     case Effect::kAllow:
-    case Effect::kAllowWithObligations: return kExitOk;
-    case Effect::kEscalate: return kExitEscalate;
-    case Effect::kDeny: return kExitFindings;
+    case Effect::kAllowWithObligations:
+      return kExitOk;
+    case Effect::kEscalate:
+      return kExitEscalate;
+    case Effect::kDeny:
+      return kExitFindings;
   }
   return kExitFindings;
 }
@@ -67,11 +70,12 @@ absl::Status Record(AuditLog* log, std::string_view raw, Decision* d) {
 }  // namespace
 
 int RunCheck(int argc, char** argv) {
-  CLI::App app{"Decide one request (JSON or YAML, a file or - for stdin) or a batch of JSON "
-               "lines against a policy set, and print the decision JSON.\n"
-               "Exit: 0 allow or allow_with_obligations, 1 deny, 3 escalate, 2 bad input. "
-               "With --batch: 0 if every line was decided, 2 if any line was an error.",
-               "residency check"};
+  CLI::App app{
+      "Decide one request (JSON or YAML, a file or - for stdin) or a batch of JSON "
+      "lines against a policy set, and print the decision JSON.\n"
+      "Exit: 0 allow or allow_with_obligations, 1 deny, 3 escalate, 2 bad input. "
+      "With --batch: 0 if every line was decided, 2 if any line was an error.",
+      "residency check"};
   std::string policies_arg;
   std::string request_path = "-";
   std::string batch;
@@ -97,14 +101,17 @@ int RunCheck(int argc, char** argv) {
   if (!now_text.empty()) {
     auto t = internal::ParseTimestamp(now_text);
     if (!t.ok()) {
-      std::fprintf(stderr, "residency check: --now: %s\n", std::string(t.status().message()).c_str());
+      std::fprintf(stderr, "residency check: --now: %s\n",
+                   std::string(t.status().message()).c_str());
       return kExitCannotRun;
     }
     options.now = *t;
   } else {
     options.now = absl::Now();  // read once, for the whole batch
   }
-  auto snapshot = LoadPolicies("residency check", std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
+  auto snapshot =
+      LoadPolicies("residency check",
+                   std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
   if (!snapshot) return kExitCannotRun;
   std::unique_ptr<AuditLog> audit;
   if (audit_dir.empty() != audit_key.empty()) {
@@ -171,7 +178,8 @@ int RunCheck(int argc, char** argv) {
             req.ok() ? Evaluate(*snapshot, *req, options) : absl::StatusOr<Decision>(req.status());
         if (d.ok()) {
           absl::Status rec = Record(audit.get(), line, &*d);
-          if (!rec.ok()) d = absl::Status(rec.code(), absl::StrCat("audit: ", std::string(rec.message())));
+          if (!rec.ok())
+            d = absl::Status(rec.code(), absl::StrCat("audit: ", std::string(rec.message())));
         }
         if (d.ok()) {
           out = DecisionToJson(*d);
@@ -198,8 +206,8 @@ int RunCheck(int argc, char** argv) {
   if (!req.ok()) {
     std::string msg(req.status().message());
     bool positioned = !msg.empty() && msg[0] >= '0' && msg[0] <= '9';
-    std::fprintf(stderr, "residency check: %s:%s%s\n", request_path.c_str(),
-                 positioned ? "" : " ", msg.c_str());
+    std::fprintf(stderr, "residency check: %s:%s%s\n", request_path.c_str(), positioned ? "" : " ",
+                 msg.c_str());
     return kExitCannotRun;
   }
   auto d = Evaluate(*snapshot, *req, options);

@@ -84,8 +84,8 @@ int RunDiff(int argc, char** argv) {
     std::fprintf(stderr, "residency diff: %s\n", std::string(report.status().message()).c_str());
     return kExitCannotRun;
   }
-  std::string out = format == "json" ? DiffReportToJson(*report, 2) + "\n"
-                                     : DiffReportToText(*report);
+  std::string out =
+      format == "json" ? DiffReportToJson(*report, 2) + "\n" : DiffReportToText(*report);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return fail_on_widen && !report->widened.empty() ? kExitFindings : kExitOk;
 }

@@ -10,10 +10,11 @@
 namespace residency::cli {
 
 int RunLint(int argc, char** argv) {
-  CLI::App app{"Parse, validate and lint policy files and folders.\n"
-               "Prints FILE:LINE:COL: severity: message [code]. Exit 0 clean, 1 errors found "
-               "(or warnings with --strict), 2 could not run.",
-               "residency lint"};
+  CLI::App app{
+      "Parse, validate and lint policy files and folders.\n"
+      "Prints FILE:LINE:COL: severity: message [code]. Exit 0 clean, 1 errors found "
+      "(or warnings with --strict), 2 could not run.",
+      "residency lint"};
   std::vector<std::string> paths;
   std::string format = "text";
   std::string catalogue;

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "internal/time_util.h"
@@ -66,7 +66,8 @@ std::vector<std::string> Compare(const Want& w, const Decision& d) {
   return bad;
 }
 
-std::vector<fs::path> Expand(const std::vector<std::string>& paths, std::vector<std::string>* errs) {
+std::vector<fs::path> Expand(const std::vector<std::string>& paths,
+                             std::vector<std::string>* errs) {
   std::vector<fs::path> out;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -90,19 +91,23 @@ std::vector<fs::path> Expand(const std::vector<std::string>& paths, std::vector<
 }  // namespace
 
 int RunTest(int argc, char** argv) {
-  CLI::App app{"Run YAML policy test cases (request + now + expected decision) and print "
-               "`N passed, M failed`.\nExit: 0 all passed, 1 some failed, 2 could not run.",
-               "residency test"};
+  CLI::App app{
+      "Run YAML policy test cases (request + now + expected decision) and print "
+      "`N passed, M failed`.\nExit: 0 all passed, 1 some failed, 2 could not run.",
+      "residency test"};
   std::string policies_arg = "policies";
   std::vector<std::string> tests;
   bool verbose = false;
-  app.add_option("--policies", policies_arg,
-                 "policy folder or file with the catalogue; several separated by commas (default: policies)");
+  app.add_option(
+      "--policies", policies_arg,
+      "policy folder or file with the catalogue; several separated by commas (default: policies)");
   app.add_option("tests", tests, "test files or folders")->required();
   app.add_flag("-v,--verbose", verbose, "print every case, not only failures");
   if (int rc = ParseFlags(app, "residency test", argc, argv); rc >= 0) return rc;
 
-  auto snapshot = LoadPolicies("residency test", std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
+  auto snapshot =
+      LoadPolicies("residency test",
+                   std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
   if (!snapshot) return kExitCannotRun;
   std::vector<std::string> errs;
   std::vector<fs::path> files = Expand(tests, &errs);
@@ -133,8 +138,8 @@ int RunTest(int argc, char** argv) {
     for (const auto& c : cases) {
       std::string where = absl::StrCat(file.string(), ":", c.Mark().line + 1);
       std::string name = c["name"].IsDefined() ? c["name"].Scalar() : where;
-      static const std::vector<std::string> kKeys = {"name", "now", "request", "request_file",
-                                                     "want", "note"};
+      static const std::vector<std::string> kKeys = {"name",         "now",  "request",
+                                                     "request_file", "want", "note"};
       std::string problem;
       for (auto it = c.begin(); it != c.end(); ++it) {
         if (!Has(kKeys, it->first.Scalar())) {
@@ -164,9 +169,8 @@ int RunTest(int argc, char** argv) {
       YAML::Node wn = c["want"];
       if (problem.empty() && (!wn.IsDefined() || !wn.IsMap())) problem = "a test case needs `want`";
       if (problem.empty()) {
-        static const std::vector<std::string> kWant = {"decision", "rules", "not_rules",
-                                                       "obligations", "suggested", "lifted",
-                                                       "dry_run"};
+        static const std::vector<std::string> kWant = {
+            "decision", "rules", "not_rules", "obligations", "suggested", "lifted", "dry_run"};
         for (auto it = wn.begin(); it != wn.end(); ++it) {
           if (!Has(kWant, it->first.Scalar())) {
             problem = absl::StrCat("unknown key `", it->first.Scalar(), "` in `want`");
