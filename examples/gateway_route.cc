@@ -152,7 +152,8 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     //    model); the first deployment the table allows serves the request.
     std::vector<std::string_view> classes(facts.classes.begin(), facts.classes.end());
     residency::Router::Query query;
-    query.user_jurisdiction = facts.user_jurisdiction ? *facts.user_jurisdiction : "";
+    query.user_jurisdiction =  // a view of the facts' string, never of a temporary
+        facts.user_jurisdiction ? std::string_view(*facts.user_jurisdiction) : std::string_view();
     query.provenance =
         facts.user_jurisdiction ? tg::ProvenanceName(facts.user_provenance) : "claimed";
     query.prompt_classes = classes;

@@ -690,7 +690,10 @@ Changes FindChanges(const CompiledSet& a, const CompiledSet& b) {
       all_rules(0, ia);
     }
   }
-  for (const auto& [id, ib] : pb) {
+  for (const auto& entry : pb) {
+    // Plain names: lambdas may not capture structured bindings in C++17 (clang rejects it).
+    const auto& id = entry.first;
+    const int ib = entry.second;
     auto it = pa.find(id);
     if (it == pa.end()) {
       ch.lines.push_back(absl::StrCat("policy ", id, " added"));

@@ -445,8 +445,10 @@ void Compiler::FinishClasses() {
     all.emplace_back(b.id, b.is_a ? std::vector<std::string>{b.is_a} : std::vector<std::string>{});
   }
   for (size_t i = 0; i < added_classes_.size(); ++i) {
-    const auto& [id, is_a] = added_classes_[i];
-    const auto& [_, mark, file] = added_class_marks_[i];
+    // Plain references: lambdas may not capture structured bindings in C++17.
+    const std::string& id = added_classes_[i].first;
+    const YAML::Mark& mark = std::get<1>(added_class_marks_[i]);
+    const std::string& file = std::get<2>(added_class_marks_[i]);
     bool dup = std::any_of(all.begin(), all.end(), [&](const auto& a) { return a.first == id; });
     if (dup) {
       bool builtin = std::any_of(std::begin(kBuiltinClasses), std::end(kBuiltinClasses),
