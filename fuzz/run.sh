@@ -2,7 +2,7 @@
 # fuzz/run.sh BUILD_DIR [SECONDS]: runs every libFuzzer target built in BUILD_DIR for SECONDS
 # each (default 30), seeded from its corpus; fails on the first crash.
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)
 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 found=0
