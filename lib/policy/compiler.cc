@@ -1038,7 +1038,14 @@ std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sour
   std::stable_sort(set_->policies.begin(), set_->policies.end(),
                    [](const Policy& a, const Policy& b) { return a.id < b.id; });
   if (sink_->has_errors()) return nullptr;
-  std::string canonical = canon_.dump();
+  std::string canonical;
+  try {
+    canonical = canon_.dump();  // strict: invalid UTF-8 must not collide in the digest
+  } catch (const nlohmann::json::exception&) {
+    sink_->Add(Diagnostic::Severity::kError, "", 0, 0, "encoding",
+               "policy files must be valid UTF-8");
+    return nullptr;
+  }
   set_->digest = "sha256:" + internal::HexEncode(internal::Sha256(canonical));
   return std::move(set_);
 }

@@ -42,7 +42,7 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
     nlohmann::json doc = {{"diagnostics", arr},
                           {"errors", CountErrors(diagnostics)},
                           {"warnings", CountWarnings(diagnostics)}};
-    return doc.dump(2) + "\n";
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   std::set<std::string> codes;
   for (const auto& d : diagnostics) codes.insert(d.code.empty() ? "residency" : d.code);
@@ -70,7 +70,7 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
                                            {"informationUri", "https://example.invalid/residency"},
                                            {"rules", rules}}}}},
                                        {"results", results}}})}};
-  return sarif.dump(2) + "\n";
+  return sarif.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace residency

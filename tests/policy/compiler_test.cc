@@ -269,6 +269,14 @@ TEST(Limits, PathologicalRegexIsBoundedByRe2Memory) {
   EXPECT_NE(Find(r, "invalid-regex"), nullptr);
 }
 
+TEST(Files, InvalidUtf8IsRefusedNotThrown) {
+  // Found by policy_fuzzer: the canonical form must not throw on invalid UTF-8.
+  CompileResult r = CompileWith({Replace(kPolicy, "leaves Korea only", "leaves \xff\xfe Korea")});
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(Find(r, "encoding"), nullptr);
+  EXPECT_NO_THROW(RenderDiagnostics(r.diagnostics, LintFormat::kSarif));
+}
+
 TEST(Files, NeedsKindAndOneCatalogue) {
   CompileResult r = CompilePolicySources({{"a.yaml", "id: x\n"}});
   ASSERT_NE(Find(r, "kind"), nullptr);
