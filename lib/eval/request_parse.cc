@@ -303,10 +303,7 @@ absl::Status Decoder::Attributes(const Json& j, const std::string& path, Attribu
 
 absl::Status Decoder::EvidenceList(const Json& j, const std::string& path,
                                    std::vector<Evidence>* out) {
-  if (!j.is_array()) return FieldError(marks_, path, "must be a list of evidence items");
-  size_t i = 0;
-  for (const auto& e : j) {
-    std::string p = absl::StrCat(path, "[", i++, "]");
+  return List(j, path, "evidence items", [&](const Json& e, const std::string& p) -> absl::Status {
     RESIDENCY_RETURN_IF_ERROR(Count(p));
     Evidence ev;
     RESIDENCY_RETURN_IF_ERROR(Object(
@@ -325,8 +322,8 @@ absl::Status Decoder::EvidenceList(const Json& j, const std::string& path,
           [&](const Json& v, const std::string& q) { return Time(v, q, &ev.withdrawn_at); }}}));
     if (ev.type.empty()) return FieldError(marks_, Child(p, "type"), "is required");
     out->push_back(std::move(ev));
-  }
-  return absl::OkStatus();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Decoder::PartyObj(const Json& j, const std::string& path, bool is_operator,
