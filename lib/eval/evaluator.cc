@@ -1,5 +1,6 @@
 // The evaluator: SPEC §4 over a compiled policy set.
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "eval/facts.h"
@@ -18,6 +19,7 @@ using policy_internal::CompiledSet;
 using policy_internal::Condition;
 using policy_internal::Field;
 using policy_internal::Location;
+using policy_internal::LocationBits;
 using policy_internal::Policy;
 using policy_internal::Rule;
 
@@ -38,6 +40,110 @@ struct Outcome {
   int exception = -1;
   const char* missing = nullptr;  // a number the rule needed but the request lacked
   bool dry_run = false;
+};
+
+// A condition's value at every candidate location (for suggestions): the same everywhere
+// (`varies` false: `tri`), or the locations where it is true (`t`) and unknown (`u`); false at
+// the others. Only the first LocSets::words() words of the sets are meaningful, and only when
+// `varies`; they are left unset otherwise (this sits on the hot path of every denied request).
+struct LocVal {
+  bool varies;
+  Tri tri;
+  uint64_t t[LocationBits::kCapacity / 64], u[LocationBits::kCapacity / 64];
+
+  void SetFixed(Tri value) {
+    varies = false;
+    tri = value;
+  }
+};
+
+// Kleene connectives on one value.
+Tri TriAnd(Tri a, Tri b) {
+  if (a == Tri::kFalse || b == Tri::kFalse) return Tri::kFalse;
+  return (a == Tri::kUnknown || b == Tri::kUnknown) ? Tri::kUnknown : Tri::kTrue;
+}
+Tri TriOr(Tri a, Tri b) {
+  if (a == Tri::kTrue || b == Tri::kTrue) return Tri::kTrue;
+  return (a == Tri::kUnknown || b == Tri::kUnknown) ? Tri::kUnknown : Tri::kFalse;
+}
+
+// Set operations on LocVal over the catalogue's words.
+class LocSets {
+ public:
+  explicit LocSets(const LocationBits& all, size_t count) : all_(all), n_((count + 63) / 64) {}
+
+  const LocationBits& all() const { return all_; }
+  uint64_t True(const LocVal& v, size_t i) const {
+    if (v.varies) return v.t[i];
+    return v.tri == Tri::kTrue ? all_.w[i] : 0;
+  }
+  uint64_t Unknown(const LocVal& v, size_t i) const {
+    if (v.varies) return v.u[i];
+    return v.tri == Tri::kUnknown ? all_.w[i] : 0;
+  }
+  LocationBits True(const LocVal& v) const {
+    LocationBits out;
+    for (size_t i = 0; i < n_; ++i) out.w[i] = True(v, i);
+    return out;
+  }
+  LocationBits Unknown(const LocVal& v) const {
+    LocationBits out;
+    for (size_t i = 0; i < n_; ++i) out.w[i] = Unknown(v, i);
+    return out;
+  }
+  // *out = the value true on `t` (and nowhere unknown).
+  void SetTrueOn(const LocationBits& t, LocVal* out) const {
+    for (size_t i = 0; i < n_; ++i) {
+      out->t[i] = t.w[i];
+      out->u[i] = 0;
+    }
+    out->varies = true;
+    Normalize(out);
+  }
+  // Kleene `and` (or `or`) of *acc and v at every location, into *acc.
+  void Combine(const LocVal& v, bool is_and, LocVal* acc) const {
+    for (size_t i = 0; i < n_; ++i) {
+      uint64_t all = all_.w[i];
+      uint64_t ta = True(*acc, i), ua = Unknown(*acc, i), tb = True(v, i), ub = Unknown(v, i);
+      uint64_t fa = all & ~(ta | ua), fb = all & ~(tb | ub);
+      uint64_t t = is_and ? ta & tb : ta | tb;
+      uint64_t f = is_and ? fa | fb : fa & fb;
+      acc->t[i] = t;
+      acc->u[i] = all & ~(t | f);
+    }
+    acc->varies = true;
+    Normalize(acc);
+  }
+  void Negate(LocVal* v) const {
+    if (!v->varies) {
+      if (v->tri != Tri::kUnknown) v->tri = v->tri == Tri::kTrue ? Tri::kFalse : Tri::kTrue;
+      return;
+    }
+    for (size_t i = 0; i < n_; ++i) v->t[i] = all_.w[i] & ~(v->t[i] | v->u[i]);
+    Normalize(v);
+  }
+
+ private:
+  // Makes a value that is uniform over the catalogue fixed.
+  void Normalize(LocVal* v) const {
+    uint64_t any_t = 0, any_u = 0, not_all_t = 0, not_all_u = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      any_t |= v->t[i];
+      any_u |= v->u[i];
+      not_all_t |= v->t[i] ^ all_.w[i];
+      not_all_u |= v->u[i] ^ all_.w[i];
+    }
+    if (!any_t && !any_u) {
+      v->SetFixed(Tri::kFalse);
+    } else if (!not_all_t) {
+      v->SetFixed(Tri::kTrue);
+    } else if (!not_all_u) {
+      v->SetFixed(Tri::kUnknown);
+    }
+  }
+
+  const LocationBits& all_;
+  size_t n_;
 };
 
 const char* FieldName(Field f) {
@@ -68,30 +174,54 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 
 class Evaluator {
  public:
-  Evaluator(const CompiledSet& set, const Facts& facts) : set_(set), f_(facts) {}
+  Evaluator(const CompiledSet& set, const Facts& facts)
+      : set_(set),
+        f_(facts),
+        sets_(set.catalogue.all_locations, set.catalogue.locations.size()) {}
 
   // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
   // obligation index pairs) and `lifted`.
   void Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, int>>* obligations,
            std::vector<LiftedTag>* lifted);
 
+ // For suggestions: the catalogue locations at which the request, with its primary placement
+  // moved there, would still be denied. False when it would be denied wherever that placement
+  // goes (a deny that does not depend on it).
+  bool DeniedCandidates(const LocationBits& candidates, LocationBits* denied);
+
  private:
   bool InScope(const Policy& p) const;
   bool Lifted(const Policy& p, const Artifact& a, const TagFact& t) const;
   Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
+  void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;
+  LocationBits TrueAt(const Condition& c, const Unit& u) const;
   Tri Values(const Condition& c, const Unit& u) const;
   Tri Number(const Condition& c, const Unit& u, const char** missing) const;
   bool Regex(const Condition& c, const Unit& u) const;
   bool LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const;
+  LocationBits LocationsMatching(const policy_internal::LocationCond& lc, const Unit& u) const;
   bool PartyMatches(const policy_internal::PartyCond& pc, const std::optional<Party>& party,
                     int country) const;
+  bool EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
+                      const ResolvedEvidence& e) const;
+  template <typename F>
+  bool AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit& u, F f) const;
   bool EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const;
+  LocationBits EvidenceLocations(const policy_internal::EvidenceCond& ec, const Unit& u) const;
   bool ListHas(int list, const std::string& value) const;
   bool ListHasLocation(int list, int location) const;
+  LocationBits ListLocations(int list) const;
+  bool Judge(int rule_index, const Unit& u, Outcome* o);
   void EvalRule(int rule_index, const Unit& u);
+  LocationBits DenySet(int rule_index, const Unit& u);
+  // Calls f(rule index, unit) for every rule of the current policy that can apply to a unit of
+  // the request, every unit (artifact tag or request) at every checked location.
+  template <typename F>
+  void ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f);
 
   const CompiledSet& set_;
   const Facts& f_;
+  const LocSets sets_;
   std::optional<double> PartitionSum(Field field, const Unit& u) const;
 
   const Policy* policy_ = nullptr;
@@ -159,24 +289,35 @@ bool Evaluator::ListHasLocation(int list, int location) const {
   return false;
 }
 
+LocationBits Evaluator::ListLocations(int list) const {
+  LocationBits out;
+  for (const auto& e : policy_->lists[list].entries)
+    if (ActiveAt(e.from, e.until, f_.now)) out |= e.locations;
+  return out;
+}
+
 bool Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const {
-  const Location& loc = set_.catalogue.locations[u.location];
-  if (lc.has_in && !lc.in.Test(u.location)) return false;
-  if (lc.has_not_in && lc.not_in.Test(u.location)) return false;
+  if (!lc.fixed.Test(u.location)) return false;
   if (lc.in_list >= 0 && !ListHasLocation(lc.in_list, u.location)) return false;
   if (lc.not_in_list >= 0 && ListHasLocation(lc.not_in_list, u.location)) return false;
-  for (const auto& c : lc.certifications)
-    if (!Contains(loc.certifications, c)) return false;
-  for (const auto& [k, v] : lc.attributes) {
-    auto it = loc.attributes.find(k);
-    if (it == loc.attributes.end() || it->second != v) return false;
-  }
-  if (!lc.sites.empty() && !Contains(lc.sites, loc.site)) return false;
-  if (!lc.providers.empty() && !Contains(lc.providers, loc.provider)) return false;
   if (lc.outside_origin) {
-    if (!u.tag || u.tag->origin_bits.Test(loc.country)) return false;
+    if (!u.tag || u.tag->origin_bits.Test(set_.catalogue.locations[u.location].country)) {
+      return false;
+    }
   }
   return true;
+}
+
+LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& lc,
+                                          const Unit& u) const {
+  LocationBits out = lc.fixed;
+  if (lc.in_list >= 0) out &= ListLocations(lc.in_list);
+  if (lc.not_in_list >= 0) out.Remove(ListLocations(lc.not_in_list));
+  if (lc.outside_origin) {
+    if (!u.tag) return LocationBits();
+    out.Remove(set_.catalogue.jurisdiction_locations[u.tag->origin]);
+  }
+  return out;
 }
 
 bool Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
@@ -204,45 +345,68 @@ bool Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
   return true;
 }
 
-bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const {
-  const Location& loc = set_.catalogue.locations[u.location];
-  const auto& recipient = f_.request->recipient;
-  auto ok = [&](const ResolvedEvidence& e) {
-    if (!e.valid || !Contains(ec.types, e.item->type)) return false;
-    if (u.tag) {
-      for (const auto& ig : policy_->ignores) {
-        if (Contains(ig.types, e.item->type) &&
-            set_.classes[u.tag->effective_cls].ancestors.Intersects(ig.classes)) {
-          return false;
-        }
-      }
-    }
-    if (ec.require_country && !e.item->country) return false;
-    if (ec.require_recipient && !e.item->recipient) return false;
-    if (ec.require_origin && !e.item->origin) return false;
-    if (ec.match_country && e.item->country) {
-      if (e.country_unknown || !set_.catalogue.jurisdiction_members[e.country].Test(loc.country)) {
+// The checks of an evidence condition on one item that do not depend on the location.
+bool Evaluator::EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
+                               const ResolvedEvidence& e) const {
+  if (!e.valid || !Contains(ec.types, e.item->type)) return false;
+  if (u.tag) {
+    for (const auto& ig : policy_->ignores) {
+      if (Contains(ig.types, e.item->type) &&
+          set_.classes[u.tag->effective_cls].ancestors.Intersects(ig.classes)) {
         return false;
       }
     }
-    if (ec.match_recipient && e.item->recipient) {
-      if (!recipient || recipient->id != *e.item->recipient) return false;
+  }
+  if (ec.require_country && !e.item->country) return false;
+  if (ec.require_recipient && !e.item->recipient) return false;
+  if (ec.require_origin && !e.item->origin) return false;
+  if (ec.match_recipient && e.item->recipient) {
+    const auto& recipient = f_.request->recipient;
+    if (!recipient || recipient->id != *e.item->recipient) return false;
+  }
+  if (ec.match_origin && e.item->origin && u.tag) {
+    if (e.origin_unknown ||
+        !u.tag->origin_bits.SubsetOf(set_.catalogue.jurisdiction_members[e.origin])) {
+      return false;
     }
-    if (ec.match_origin && e.item->origin && u.tag) {
-      if (e.origin_unknown ||
-          !u.tag->origin_bits.SubsetOf(set_.catalogue.jurisdiction_members[e.origin])) {
-        return false;
-      }
-    }
-    return true;
-  };
+  }
+  return true;
+}
+
+// Calls `f(item)` for each evidence item the unit can use (the request's, then its artifact's)
+// until it returns true.
+template <typename F>
+bool Evaluator::AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit& u, F f) const {
   for (const auto& e : f_.request_evidence)
-    if (ok(e)) return true;
+    if (EvidenceUsable(ec, u, e) && f(e)) return true;
   if (u.artifact) {
     for (const auto& e : u.artifact->evidence)
-      if (ok(e)) return true;
+      if (EvidenceUsable(ec, u, e) && f(e)) return true;
   }
   return false;
+}
+
+bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const {
+  int country = set_.catalogue.locations[u.location].country;
+  return AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
+    if (!ec.match_country || !e.item->country) return true;
+    return !e.country_unknown && set_.catalogue.jurisdiction_members[e.country].Test(country);
+  });
+}
+
+LocationBits Evaluator::EvidenceLocations(const policy_internal::EvidenceCond& ec,
+                                          const Unit& u) const {
+  LocationBits out;
+  const LocationBits& all = set_.catalogue.all_locations;
+  AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
+    if (!ec.match_country || !e.item->country) {
+      out = all;
+      return true;  // holds everywhere: nothing more to find
+    }
+    if (!e.country_unknown) out |= set_.catalogue.jurisdiction_locations[e.country];
+    return false;
+  });
+  return out;
 }
 
 Tri Evaluator::Values(const Condition& c, const Unit& u) const {
@@ -454,21 +618,62 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
   return Tri::kFalse;
 }
 
-void Evaluator::EvalRule(int rule_index, const Unit& u) {
+void Evaluator::EvalAt(const Condition& c, const Unit& u, LocVal* out) const {
+  using K = Condition::Kind;
+  if (!c.by_location) return out->SetFixed(Eval(c, u, nullptr));
+  switch (c.kind) {
+    case K::kAll:
+    case K::kAny: {
+      const bool is_all = c.kind == K::kAll;
+      const Tri stop = is_all ? Tri::kFalse : Tri::kTrue;
+      out->SetFixed(is_all ? Tri::kTrue : Tri::kFalse);
+      LocVal v;
+      for (const auto& ch : c.children) {
+        EvalAt(ch, u, &v);
+        if (!v.varies) {
+          if (v.tri == stop) return out->SetFixed(stop);
+          if (!out->varies) {
+            out->tri = is_all ? TriAnd(out->tri, v.tri) : TriOr(out->tri, v.tri);
+            continue;
+          }
+          if (v.tri != Tri::kUnknown) continue;  // the neutral element
+        }
+        sets_.Combine(v, is_all, out);
+        if (!out->varies && out->tri == stop) return;
+      }
+      return;
+    }
+    case K::kNot:
+      EvalAt(c.children[0], u, out);
+      return sets_.Negate(out);
+    case K::kLocation:
+      return sets_.SetTrueOn(LocationsMatching(c.location, u), out);
+    case K::kEvidence:
+      return sets_.SetTrueOn(EvidenceLocations(c.evidence, u), out);
+    default:
+      return out->SetFixed(Eval(c, u, nullptr));
+  }
+}
+
+LocationBits Evaluator::TrueAt(const Condition& c, const Unit& u) const {
+  LocVal v;
+  EvalAt(c, u, &v);
+  return sets_.True(v);
+}
+
+bool Evaluator::Judge(int rule_index, const Unit& u, Outcome* out) {
   const Rule& rule = policy_->rules[rule_index];
   rule_ = &rule;
   const char* missing = nullptr;
   Tri applies = Eval(rule.when, u, &missing);
-  if (applies == Tri::kFalse) return;
+  if (applies == Tri::kFalse) return false;
   Outcome o;
   o.policy = policy_index_;
   o.rule = rule_index;
   o.dry_run = rule.dry_run || policy_->dry_run;
-  const std::vector<int>* obl = &rule.obligations;
   if (applies == Tri::kUnknown) {
     o.effect = Effect::kDeny;
     o.missing = missing;
-    obl = nullptr;
   } else if (!rule.has_alternatives) {
     o.effect = rule.effect;
   } else {
@@ -482,7 +687,6 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
     if (best >= 0) {
       o.effect = rule.alternatives[best].effect;
       o.alternative = best;
-      obl = &rule.alternatives[best].obligations;
     } else {
       o.effect = rule.effect;
     }
@@ -497,10 +701,22 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
       o.effect = Effect::kAllowWithObligations;
       o.exception = static_cast<int>(x);
       o.alternative = -1;
-      obl = &ex.obligations;
       break;
     }
   }
+  *out = o;
+  return true;
+}
+
+void Evaluator::EvalRule(int rule_index, const Unit& u) {
+  Outcome o;
+  if (!Judge(rule_index, u, &o)) return;
+  const Rule& rule = policy_->rules[rule_index];
+  const std::vector<int>* obl = o.missing          ? nullptr
+                                : o.exception >= 0 ? &policy_->exceptions[o.exception].obligations
+                                : o.alternative >= 0
+                                    ? &rule.alternatives[o.alternative].obligations
+                                    : &rule.obligations;
   int& slot = slot_[rule_index];
   if (slot < 0) {
     touched_.push_back(rule_index);
@@ -520,6 +736,76 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
   }
 }
 
+// Judge's reading of a rule at every candidate location at once: where the unit makes it deny.
+LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
+  const Rule& rule = policy_->rules[rule_index];
+  rule_ = &rule;
+  const LocationBits& all = sets_.all();
+  bool by_location = rule.when.by_location;
+  for (const auto& a : rule.alternatives) by_location |= a.when.by_location;
+  if (rule.basis == "corp") {
+    for (const auto& ex : policy_->exceptions) by_location |= ex.when.by_location;
+  }
+  if (!by_location) {
+    // The same result at every location: judge it at any one.
+    Outcome o;
+    Unit any = u;
+    any.location = 0;
+    if (Judge(rule_index, any, &o) && o.effect == Effect::kDeny) return all;
+    return LocationBits();
+  }
+  LocVal applies;
+  EvalAt(rule.when, u, &applies);
+  if (!applies.varies && applies.tri == Tri::kFalse) return LocationBits();
+  LocationBits deny = sets_.Unknown(applies);  // cannot be evaluated: fail closed
+  LocationBits effect_deny;                      // where the effect, once it applies, is deny
+  if (!rule.has_alternatives) {
+    if (rule.effect == Effect::kDeny) effect_deny = all;
+  } else {
+    // The most lenient alternative that holds decides; none: the rule's own effect.
+    LocationBits lenient, strict;
+    for (const auto& a : rule.alternatives) {
+      LocationBits holds = TrueAt(a.when, u);
+      (a.effect == Effect::kDeny ? strict : lenient) |= holds;
+    }
+    effect_deny = rule.effect == Effect::kDeny ? all : strict;
+    effect_deny.Remove(lenient);
+  }
+  LocationBits denied = sets_.True(applies);
+  denied &= effect_deny;
+  if (denied.Any() && rule.basis == "corp") {
+    for (const auto& ex : policy_->exceptions) {
+      if (std::find(ex.rules.begin(), ex.rules.end(), rule_index) == ex.rules.end()) continue;
+      if (!ActiveAt(ex.not_before, ex.not_after, f_.now)) continue;
+      denied.Remove(TrueAt(ex.when, u));
+    }
+  }
+  deny |= denied;
+  return deny;
+}
+
+template <typename F>
+void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
+  for (const auto& a : f_.artifacts) {
+    for (const auto& t : a.tags) {
+      if (!p.lifts.empty() && Lifted(p, a, t)) {
+        if (lifted) lifted->push_back(LiftedTag{t.text, p.id});
+        continue;
+      }
+      for (uint32_t ri : p.rules_by_class[t.effective_cls]) {
+        const Rule& rule = p.rules[ri];
+        if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
+        if (!f(static_cast<int>(ri), &a, &t)) return;
+      }
+    }
+  }
+  for (uint32_t ri : p.request_rules) {
+    const Rule& rule = p.rules[ri];
+    if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
+    if (!f(static_cast<int>(ri), nullptr, nullptr)) return;
+  }
+}
+
 void Evaluator::Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, int>>* obligations,
                     std::vector<LiftedTag>* lifted) {
   outcomes_ = outcomes;
@@ -534,25 +820,41 @@ void Evaluator::Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, i
     if (slot_.size() < p.rules.size()) slot_.resize(p.rules.size(), -1);
     for (int r : touched_) slot_[r] = -1;
     touched_.clear();
-    for (const auto& a : f_.artifacts) {
-      for (const auto& t : a.tags) {
-        if (!p.lifts.empty() && Lifted(p, a, t)) {
-          if (lifted) lifted->push_back(LiftedTag{t.text, p.id});
-          continue;
-        }
-        for (uint32_t ri : p.rules_by_class[t.effective_cls]) {
-          const Rule& rule = p.rules[ri];
-          if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-          for (int loc : f_.locations) EvalRule(static_cast<int>(ri), Unit{&a, &t, loc});
+    ForEachUnit(p, lifted, [&](int ri, const Artifact* a, const TagFact* t) {
+      for (int loc : f_.locations) EvalRule(ri, Unit{a, t, loc});
+      return true;
+    });
+  }
+}
+
+bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* denied) {
+  const int primary = f_.primary;  // index into f_.locations, or -1: the placement is added
+  bool everywhere = false;
+  for (size_t pi = 0; pi < set_.policies.size() && !everywhere; ++pi) {
+    const Policy& p = set_.policies[pi];
+    if (p.dry_run || !InScope(p)) continue;
+    policy_ = &p;
+    policy_index_ = static_cast<int>(pi);
+    ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
+      if (p.rules[ri].dry_run) return true;
+      // The other checked locations stay where they are: a deny there is a deny everywhere.
+      for (size_t k = 0; k < f_.locations.size(); ++k) {
+        if (static_cast<int>(k) == primary) continue;
+        Outcome o;
+        if (Judge(ri, Unit{a, t, f_.locations[k]}, &o) && o.effect == Effect::kDeny) {
+          everywhere = true;
+          return false;
         }
       }
-    }
-    for (uint32_t ri : p.request_rules) {
-      const Rule& rule = p.rules[ri];
-      if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-      for (int loc : f_.locations) EvalRule(static_cast<int>(ri), Unit{nullptr, nullptr, loc});
-    }
+      *denied |= DenySet(ri, Unit{a, t, -1});
+      if (candidates.SubsetOf(*denied)) {
+        everywhere = true;
+        return false;
+      }
+      return true;
+    });
   }
+  return !everywhere;
 }
 
 struct Core {
@@ -564,7 +866,7 @@ struct Core {
   bool suggestible = false;
 };
 
-void RunCore(const CompiledSet& set, const Facts& facts, bool skip_primary_fail, Core* core) {
+void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
   Evaluator ev(set, facts);
   ev.Run(&core->outcomes, &core->obligations, &core->lifted);
   core->decision = Effect::kAllow;
@@ -576,7 +878,6 @@ void RunCore(const CompiledSet& set, const Facts& facts, bool skip_primary_fail,
     }
   }
   for (const auto& fr : facts.fail) {
-    if (skip_primary_fail && fr.primary_location) continue;
     core->fail = true;
     core->decision = Effect::kDeny;
     if (fr.primary_location) core->suggestible = true;
@@ -604,40 +905,54 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o) {
 }
 
 std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
+  // A fail-closed reason other than the placement's own stays wherever it goes.
+  for (const auto& fr : facts.fail)
+    if (!fr.primary_location) return {};
   const auto& locs = set.catalogue.locations;
-  std::string provider, country;
-  if (facts.primary >= 0) {
-    const Location& cur = locs[facts.locations[facts.primary]];
-    provider = cur.provider;
-    country = cur.country_code;
+  const int current = facts.primary >= 0 ? facts.locations[facts.primary] : -1;
+  // The refused placement's provider and country (an unknown location: its provider prefix).
+  int provider = -1, country = -1;
+  if (current >= 0) {
+    provider = locs[current].provider_id;
+    country = locs[current].country;
   } else {
-    auto colon = facts.primary_name.find(':');
-    provider = colon == std::string::npos ? "" : facts.primary_name.substr(0, colon);
+    std::string_view name = facts.primary_name;
+    size_t colon = name.find(':');
+    for (const auto& l : locs) {
+      if (colon != std::string_view::npos && l.provider == name.substr(0, colon)) {
+        provider = l.provider_id;
+        break;
+      }
+    }
   }
-  // Candidates in the order they are suggested (same provider and country, same provider, same
-  // country, the rest; catalogue order within each), evaluated until 8 are found.
-  std::vector<std::pair<int, int>> order;  // (rank, catalogue index)
-  order.reserve(locs.size());
-  for (size_t i = 0; i < locs.size(); ++i) {
-    if (facts.primary >= 0 && static_cast<int>(i) == facts.locations[facts.primary]) continue;
-    bool same_p = locs[i].provider == provider, same_c = locs[i].country_code == country;
-    order.emplace_back(same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3, static_cast<int>(i));
+  LocationBits candidates = set.catalogue.all_locations;
+  if (current >= 0) {
+    LocationBits here;
+    here.Set(current);
+    candidates.Remove(here);
   }
-  std::stable_sort(order.begin(), order.end());
-  Facts trial = facts;
+  LocationBits denied;
+  Evaluator ev(set, facts);
+  if (!ev.DeniedCandidates(candidates, &denied)) return {};
+  candidates.Remove(denied);
+  // In the order they are suggested: same provider and country, same provider, same country,
+  // the rest; catalogue order within each; at most 8.
+  constexpr size_t kMax = 8;
+  std::array<std::array<int, kMax>, 4> ranked;
+  std::array<size_t, 4> count{};
+  for (size_t w = 0; w < candidates.w.size() && count[0] < kMax; ++w) {
+    for (uint64_t bits = candidates.w[w]; bits && count[0] < kMax; bits &= bits - 1) {
+      int i = static_cast<int>(w * 64 + __builtin_ctzll(bits));
+      bool same_p = provider >= 0 && locs[i].provider_id == provider;
+      bool same_c = country >= 0 && locs[i].country == country;
+      int rank = same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3;
+      if (count[rank] < kMax) ranked[rank][count[rank]++] = i;
+    }
+  }
   std::vector<std::string> out;
-  Core core;
-  for (const auto& [rank, i] : order) {
-    eval_internal::SetPrimaryLocation(set, i, &trial);
-    core.outcomes.clear();
-    core.obligations.clear();
-    core.lifted.clear();
-    core.fail = core.suggestible = false;
-    RunCore(set, trial, /*skip_primary_fail=*/true, &core);
-    if (core.decision == Effect::kDeny) continue;
-    out.push_back(locs[i].id);
-    if (out.size() == 8) break;
-  }
+  for (int rank = 0; rank < 4 && out.size() < kMax; ++rank)
+    for (size_t k = 0; k < count[rank] && out.size() < kMax; ++k)
+      out.push_back(locs[ranked[rank][k]].id);
   return out;
 }
 
@@ -677,7 +992,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   Facts facts;
   eval_internal::BuildFacts(set, request, now, options, &facts);
   Core core;
-  RunCore(set, facts, false, &core);
+  RunCore(set, facts, &core);
 
   Decision d;
   d.decision = core.decision;

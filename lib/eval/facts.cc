@@ -316,13 +316,4 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   f->all_tags.erase(std::unique(f->all_tags.begin(), f->all_tags.end()), f->all_tags.end());
 }
 
-void SetPrimaryLocation(const CompiledSet& set, int location, Facts* f) {
-  if (f->primary >= 0) {
-    f->locations[f->primary] = location;
-  } else {
-    f->locations.insert(f->locations.begin(), location);
-    f->primary = 0;
-  }
-}
-
 }  // namespace residency::eval_internal

@@ -85,9 +85,6 @@ struct Facts {
 void BuildFacts(const CompiledSet& set, const Request& request, absl::Time now,
                 const EvalOptions& options, Facts* facts);
 
-// Re-resolves only the checked locations (used when a suggestion replaces the primary one).
-void SetPrimaryLocation(const CompiledSet& set, int location, Facts* facts);
-
 }  // namespace residency::eval_internal
 
 #endif  // RESIDENCY_LIB_EVAL_FACTS_H_

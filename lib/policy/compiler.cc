@@ -1179,7 +1179,10 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
                    [](const Diagnostic& a, const Diagnostic& b) {
                      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
                    });
-  if (set) result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
+  if (set) {
+    policy_internal::FinishLocationMasks(set.get());
+    result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
+  }
   return result;
 }
 

@@ -44,6 +44,15 @@ struct Bits {
     for (size_t i = 0; i < W; ++i) w[i] |= o.w[i];
     return *this;
   }
+  Bits& operator&=(const Bits& o) {
+    for (size_t i = 0; i < W; ++i) w[i] &= o.w[i];
+    return *this;
+  }
+  // Clears every bit set in `o`.
+  Bits& Remove(const Bits& o) {
+    for (size_t i = 0; i < W; ++i) w[i] &= ~o.w[i];
+    return *this;
+  }
   bool operator==(const Bits& o) const { return w == o.w; }
 };
 
@@ -61,6 +70,7 @@ struct Location {
   std::string city, site, partition, status;
   std::vector<std::string> certifications;
   std::map<std::string, std::string> attributes;
+  int provider_id = -1;  // derived (FinishLocationMasks): equal for locations of one provider
 };
 
 struct Catalogue {
@@ -71,6 +81,10 @@ struct Catalogue {
   std::vector<CountryBits> jurisdiction_members;
   absl::flat_hash_map<std::string, int> jurisdiction_index;
   std::map<std::string, std::string> provider_hq;  // provider -> hq country code
+  // Derived after compilation (FinishLocationMasks): every location, and the locations in each
+  // jurisdiction (same indexes as `jurisdiction_names`).
+  LocationBits all_locations;
+  std::vector<LocationBits> jurisdiction_locations;
 };
 
 struct DataClass {
@@ -116,6 +130,10 @@ struct LocationCond {
   std::vector<std::string> sites;
   std::vector<std::string> providers;
   bool outside_origin = false;  // the location's country is not within the tag's origin
+  // Derived after compilation (FinishLocationMasks): the locations that satisfy every part of
+  // the condition that depends on the location alone (in, not_in, certifications, attributes,
+  // sites, providers); lists (dated) and outside_origin (per tag) are checked at evaluation.
+  LocationBits fixed;
 };
 
 struct PartyCond {
@@ -170,6 +188,9 @@ struct Condition {
   CountryBits user_jurisdictions;
   std::vector<std::string> user_provenance;
   EvidenceCond evidence;
+  // Derived after compilation (FinishLocationMasks): the value can differ between two locations
+  // (the condition is or contains a location or evidence condition).
+  bool by_location = false;
 };
 
 struct ListEntry {
@@ -271,6 +292,9 @@ struct CompiledSet {
   std::string digest;            // sha256:<hex>
   size_t rule_count = 0;
 };
+
+// Fills the derived location sets above; called once on a compiled set before it is shared.
+void FinishLocationMasks(CompiledSet* set);
 
 // ISO 3166-1 alpha-2 table: index of `code`, or -1.
 int IsoCountryIndex(std::string_view code);

@@ -244,5 +244,85 @@ TEST(Differential, TestFixturePolicies) {
   Differential(*r.snapshot, 7, 3000);
 }
 
+// SPEC §4's definition of `suggested_locations`, read directly: the catalogue locations (other
+// than the refused one) at which the same request, its primary placement moved there, is not
+// denied; same provider and country first, then same provider, then same country, then the
+// rest, catalogue order within each; at most 8. Each candidate is decided by the reference
+// evaluator.
+std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const Request& r) {
+  const auto& locs = snap.impl().catalogue.locations;
+  std::string primary = r.kind == Request::Kind::kCompute ? r.compute->location
+                        : !r.destination.empty()          ? r.destination
+                        : r.kind == Request::Kind::kDataset ? r.dataset->location
+                                                            : r.model->location;
+  std::string provider = primary.substr(0, primary.find(':')), country;
+  for (const auto& l : locs)
+    if (l.id == primary) country = l.country_code;
+  std::vector<std::string> ranked[4];
+  for (const auto& l : locs) {
+    if (l.id == primary) continue;
+    Request moved = r;
+    if (moved.kind == Request::Kind::kCompute) {
+      moved.compute->location = l.id;
+    } else {
+      moved.destination = l.id;
+    }
+    if (testing::ReferenceEvaluate(snap.impl(), moved, *r.now).decision == "deny") continue;
+    bool same_p = l.provider == provider, same_c = l.country_code == country;
+    ranked[same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3].push_back(l.id);
+  }
+  std::vector<std::string> out;
+  for (const auto& rank : ranked)
+    for (const auto& id : rank)
+      if (out.size() < 8) out.push_back(id);
+  return out;
+}
+
+void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int denied_wanted) {
+  Generator gen(snap, seed);
+  int checked = 0, with_suggestions = 0, without = 0;
+  for (int i = 0; checked < denied_wanted && i < 50 * denied_wanted; ++i) {
+    Request r = gen.Make();
+    auto d = Evaluate(snap, r, EvalOptions());
+    ASSERT_TRUE(d.ok()) << d.status();
+    if (d->decision != Effect::kDeny) continue;
+    ++checked;
+    SCOPED_TRACE("request #" + std::to_string(i) + " seed " + std::to_string(seed));
+    std::vector<std::string> expected = ReferenceSuggestions(snap, r);
+    if (d->suggested_locations.empty()) {
+      ++without;
+      // None offered: either none exists, or every deny came from a rule that does not suggest
+      // (`suggest: false`) rather than from the placement.
+      if (expected.empty()) continue;
+      for (const auto& reason : d->reasons) {
+        ASSERT_NE(reason.policy, "residency") << DecisionToJson(*d);
+        for (const auto& p : snap.impl().policies) {
+          if (p.id != reason.policy) continue;
+          for (const auto& rule : p.rules)
+            if (rule.id == reason.rule) EXPECT_FALSE(rule.suggest) << DecisionToJson(*d);
+        }
+      }
+    } else {
+      ++with_suggestions;
+      EXPECT_EQ(d->suggested_locations, expected) << DecisionToJson(*d);
+    }
+  }
+  EXPECT_EQ(checked, denied_wanted);
+  EXPECT_GT(with_suggestions, denied_wanted / 10);
+  EXPECT_GT(without, 0);
+}
+
+TEST(Differential, SuggestionsShippedPolicies) {
+  auto snap = CompilePolicy({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  DifferentialSuggestions(**snap, 20261130, 300);
+}
+
+TEST(Differential, SuggestionsTestFixturePolicies) {
+  auto r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
+  ASSERT_TRUE(r.ok());
+  DifferentialSuggestions(*r.snapshot, 8, 300);
+}
+
 }  // namespace
 }  // namespace residency
