@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "eval/facts.h"
 #include "residency/decision.h"
@@ -146,6 +147,17 @@ class LocSets {
   size_t n_;
 };
 
+using Outcomes = absl::InlinedVector<Outcome, 16>;
+using ObligationSlots = absl::InlinedVector<std::pair<int, int>, 16>;  // outcome, obligation
+
+struct SlotScratch {
+  std::vector<int> slot, touched;
+};
+SlotScratch& Slots() {
+  thread_local SlotScratch scratch;
+  return scratch;
+}
+
 const char* FieldName(Field f) {
   switch (f) {
     case Field::kSubjects:
@@ -181,8 +193,7 @@ class Evaluator {
 
   // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
   // obligation index pairs) and `lifted`.
-  void Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, int>>* obligations,
-           std::vector<LiftedTag>* lifted);
+  void Run(Outcomes* outcomes, ObligationSlots* obligations, std::vector<LiftedTag>* lifted);
 
  // For suggestions: the catalogue locations at which the request, with its primary placement
   // moved there, would still be denied. False when it would be denied wherever that placement
@@ -227,10 +238,13 @@ class Evaluator {
   const Policy* policy_ = nullptr;
   const Rule* rule_ = nullptr;
   int policy_index_ = -1;
-  std::vector<Outcome>* outcomes_ = nullptr;
-  std::vector<std::pair<int, int>>* obligations_ = nullptr;
-  std::vector<int> slot_;     // rule index -> outcome index for the current policy, -1 if none
-  std::vector<int> touched_;  // rule indexes whose slot was set for the current policy
+  Outcomes* outcomes_ = nullptr;
+  ObligationSlots* obligations_ = nullptr;
+  // Rule index -> outcome index for the current policy, -1 if none; and the rule indexes set.
+  // Per thread and kept between evaluations, so that a warm evaluation does not allocate; each
+  // policy starts by resetting what the one before it (in this or an earlier call) set.
+  std::vector<int>& slot_ = Slots().slot;
+  std::vector<int>& touched_ = Slots().touched;
 };
 
 bool Evaluator::InScope(const Policy& p) const {
@@ -444,8 +458,8 @@ Tri Evaluator::Values(const Condition& c, const Unit& u) const {
       return in(r.use_case);
     case Field::kTier:
       if (u.artifact && u.artifact->model) return in(u.artifact->model->tier);
-      for (const auto& t : f_.tiers)
-        if (Contains(c.values, t)) return Tri::kTrue;
+      for (const std::string* t : f_.tiers)
+        if (Contains(c.values, *t)) return Tri::kTrue;
       return Tri::kFalse;
     case Field::kTransferType:
       return in(r.transfer.type);
@@ -789,7 +803,7 @@ void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f
   for (const auto& a : f_.artifacts) {
     for (const auto& t : a.tags) {
       if (!p.lifts.empty() && Lifted(p, a, t)) {
-        if (lifted) lifted->push_back(LiftedTag{t.text, p.id});
+        if (lifted) lifted->push_back(LiftedTag{eval_internal::TagText(t), p.id});
         continue;
       }
       for (uint32_t ri : p.rules_by_class[t.effective_cls]) {
@@ -806,7 +820,7 @@ void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f
   }
 }
 
-void Evaluator::Run(std::vector<Outcome>* outcomes, std::vector<std::pair<int, int>>* obligations,
+void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
                     std::vector<LiftedTag>* lifted) {
   outcomes_ = outcomes;
   obligations_ = obligations;
@@ -859,8 +873,8 @@ bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* d
 
 struct Core {
   Effect decision = Effect::kAllow;
-  std::vector<Outcome> outcomes;
-  std::vector<std::pair<int, int>> obligations;
+  Outcomes outcomes;
+  ObligationSlots obligations;
   std::vector<LiftedTag> lifted;
   bool fail = false;
   bool suggestible = false;
@@ -998,7 +1012,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.decision = core.decision;
   d.now = now;
   d.policy_digest = set.digest;
-  d.tags = facts.all_tags;
+  d.tags = std::move(facts.all_tags);
   // Reasons: the fail-closed ones, then every rule whose result is the decision.
   for (const auto& fr : facts.fail) {
     Reason r;
@@ -1010,36 +1024,47 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
     r.message = fr.message;
     d.reasons.push_back(std::move(r));
   }
-  std::vector<size_t> order(core.outcomes.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+  absl::InlinedVector<uint32_t, 16> order;  // outcomes by (policy, rule)
+  size_t deciding = 0, dry = 0;
+  for (uint32_t i = 0; i < core.outcomes.size(); ++i) {
+    const Outcome& o = core.outcomes[i];
+    if (o.dry_run) {
+      ++dry;
+    } else if (o.effect == d.decision) {
+      ++deciding;
+    } else {
+      continue;
+    }
+    order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     const auto& x = core.outcomes[a];
     const auto& y = core.outcomes[b];
     return std::tie(x.policy, x.rule) < std::tie(y.policy, y.rule);
   });
-  for (size_t i : order) {
+  d.reasons.reserve(d.reasons.size() + deciding);
+  d.dry_run.reserve(dry);
+  for (uint32_t i : order) {
     const Outcome& o = core.outcomes[i];
-    if (o.dry_run) {
-      d.dry_run.push_back(MakeReason(set, o));
-    } else if (o.effect == d.decision) {
-      d.reasons.push_back(MakeReason(set, o));
-    }
+    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o));
   }
-  // Obligations: the union over every enforced rule result.
+  // Obligations: the union over every enforced rule result, by policy then id.
+  absl::InlinedVector<std::pair<int, int>, 16> obligations;  // policy, obligation
   for (const auto& [slot, ob] : core.obligations) {
     const Outcome& o = core.outcomes[slot];
-    if (o.dry_run) continue;
-    const Policy& p = set.policies[o.policy];
+    if (!o.dry_run) obligations.emplace_back(o.policy, ob);
+  }
+  std::sort(obligations.begin(), obligations.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    const auto& list = set.policies[a.first].obligations;
+    return std::tie(list[a.second].id, a.second) < std::tie(list[b.second].id, b.second);
+  });
+  obligations.erase(std::unique(obligations.begin(), obligations.end()), obligations.end());
+  d.obligations.reserve(obligations.size());
+  for (const auto& [pi, ob] : obligations) {
+    const Policy& p = set.policies[pi];
     d.obligations.push_back(ObligationRef{p.obligations[ob].id, p.id});
   }
-  std::sort(d.obligations.begin(), d.obligations.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.policy, a.id) < std::tie(b.policy, b.id);
-  });
-  d.obligations.erase(std::unique(d.obligations.begin(), d.obligations.end(),
-                                  [](const auto& a, const auto& b) {
-                                    return a.policy == b.policy && a.id == b.id;
-                                  }),
-                      d.obligations.end());
   d.lifted = std::move(core.lifted);
   std::sort(d.lifted.begin(), d.lifted.end(), [](const auto& a, const auto& b) {
     return std::tie(a.tag, a.policy) < std::tie(b.tag, b.policy);

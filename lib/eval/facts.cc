@@ -31,21 +31,23 @@ ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time n
 }
 
 struct RawTag {
-  std::string cls, origin;
+  const std::string* cls;
+  const std::string* origin;
   std::optional<double> subjects, sensitive, cumulative;
   int part = 0;  // which partition of the artifact (lineage included) it comes from
 };
+using RawTags = absl::InlinedVector<RawTag, 8>;
 
 class LineageWalker {
  public:
   LineageWalker(const EvalOptions& o, Facts* f) : options_(o), facts_(f) {}
 
-  void Dataset(const residency::Dataset& d, int depth, std::vector<RawTag>* out) {
+  void Dataset(const residency::Dataset& d, int depth, RawTags* out) {
     if (!Enter(d.id, "dataset", depth)) return;
     for (const auto& p : d.partitions) {
       int part = parts_++;
       for (const auto& c : p.classes) {
-        out->push_back(RawTag{c, p.origin, p.subjects, p.sensitive_subjects,
+        out->push_back(RawTag{&c, &p.origin, p.subjects, p.sensitive_subjects,
                               p.cumulative_subjects ? p.cumulative_subjects : p.subjects, part});
       }
     }
@@ -53,7 +55,7 @@ class LineageWalker {
     Leave(d.id);
   }
 
-  void Model(const residency::Model& m, int depth, std::vector<RawTag>* out) {
+  void Model(const residency::Model& m, int depth, RawTags* out) {
     if (!Enter(m.id, "model", depth)) return;
     if (!m.trained_on) {
       Fail("residency.missing_lineage",
@@ -77,11 +79,13 @@ class LineageWalker {
       }
       return false;
     }
-    if (!id.empty() && std::find(path_.begin(), path_.end(), id) != path_.end()) {
+    if (!id.empty() && std::find_if(path_.begin(), path_.end(), [&](const std::string* p) {
+                         return *p == id;
+                       }) != path_.end()) {
       Fail("residency.lineage_cycle", absl::StrCat(what, " `", id, "` appears in its own lineage"));
       return false;
     }
-    path_.push_back(id);
+    path_.push_back(&id);
     return true;
   }
   void Leave(const std::string&) { path_.pop_back(); }
@@ -91,7 +95,7 @@ class LineageWalker {
 
   const EvalOptions& options_;
   Facts* facts_;
-  std::vector<std::string> path_;
+  absl::InlinedVector<const std::string*, 8> path_;  // ids from the artifact down
   size_t nodes_ = 0;
   int parts_ = 0;
   bool limit_reported_ = false;
@@ -107,8 +111,8 @@ void AddSum(std::optional<double>* acc, const std::optional<double>& v, bool fir
   }
 }
 
-bool HasAttestation(const CompiledSet& set, const std::vector<ResolvedEvidence>& own,
-                    const std::vector<ResolvedEvidence>& req, const TagFact& t) {
+template <typename List>
+bool HasAttestation(const CompiledSet& set, const List& own, const List& req, const TagFact& t) {
   for (const auto* list : {&own, &req}) {
     for (const auto& e : *list) {
       if (!e.valid || e.item->type != "anonymization_attestation" || e.origin_unknown) continue;
@@ -121,36 +125,39 @@ bool HasAttestation(const CompiledSet& set, const std::vector<ResolvedEvidence>&
   return false;
 }
 
-void FinishTags(const CompiledSet& set, std::vector<RawTag>& raw, Artifact* a, Facts* f) {
-  for (auto& r : raw) {
-    auto ci = set.class_index.find(r.cls);
-    int origin = Jurisdiction(set, r.origin);
+void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* f) {
+  // The tag (index into a->tags) of each raw tag, -1 when its class or origin is unknown.
+  absl::InlinedVector<int, 8> tag_of;
+  for (const auto& r : raw) {
+    auto ci = set.class_index.find(*r.cls);
+    int origin = Jurisdiction(set, *r.origin);
+    tag_of.push_back(-1);
     if (ci == set.class_index.end()) {
       f->fail.push_back({"residency.unknown_class",
-                         absl::StrCat("data class `", r.cls, "` is not in the vocabulary")});
+                         absl::StrCat("data class `", *r.cls, "` is not in the vocabulary")});
     }
     if (origin < 0) {
       f->fail.push_back({"residency.unknown_origin",
-                         absl::StrCat("origin `", r.origin,
+                         absl::StrCat("origin `", *r.origin,
                                       "` is neither an ISO 3166-1 code nor a catalogue group")});
     }
-    std::string text = absl::StrCat(r.origin, ":", r.cls);
-    f->all_tags.push_back(text);
+    f->all_tags.push_back(absl::StrCat(*r.origin, ":", *r.cls));
     if (ci == set.class_index.end() || origin < 0) continue;
     auto it = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& t) {
       return t.cls == ci->second && t.origin == origin;
     });
+    tag_of.back() = static_cast<int>(it - a->tags.begin());
     if (it == a->tags.end()) {
-      TagFact t;
+      TagFact& t = a->tags.emplace_back();
       t.cls = t.effective_cls = ci->second;
       t.origin = origin;
       t.origin_bits = set.catalogue.jurisdiction_members[origin];
-      t.text = std::move(text);
+      t.origin_name = r.origin;
+      t.class_name = r.cls;
       AddSum(&t.subjects, r.subjects, true);
       AddSum(&t.sensitive_subjects, r.sensitive, true);
       AddSum(&t.cumulative_subjects, r.cumulative, true);
       t.has_partition = true;
-      a->tags.push_back(std::move(t));
     } else {
       AddSum(&it->subjects, r.subjects, false);
       AddSum(&it->sensitive_subjects, r.sensitive, false);
@@ -167,26 +174,22 @@ void FinishTags(const CompiledSet& set, std::vector<RawTag>& raw, Artifact* a, F
     }
   }
   // Partitions, for numbers summed over what a rule's tag filter matches.
-  for (const auto& r : raw) {
-    auto ci = set.class_index.find(r.cls);
-    int origin = Jurisdiction(set, r.origin);
-    if (ci == set.class_index.end() || origin < 0) continue;
+  for (size_t k = 0; k < raw.size(); ++k) {
+    const RawTag& r = raw[k];
+    if (tag_of[k] < 0) continue;
+    const TagFact& t = a->tags[tag_of[k]];
     auto pit = std::find_if(a->parts.begin(), a->parts.end(),
                             [&](const PartFact& p) { return p.id == r.part; });
     if (pit == a->parts.end()) {
-      PartFact p;
+      PartFact& p = a->parts.emplace_back();
       p.id = r.part;
-      p.origin_bits = set.catalogue.jurisdiction_members[origin];
+      p.origin_bits = t.origin_bits;
       p.subjects = r.subjects;
       p.sensitive_subjects = r.sensitive;
       p.cumulative_subjects = r.cumulative;
-      a->parts.push_back(p);
       pit = a->parts.end() - 1;
     }
-    auto t = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& x) {
-      return x.cls == ci->second && x.origin == origin;
-    });
-    pit->effective_classes.push_back(t->effective_cls);
+    pit->effective_classes.push_back(t.effective_cls);
   }
 }
 
@@ -197,6 +200,8 @@ int LocationIndex(const CompiledSet& set, const std::string& name) {
 
 }  // namespace
 
+std::string TagText(const TagFact& t) { return absl::StrCat(*t.origin_name, ":", *t.class_name); }
+
 void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
                 const EvalOptions& options, Facts* f) {
   f->request = &req;
@@ -204,52 +209,50 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   for (const auto& e : req.evidence) f->request_evidence.push_back(Resolve(set, e, now));
   LineageWalker walker(options, f);
   auto add_dataset = [&](const Dataset& d) {
-    Artifact a;
+    Artifact& a = f->artifacts.emplace_back();
     a.kind = ArtifactKind::kDataset;
     a.dataset = &d;
     for (const auto& e : d.evidence) a.evidence.push_back(Resolve(set, e, now));
-    std::vector<RawTag> raw;
+    RawTags raw;
     walker.Dataset(d, 1, &raw);
     FinishTags(set, raw, &a, f);
-    f->artifacts.push_back(std::move(a));
   };
   auto add_model = [&](const Model& m) {
-    Artifact a;
+    Artifact& a = f->artifacts.emplace_back();
     a.kind = ArtifactKind::kModel;
     a.model = &m;
     for (const auto& e : m.evidence) a.evidence.push_back(Resolve(set, e, now));
-    std::vector<RawTag> raw;
+    RawTags raw;
     walker.Model(m, 1, &raw);
     FinishTags(set, raw, &a, f);
-    if (!m.tier.empty()) f->tiers.push_back(m.tier);
+    if (!m.tier.empty()) f->tiers.push_back(&m.tier);
     if (m.training_flops) {
       f->training_flops = std::max(f->training_flops.value_or(0), *m.training_flops);
     }
-    f->artifacts.push_back(std::move(a));
   };
-  std::vector<std::string> loc_names;
+  absl::InlinedVector<const std::string*, 4> loc_names;  // checked, the placement first
   switch (req.kind) {
     case Request::Kind::kDataset:
       add_dataset(*req.dataset);
-      loc_names.push_back(req.destination.empty() ? req.dataset->location : req.destination);
+      loc_names.push_back(req.destination.empty() ? &req.dataset->location : &req.destination);
       break;
     case Request::Kind::kModel:
       add_model(*req.model);
-      loc_names.push_back(req.destination.empty() ? req.model->location : req.destination);
+      loc_names.push_back(req.destination.empty() ? &req.model->location : &req.destination);
       break;
     case Request::Kind::kCompute: {
       const Compute& c = *req.compute;
-      loc_names.push_back(c.location);
+      loc_names.push_back(&c.location);
       for (const auto& in : c.inputs) {
         if (in.dataset) {
           add_dataset(*in.dataset);
-          if (!in.dataset->location.empty()) loc_names.push_back(in.dataset->location);
+          if (!in.dataset->location.empty()) loc_names.push_back(&in.dataset->location);
         } else {
           add_model(*in.model);
-          if (!in.model->location.empty()) loc_names.push_back(in.model->location);
+          if (!in.model->location.empty()) loc_names.push_back(&in.model->location);
         }
       }
-      for (const auto& o : c.outputs) loc_names.push_back(o.location);
+      for (const auto& o : c.outputs) loc_names.push_back(&o.location);
       if (c.user && !c.user->jurisdiction.empty()) {
         f->user_jurisdiction = Jurisdiction(set, c.user->jurisdiction);
         if (f->user_jurisdiction < 0) {
@@ -259,32 +262,30 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
         }
       }
       if (c.prompt_classes && !c.prompt_classes->empty()) {
-        Artifact a;
+        Artifact& a = f->artifacts.emplace_back();
         a.kind = ArtifactKind::kPrompt;
-        std::vector<RawTag> raw;
-        std::string origin = c.user ? c.user->jurisdiction : "";
-        if (origin.empty()) {
+        RawTags raw;
+        if (!c.user || c.user->jurisdiction.empty()) {
           f->fail.push_back({"residency.unknown_origin",
                              "the prompt carries data classes but the user's jurisdiction is "
                              "unknown"});
         } else {
           // A prompt carries the data of one person, its user; counted as possibly sensitive.
           for (const auto& cls : *c.prompt_classes)
-            raw.push_back(RawTag{cls, origin, 1.0, 1.0, 1.0});
+            raw.push_back(RawTag{&cls, &c.user->jurisdiction, 1.0, 1.0, 1.0});
         }
         FinishTags(set, raw, &a, f);
-        f->artifacts.push_back(std::move(a));
       }
       break;
     }
   }
-  f->primary_name = loc_names.empty() ? "" : loc_names[0];
+  if (!loc_names.empty()) f->primary_name = *loc_names[0];
   for (size_t i = 0; i < loc_names.size(); ++i) {
-    int idx = LocationIndex(set, loc_names[i]);
+    int idx = LocationIndex(set, *loc_names[i]);
     if (idx < 0) {
       f->fail.push_back(
           {"residency.unknown_location",
-           absl::StrCat("location `", loc_names[i], "` is not in the region catalogue"), i == 0});
+           absl::StrCat("location `", *loc_names[i], "` is not in the region catalogue"), i == 0});
       if (i == 0) f->primary = -1;
       continue;
     }

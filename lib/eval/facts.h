@@ -4,6 +4,8 @@
 #define RESIDENCY_LIB_EVAL_FACTS_H_
 
 #include <optional>
+
+#include "absl/container/inlined_vector.h"
 #include <string>
 #include <vector>
 
@@ -30,7 +32,9 @@ struct TagFact {
   int effective_cls = -1;  // anonymized without attestation -> pseudonymized
   int origin = -1;         // jurisdiction index
   CountryBits origin_bits;
-  std::string text;  // ORIGIN:class as given
+  // ORIGIN:class as given (the request's strings; the text is built only for output).
+  const std::string* origin_name = nullptr;
+  const std::string* class_name = nullptr;
   // Sums over the partitions carrying this tag; nullopt when any of them lacks the number.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects;
   bool has_partition = false;
@@ -39,7 +43,7 @@ struct TagFact {
 // One partition (lineage included) of an artifact.
 struct PartFact {
   int id = 0;
-  std::vector<int> effective_classes;
+  absl::InlinedVector<int, 4> effective_classes;
   CountryBits origin_bits;
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects;
 };
@@ -50,10 +54,13 @@ struct Artifact {
   ArtifactKind kind = ArtifactKind::kDataset;
   const Dataset* dataset = nullptr;
   const Model* model = nullptr;
-  std::vector<ResolvedEvidence> evidence;  // the artifact's own
-  std::vector<TagFact> tags;
-  std::vector<PartFact> parts;
+  absl::InlinedVector<ResolvedEvidence, 4> evidence;  // the artifact's own
+  absl::InlinedVector<TagFact, 4> tags;
+  absl::InlinedVector<PartFact, 2> parts;
 };
+
+// ORIGIN:class.
+std::string TagText(const TagFact& t);
 
 struct FailReason {
   std::string rule;  // residency.unknown_location, ...
@@ -61,16 +68,17 @@ struct FailReason {
   bool primary_location = false;  // the refused placement itself (a suggestion replaces it)
 };
 
+// Sized so that a typical request builds its facts without touching the heap.
 struct Facts {
   const Request* request = nullptr;
   absl::Time now;
-  std::vector<Artifact> artifacts;
-  std::vector<ResolvedEvidence> request_evidence;
+  absl::InlinedVector<Artifact, 2> artifacts;
+  absl::InlinedVector<ResolvedEvidence, 4> request_evidence;
   // Checked locations: catalogue indexes (unknown ones are in `fail`). `primary` is the index
   // into `locations` of the placement a suggestion replaces (-1 when it was unknown).
-  std::vector<int> locations;
+  absl::InlinedVector<int, 4> locations;
   int primary = -1;
-  std::string primary_name;
+  std::string_view primary_name;  // as the request names it
   std::vector<FailReason> fail;
   std::vector<std::string> all_tags;  // unique, sorted
   // Request-unit numbers.
@@ -78,7 +86,8 @@ struct Facts {
   int operator_country = -1;  // ISO index
   int recipient_country = -1;
   int user_jurisdiction = -1;      // jurisdiction index
-  std::vector<std::string> tiers;  // tiers of every model in the request (top level or input)
+  // Tiers of every model in the request (top level or input).
+  absl::InlinedVector<const std::string*, 2> tiers;
 };
 
 // Builds the facts. Never fails: problems become fail-closed reasons.
