@@ -964,6 +964,7 @@ std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
     }
   }
   std::vector<std::string> out;
+  out.reserve(std::min(kMax, count[0] + count[1] + count[2] + count[3]));
   for (int rank = 0; rank < 4 && out.size() < kMax; ++rank)
     for (size_t k = 0; k < count[rank] && out.size() < kMax; ++k)
       out.push_back(locs[ranked[rank][k]].id);

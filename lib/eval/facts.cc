@@ -125,13 +125,17 @@ bool HasAttestation(const CompiledSet& set, const List& own, const List& req, co
   return false;
 }
 
-void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* f) {
+using TagNames = absl::InlinedVector<std::pair<const std::string*, const std::string*>, 8>;
+
+void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* f,
+                TagNames* names) {
   // The tag (index into a->tags) of each raw tag, -1 when its class or origin is unknown.
   absl::InlinedVector<int, 8> tag_of;
   for (const auto& r : raw) {
     auto ci = set.class_index.find(*r.cls);
     int origin = Jurisdiction(set, *r.origin);
     tag_of.push_back(-1);
+    names->emplace_back(r.origin, r.cls);
     if (ci == set.class_index.end()) {
       f->fail.push_back({"residency.unknown_class",
                          absl::StrCat("data class `", *r.cls, "` is not in the vocabulary")});
@@ -141,7 +145,6 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
                          absl::StrCat("origin `", *r.origin,
                                       "` is neither an ISO 3166-1 code nor a catalogue group")});
     }
-    f->all_tags.push_back(absl::StrCat(*r.origin, ":", *r.cls));
     if (ci == set.class_index.end() || origin < 0) continue;
     auto it = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& t) {
       return t.cls == ci->second && t.origin == origin;
@@ -208,6 +211,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   f->now = now;
   for (const auto& e : req.evidence) f->request_evidence.push_back(Resolve(set, e, now));
   LineageWalker walker(options, f);
+  TagNames names;  // of every raw tag, for `all_tags`
   auto add_dataset = [&](const Dataset& d) {
     Artifact& a = f->artifacts.emplace_back();
     a.kind = ArtifactKind::kDataset;
@@ -215,7 +219,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     for (const auto& e : d.evidence) a.evidence.push_back(Resolve(set, e, now));
     RawTags raw;
     walker.Dataset(d, 1, &raw);
-    FinishTags(set, raw, &a, f);
+    FinishTags(set, raw, &a, f, &names);
   };
   auto add_model = [&](const Model& m) {
     Artifact& a = f->artifacts.emplace_back();
@@ -224,7 +228,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     for (const auto& e : m.evidence) a.evidence.push_back(Resolve(set, e, now));
     RawTags raw;
     walker.Model(m, 1, &raw);
-    FinishTags(set, raw, &a, f);
+    FinishTags(set, raw, &a, f, &names);
     if (!m.tier.empty()) f->tiers.push_back(&m.tier);
     if (m.training_flops) {
       f->training_flops = std::max(f->training_flops.value_or(0), *m.training_flops);
@@ -274,7 +278,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
           for (const auto& cls : *c.prompt_classes)
             raw.push_back(RawTag{&cls, &c.user->jurisdiction, 1.0, 1.0, 1.0});
         }
-        FinishTags(set, raw, &a, f);
+        FinishTags(set, raw, &a, f, &names);
       }
       break;
     }
@@ -313,6 +317,8 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     f->operator_country = policy_internal::IsoCountryIndex(req.operator_party->country);
   if (req.recipient)
     f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
+  f->all_tags.reserve(names.size());
+  for (const auto& [origin, cls] : names) f->all_tags.push_back(absl::StrCat(*origin, ":", *cls));
   std::sort(f->all_tags.begin(), f->all_tags.end());
   f->all_tags.erase(std::unique(f->all_tags.begin(), f->all_tags.end()), f->all_tags.end());
 }

@@ -80,7 +80,7 @@ struct Facts {
   int primary = -1;
   std::string_view primary_name;  // as the request names it
   std::vector<FailReason> fail;
-  std::vector<std::string> all_tags;  // unique, sorted
+  std::vector<std::string> all_tags;  // ORIGIN:class of every tag as given; unique, sorted
   // Request-unit numbers.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
   int operator_country = -1;  // ISO index

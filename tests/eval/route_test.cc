@@ -2,38 +2,12 @@
 // without allocating once a shape has been seen.
 #include "residency/route.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <thread>
 
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
+#include "testing/counting_new.h"
 #include "testing/fixtures.h"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// Every replaceable allocation form goes through malloc/free here, so the counts are complete and
-// allocation and deallocation always match (also under ASan).
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n ? n : 1);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace residency {
 namespace {
@@ -118,10 +92,10 @@ TEST(Router, WarmLookupsDoNotAllocate) {
   absl::Time now = absl::FromUnixSeconds(1782777600);
   int seoul = router.LocationIndex("ncp:KR");
   router.Route(q, now, seoul);  // builds the entry
-  long before = g_allocations.load();
+  long before = testing::AllocationCount();
   Effect e = Effect::kAllow;
   for (int i = 0; i < 1000; ++i) e = std::max(e, router.Route(q, now, seoul).preferred);
-  EXPECT_EQ(g_allocations.load(), before) << "Route() allocated on a warm shape";
+  EXPECT_EQ(testing::AllocationCount(), before) << "Route() allocated on a warm shape";
   EXPECT_EQ(e, Effect::kDeny) << "an RRN without a statute is denied everywhere";
 }
 

@@ -1,8 +1,5 @@
 // TagRequest() does not allocate: this binary replaces the global operator new with a counting
 // one and tags every kind of request between two reads of the counter.
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -10,52 +7,18 @@
 #include "residency/tagging.h"
 #include "tagging/tagging_corpus.h"
 #include "tagging/tagging_test_util.h"
-
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<long> g_allocations{0};
-}
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const size_t al = static_cast<size_t>(a);
-  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "testing/counting_new.h"
 
 namespace residency::tagging {
 namespace {
 
+std::vector<int>* volatile g_escape;  // so that the compiler cannot elide the allocation
+
 TEST(NoAllocation, CounterWorks) {
-  const long before = g_allocations.load();
-  auto* v = new std::vector<int>(100);
-  delete v;
-  EXPECT_GE(g_allocations.load() - before, 2);
+  const long before = residency::testing::AllocationCount();
+  g_escape = new std::vector<int>(100);
+  delete g_escape;
+  EXPECT_GE(residency::testing::AllocationCount() - before, 2);
 }
 
 TEST(NoAllocation, TagRequestNeverAllocates) {
@@ -78,7 +41,7 @@ TEST(NoAllocation, TagRequestNeverAllocates) {
     payloads.push_back({b});
     payloads.push_back({std::string_view(b).substr(0, 100), std::string_view(b).substr(100)});
   }
-  const long before = g_allocations.load();
+  const long before = residency::testing::AllocationCount();
   int tagged = 0, found = 0;
   for (const auto& chunks : payloads) {
     for (int variant = 0; variant < 3; ++variant) {
@@ -92,7 +55,7 @@ TEST(NoAllocation, TagRequestNeverAllocates) {
       ++tagged;
     }
   }
-  const long after = g_allocations.load();
+  const long after = residency::testing::AllocationCount();
   EXPECT_EQ(after - before, 0) << "allocations during " << tagged << " requests";
   EXPECT_GT(found, 0);
 }

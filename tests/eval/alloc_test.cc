@@ -1,0 +1,90 @@
+// Evaluate() allocates only for the decision it returns: once warm, every heap allocation of an
+// evaluation is one the result keeps (its vectors and the strings too long for the small-string
+// buffer). This binary counts every operator new (tests/testing/counting_new.cc).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "residency/decision.h"
+#include "testing/counting_new.h"
+
+namespace residency {
+namespace {
+
+// Heap blocks a decision owns (libstdc++ keeps strings of up to 15 bytes inline).
+long OwnedBlocks(const Decision& d) {
+  long n = 0;
+  auto str = [&](const std::string& s) { n += s.size() > 15 ? 1 : 0; };
+  auto vec = [&](const auto& v) { n += v.capacity() > 0 ? 1 : 0; };
+  for (const auto* list : {&d.reasons, &d.dry_run}) {
+    vec(*list);
+    for (const Reason& r : *list) {
+      for (const std::string* s :
+           {&r.policy, &r.rule, &r.basis, &r.citation, &r.message, &r.alternative, &r.exception})
+        str(*s);
+    }
+  }
+  vec(d.obligations);
+  for (const auto& o : d.obligations) str(o.id), str(o.policy);
+  vec(d.lifted);
+  for (const auto& l : d.lifted) str(l.tag), str(l.policy);
+  vec(d.tags);
+  for (const auto& t : d.tags) str(t);
+  vec(d.suggested_locations);
+  for (const auto& s : d.suggested_locations) str(s);
+  str(d.policy_digest);
+  return n;
+}
+
+std::vector<Request> ExampleRequests() {
+  std::vector<Request> out;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(RESIDENCY_SOURCE_DIR) + "/examples/requests")) {
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto r = ParseRequest(text.str());
+    EXPECT_TRUE(r.ok()) << e.path() << ": " << r.status();
+    if (r.ok()) out.push_back(*std::move(r));
+  }
+  return out;
+}
+
+void ExpectOnlyOwnedAllocations(bool suggest) {
+  auto snap = CompilePolicy({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  std::vector<Request> requests = ExampleRequests();
+  ASSERT_GE(requests.size(), 10u);
+  EvalOptions options;
+  options.suggest = suggest;
+  for (const Request& r : requests) ASSERT_TRUE(Evaluate(**snap, r, options).ok());  // warm
+  int with_suggestions = 0;
+  for (const Request& r : requests) {
+    const long before = testing::AllocationCount();
+    absl::StatusOr<Decision> d = Evaluate(**snap, r, options);
+    const long made = testing::AllocationCount() - before;
+    ASSERT_TRUE(d.ok());
+    with_suggestions += d->suggested_locations.empty() ? 0 : 1;
+    EXPECT_EQ(made, OwnedBlocks(*d)) << DecisionToJson(*d);
+  }
+  if (suggest) EXPECT_GT(with_suggestions, 0);
+}
+
+std::vector<int>* volatile g_escape;  // so that the compiler cannot elide the allocation
+
+TEST(EvalAllocation, CounterWorks) {
+  const long before = testing::AllocationCount();
+  g_escape = new std::vector<int>(100);
+  delete g_escape;
+  EXPECT_GE(testing::AllocationCount() - before, 2);
+}
+
+TEST(EvalAllocation, OnlyForTheDecision) { ExpectOnlyOwnedAllocations(false); }
+
+TEST(EvalAllocation, OnlyForTheDecisionWithSuggestions) { ExpectOnlyOwnedAllocations(true); }
+
+}  // namespace
+}  // namespace residency
