@@ -71,8 +71,9 @@ struct Decision {
 struct EvalOptions {
   // The evaluation time when the request has no `now`; default: the clock, read once.
   std::optional<absl::Time> now;
-  // Compute `suggested_locations` for denied placements (re-evaluates the request at every
-  // catalogue location; turn off when the caller never shows them).
+  // Compute `suggested_locations` for denied placements (one more pass over the rules that
+  // apply, evaluated at every catalogue location at once; roughly doubles the cost of a deny;
+  // turn off when the caller never shows them).
   bool suggest = true;
   // Lineage bounds (depth of derived_from / trained_on / base_models nesting, nodes in all).
   int max_lineage_depth = 64;
