@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -186,7 +187,20 @@ class Log final : public AuditLog {
       commitment = h.Finish();
       principal = &commitment;
     }
-    RESIDENCY_RETURN_IF_ERROR(EncodeDecision(d, 0, principal, &buf));
+    // The policy digest changes only when the policy set does: parse it once per thread.
+    thread_local std::string policy_text;  // parsed into `policy` when `policy_valid`
+    thread_local Hash policy;
+    thread_local bool policy_valid = false;
+    if (!policy_valid || d.policy_digest != policy_text) {
+      policy_valid = ParsePolicyDigest(d.policy_digest, &policy);
+      if (!policy_valid) {
+        // The parsing overload reports the first bad field, in its usual order.
+        absl::Status bad = EncodeDecision(d, 0, principal, &buf);
+        return bad.ok() ? absl::InternalError("policy digest rejected") : bad;
+      }
+      policy_text = d.policy_digest;
+    }
+    RESIDENCY_RETURN_IF_ERROR(EncodeDecision(d, policy, 0, principal, &buf));
     return Publish(buf);
   }
 
@@ -264,10 +278,8 @@ class Log final : public AuditLog {
     const uint64_t idx = next_index_.fetch_add(1, std::memory_order_relaxed);
     for (int i = 0; i < 8; ++i) buf[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
     Slot& s = slots_[idx & mask_];
-    for (uint32_t spins = 0; s.seq.load(std::memory_order_acquire) != idx; ++spins) {
-      if (failed_.load() || stopped_.load()) return Health();
-      if (spins > 64) std::this_thread::yield();
-    }
+    if (s.seq.load(std::memory_order_acquire) != idx) WaitForSlot(s, idx);
+    if (s.seq.load(std::memory_order_acquire) != idx) return Health();
     s.bytes.assign(buf);
     s.leaf = LeafHasher().Leaf(buf);
     s.seq.store(idx + 1, std::memory_order_release);
@@ -282,6 +294,25 @@ class Log final : public AuditLog {
       }
     }
     return idx;
+  }
+
+  // The ring is full: the writer has not freed this slot for this lap yet. Spins briefly, then
+  // sleeps until the writer frees slots (it is behind, e.g. in an fsync), so that a waiting
+  // caller does not burn the core the writer needs. Returns early when the log fails or stops.
+  void WaitForSlot(Slot& s, uint64_t idx) {
+    for (int spins = 0; spins < 64; ++spins) {
+      if (s.seq.load(std::memory_order_acquire) == idx) return;
+    }
+    space_waiters_.fetch_add(1);
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      // Timed: a belt against a missed wake-up; the writer notifies after each batch.
+      while (s.seq.load(std::memory_order_acquire) != idx && !failed_.load() &&
+             !stopped_.load()) {
+        space_cv_.wait_for(l, std::chrono::milliseconds(1));
+      }
+    }
+    space_waiters_.fetch_sub(1);
   }
 
   // ---- writer thread ----
@@ -304,6 +335,7 @@ class Log final : public AuditLog {
     if (failure_.ok()) failure_ = std::move(s);
     failed_.store(true);
     ack_cv_.notify_all();
+    space_cv_.notify_all();
   }
 
   AuditOptions opts_;
@@ -317,9 +349,9 @@ class Log final : public AuditLog {
   alignas(64) std::atomic<uint64_t> durable_{0};
   std::atomic<uint64_t> checkpointed_{0};
   std::atomic<bool> failed_{false}, closing_{false}, stopped_{false}, flush_requested_{false};
-  std::atomic<int> sync_waiters_{0};
+  std::atomic<int> sync_waiters_{0}, space_waiters_{0};
   std::mutex mu_;
-  std::condition_variable work_cv_, ack_cv_;
+  std::condition_variable work_cv_, ack_cv_, space_cv_;
   absl::Status failure_;  // guarded by mu_
   std::mutex close_mu_;
   bool closed_ = false;
@@ -480,6 +512,11 @@ size_t Log::ConsumeReady(size_t max, absl::Status* status) {
     ++n;
     if (!status->ok()) break;
   }
+  // Callers waiting for a free slot (seq_cst: pairs with their increment before they check).
+  if (n > 0 && space_waiters_.load() > 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    space_cv_.notify_all();
+  }
   return n;
 }
 
@@ -618,6 +655,7 @@ void Log::Run() {
   stopped_.store(true);
   std::lock_guard<std::mutex> l(mu_);
   ack_cv_.notify_all();
+  space_cv_.notify_all();
 }
 
 }  // namespace
