@@ -307,8 +307,7 @@ class Log final : public AuditLog {
     {
       std::unique_lock<std::mutex> l(mu_);
       // Timed: a belt against a missed wake-up; the writer notifies after each batch.
-      while (s.seq.load(std::memory_order_acquire) != idx && !failed_.load() &&
-             !stopped_.load()) {
+      while (s.seq.load(std::memory_order_acquire) != idx && !failed_.load() && !stopped_.load()) {
         space_cv_.wait_for(l, std::chrono::milliseconds(1));
       }
     }
