@@ -176,7 +176,7 @@ class Log final : public AuditLog {
 
   absl::StatusOr<uint64_t> Append(const DecisionRecord& d) override {
     thread_local std::string buf;
-    buf.clear();
+    buf.assign(kFrameHeader, '\0');  // the frame header, filled in by Publish
     Hash commitment;
     const Hash* principal = nullptr;
     if (!d.principal.empty()) {
@@ -212,7 +212,7 @@ class Log final : public AuditLog {
       return absl::InvalidArgumentError(
           absl::StrCat("policy digest `", policy_digest, "` is not `sha256:<64 hex>`"));
     }
-    std::string buf;
+    std::string buf(kFrameHeader, '\0');
     RESIDENCY_RETURN_IF_ERROR(EncodeRecord(v, &buf));
     return Publish(buf);
   }
@@ -252,8 +252,8 @@ class Log final : public AuditLog {
  private:
   struct alignas(64) Slot {
     std::atomic<uint64_t> seq{0};
-    std::string bytes;
-    Hash leaf{};  // computed by the appending thread, so hashing scales with the callers
+    std::string frame;  // frame header, then the record
+    Hash leaf{};        // computed by the appending thread, so hashing scales with the callers
   };
 
   absl::Status Health() {
@@ -272,16 +272,22 @@ class Log final : public AuditLog {
     work_cv_.notify_one();
   }
 
-  // Hands an encoded record (index field still 0) to the writer.
+  // Hands a record to the writer. `buf` is kFrameHeader bytes of room for the frame header and
+  // then the encoded record with its index field still 0. The calling thread sets the index,
+  // hashes the leaf and builds the frame (CRC included), so that work scales with the callers
+  // and the writer only copies the frame out.
   absl::StatusOr<uint64_t> Publish(std::string& buf) {
     if (absl::Status s = Health(); !s.ok()) return s;
     const uint64_t idx = next_index_.fetch_add(1, std::memory_order_relaxed);
-    for (int i = 0; i < 8; ++i) buf[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
+    char* rec = buf.data() + kFrameHeader;
+    for (int i = 0; i < 8; ++i) rec[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
+    const std::string_view record(rec, buf.size() - kFrameHeader);
+    FrameHeader(kFrameRecord, record, buf.data());
     Slot& s = slots_[idx & mask_];
     if (s.seq.load(std::memory_order_acquire) != idx) WaitForSlot(s, idx);
     if (s.seq.load(std::memory_order_acquire) != idx) return Health();
-    s.bytes.assign(buf);
-    s.leaf = LeafHasher().Leaf(buf);
+    s.frame.assign(buf);
+    s.leaf = LeafHasher().Leaf(record);
     s.seq.store(idx + 1, std::memory_order_release);
     if (opts_.durability == AuditDurability::kSync) {
       sync_waiters_.fetch_add(1);
@@ -319,7 +325,8 @@ class Log final : public AuditLog {
   absl::Status Step(bool* idle);
   size_t ConsumeReady(size_t max, absl::Status* status);
   absl::Status ConsumeThrough(uint64_t index);
-  absl::Status Process(std::string_view bytes, const Hash* leaf);
+  // `frame` is the record's complete frame when the caller built it, else empty.
+  absl::Status Process(std::string_view bytes, const Hash* leaf, std::string_view frame);
   static TreeHasher& LeafHasher() {
     thread_local TreeHasher h;
     return h;
@@ -478,10 +485,14 @@ absl::Status Log::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Log::Process(std::string_view bytes, const Hash* leaf) {
+absl::Status Log::Process(std::string_view bytes, const Hash* leaf, std::string_view frame) {
   if (seg_bytes_ + wbuf_.size() >= opts_.segment_bytes) RESIDENCY_RETURN_IF_ERROR(Rotate());
   range_.Append(leaf ? *leaf : hasher_.Leaf(bytes), &hasher_);
-  AppendFrame(kFrameRecord, bytes, &wbuf_);
+  if (frame.empty()) {
+    AppendFrame(kFrameRecord, bytes, &wbuf_);
+  } else {
+    wbuf_.append(frame.data(), frame.size());
+  }
   if (opts_.sink) {
     PutU32(&sink_buf_, static_cast<uint32_t>(bytes.size()));
     sink_buf_.append(bytes.data(), bytes.size());
@@ -501,11 +512,12 @@ size_t Log::ConsumeReady(size_t max, absl::Status* status) {
     if (!own_.empty() && own_.front().first == idx) {
       std::string bytes = std::move(own_.front().second);
       own_.pop_front();
-      *status = Process(bytes, nullptr);
+      *status = Process(bytes, nullptr, {});
       s.seq.store(idx + cap_, std::memory_order_release);
     } else {
       if (s.seq.load(std::memory_order_acquire) != idx + 1) break;
-      *status = Process(s.bytes, &s.leaf);
+      const std::string_view frame = s.frame;
+      *status = Process(frame.substr(kFrameHeader), &s.leaf, frame);
       s.seq.store(idx + cap_, std::memory_order_release);
     }
     ++n;
