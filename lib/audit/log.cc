@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -175,7 +176,7 @@ class Log final : public AuditLog {
 
   absl::StatusOr<uint64_t> Append(const DecisionRecord& d) override {
     thread_local std::string buf;
-    buf.clear();
+    buf.assign(kFrameHeader, '\0');  // the frame header, filled in by Publish
     Hash commitment;
     const Hash* principal = nullptr;
     if (!d.principal.empty()) {
@@ -186,7 +187,20 @@ class Log final : public AuditLog {
       commitment = h.Finish();
       principal = &commitment;
     }
-    RESIDENCY_RETURN_IF_ERROR(EncodeDecision(d, 0, principal, &buf));
+    // The policy digest changes only when the policy set does: parse it once per thread.
+    thread_local std::string policy_text;  // parsed into `policy` when `policy_valid`
+    thread_local Hash policy;
+    thread_local bool policy_valid = false;
+    if (!policy_valid || d.policy_digest != policy_text) {
+      policy_valid = ParsePolicyDigest(d.policy_digest, &policy);
+      if (!policy_valid) {
+        // The parsing overload reports the first bad field, in its usual order.
+        absl::Status bad = EncodeDecision(d, 0, principal, &buf);
+        return bad.ok() ? absl::InternalError("policy digest rejected") : bad;
+      }
+      policy_text = d.policy_digest;
+    }
+    RESIDENCY_RETURN_IF_ERROR(EncodeDecision(d, policy, 0, principal, &buf));
     return Publish(buf);
   }
 
@@ -198,7 +212,7 @@ class Log final : public AuditLog {
       return absl::InvalidArgumentError(
           absl::StrCat("policy digest `", policy_digest, "` is not `sha256:<64 hex>`"));
     }
-    std::string buf;
+    std::string buf(kFrameHeader, '\0');
     RESIDENCY_RETURN_IF_ERROR(EncodeRecord(v, &buf));
     return Publish(buf);
   }
@@ -238,8 +252,8 @@ class Log final : public AuditLog {
  private:
   struct alignas(64) Slot {
     std::atomic<uint64_t> seq{0};
-    std::string bytes;
-    Hash leaf{};  // computed by the appending thread, so hashing scales with the callers
+    std::string frame;  // frame header, then the record
+    Hash leaf{};        // computed by the appending thread, so hashing scales with the callers
   };
 
   absl::Status Health() {
@@ -258,18 +272,22 @@ class Log final : public AuditLog {
     work_cv_.notify_one();
   }
 
-  // Hands an encoded record (index field still 0) to the writer.
+  // Hands a record to the writer. `buf` is kFrameHeader bytes of room for the frame header and
+  // then the encoded record with its index field still 0. The calling thread sets the index,
+  // hashes the leaf and builds the frame (CRC included), so that work scales with the callers
+  // and the writer only copies the frame out.
   absl::StatusOr<uint64_t> Publish(std::string& buf) {
     if (absl::Status s = Health(); !s.ok()) return s;
     const uint64_t idx = next_index_.fetch_add(1, std::memory_order_relaxed);
-    for (int i = 0; i < 8; ++i) buf[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
+    char* rec = buf.data() + kFrameHeader;
+    for (int i = 0; i < 8; ++i) rec[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
+    const std::string_view record(rec, buf.size() - kFrameHeader);
+    FrameHeader(kFrameRecord, record, buf.data());
     Slot& s = slots_[idx & mask_];
-    for (uint32_t spins = 0; s.seq.load(std::memory_order_acquire) != idx; ++spins) {
-      if (failed_.load() || stopped_.load()) return Health();
-      if (spins > 64) std::this_thread::yield();
-    }
-    s.bytes.assign(buf);
-    s.leaf = LeafHasher().Leaf(buf);
+    if (s.seq.load(std::memory_order_acquire) != idx) WaitForSlot(s, idx);
+    if (s.seq.load(std::memory_order_acquire) != idx) return Health();
+    s.frame.assign(buf);
+    s.leaf = LeafHasher().Leaf(record);
     s.seq.store(idx + 1, std::memory_order_release);
     if (opts_.durability == AuditDurability::kSync) {
       sync_waiters_.fetch_add(1);
@@ -284,12 +302,31 @@ class Log final : public AuditLog {
     return idx;
   }
 
+  // The ring is full: the writer has not freed this slot for this lap yet. Spins briefly, then
+  // sleeps until the writer frees slots (it is behind, e.g. in an fsync), so that a waiting
+  // caller does not burn the core the writer needs. Returns early when the log fails or stops.
+  void WaitForSlot(Slot& s, uint64_t idx) {
+    for (int spins = 0; spins < 64; ++spins) {
+      if (s.seq.load(std::memory_order_acquire) == idx) return;
+    }
+    space_waiters_.fetch_add(1);
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      // Timed: a belt against a missed wake-up; the writer notifies after each batch.
+      while (s.seq.load(std::memory_order_acquire) != idx && !failed_.load() && !stopped_.load()) {
+        space_cv_.wait_for(l, std::chrono::milliseconds(1));
+      }
+    }
+    space_waiters_.fetch_sub(1);
+  }
+
   // ---- writer thread ----
   void Run();
   absl::Status Step(bool* idle);
   size_t ConsumeReady(size_t max, absl::Status* status);
   absl::Status ConsumeThrough(uint64_t index);
-  absl::Status Process(std::string_view bytes, const Hash* leaf);
+  // `frame` is the record's complete frame when the caller built it, else empty.
+  absl::Status Process(std::string_view bytes, const Hash* leaf, std::string_view frame);
   static TreeHasher& LeafHasher() {
     thread_local TreeHasher h;
     return h;
@@ -304,6 +341,7 @@ class Log final : public AuditLog {
     if (failure_.ok()) failure_ = std::move(s);
     failed_.store(true);
     ack_cv_.notify_all();
+    space_cv_.notify_all();
   }
 
   AuditOptions opts_;
@@ -317,9 +355,9 @@ class Log final : public AuditLog {
   alignas(64) std::atomic<uint64_t> durable_{0};
   std::atomic<uint64_t> checkpointed_{0};
   std::atomic<bool> failed_{false}, closing_{false}, stopped_{false}, flush_requested_{false};
-  std::atomic<int> sync_waiters_{0};
+  std::atomic<int> sync_waiters_{0}, space_waiters_{0};
   std::mutex mu_;
-  std::condition_variable work_cv_, ack_cv_;
+  std::condition_variable work_cv_, ack_cv_, space_cv_;
   absl::Status failure_;  // guarded by mu_
   std::mutex close_mu_;
   bool closed_ = false;
@@ -447,10 +485,14 @@ absl::Status Log::Start() {
   return absl::OkStatus();
 }
 
-absl::Status Log::Process(std::string_view bytes, const Hash* leaf) {
+absl::Status Log::Process(std::string_view bytes, const Hash* leaf, std::string_view frame) {
   if (seg_bytes_ + wbuf_.size() >= opts_.segment_bytes) RESIDENCY_RETURN_IF_ERROR(Rotate());
   range_.Append(leaf ? *leaf : hasher_.Leaf(bytes), &hasher_);
-  AppendFrame(kFrameRecord, bytes, &wbuf_);
+  if (frame.empty()) {
+    AppendFrame(kFrameRecord, bytes, &wbuf_);
+  } else {
+    wbuf_.append(frame.data(), frame.size());
+  }
   if (opts_.sink) {
     PutU32(&sink_buf_, static_cast<uint32_t>(bytes.size()));
     sink_buf_.append(bytes.data(), bytes.size());
@@ -470,15 +512,21 @@ size_t Log::ConsumeReady(size_t max, absl::Status* status) {
     if (!own_.empty() && own_.front().first == idx) {
       std::string bytes = std::move(own_.front().second);
       own_.pop_front();
-      *status = Process(bytes, nullptr);
+      *status = Process(bytes, nullptr, {});
       s.seq.store(idx + cap_, std::memory_order_release);
     } else {
       if (s.seq.load(std::memory_order_acquire) != idx + 1) break;
-      *status = Process(s.bytes, &s.leaf);
+      const std::string_view frame = s.frame;
+      *status = Process(frame.substr(kFrameHeader), &s.leaf, frame);
       s.seq.store(idx + cap_, std::memory_order_release);
     }
     ++n;
     if (!status->ok()) break;
+  }
+  // Callers waiting for a free slot (seq_cst: pairs with their increment before they check).
+  if (n > 0 && space_waiters_.load() > 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    space_cv_.notify_all();
   }
   return n;
 }
@@ -618,6 +666,7 @@ void Log::Run() {
   stopped_.store(true);
   std::lock_guard<std::mutex> l(mu_);
   ack_cv_.notify_all();
+  space_cv_.notify_all();
 }
 
 }  // namespace

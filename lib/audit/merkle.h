@@ -15,7 +15,10 @@
 
 namespace residency::audit {
 
-// Reusable SHA-256 context for leaf and node hashes (EVP_MD fetched once per process).
+// Leaf and node hashes. The writer and the verifier make one or two per record, so the cost of
+// OpenSSL 3's EVP layer (an allocation and a free per digest) matters: where the OpenSSL build
+// still has the plain SHA-256 functions (Debian's does) they are used directly, with the same
+// assembly underneath (SHA-NI where the CPU has it); otherwise one EVP_MD_CTX is reused.
 class TreeHasher {
  public:
   TreeHasher();
@@ -24,7 +27,7 @@ class TreeHasher {
   static Hash Empty();                             // SHA-256("")
 
  private:
-  internal::UniqueEvpMdCtx ctx_;
+  internal::UniqueEvpMdCtx ctx_;  // the EVP path only
 };
 
 // The frontier of an append-only tree: perfect-subtree roots for the set bits of `size`.

@@ -14,8 +14,7 @@ absl::Status Bad(const char* what) {
   return absl::InvalidArgumentError(absl::StrCat("non-canonical audit record: ", what));
 }
 
-bool GoodText(std::string_view s) {
-  if (s.empty()) return false;
+bool GoodTextSlow(std::string_view s) {
   bool ascii = true;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
@@ -23,6 +22,34 @@ bool GoodText(std::string_view s) {
     ascii &= u < 0x80;
   }
   return ascii || IsValidUtf8(s);
+}
+
+// True when each of the 8 bytes in `x` is printable ASCII (0x20..0x7e). The classic
+// "has a byte less than n" and "has a zero byte" tests, exact for existence.
+inline bool PrintableAscii8(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;
+  const uint64_t y = x ^ (kOnes * 0x7f);
+  const uint64_t del = (y - kOnes) & ~y & kHigh;
+  return ((x & kHigh) | below_space | del) == 0;
+}
+
+// Non-empty UTF-8 without control characters. Printable ASCII, the common case, is checked
+// eight bytes at a time; anything else takes the byte-wise path.
+bool GoodText(std::string_view s) {
+  if (s.empty()) return false;
+  const char* p = s.data();
+  size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    if (!PrintableAscii8(x)) return GoodTextSlow(s);
+  }
+  for (; n > 0; ++p, --n) {
+    auto u = static_cast<unsigned char>(*p);
+    if (u < 0x20 || u >= 0x7f) return GoodTextSlow(s);
+  }
+  return true;
 }
 
 bool ReadStr8(Reader* r, std::string_view* s) {
@@ -252,14 +279,33 @@ absl::Status EncodeRecord(const RecordView& v, std::string* out) {
 
 absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash* principal,
                             std::string* out) {
+  Hash policy{};
+  // Same order of checks as the overload: the decision, then the digest, then the rest.
+  if (DecisionCode(d.decision) != 0 && !ParsePolicyDigest(d.policy_digest, &policy)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy digest `", d.policy_digest, "` is not `sha256:<64 hex>`"));
+  }
+  return EncodeDecision(d, policy, index, principal, out);
+}
+
+namespace {
+// Appends str8 `s` at `q`; the caller has checked it.
+inline char* CopyStr8(std::string_view s, char* q) {
+  *q++ = static_cast<char>(s.size());
+  std::memcpy(q, s.data(), s.size());
+  return q + s.size();
+}
+inline char* CopyU64(uint64_t v, char* q) {
+  for (int i = 0; i < 8; ++i) q[i] = static_cast<char>(v >> (56 - 8 * i));
+  return q + 8;
+}
+}  // namespace
+
+absl::Status EncodeDecision(const DecisionRecord& d, const Hash& policy, uint64_t index,
+                            const Hash* principal, std::string* out) {
   uint8_t code = DecisionCode(d.decision);
   if (code == 0) {
     return absl::InvalidArgumentError(absl::StrCat("unknown decision `", d.decision, "`"));
-  }
-  Hash policy;
-  if (!ParsePolicyDigest(d.policy_digest, &policy)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("policy digest `", d.policy_digest, "` is not `sha256:<64 hex>`"));
   }
   if (d.now == absl::InfiniteFuture() || d.now == absl::InfinitePast()) {
     return absl::InvalidArgumentError("decision time is not finite");
@@ -267,35 +313,53 @@ absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash*
   if (d.rule_ids.size() > 255 || d.tags.size() > 65535) {
     return absl::InvalidArgumentError("too many rule ids or tags for one audit record");
   }
-  size_t start = out->size();
-  PutHeader(RecordType::kDecision, index, absl::ToUnixNanos(d.now), out);
-  PutU8(out, code);
-  PutU8(out, static_cast<uint8_t>(d.rule_ids.size()));
-  bool ok = true;
-  for (const auto& s : d.rule_ids) ok = ok && PutStr8(s, out);
-  PutU16(out, 0);  // patched below: the count after de-duplication
-  size_t count_pos = out->size() - 2;
-  size_t ntags = 0;
-  if (StrictlyIncreasing(d.tags)) {
-    for (const auto& s : d.tags) ok = ok && PutStr8(s, out);
-    ntags = d.tags.size();
-  } else {
-    std::vector<std::string_view> sorted(d.tags.begin(), d.tags.end());
+  // Tags are stored sorted and unique; the caller's order is used as is when it already is.
+  std::vector<std::string_view> sorted;
+  const bool in_order = StrictlyIncreasing(d.tags);
+  if (!in_order) {
+    sorted.assign(d.tags.begin(), d.tags.end());
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    for (auto s : sorted) ok = ok && PutStr8(s, out);
-    ntags = sorted.size();
   }
-  (*out)[count_pos] = static_cast<char>(ntags >> 8);
-  (*out)[count_pos + 1] = static_cast<char>(ntags);
-  out->append(reinterpret_cast<const char*>(d.request_digest.data()), 32);
-  PutHash(policy, out);
-  PutU8(out, principal ? 1 : 0);
-  if (principal) PutHash(*principal, out);
-  if (!ok || out->size() - start > kMaxRecordBytes) {
-    out->resize(start);
+  const size_t ntags = in_order ? d.tags.size() : sorted.size();
+  // Validate and size everything first, then write once into the reserved bytes.
+  bool ok = true;
+  size_t size = 18 + 1 + 1 + 2 + 32 + 32 + 1 + (principal ? 32 : 0);
+  auto text = [&ok, &size](std::string_view s) {
+    ok &= s.size() <= 255 && GoodText(s);
+    size += 1 + s.size();
+  };
+  for (const auto& s : d.rule_ids) text(s);
+  if (in_order) {
+    for (const auto& s : d.tags) text(s);
+  } else {
+    for (auto s : sorted) text(s);
+  }
+  if (!ok || size > kMaxRecordBytes) {
     return absl::InvalidArgumentError("rule ids and tags must be 1..255 bytes of printable UTF-8");
   }
+  const size_t start = out->size();
+  out->resize(start + size);
+  char* q = out->data() + start;
+  *q++ = static_cast<char>(kRecordVersion);
+  *q++ = static_cast<char>(RecordType::kDecision);
+  q = CopyU64(index, q);
+  q = CopyU64(static_cast<uint64_t>(absl::ToUnixNanos(d.now)), q);
+  *q++ = static_cast<char>(code);
+  *q++ = static_cast<char>(d.rule_ids.size());
+  for (const auto& s : d.rule_ids) q = CopyStr8(s, q);
+  *q++ = static_cast<char>(ntags >> 8);
+  *q++ = static_cast<char>(ntags);
+  if (in_order) {
+    for (const auto& s : d.tags) q = CopyStr8(s, q);
+  } else {
+    for (auto s : sorted) q = CopyStr8(s, q);
+  }
+  std::memcpy(q, d.request_digest.data(), 32);
+  std::memcpy(q + 32, policy.data(), 32);
+  q += 64;
+  *q++ = principal ? 1 : 0;
+  if (principal) std::memcpy(q, principal->data(), 32);
   return absl::OkStatus();
 }
 

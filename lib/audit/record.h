@@ -71,9 +71,13 @@ absl::Status DecodeRecord(std::string_view bytes, RecordView* out);
 // Encodes `r` (appends to `out`); fails on values the decoder would reject.
 absl::Status EncodeRecord(const RecordView& r, std::string* out);
 
-// Hot path: encodes a decision record straight from the public struct.
+// Hot path: encodes a decision record straight from the public struct (appends to `out`).
 absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash* principal,
                             std::string* out);
+// The same with the policy digest already parsed: `policy` must be what ParsePolicyDigest makes
+// of `d.policy_digest` (the writer caches it per thread; it rarely changes).
+absl::Status EncodeDecision(const DecisionRecord& d, const Hash& policy, uint64_t index,
+                            const Hash* principal, std::string* out);
 
 // Decision names <-> codes; 0 when unknown.
 uint8_t DecisionCode(std::string_view name);

@@ -104,12 +104,24 @@ std::string SegmentHeader(uint64_t first_index, std::string_view origin) {
   return h;
 }
 
+void FrameHeader(uint8_t type, std::string_view payload, char* out) {
+  const auto n = static_cast<uint32_t>(payload.size());
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+  out[4] = static_cast<char>(type);
+  const uint32_t c = Crc32c(payload, Crc32c(std::string_view(out, 5)));
+  out[5] = static_cast<char>(c >> 24);
+  out[6] = static_cast<char>(c >> 16);
+  out[7] = static_cast<char>(c >> 8);
+  out[8] = static_cast<char>(c);
+}
+
 void AppendFrame(uint8_t type, std::string_view payload, std::string* out) {
-  size_t start = out->size();
-  PutU32(out, static_cast<uint32_t>(payload.size()));
-  PutU8(out, type);
-  uint32_t c = Crc32c(std::string_view(out->data() + start, 5));
-  PutU32(out, Crc32c(payload, c));
+  char header[kFrameHeader];
+  FrameHeader(type, payload, header);
+  out->append(header, kFrameHeader);
   out->append(payload.data(), payload.size());
 }
 

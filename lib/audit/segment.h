@@ -30,6 +30,8 @@ std::string SegmentName(uint64_t first_index);
 bool ParseSegmentName(std::string_view name, uint64_t* first_index);
 std::string SegmentHeader(uint64_t first_index, std::string_view origin);
 void AppendFrame(uint8_t type, std::string_view payload, std::string* out);
+// Writes the kFrameHeader bytes that AppendFrame puts before `payload` to `out`.
+void FrameHeader(uint8_t type, std::string_view payload, char* out);
 
 struct FrameRef {
   uint8_t type = 0;  // 0: a frame whose checksum failed (payload is what the length said)

@@ -135,6 +135,67 @@ class AuditLogTest : public ::testing::Test {
   std::vector<std::unique_ptr<AuditLog>> open_logs_;
 };
 
+// Append caches the parsed policy digest per thread: a changed digest must be re-parsed, a bad
+// one refused even right after a good one, and each record must carry its own digest.
+TEST_F(AuditLogTest, PolicyDigestChangesBetweenAppends) {
+  auto log = AuditLog::Open(Options());
+  ASSERT_TRUE(log.ok()) << log.status();
+  const std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b');
+  const std::vector<std::string> digests = {a, b, "sha256:" + std::string(64, 'B'), a, "", b};
+  std::vector<bool> accepted;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    DecisionRecord d = Rec(i);
+    d.policy_digest = digests[i];
+    accepted.push_back((*log)->Append(d).ok());
+  }
+  EXPECT_EQ(accepted, (std::vector<bool>{true, true, false, true, false, true}));
+  std::string dir = (*log)->log_dir();
+  ASSERT_TRUE((*log)->Close().ok());
+  EXPECT_EQ(VerifyOne(dir).status, AuditLogStatus::kValid);
+  LogFiles files;
+  auto frames = ReadRecords(PosixFileSystem(), dir, &files);
+  ASSERT_TRUE(frames.ok()) << frames.status();
+  std::vector<std::string> seen;
+  RecordView v;
+  for (const auto& f : *frames) {
+    if (f.type != kFrameRecord) continue;
+    ASSERT_TRUE(DecodeRecord(f.payload, &v).ok());
+    if (v.type == RecordType::kDecision) seen.push_back(FormatDigest(v.policy_digest));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{a, b, a, b}));
+}
+
+// The encoder's eight-byte printable-ASCII check must agree with the byte-wise rule (and so
+// with the decoder) on every position of a control, DEL or non-ASCII byte.
+TEST(AuditRecordText, EncoderAcceptsExactlyWhatDecoderAccepts) {
+  const std::string bad[] = {std::string(1, '\0'), "\x1f", "\x7f", "\xff", "\xc3"};
+  const std::string good[] = {" ", "~", "\xc3\xa9", "\xe2\x82\xac"};
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t pos = 0; pos < len; ++pos) {
+      for (const auto& ins : bad) {
+        DecisionRecord d = Rec(1);
+        std::string id(len, 'r');
+        id.replace(pos, 1, ins);
+        d.rule_ids = {id};
+        std::string out;
+        EXPECT_FALSE(EncodeDecision(d, 0, nullptr, &out).ok()) << len << " " << pos;
+      }
+      for (const auto& ins : good) {
+        DecisionRecord d = Rec(1);
+        std::string id(len, 'r');
+        id.replace(pos, 1, ins);
+        d.rule_ids = {id};
+        std::string out;
+        ASSERT_TRUE(EncodeDecision(d, 0, nullptr, &out).ok()) << len << " " << pos;
+        RecordView v;
+        ASSERT_TRUE(DecodeRecord(out, &v).ok()) << len << " " << pos;
+        ASSERT_EQ(v.rule_ids.size(), 1u);
+        EXPECT_EQ(v.rule_ids[0], id);
+      }
+    }
+  }
+}
+
 TEST_F(AuditLogTest, CleanLogVerifies) {
   std::string dir = WriteLog(300);
   auto r = VerifyOne(dir);
