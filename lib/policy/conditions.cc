@@ -71,7 +71,7 @@ std::shared_ptr<const RE2> CompileRegex(const std::string& pattern, const YAML::
 }
 
 // {gte, gt, lte, lt}
-bool ParseBounds(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, Condition* c,
+bool ParseBounds(YNode n, CompileContext& ctx, nlohmann::json* canon, Condition* c,
                  const char* what) {
   MapReader r(n, ctx.file, ctx.sink, canon, absl::StrCat("`", what, "`"));
   if (!r.ok()) return false;
@@ -88,23 +88,23 @@ bool ParseBounds(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon
   return true;
 }
 
-bool ParseAttributes(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+bool ParseAttributes(YNode n, CompileContext& ctx, nlohmann::json* canon,
                      std::vector<std::pair<std::string, std::string>>* out) {
   if (!n.IsDefined() || n.IsNull()) return true;
   if (!n.IsMap()) {
     ctx.sink->Error(ctx.file, n.Mark(), "wrong-type", "`attributes` must be a mapping");
     return false;
   }
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    if (!it->first.IsScalar() || !it->second.IsScalar()) {
-      ctx.sink->Error(ctx.file, it->first.Mark(), "wrong-type",
-                      "`attributes` maps names to scalar values");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const YNode k = n.Key(i), val = n.Value(i);
+    if (!k.IsScalar() || !val.IsScalar()) {
+      ctx.sink->Error(ctx.file, k.Mark(), "wrong-type", "`attributes` maps names to scalar values");
       return false;
     }
-    std::string v = it->second.Scalar();
+    std::string v = val.Scalar();
     if (auto b = ParseBool(v)) v = *b ? "true" : "false";
-    out->emplace_back(it->first.Scalar(), v);
-    if (canon) (*canon)[it->first.Scalar()] = v;
+    out->emplace_back(k.Scalar(), v);
+    if (canon) (*canon)[k.Scalar()] = v;
   }
   std::sort(out->begin(), out->end());
   for (size_t i = 1; i < out->size(); ++i) {
@@ -132,7 +132,7 @@ int ResolveList(const std::optional<std::string>& name, const YAML::Mark& mark,
   return static_cast<int>(it - ctx.list_names.begin());
 }
 
-bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p,
+bool ParseParty(YNode n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p,
                 bool recipient) {
   MapReader r(n, ctx.file, ctx.sink, canon, recipient ? "`recipient`" : "`operator`");
   if (!r.ok()) return false;
@@ -157,17 +157,17 @@ bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
         ok = false;
       }
     }
-    YAML::Node in = r.Raw("in_list");
+    YNode in = r.Raw("in_list");
     auto in_name = r.String("in_list");
     p->in_list = ResolveList(in_name, in.Mark(), ctx);
-    YAML::Node nin = r.Raw("not_in_list");
+    YNode nin = r.Raw("not_in_list");
     auto nin_name = r.String("not_in_list");
     p->not_in_list = ResolveList(nin_name, nin.Mark(), ctx);
     ok &= p->in_list != -2 && p->not_in_list != -2;
   } else {
     if (auto v = r.StringList("sectors")) p->sectors = *v;
   }
-  YAML::Node attrs = r.Raw("attributes");
+  YNode attrs = r.Raw("attributes");
   nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
   ok &= ParseAttributes(attrs, ctx, ac, &p->attributes);
   if (canon && canon->contains("attributes") && (*canon)["attributes"].is_null()) {
@@ -177,24 +177,24 @@ bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
   return ok;
 }
 
-bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon,
                    LocationCond* l) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`location`");
   if (!r.ok()) return false;
   bool ok = true;
   if (auto v = r.StringList("in")) {
     l->has_in = true;
-    YAML::Node m = r.Raw("in");
+    YNode m = r.Raw("in");
     for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->in);
   }
   if (auto v = r.StringList("not_in")) {
     l->has_not_in = true;
-    YAML::Node m = r.Raw("not_in");
+    YNode m = r.Raw("not_in");
     for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->not_in);
   }
-  YAML::Node in = r.Raw("in_list");
+  YNode in = r.Raw("in_list");
   l->in_list = ResolveList(r.String("in_list"), in.Mark(), ctx);
-  YAML::Node nin = r.Raw("not_in_list");
+  YNode nin = r.Raw("not_in_list");
   l->not_in_list = ResolveList(r.String("not_in_list"), nin.Mark(), ctx);
   if (l->in_list == -2 || l->not_in_list == -2) ok = false;
   if (l->in_list >= 0) ctx.location_lists_used.emplace_back(l->in_list, in.Mark());
@@ -203,7 +203,7 @@ bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* can
   if (auto v = r.StringList("sites")) l->sites = *v;
   if (auto v = r.StringList("providers")) l->providers = *v;
   if (auto v = r.Bool("outside_origin")) l->outside_origin = *v;
-  YAML::Node attrs = r.Raw("attributes");
+  YNode attrs = r.Raw("attributes");
   if (attrs.IsDefined()) {
     nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
     ok &= ParseAttributes(attrs, ctx, ac, &l->attributes);
@@ -212,7 +212,7 @@ bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* can
   return ok;
 }
 
-bool ParseEvidence(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+bool ParseEvidence(YNode n, CompileContext& ctx, nlohmann::json* canon,
                    EvidenceCond* e) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`evidence`");
   if (!r.ok()) return false;
@@ -277,7 +277,7 @@ bool UsesTag(const Condition& c) {
   return false;
 }
 
-Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::json* canon,
+Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
                          int depth) {
   if (depth > ctx.options->max_nesting) {
     ctx.sink->Error(ctx.file, node.Mark(), "limit",
@@ -292,7 +292,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   bool ok = true;
   auto sub = [&](const char* key) -> nlohmann::json* { return canon ? &(*canon)[key] : nullptr; };
   auto list_of_conditions = [&](const char* key, Condition::Kind kind) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     if (!n.IsDefined()) return;
     if (!n.IsSequence() || n.size() == 0) {
       ctx.sink->Error(ctx.file, n.Mark(), "wrong-type",
@@ -313,7 +313,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   };
   list_of_conditions("all", Condition::Kind::kAll);
   list_of_conditions("any", Condition::Kind::kAny);
-  if (YAML::Node n = r.Raw("not"); n.IsDefined()) {
+  if (YNode n = r.Raw("not"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kNot;
     c.children.push_back(ParseCondition(n, ctx, sub("not"), depth + 1));
@@ -350,7 +350,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     Field field;
     std::vector<std::string> allowed;  // empty: free vocabulary
   };
-  const ValueKey value_keys[] = {
+  static const ValueKey value_keys[] = {
       {"kind", Field::kKind, {"dataset", "model", "compute"}},
       {"action",
        Field::kAction,
@@ -378,7 +378,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     }
     all.children.push_back(Values(vk.field, *v));
   }
-  if (YAML::Node n = r.Raw("transfer"); n.IsDefined()) {
+  if (YNode n = r.Raw("transfer"); n.IsDefined()) {
     MapReader t(n, ctx.file, ctx.sink, sub("transfer"), "`transfer`");
     if (auto v = t.StringList("types")) all.children.push_back(Values(Field::kTransferType, *v));
     if (auto v = t.StringList("patterns"))
@@ -395,7 +395,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       {"retention_hours", Field::kRetentionHours},
   };
   for (const auto& [key, field] : number_keys) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     if (!n.IsDefined()) continue;
     Condition c;
     c.kind = Condition::Kind::kNumber;
@@ -409,7 +409,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   const std::pair<const char*, Field> regex_keys[] = {{"dataset_id_matches", Field::kDatasetId},
                                                       {"uri_matches", Field::kUri}};
   for (const auto& [key, field] : regex_keys) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     auto v = r.String(key);
     if (!v) continue;
     Condition c;
@@ -422,25 +422,25 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       ok = false;
     }
   }
-  if (YAML::Node n = r.Raw("location"); n.IsDefined()) {
+  if (YNode n = r.Raw("location"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kLocation;
     ok &= ParseLocation(n, ctx, sub("location"), &c.location);
     all.children.push_back(c);
   }
-  if (YAML::Node n = r.Raw("operator"); n.IsDefined()) {
+  if (YNode n = r.Raw("operator"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kOperator;
     ok &= ParseParty(n, ctx, sub("operator"), &c.party, false);
     all.children.push_back(c);
   }
-  if (YAML::Node n = r.Raw("recipient"); n.IsDefined()) {
+  if (YNode n = r.Raw("recipient"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kRecipient;
     ok &= ParseParty(n, ctx, sub("recipient"), &c.party, true);
     all.children.push_back(c);
   }
-  if (YAML::Node n = r.Raw("user"); n.IsDefined()) {
+  if (YNode n = r.Raw("user"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kUser;
     MapReader u(n, ctx.file, ctx.sink, sub("user"), "`user`");
@@ -461,7 +461,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     u.Finish();
     all.children.push_back(c);
   }
-  if (YAML::Node n = r.Raw("evidence"); n.IsDefined()) {
+  if (YNode n = r.Raw("evidence"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kEvidence;
     ok &= ParseEvidence(n, ctx, sub("evidence"), &c.evidence);
