@@ -591,8 +591,7 @@ std::vector<int> Compiler::ResolveObligations(MapReader& r, const char* key, con
   return out;
 }
 
-void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon,
-                           Rule* rule) {
+void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule) {
   MapReader r(n, ctx.file, sink_, canon, "rule");
   if (!r.ok()) return;
   rule->line = n.Mark().line + 1;
@@ -625,6 +624,7 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon,
     } else {
       nlohmann::json& ac = (*canon)["alternatives"];
       ac = nlohmann::json::array();
+      rule->alternatives.reserve(alts.size());
       for (const auto& an : alts) {
         nlohmann::json aj;
         MapReader ar(an, ctx.file, sink_, &aj, "alternative");
@@ -1078,6 +1078,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   }
   r.Finish();
   pc.id = p.id;
+  pc.rules.shrink_to_fit();
   SplitAroundRules(canon, has_rules, &pc, &canon_bad_utf8_);
   canon_policies_.push_back(std::move(pc));
   set_->policies.push_back(std::move(p));

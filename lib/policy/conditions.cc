@@ -75,12 +75,14 @@ bool ParseBounds(YNode n, CompileContext& ctx, nlohmann::json* canon, Condition*
                  const char* what) {
   MapReader r(n, ctx.file, ctx.sink, canon, absl::StrCat("`", what, "`"));
   if (!r.ok()) return false;
-  c->gte = r.Number("gte");
-  c->gt = r.Number("gt");
-  c->lte = r.Number("lte");
-  c->lt = r.Number("lt");
+  auto b = std::make_shared<NumberBounds>();
+  b->gte = r.Number("gte");
+  b->gt = r.Number("gt");
+  b->lte = r.Number("lte");
+  b->lt = r.Number("lt");
   r.Finish();
-  if (!c->gte && !c->gt && !c->lte && !c->lt) {
+  c->bounds = b;
+  if (!b->gte && !b->gt && !b->lte && !b->lt) {
     ctx.sink->Error(ctx.file, n.Mark(), "missing-key",
                     absl::StrCat("`", what, "` needs at least one of gte, gt, lte, lt"));
     return false;
@@ -132,8 +134,7 @@ int ResolveList(const std::optional<std::string>& name, const YAML::Mark& mark,
   return static_cast<int>(it - ctx.list_names.begin());
 }
 
-bool ParseParty(YNode n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p,
-                bool recipient) {
+bool ParseParty(YNode n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p, bool recipient) {
   MapReader r(n, ctx.file, ctx.sink, canon, recipient ? "`recipient`" : "`operator`");
   if (!r.ok()) return false;
   bool ok = true;
@@ -177,8 +178,7 @@ bool ParseParty(YNode n, CompileContext& ctx, nlohmann::json* canon, PartyCond* 
   return ok;
 }
 
-bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon,
-                   LocationCond* l) {
+bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon, LocationCond* l) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`location`");
   if (!r.ok()) return false;
   bool ok = true;
@@ -212,8 +212,7 @@ bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon,
   return ok;
 }
 
-bool ParseEvidence(YNode n, CompileContext& ctx, nlohmann::json* canon,
-                   EvidenceCond* e) {
+bool ParseEvidence(YNode n, CompileContext& ctx, nlohmann::json* canon, EvidenceCond* e) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`evidence`");
   if (!r.ok()) return false;
   if (auto v = r.StringList("types", /*required=*/true)) e->types = *v;
@@ -271,14 +270,13 @@ bool ParseTagPatterns(const std::vector<std::string>& pats, const YAML::Mark& ma
 
 bool UsesTag(const Condition& c) {
   if (c.kind == Condition::Kind::kTags) return true;
-  if (c.kind == Condition::Kind::kLocation && c.location.outside_origin) return true;
+  if (c.kind == Condition::Kind::kLocation && c.location && c.location->outside_origin) return true;
   for (const auto& ch : c.children)
     if (UsesTag(ch)) return true;
   return false;
 }
 
-Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
-                         int depth) {
+Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon, int depth) {
   if (depth > ctx.options->max_nesting) {
     ctx.sink->Error(ctx.file, node.Mark(), "limit",
                     absl::StrCat("conditions nest deeper than ", ctx.options->max_nesting));
@@ -302,6 +300,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     }
     Condition c;
     c.kind = kind;
+    c.children.reserve(n.size());
     nlohmann::json* arr = sub(key);
     if (arr) *arr = nlohmann::json::array();
     for (const auto& e : n) {
@@ -325,7 +324,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.kind = Condition::Kind::kTags;
     if (auto v = r.StringList("tags"))
       ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
-    if (!c.tags.empty()) all.children.push_back(c);
+    if (!c.tags.empty()) all.children.push_back(std::move(c));
     if (auto v = r.StringList("classes")) {
       Condition k;
       k.kind = Condition::Kind::kTags;
@@ -333,7 +332,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       t.any_class = false;
       ok &= ResolveClasses(*v, r.Raw("classes").Mark(), ctx, &t.classes);
       k.tags.push_back(t);
-      all.children.push_back(k);
+      all.children.push_back(std::move(k));
     }
     if (auto v = r.StringList("origins")) {
       Condition k;
@@ -342,7 +341,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       t.any_origin = false;
       ok &= ResolveCountries(*v, r.Raw("origins").Mark(), ctx, &t.origins);
       k.tags.push_back(t);
-      all.children.push_back(k);
+      all.children.push_back(std::move(k));
     }
   }
   struct ValueKey {
@@ -401,7 +400,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.kind = Condition::Kind::kNumber;
     c.field = field;
     if (ParseBounds(n, ctx, sub(key), &c, key)) {
-      all.children.push_back(c);
+      all.children.push_back(std::move(c));
     } else {
       ok = false;
     }
@@ -417,7 +416,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.field = field;
     c.regex = CompileRegex(*v, n.Mark(), ctx);
     if (c.regex) {
-      all.children.push_back(c);
+      all.children.push_back(std::move(c));
     } else {
       ok = false;
     }
@@ -425,28 +424,35 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
   if (YNode n = r.Raw("location"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kLocation;
-    ok &= ParseLocation(n, ctx, sub("location"), &c.location);
-    all.children.push_back(c);
+    auto l = std::make_shared<LocationCond>();
+    ok &= ParseLocation(n, ctx, sub("location"), l.get());
+    c.location = std::move(l);
+    all.children.push_back(std::move(c));
   }
   if (YNode n = r.Raw("operator"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kOperator;
-    ok &= ParseParty(n, ctx, sub("operator"), &c.party, false);
-    all.children.push_back(c);
+    auto p = std::make_shared<PartyCond>();
+    ok &= ParseParty(n, ctx, sub("operator"), p.get(), false);
+    c.party = std::move(p);
+    all.children.push_back(std::move(c));
   }
   if (YNode n = r.Raw("recipient"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kRecipient;
-    ok &= ParseParty(n, ctx, sub("recipient"), &c.party, true);
-    all.children.push_back(c);
+    auto p = std::make_shared<PartyCond>();
+    ok &= ParseParty(n, ctx, sub("recipient"), p.get(), true);
+    c.party = std::move(p);
+    all.children.push_back(std::move(c));
   }
   if (YNode n = r.Raw("user"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kUser;
+    auto uc = std::make_shared<UserCond>();
     MapReader u(n, ctx.file, ctx.sink, sub("user"), "`user`");
     if (auto v = u.StringList("jurisdictions")) {
-      c.has_user_jurisdictions = true;
-      ok &= ResolveCountries(*v, u.Raw("jurisdictions").Mark(), ctx, &c.user_jurisdictions);
+      uc->has_jurisdictions = true;
+      ok &= ResolveCountries(*v, u.Raw("jurisdictions").Mark(), ctx, &uc->jurisdictions);
     }
     if (auto v = u.StringList("provenance")) {
       for (const auto& p : *v) {
@@ -456,22 +462,26 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
           ok = false;
         }
       }
-      c.user_provenance = *v;
+      uc->provenance = *v;
     }
     u.Finish();
-    all.children.push_back(c);
+    c.user = std::move(uc);
+    all.children.push_back(std::move(c));
   }
   if (YNode n = r.Raw("evidence"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kEvidence;
-    ok &= ParseEvidence(n, ctx, sub("evidence"), &c.evidence);
-    all.children.push_back(c);
+    auto e = std::make_shared<EvidenceCond>();
+    ok &= ParseEvidence(n, ctx, sub("evidence"), e.get());
+    c.evidence = std::move(e);
+    all.children.push_back(std::move(c));
   }
   for (const auto& k : kConditionKeys) r.Ignore(k.c_str());
   r.Finish();
   if (!ok) return Never();
   if (all.children.size() == 1) return std::move(all.children[0]);
   if (all.children.empty()) return Condition{};
+  all.children.shrink_to_fit();  // compiled sets are kept: no growth slack
   return all;
 }
 

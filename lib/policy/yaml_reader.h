@@ -87,8 +87,8 @@ class MapReader {
 };
 
 // Scalar helpers usable on any node; they report wrong types into `sink`.
-std::optional<std::string> ScalarString(YNode n, const std::string& file,
-                                        DiagSink* sink, const std::string& what);
+std::optional<std::string> ScalarString(YNode n, const std::string& file, DiagSink* sink,
+                                        const std::string& what);
 std::optional<double> ParseNumber(std::string_view s);
 std::optional<bool> ParseBool(std::string_view s);
 

@@ -129,8 +129,7 @@ YNode YamlDoc::root() const {
 }
 
 size_t YamlDoc::MemoryBytes() const {
-  return nodes_.capacity() * sizeof(Node) + kids_.capacity() * sizeof(uint32_t) +
-         pool_.capacity();
+  return nodes_.capacity() * sizeof(Node) + kids_.capacity() * sizeof(uint32_t) + pool_.capacity();
 }
 
 bool YNode::IsNull() const { return doc_ && doc_->nodes_[id_].type() == YamlDoc::kNull; }
