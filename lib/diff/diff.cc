@@ -25,6 +25,7 @@ using policy_internal::CompiledSet;
 using policy_internal::Condition;
 using policy_internal::CountryBits;
 using policy_internal::LocationBits;
+using policy_internal::NumberBounds;
 using policy_internal::Policy;
 using policy_internal::Rule;
 
@@ -35,6 +36,12 @@ std::string Num(double v) {
   char buf[40];
   std::snprintf(buf, sizeof(buf), "%.17g", v);
   return buf;
+}
+
+// A bound of a number condition; empty when absent (or `c` is not a number condition).
+std::string Bound(const Condition& c, std::optional<double> NumberBounds::*bound) {
+  if (!c.bounds || !((*c.bounds).*bound)) return "";
+  return Num(*((*c.bounds).*bound));
 }
 
 std::string TimeText(const std::optional<absl::Time>& t) {
@@ -132,12 +139,12 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
     case K::kRegex:
     case K::kNumber:
       absl::StrAppend(out, static_cast<int>(c.field), ":", Strs(c.values), ":",
-                      c.regex ? c.regex->pattern() : "", ":", c.gte ? Num(*c.gte) : "", ":",
-                      c.gt ? Num(*c.gt) : "", ":", c.lte ? Num(*c.lte) : "", ":",
-                      c.lt ? Num(*c.lt) : "");
+                      c.regex ? c.regex->pattern() : "", ":", Bound(c, &NumberBounds::gte), ":",
+                      Bound(c, &NumberBounds::gt), ":", Bound(c, &NumberBounds::lte), ":",
+                      Bound(c, &NumberBounds::lt));
       break;
     case K::kLocation: {
-      const auto& l = c.location;
+      const auto& l = *c.location;
       absl::StrAppend(out, l.has_in ? LocationIds(s, l.in) : "-", "|",
                       l.has_not_in ? LocationIds(s, l.not_in) : "-", "|",
                       ListCanon(s, p, l.in_list), "|", ListCanon(s, p, l.not_in_list), "|",
@@ -147,7 +154,7 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
     }
     case K::kOperator:
     case K::kRecipient: {
-      const auto& q = c.party;
+      const auto& q = *c.party;
       absl::StrAppend(out, q.present ? (*q.present ? "1" : "0") : "-", "|", Strs(q.ids), "|",
                       q.id_regex ? q.id_regex->pattern() : "", "|",
                       q.has_countries ? CountryCodes(q.countries) : "-", "|", Strs(q.sectors), "|",
@@ -156,11 +163,11 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
       break;
     }
     case K::kUser:
-      absl::StrAppend(out, c.has_user_jurisdictions ? CountryCodes(c.user_jurisdictions) : "-", "|",
-                      Strs(c.user_provenance));
+      absl::StrAppend(out, c.user->has_jurisdictions ? CountryCodes(c.user->jurisdictions) : "-",
+                      "|", Strs(c.user->provenance));
       break;
     case K::kEvidence: {
-      const auto& e = c.evidence;
+      const auto& e = *c.evidence;
       absl::StrAppend(out, Strs(e.types), "|", e.match_country, e.match_recipient, e.match_origin,
                       e.require_country, e.require_recipient, e.require_origin);
       break;
@@ -324,10 +331,11 @@ constexpr size_t kMaxWitnesses = 16;
 // A value within the bounds of a number condition.
 double NumberWitness(const Condition& c) {
   auto step = [](double x) { return std::max(1.0, std::abs(x) * 1e-6); };
-  if (c.gte) return *c.gte;
-  if (c.gt) return *c.gt + step(*c.gt);
-  if (c.lte) return *c.lte;
-  if (c.lt) return std::max(0.0, *c.lt - step(*c.lt));
+  const NumberBounds& b = *c.bounds;
+  if (b.gte) return *b.gte;
+  if (b.gt) return *b.gt + step(*b.gt);
+  if (b.lte) return *b.lte;
+  if (b.lt) return std::max(0.0, *b.lt - step(*b.lt));
   return 0;
 }
 
@@ -437,7 +445,7 @@ std::vector<Profile> Witness(const Policy& p, const Condition& c) {
     }
     case K::kOperator:
     case K::kRecipient: {
-      const auto& q = c.party;
+      const auto& q = *c.party;
       if (q.present && !*q.present) break;
       bool op = c.kind == K::kOperator;
       std::string id = !q.ids.empty() ? q.ids[0] : "";
@@ -462,10 +470,10 @@ std::vector<Profile> Witness(const Policy& p, const Condition& c) {
       break;
     }
     case K::kUser:
-      if (!c.user_provenance.empty()) w.provenance = c.user_provenance[0];
+      if (!c.user->provenance.empty()) w.provenance = c.user->provenance[0];
       break;
     case K::kEvidence:
-      if (!c.evidence.types.empty()) w.evidence.push_back(c.evidence.types[0]);
+      if (!c.evidence->types.empty()) w.evidence.push_back(c.evidence->types[0]);
       break;
     default:
       break;
@@ -509,20 +517,20 @@ void AddLeafFeatures(const Condition& c, Features* f) {
   using policy_internal::Field;
   switch (c.kind) {
     case K::kEvidence:
-      for (const auto& t : c.evidence.types) f->insert("ev:" + t);
+      for (const auto& t : c.evidence->types) f->insert("ev:" + t);
       break;
     case K::kOperator:
       f->insert("op");
-      for (const auto& s : c.party.sectors) f->insert("sector:" + s);
-      for (const auto& kv : c.party.attributes) f->insert("opattr:" + kv.first);
+      for (const auto& s : c.party->sectors) f->insert("sector:" + s);
+      for (const auto& kv : c.party->attributes) f->insert("opattr:" + kv.first);
       break;
     case K::kRecipient:
       f->insert("rec");
-      for (const auto& r : c.party.roles) f->insert("role:" + r);
-      for (const auto& kv : c.party.attributes) f->insert("recattr:" + kv.first);
+      for (const auto& r : c.party->roles) f->insert("role:" + r);
+      for (const auto& kv : c.party->attributes) f->insert("recattr:" + kv.first);
       break;
     case K::kUser:
-      if (!c.user_provenance.empty()) f->insert("provenance");
+      if (!c.user->provenance.empty()) f->insert("provenance");
       break;
     case K::kValues:
       switch (c.field) {
@@ -795,13 +803,13 @@ SetInfo Collect(const CompiledSet& s) {
     for (size_t r = 0; r < p.rules.size(); ++r) {
       VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
         if (c.kind == Condition::Kind::kLocation) {
-          if (c.location.has_in) AddUnique(&info.location_sets, c.location.in);
-          if (c.location.has_not_in) AddUnique(&info.location_sets, c.location.not_in);
-          info.certifications.insert(c.location.certifications.begin(),
-                                     c.location.certifications.end());
-          for (const auto& kv : c.location.attributes) info.attributes.insert(kv.first);
-          info.sites.insert(c.location.sites.begin(), c.location.sites.end());
-          info.providers.insert(c.location.providers.begin(), c.location.providers.end());
+          if (c.location->has_in) AddUnique(&info.location_sets, c.location->in);
+          if (c.location->has_not_in) AddUnique(&info.location_sets, c.location->not_in);
+          info.certifications.insert(c.location->certifications.begin(),
+                                     c.location->certifications.end());
+          for (const auto& kv : c.location->attributes) info.attributes.insert(kv.first);
+          info.sites.insert(c.location->sites.begin(), c.location->sites.end());
+          info.providers.insert(c.location->providers.begin(), c.location->providers.end());
         } else if (c.kind == Condition::Kind::kTags) {
           for (const auto& t : c.tags) {
             if (!t.any_class) AddUnique(&info.class_sets, t.classes);
@@ -883,9 +891,9 @@ class Space {
       for (const auto& w : RuleWitnesses(p, r.rule)) add(w);
       VisitRule(p, r.rule, [&](const Condition& c, int) {
         if (c.kind == Condition::Kind::kEvidence) {
-          for (const auto& t : c.evidence.types) add(EvidenceProfile(t));
+          for (const auto& t : c.evidence->types) add(EvidenceProfile(t));
         } else if (c.kind == Condition::Kind::kOperator) {
-          for (const auto& s : c.party.sectors) add(SectorProfile(s));
+          for (const auto& s : c.party->sectors) add(SectorProfile(s));
         }
       });
       for (const auto& s : p.scope.operator_sectors) add(SectorProfile(s));
@@ -1116,10 +1124,10 @@ class Space {
               for (const auto& t : c.tags) {
                 if (!t.any_origin) add(t.origins);
               }
-            } else if (c.kind == Condition::Kind::kUser && c.has_user_jurisdictions) {
-              add(c.user_jurisdictions);
-            } else if ((c.kind == Condition::Kind::kOperator) && c.party.has_countries) {
-              add(c.party.countries);
+            } else if (c.kind == Condition::Kind::kUser && c.user->has_jurisdictions) {
+              add(c.user->jurisdictions);
+            } else if ((c.kind == Condition::Kind::kOperator) && c.party->has_countries) {
+              add(c.party->countries);
             }
           });
         }
@@ -1207,9 +1215,9 @@ class Space {
             using K = Condition::Kind;
             using policy_internal::Field;
             if (c.kind == K::kEvidence) {
-              evidence.insert(c.evidence.types.begin(), c.evidence.types.end());
+              evidence.insert(c.evidence->types.begin(), c.evidence->types.end());
             } else if (c.kind == K::kOperator) {
-              sectors.insert(c.party.sectors.begin(), c.party.sectors.end());
+              sectors.insert(c.party->sectors.begin(), c.party->sectors.end());
             } else if (c.kind == K::kNumber) {
               switch (c.field) {
                 case Field::kSubjects:

@@ -506,10 +506,11 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
     if (missing && !*missing) *missing = FieldName(c.field);
     return Tri::kUnknown;
   }
-  if (c.gte && !(*v >= *c.gte)) return Tri::kFalse;
-  if (c.gt && !(*v > *c.gt)) return Tri::kFalse;
-  if (c.lte && !(*v <= *c.lte)) return Tri::kFalse;
-  if (c.lt && !(*v < *c.lt)) return Tri::kFalse;
+  const auto& bounds = *c.bounds;
+  if (bounds.gte && !(*v >= *bounds.gte)) return Tri::kFalse;
+  if (bounds.gt && !(*v > *bounds.gt)) return Tri::kFalse;
+  if (bounds.lte && !(*v <= *bounds.lte)) return Tri::kFalse;
+  if (bounds.lt && !(*v < *bounds.lt)) return Tri::kFalse;
   return Tri::kTrue;
 }
 
@@ -604,30 +605,30 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
     case K::kRegex:
       return Regex(c, u) ? Tri::kTrue : Tri::kFalse;
     case K::kLocation:
-      return LocationMatches(c.location, u) ? Tri::kTrue : Tri::kFalse;
+      return LocationMatches(*c.location, u) ? Tri::kTrue : Tri::kFalse;
     case K::kOperator:
-      return PartyMatches(c.party, f_.request->operator_party, f_.operator_country) ? Tri::kTrue
-                                                                                    : Tri::kFalse;
+      return PartyMatches(*c.party, f_.request->operator_party, f_.operator_country) ? Tri::kTrue
+                                                                                     : Tri::kFalse;
     case K::kRecipient:
-      return PartyMatches(c.party, f_.request->recipient, f_.recipient_country) ? Tri::kTrue
-                                                                                : Tri::kFalse;
+      return PartyMatches(*c.party, f_.request->recipient, f_.recipient_country) ? Tri::kTrue
+                                                                                 : Tri::kFalse;
     case K::kUser: {
       const auto& user = f_.request->compute ? f_.request->compute->user : std::nullopt;
       if (!user) return Tri::kFalse;
-      if (c.has_user_jurisdictions) {
+      if (c.user->has_jurisdictions) {
         if (f_.user_jurisdiction < 0 ||
             !set_.catalogue.jurisdiction_members[f_.user_jurisdiction].SubsetOf(
-                c.user_jurisdictions)) {
+                c.user->jurisdictions)) {
           return Tri::kFalse;
         }
       }
-      if (!c.user_provenance.empty() && !Contains(c.user_provenance, user->provenance)) {
+      if (!c.user->provenance.empty() && !Contains(c.user->provenance, user->provenance)) {
         return Tri::kFalse;
       }
       return Tri::kTrue;
     }
     case K::kEvidence:
-      return EvidenceHolds(c.evidence, u) ? Tri::kTrue : Tri::kFalse;
+      return EvidenceHolds(*c.evidence, u) ? Tri::kTrue : Tri::kFalse;
   }
   return Tri::kFalse;
 }
@@ -661,9 +662,9 @@ void Evaluator::EvalAt(const Condition& c, const Unit& u, LocVal* out) const {
       EvalAt(c.children[0], u, out);
       return sets_.Negate(out);
     case K::kLocation:
-      return sets_.SetTrueOn(LocationsMatching(c.location, u), out);
+      return sets_.SetTrueOn(LocationsMatching(*c.location, u), out);
     case K::kEvidence:
-      return sets_.SetTrueOn(EvidenceLocations(c.evidence, u), out);
+      return sets_.SetTrueOn(EvidenceLocations(*c.evidence, u), out);
     default:
       return out->SetFixed(Eval(c, u, nullptr));
   }

@@ -110,12 +110,13 @@ bool NestingWithin(const std::string& text, int limit, int* line_out) {
 
 struct LoadedFile {
   std::string name;
-  YAML::Node root;
+  std::unique_ptr<YamlDoc> doc;  // released as soon as the file is compiled
+  YNode root;
   std::string kind;
 };
 
 std::optional<absl::Time> ReadTime(MapReader& r, const char* key) {
-  YAML::Node n = r.Raw(key);
+  YNode n = r.Raw(key);
   auto s = r.String(key);
   if (!s) return std::nullopt;
   auto t = internal::ParseTimestamp(*s);
@@ -126,6 +127,51 @@ std::optional<absl::Time> ReadTime(MapReader& r, const char* key) {
   }
   if (r.canon()) (*r.canon())[key] = internal::FormatTimestamp(*t);
   return *t;
+}
+
+// The compact JSON of `v` as nlohmann's strict dump prints it; sets `*bad` (and returns an
+// empty string) when a string in it is not valid UTF-8.
+std::string Dump(const nlohmann::json& v, bool* bad) {
+  try {
+    return v.dump();  // strict: invalid UTF-8 must not collide in the digest
+  } catch (const nlohmann::json::exception&) {
+    *bad = true;
+    return std::string();
+  }
+}
+
+// A policy's canonical JSON in three parts, so that its rules can be dumped one by one as they
+// are compiled: `before` + `[` + `rules` + `]` + `after` is what nlohmann would print for the
+// whole object, `"rules"` being at its sorted place.
+struct PolicyCanon {
+  std::string id;
+  bool has_rules = false;
+  std::string before, rules, after;
+};
+
+// Fills pc->before and pc->after from `canon` (the policy's canonical object without `rules`).
+void SplitAroundRules(const nlohmann::json& canon, bool has_rules, PolicyCanon* pc, bool* bad) {
+  pc->has_rules = has_rules;
+  std::string* out = &pc->before;
+  *out = "{";
+  bool first = true, placed = !has_rules;
+  auto place_rules = [&] {
+    if (!first) *out += ',';
+    *out += "\"rules\":";
+    first = false;
+    placed = true;
+    out = &pc->after;
+  };
+  for (auto it = canon.begin(); it != canon.end(); ++it) {
+    if (!placed && it.key() > "rules") place_rules();
+    if (!first) *out += ',';
+    first = false;
+    *out += Dump(nlohmann::json(it.key()), bad);
+    *out += ':';
+    *out += Dump(it.value(), bad);
+  }
+  if (!placed) place_rules();
+  *out += '}';
 }
 
 class Compiler {
@@ -142,16 +188,20 @@ class Compiler {
   void CollectClasses(const LoadedFile& f);
   void FinishClasses();
   void CompilePolicyFile(const LoadedFile& f);
-  void CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, Rule* rule);
+  void CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule);
   std::vector<int> ResolveObligations(MapReader& r, const char* key, const Policy& p);
   void BuildIndex(Policy* p);
-  void LintPolicy(const Policy& p, const std::vector<nlohmann::json>& rule_whens);
+  void LintPolicy(const Policy& p, const std::vector<std::string>& rule_whens);
 
   const CompileOptions& options_;
   DiagSink* sink_;
   std::unique_ptr<CompiledSet> set_;
   std::vector<LoadedFile> files_;
-  nlohmann::json canon_ = nlohmann::json::object();
+  // The canonical form (SPEC: the digest) by part, dumped as each part is compiled; hashed in
+  // key order at the end. `canon_bad_utf8_`: a part held invalid UTF-8.
+  std::string canon_catalogue_, canon_classes_;
+  std::vector<PolicyCanon> canon_policies_;
+  bool canon_bad_utf8_ = false;
   std::vector<std::pair<std::string, std::vector<std::string>>> added_classes_;
   std::vector<std::tuple<std::string, YAML::Mark, std::string>> added_class_marks_;
 };
@@ -172,7 +222,8 @@ void Compiler::LoadFile(const PolicySource& src) {
   LoadedFile f;
   f.name = src.name;
   try {
-    f.root = YAML::Load(src.text);
+    f.doc = YamlDoc::Parse(src.text);
+    f.root = f.doc->root();
   } catch (const YAML::Exception& e) {
     sink_->Add(Diagnostic::Severity::kError, src.name, e.mark.is_null() ? 0 : e.mark.line + 1,
                e.mark.is_null() ? 0 : e.mark.column + 1, "yaml-syntax", e.msg);
@@ -183,7 +234,7 @@ void Compiler::LoadFile(const PolicySource& src) {
                "a policy file must be a mapping with a top-level `kind:`");
     return;
   }
-  YAML::Node kind = f.root["kind"];
+  YNode kind = f.root.Get("kind");
   if (!kind.IsDefined() || !kind.IsScalar()) {
     sink_->Error(src.name, f.root.Mark(), "kind",
                  "missing top-level `kind:` (policy, catalogue, tests or tagging)");
@@ -199,12 +250,17 @@ void Compiler::LoadFile(const PolicySource& src) {
                      hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     return;
   }
+  // `tests` and `tagging` files are checked for their kind only.
+  if (f.kind != "policy" && f.kind != "catalogue") {
+    f.doc.reset();
+    f.root = YNode();
+  }
   files_.push_back(std::move(f));
 }
 
 void Compiler::CompileCatalogue(const LoadedFile& f) {
   Catalogue& cat = set_->catalogue;
-  nlohmann::json& canon = canon_["catalogue"];
+  nlohmann::json canon;
   MapReader r(f.root, f.name, sink_, &canon, "catalogue");
   r.Enum("kind", {"catalogue"});
   r.String("id", true);
@@ -219,7 +275,7 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
     cat.jurisdiction_index[IsoCountryCode(i)] = static_cast<int>(i);
   }
   // Groups: resolved in dependency order; cycles and unknown members are errors.
-  YAML::Node groups = r.Raw("groups");
+  YNode groups = r.Raw("groups");
   if (groups.IsDefined() && !groups.IsNull()) {
     if (!groups.IsMap()) {
       sink_->Error(f.name, groups.Mark(), "wrong-type", "`groups` must be a mapping");
@@ -232,11 +288,12 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
       std::vector<G> gs;
       nlohmann::json& gc = canon["groups"];
       gc = nlohmann::json::object();
-      for (auto it = groups.begin(); it != groups.end(); ++it) {
+      for (size_t pi = 0; pi < groups.size(); ++pi) {
+        const YNode key = groups.Key(pi), value = groups.Value(pi);
         G g;
-        g.name = it->first.Scalar();
-        g.mark = it->first.Mark();
-        MapReader gr(it->second, f.name, sink_, &gc[g.name], absl::StrCat("group `", g.name, "`"));
+        g.name = key.Scalar();
+        g.mark = key.Mark();
+        MapReader gr(value, f.name, sink_, &gc[g.name], absl::StrCat("group `", g.name, "`"));
         gr.Ignore("name");
         gr.Ignore("note");
         if (auto m = gr.StringList("members", true)) g.members = *m;
@@ -312,15 +369,16 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
       }
     }
   }
-  YAML::Node providers = r.Raw("providers");
+  YNode providers = r.Raw("providers");
   if (providers.IsDefined() && providers.IsMap()) {
     nlohmann::json& pc = canon["providers"];
-    for (auto it = providers.begin(); it != providers.end(); ++it) {
-      std::string name = it->first.Scalar();
-      MapReader pr(it->second, f.name, sink_, &pc[name], absl::StrCat("provider `", name, "`"));
+    for (size_t pi = 0; pi < providers.size(); ++pi) {
+      const YNode key = providers.Key(pi), value = providers.Value(pi);
+      std::string name = key.Scalar();
+      MapReader pr(value, f.name, sink_, &pc[name], absl::StrCat("provider `", name, "`"));
       pr.Ignore("name");
       pr.Ignore("note");
-      YAML::Node hqn = pr.Raw("hq_country");
+      YNode hqn = pr.Raw("hq_country");
       auto hq = pr.String("hq_country");
       if (hq && IsoCountryIndex(*hq) < 0) {
         sink_->Error(f.name, hqn.Mark(), "dangling-reference",
@@ -332,7 +390,7 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
   } else if (providers.IsDefined() && !providers.IsNull()) {
     sink_->Error(f.name, providers.Mark(), "wrong-type", "`providers` must be a mapping");
   }
-  YAML::Node locs = r.Raw("locations");
+  YNode locs = r.Raw("locations");
   if (!locs.IsDefined() || !locs.IsSequence()) {
     sink_->Error(f.name, locs.IsDefined() ? locs.Mark() : f.root.Mark(), "missing-key",
                  "catalogue needs `locations`, a list");
@@ -349,30 +407,31 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
       MapReader lr(ln, f.name, sink_, &lj, "location");
       if (!lr.ok()) continue;
       Location loc;
-      YAML::Node idn = lr.Raw("id");
+      YNode idn = lr.Raw("id");
       auto id = lr.String("id", true);
-      YAML::Node cn = lr.Raw("country");
+      YNode cn = lr.Raw("country");
       auto country = lr.String("country", true);
       if (auto v = lr.String("city")) loc.city = *v;
       if (auto v = lr.Enum("site", {"public", "gov", "fin", "sovereign", "onprem"})) loc.site = *v;
       if (auto v = lr.String("partition")) loc.partition = *v;
       if (auto v = lr.StringList("certifications")) loc.certifications = *v;
       if (auto v = lr.Enum("status", {"active", "deprecated"})) loc.status = *v;
-      YAML::Node attrs = lr.Raw("attributes");
+      YNode attrs = lr.Raw("attributes");
       if (attrs.IsDefined() && !attrs.IsNull()) {
         if (!attrs.IsMap()) {
           sink_->Error(f.name, attrs.Mark(), "wrong-type", "`attributes` must be a mapping");
         } else {
-          for (auto it = attrs.begin(); it != attrs.end(); ++it) {
-            if (!it->second.IsScalar()) {
-              sink_->Error(f.name, it->second.Mark(), "wrong-type",
+          for (size_t pi = 0; pi < attrs.size(); ++pi) {
+            const YNode key = attrs.Key(pi), value = attrs.Value(pi);
+            if (!value.IsScalar()) {
+              sink_->Error(f.name, value.Mark(), "wrong-type",
                            "location attributes must be scalars");
               continue;
             }
-            std::string v = it->second.Scalar();
+            std::string v = value.Scalar();
             if (auto b = ParseBool(v)) v = *b ? "true" : "false";
-            loc.attributes[it->first.Scalar()] = v;
-            lj["attributes"][it->first.Scalar()] = v;
+            loc.attributes[key.Scalar()] = v;
+            lj["attributes"][key.Scalar()] = v;
           }
         }
       }
@@ -416,10 +475,11 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
     }
   }
   r.Finish();
+  canon_catalogue_ = Dump(canon, &canon_bad_utf8_);
 }
 
 void Compiler::CollectClasses(const LoadedFile& f) {
-  YAML::Node cls = f.root["classes"];
+  YNode cls = f.root.Get("classes");
   if (!cls.IsDefined() || cls.IsNull()) return;
   if (!cls.IsSequence()) {
     sink_->Error(f.name, cls.Mark(), "wrong-type", "`classes` must be a list");
@@ -505,13 +565,14 @@ void Compiler::FinishClasses() {
       if (!(before == classes[i].ancestors)) changed = true;
     }
   }
-  nlohmann::json& cc = canon_["classes"];
+  nlohmann::json cc = nlohmann::json::object();
   for (const auto& a : all) cc[a.first] = a.second;
+  canon_classes_ = Dump(cc, &canon_bad_utf8_);
 }
 
 std::vector<int> Compiler::ResolveObligations(MapReader& r, const char* key, const Policy& p) {
   std::vector<int> out;
-  YAML::Node n = r.Raw(key);
+  YNode n = r.Raw(key);
   auto ids = r.StringList(key);
   if (!ids) return out;
   std::vector<std::string> names;
@@ -530,8 +591,7 @@ std::vector<int> Compiler::ResolveObligations(MapReader& r, const char* key, con
   return out;
 }
 
-void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
-                           Rule* rule) {
+void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule) {
   MapReader r(n, ctx.file, sink_, canon, "rule");
   if (!r.ok()) return;
   rule->line = n.Mark().line + 1;
@@ -554,9 +614,9 @@ void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::j
   rule->when = ParseCondition(r.Raw("when"), ctx, canon ? &(*canon)["when"] : nullptr, 1);
   if (canon && (*canon)["when"].is_null()) canon->erase("when");
   rule->obligations = ResolveObligations(r, "obligations", *ctx.policy);
-  YAML::Node alts = r.Raw("alternatives");
-  YAML::Node eff = r.Raw("effect");
-  YAML::Node oth = r.Raw("otherwise");
+  YNode alts = r.Raw("alternatives");
+  YNode eff = r.Raw("effect");
+  YNode oth = r.Raw("otherwise");
   if (alts.IsDefined() && !alts.IsNull()) {
     rule->has_alternatives = true;
     if (!alts.IsSequence() || alts.size() == 0) {
@@ -564,6 +624,7 @@ void Compiler::CompileRule(const YAML::Node& n, CompileContext& ctx, nlohmann::j
     } else {
       nlohmann::json& ac = (*canon)["alternatives"];
       ac = nlohmann::json::array();
+      rule->alternatives.reserve(alts.size());
       for (const auto& an : alts) {
         nlohmann::json aj;
         MapReader ar(an, ctx.file, sink_, &aj, "alternative");
@@ -652,28 +713,39 @@ void Compiler::BuildIndex(Policy* p) {
   }
 }
 
-void Compiler::LintPolicy(const Policy& p, const std::vector<nlohmann::json>& rule_whens) {
+// What makes two rules without alternatives equivalent for the shadowed-rule lint: effect, mode,
+// dates, obligations and the canonical `when` (last, so the key is unambiguous).
+std::string ShadowKey(const Rule& r, const std::string& when) {
+  auto time = [](const std::optional<absl::Time>& t) {
+    return t ? absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone()) : std::string("-");
+  };
+  std::string key = absl::StrCat(static_cast<int>(r.effect), r.dry_run ? "d" : "e", "|",
+                                 time(r.from), "|", time(r.until), "|");
+  for (int o : r.obligations) absl::StrAppend(&key, o, ",");
+  absl::StrAppend(&key, "|", when);
+  return key;
+}
+
+void Compiler::LintPolicy(const Policy& p, const std::vector<std::string>& rule_whens) {
+  std::vector<bool> indexed(p.rules.size(), false);
+  for (const auto& by_class : p.rules_by_class)
+    for (uint32_t i : by_class) indexed[i] = true;
+  // Key of a rule without alternatives -> the first such rule with that key.
+  absl::flat_hash_map<std::string, size_t> first_with;
   for (size_t i = 0; i < p.rules.size(); ++i) {
     const Rule& r = p.rules[i];
-    if (r.tag_scoped) {
-      bool any = std::any_of(p.rules_by_class.begin(), p.rules_by_class.end(), [&](const auto& v) {
-        return std::find(v.begin(), v.end(), i) != v.end();
-      });
-      if (!any) {
-        sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "unreachable-rule",
-                   absl::StrCat("rule `", r.id, "` can match no data class"));
-      }
+    if (r.tag_scoped && !indexed[i]) {
+      sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "unreachable-rule",
+                 absl::StrCat("rule `", r.id, "` can match no data class"));
     }
     // A later rule with the same condition and the same single effect adds nothing.
-    for (size_t j = 0; j < i; ++j) {
-      const Rule& e = p.rules[j];
-      if (!r.has_alternatives && !e.has_alternatives && r.effect == e.effect &&
-          r.dry_run == e.dry_run && rule_whens[i] == rule_whens[j] && r.from == e.from &&
-          r.until == e.until && r.obligations == e.obligations) {
+    if (!r.has_alternatives) {
+      auto [it, inserted] = first_with.try_emplace(ShadowKey(r, rule_whens[i]), i);
+      if (!inserted) {
+        const Rule& e = p.rules[it->second];
         sink_->Add(Diagnostic::Severity::kWarning, p.file, r.line, r.column, "shadowed-rule",
                    absl::StrCat("rule `", r.id, "` is shadowed by rule `", e.id,
                                 "`: same condition, same effect"));
-        break;
       }
     }
     // Alternatives more restrictive than an unconditional one can never be chosen.
@@ -696,9 +768,11 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   Policy p;
   p.file = f.name;
   nlohmann::json canon = nlohmann::json::object();
+  PolicyCanon pc;  // `rules` is dumped rule by rule; the rest of `canon` at the end
+  bool has_rules = false;
   MapReader r(f.root, f.name, sink_, &canon, "policy");
   r.Enum("kind", {"policy"});
-  YAML::Node idn = r.Raw("id");
+  YNode idn = r.Raw("id");
   if (auto v = r.String("id", true)) p.id = *v;
   p.basis = r.Enum("basis", {"law", "corp"}, true).value_or("law");
   if (auto v = r.Enum("mode", {"enforce", "dry_run"})) p.dry_run = *v == "dry_run";
@@ -721,7 +795,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   ctx.file = f.name;
   // Scope.
   {
-    YAML::Node sn = r.Raw("scope");
+    YNode sn = r.Raw("scope");
     if (!sn.IsDefined() || sn.IsNull()) {
       p.scope.always = true;
     } else {
@@ -745,56 +819,56 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   }
   // Obligations: id -> message.
   {
-    YAML::Node on = r.Raw("obligations");
+    YNode on = r.Raw("obligations");
     if (on.IsDefined() && !on.IsNull()) {
       if (!on.IsMap()) {
         sink_->Error(f.name, on.Mark(), "wrong-type",
                      "`obligations` must map obligation ids to their descriptions");
       } else {
-        for (auto it = on.begin(); it != on.end(); ++it) {
-          std::string id = it->first.Scalar();
-          if (!it->second.IsScalar()) {
-            sink_->Error(f.name, it->second.Mark(), "wrong-type",
+        for (size_t pi = 0; pi < on.size(); ++pi) {
+          const YNode key = on.Key(pi), value = on.Value(pi);
+          std::string id = key.Scalar();
+          if (!value.IsScalar()) {
+            sink_->Error(f.name, value.Mark(), "wrong-type",
                          absl::StrCat("obligation `", id, "` must be described by a string"));
             continue;
           }
           if (std::any_of(p.obligations.begin(), p.obligations.end(),
                           [&](const Obligation& o) { return o.id == id; })) {
-            sink_->Error(f.name, it->first.Mark(), "duplicate-id",
+            sink_->Error(f.name, key.Mark(), "duplicate-id",
                          absl::StrCat("duplicate obligation `", id, "`"));
             continue;
           }
-          p.obligations.push_back(Obligation{id, it->second.Scalar()});
-          canon["obligations"][id] = it->second.Scalar();
+          p.obligations.push_back(Obligation{id, value.Scalar()});
+          canon["obligations"][id] = value.Scalar();
         }
       }
     }
   }
   // Named lists.
   {
-    YAML::Node ln = r.Raw("lists");
+    YNode ln = r.Raw("lists");
     if (ln.IsDefined() && !ln.IsNull()) {
       if (!ln.IsMap()) {
         sink_->Error(f.name, ln.Mark(), "wrong-type", "`lists` must map list names to lists");
       } else {
-        for (auto it = ln.begin(); it != ln.end(); ++it) {
+        for (size_t pi = 0; pi < ln.size(); ++pi) {
+          const YNode key = ln.Key(pi), value = ln.Value(pi);
           NamedList l;
-          l.name = it->first.Scalar();
+          l.name = key.Scalar();
           if (std::find(ctx.list_names.begin(), ctx.list_names.end(), l.name) !=
               ctx.list_names.end()) {
-            sink_->Error(f.name, it->first.Mark(), "duplicate-id",
+            sink_->Error(f.name, key.Mark(), "duplicate-id",
                          absl::StrCat("duplicate list `", l.name, "`"));
             continue;
           }
           nlohmann::json& lc = canon["lists"][l.name];
           lc = nlohmann::json::array();
-          if (!it->second.IsNull() && !it->second.IsSequence()) {
-            sink_->Error(f.name, it->second.Mark(), "wrong-type",
+          if (!value.IsNull() && !value.IsSequence()) {
+            sink_->Error(f.name, value.Mark(), "wrong-type",
                          absl::StrCat("list `", l.name, "` must be a list"));
-          } else if (it->second.IsSequence()) {
-            // By value: `it->second` lives in a temporary of yaml-cpp's iterator.
-            const YAML::Node entries = it->second;
-            for (const auto& e : entries) {
+          } else if (value.IsSequence()) {
+            for (YNode e : value) {
               ListEntry entry;
               nlohmann::json ej;
               if (e.IsScalar()) {
@@ -832,15 +906,18 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   }
   // Rules.
   {
-    YAML::Node rn = r.Raw("rules");
-    std::vector<nlohmann::json> whens;
+    YNode rn = r.Raw("rules");
+    std::vector<std::string> whens;  // canonical `when` of each rule, for the lint
     if (!rn.IsDefined() || !rn.IsSequence()) {
       sink_->Error(f.name, rn.IsDefined() ? rn.Mark() : f.root.Mark(), "missing-key",
                    "policy needs `rules`, a list");
     } else {
-      nlohmann::json& rc = canon["rules"];
-      rc = nlohmann::json::array();
-      for (const auto& n : rn) {
+      has_rules = true;
+      size_t room = options_.max_rules - std::min(options_.max_rules, set_->rule_count);
+      p.rules.reserve(std::min(rn.size(), room));
+      whens.reserve(p.rules.capacity());
+      absl::flat_hash_map<std::string, int> id_count;
+      for (YNode n : rn) {
         if (set_->rule_count >= options_.max_rules) {
           sink_->Error(f.name, n.Mark(), "limit",
                        absl::StrCat("more than ", options_.max_rules, " rules"));
@@ -849,14 +926,25 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
         nlohmann::json rj;
         Rule rule;
         CompileRule(n, ctx, &rj, &rule);
-        for (const auto& other : p.rules) {
-          if (other.id == rule.id && !rule.id.empty()) {
+        if (!rule.id.empty()) {
+          int& earlier = id_count[rule.id];
+          for (int k = 0; k < earlier; ++k) {
             sink_->Error(f.name, n.Mark(), "duplicate-id",
                          absl::StrCat("duplicate rule id `", rule.id, "`"));
           }
+          ++earlier;
         }
-        whens.push_back(rj.contains("when") ? rj["when"] : nlohmann::json());
-        rc.push_back(std::move(rj));
+        auto w = rj.find("when");
+        if (w == rj.end()) {
+          whens.emplace_back("null");
+        } else {
+          bool bad = false;
+          whens.push_back(Dump(*w, &bad));
+          // Invalid UTF-8 fails the compile below; the lint still compares what it can.
+          if (bad) whens.back() = w->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        }
+        if (!p.rules.empty()) pc.rules += ',';
+        pc.rules += Dump(rj, &canon_bad_utf8_);
         p.rules.push_back(std::move(rule));
         ++set_->rule_count;
       }
@@ -877,7 +965,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   }
   // Exceptions.
   {
-    YAML::Node en = r.Raw("exceptions");
+    YNode en = r.Raw("exceptions");
     if (en.IsDefined() && !en.IsNull()) {
       nlohmann::json& ec = canon["exceptions"];
       ec = nlohmann::json::array();
@@ -890,7 +978,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
         if (auto v = er.String("owner", true)) x.owner = *v;
         if (auto v = er.String("ticket", true)) x.ticket = *v;
         x.not_before = ReadTime(er, "not_before");
-        YAML::Node na = er.Raw("not_after");
+        YNode na = er.Raw("not_after");
         x.not_after = ReadTime(er, "not_after");
         if (!na.IsDefined()) {
           sink_->Error(f.name, e.Mark(), "missing-key",
@@ -900,7 +988,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
           sink_->Warning(f.name, na.Mark(), "long-exception",
                          absl::StrCat("exception `", x.id, "` lasts longer than 90 days"));
         }
-        YAML::Node rulesn = er.Raw("rules");
+        YNode rulesn = er.Raw("rules");
         auto rule_ids = er.StringList("rules", true);
         x.when = ParseCondition(er.Raw("when"), ctx, &ej["when"], 1);
         if (ej["when"].is_null()) ej.erase("when");
@@ -941,7 +1029,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   }
   // Lifts and ignored evidence.
   {
-    YAML::Node ln = r.Raw("lifts");
+    YNode ln = r.Raw("lifts");
     if (ln.IsDefined() && !ln.IsNull()) {
       nlohmann::json& lc = canon["lifts"];
       lc = nlohmann::json::array();
@@ -970,7 +1058,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
         lc.push_back(std::move(lj));
       }
     }
-    YAML::Node in = r.Raw("ignore_evidence");
+    YNode in = r.Raw("ignore_evidence");
     if (in.IsDefined() && !in.IsNull()) {
       nlohmann::json& ic = canon["ignore_evidence"];
       ic = nlohmann::json::array();
@@ -989,7 +1077,10 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
     }
   }
   r.Finish();
-  canon_["policies"][p.id] = std::move(canon);
+  pc.id = p.id;
+  pc.rules.shrink_to_fit();
+  SplitAroundRules(canon, has_rules, &pc, &canon_bad_utf8_);
+  canon_policies_.push_back(std::move(pc));
   set_->policies.push_back(std::move(p));
 }
 
@@ -1028,25 +1119,58 @@ std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sour
     return nullptr;
   }
   CompileCatalogue(*catalogue);
+  for (auto& f : files_) {
+    if (f.kind == "catalogue") {
+      f.doc.reset();
+      f.root = YNode();
+    }
+  }
   for (const auto& f : files_)
     if (f.kind == "policy") CollectClasses(f);
   FinishClasses();
-  std::vector<const LoadedFile*> policies;
-  for (const auto& f : files_)
-    if (f.kind == "policy") policies.push_back(&f);
-  for (const LoadedFile* f : policies) CompilePolicyFile(*f);
+  // Each policy file's tree is released once the file is compiled.
+  for (auto& f : files_) {
+    if (f.kind != "policy") continue;
+    CompilePolicyFile(f);
+    f.doc.reset();
+    f.root = YNode();
+  }
   std::stable_sort(set_->policies.begin(), set_->policies.end(),
                    [](const Policy& a, const Policy& b) { return a.id < b.id; });
   if (sink_->has_errors()) return nullptr;
-  std::string canonical;
-  try {
-    canonical = canon_.dump();  // strict: invalid UTF-8 must not collide in the digest
-  } catch (const nlohmann::json::exception&) {
+  // The digest is SHA-256 of the canonical JSON {"catalogue":…,"classes":…,"policies":{id:…}}
+  // (keys sorted, compact), streamed part by part.
+  std::stable_sort(canon_policies_.begin(), canon_policies_.end(),
+                   [](const PolicyCanon& a, const PolicyCanon& b) { return a.id < b.id; });
+  internal::Sha256Hasher h;
+  h.Update("{\"catalogue\":");
+  h.Update(canon_catalogue_);
+  h.Update(",\"classes\":");
+  h.Update(canon_classes_);
+  if (!canon_policies_.empty()) {
+    h.Update(",\"policies\":{");
+    for (size_t i = 0; i < canon_policies_.size(); ++i) {
+      const PolicyCanon& pc = canon_policies_[i];
+      if (i > 0) h.Update(",");
+      h.Update(Dump(nlohmann::json(pc.id), &canon_bad_utf8_));
+      h.Update(":");
+      h.Update(pc.before);
+      if (pc.has_rules) {
+        h.Update("[");
+        h.Update(pc.rules);
+        h.Update("]");
+      }
+      h.Update(pc.after);
+    }
+    h.Update("}");
+  }
+  h.Update("}");
+  if (canon_bad_utf8_) {
     sink_->Add(Diagnostic::Severity::kError, "", 0, 0, "encoding",
                "policy files must be valid UTF-8");
     return nullptr;
   }
-  set_->digest = "sha256:" + internal::HexEncode(internal::Sha256(canonical));
+  set_->digest = "sha256:" + internal::HexEncode(h.Finish());
   return std::move(set_);
 }
 

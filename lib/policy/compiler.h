@@ -2,8 +2,6 @@
 #ifndef RESIDENCY_LIB_POLICY_COMPILER_H_
 #define RESIDENCY_LIB_POLICY_COMPILER_H_
 
-#include <yaml-cpp/yaml.h>
-
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,8 +26,7 @@ struct CompileContext {
 
 // Parses a condition map (see policies/README.md "Conditions"); records its canonical form.
 // On error reports a diagnostic and returns a condition that never holds (kNot of kTrue).
-Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::json* canon,
-                         int depth);
+Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon, int depth);
 
 // Resolves a jurisdiction (country code or group) to its country set; -1 if unknown.
 int ResolveJurisdiction(const CompiledSet& set, const std::string& name);

@@ -71,16 +71,18 @@ std::shared_ptr<const RE2> CompileRegex(const std::string& pattern, const YAML::
 }
 
 // {gte, gt, lte, lt}
-bool ParseBounds(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, Condition* c,
+bool ParseBounds(YNode n, CompileContext& ctx, nlohmann::json* canon, Condition* c,
                  const char* what) {
   MapReader r(n, ctx.file, ctx.sink, canon, absl::StrCat("`", what, "`"));
   if (!r.ok()) return false;
-  c->gte = r.Number("gte");
-  c->gt = r.Number("gt");
-  c->lte = r.Number("lte");
-  c->lt = r.Number("lt");
+  auto b = std::make_shared<NumberBounds>();
+  b->gte = r.Number("gte");
+  b->gt = r.Number("gt");
+  b->lte = r.Number("lte");
+  b->lt = r.Number("lt");
   r.Finish();
-  if (!c->gte && !c->gt && !c->lte && !c->lt) {
+  c->bounds = b;
+  if (!b->gte && !b->gt && !b->lte && !b->lt) {
     ctx.sink->Error(ctx.file, n.Mark(), "missing-key",
                     absl::StrCat("`", what, "` needs at least one of gte, gt, lte, lt"));
     return false;
@@ -88,23 +90,23 @@ bool ParseBounds(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon
   return true;
 }
 
-bool ParseAttributes(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
+bool ParseAttributes(YNode n, CompileContext& ctx, nlohmann::json* canon,
                      std::vector<std::pair<std::string, std::string>>* out) {
   if (!n.IsDefined() || n.IsNull()) return true;
   if (!n.IsMap()) {
     ctx.sink->Error(ctx.file, n.Mark(), "wrong-type", "`attributes` must be a mapping");
     return false;
   }
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    if (!it->first.IsScalar() || !it->second.IsScalar()) {
-      ctx.sink->Error(ctx.file, it->first.Mark(), "wrong-type",
-                      "`attributes` maps names to scalar values");
+  for (size_t i = 0; i < n.size(); ++i) {
+    const YNode k = n.Key(i), val = n.Value(i);
+    if (!k.IsScalar() || !val.IsScalar()) {
+      ctx.sink->Error(ctx.file, k.Mark(), "wrong-type", "`attributes` maps names to scalar values");
       return false;
     }
-    std::string v = it->second.Scalar();
+    std::string v = val.Scalar();
     if (auto b = ParseBool(v)) v = *b ? "true" : "false";
-    out->emplace_back(it->first.Scalar(), v);
-    if (canon) (*canon)[it->first.Scalar()] = v;
+    out->emplace_back(k.Scalar(), v);
+    if (canon) (*canon)[k.Scalar()] = v;
   }
   std::sort(out->begin(), out->end());
   for (size_t i = 1; i < out->size(); ++i) {
@@ -132,8 +134,7 @@ int ResolveList(const std::optional<std::string>& name, const YAML::Mark& mark,
   return static_cast<int>(it - ctx.list_names.begin());
 }
 
-bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p,
-                bool recipient) {
+bool ParseParty(YNode n, CompileContext& ctx, nlohmann::json* canon, PartyCond* p, bool recipient) {
   MapReader r(n, ctx.file, ctx.sink, canon, recipient ? "`recipient`" : "`operator`");
   if (!r.ok()) return false;
   bool ok = true;
@@ -157,17 +158,17 @@ bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
         ok = false;
       }
     }
-    YAML::Node in = r.Raw("in_list");
+    YNode in = r.Raw("in_list");
     auto in_name = r.String("in_list");
     p->in_list = ResolveList(in_name, in.Mark(), ctx);
-    YAML::Node nin = r.Raw("not_in_list");
+    YNode nin = r.Raw("not_in_list");
     auto nin_name = r.String("not_in_list");
     p->not_in_list = ResolveList(nin_name, nin.Mark(), ctx);
     ok &= p->in_list != -2 && p->not_in_list != -2;
   } else {
     if (auto v = r.StringList("sectors")) p->sectors = *v;
   }
-  YAML::Node attrs = r.Raw("attributes");
+  YNode attrs = r.Raw("attributes");
   nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
   ok &= ParseAttributes(attrs, ctx, ac, &p->attributes);
   if (canon && canon->contains("attributes") && (*canon)["attributes"].is_null()) {
@@ -177,24 +178,23 @@ bool ParseParty(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
   return ok;
 }
 
-bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
-                   LocationCond* l) {
+bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon, LocationCond* l) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`location`");
   if (!r.ok()) return false;
   bool ok = true;
   if (auto v = r.StringList("in")) {
     l->has_in = true;
-    YAML::Node m = r.Raw("in");
+    YNode m = r.Raw("in");
     for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->in);
   }
   if (auto v = r.StringList("not_in")) {
     l->has_not_in = true;
-    YAML::Node m = r.Raw("not_in");
+    YNode m = r.Raw("not_in");
     for (const auto& name : *v) ok &= ResolveLocations(name, m.Mark(), ctx, &l->not_in);
   }
-  YAML::Node in = r.Raw("in_list");
+  YNode in = r.Raw("in_list");
   l->in_list = ResolveList(r.String("in_list"), in.Mark(), ctx);
-  YAML::Node nin = r.Raw("not_in_list");
+  YNode nin = r.Raw("not_in_list");
   l->not_in_list = ResolveList(r.String("not_in_list"), nin.Mark(), ctx);
   if (l->in_list == -2 || l->not_in_list == -2) ok = false;
   if (l->in_list >= 0) ctx.location_lists_used.emplace_back(l->in_list, in.Mark());
@@ -203,7 +203,7 @@ bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* can
   if (auto v = r.StringList("sites")) l->sites = *v;
   if (auto v = r.StringList("providers")) l->providers = *v;
   if (auto v = r.Bool("outside_origin")) l->outside_origin = *v;
-  YAML::Node attrs = r.Raw("attributes");
+  YNode attrs = r.Raw("attributes");
   if (attrs.IsDefined()) {
     nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;
     ok &= ParseAttributes(attrs, ctx, ac, &l->attributes);
@@ -212,8 +212,7 @@ bool ParseLocation(const YAML::Node& n, CompileContext& ctx, nlohmann::json* can
   return ok;
 }
 
-bool ParseEvidence(const YAML::Node& n, CompileContext& ctx, nlohmann::json* canon,
-                   EvidenceCond* e) {
+bool ParseEvidence(YNode n, CompileContext& ctx, nlohmann::json* canon, EvidenceCond* e) {
   MapReader r(n, ctx.file, ctx.sink, canon, "`evidence`");
   if (!r.ok()) return false;
   if (auto v = r.StringList("types", /*required=*/true)) e->types = *v;
@@ -271,14 +270,13 @@ bool ParseTagPatterns(const std::vector<std::string>& pats, const YAML::Mark& ma
 
 bool UsesTag(const Condition& c) {
   if (c.kind == Condition::Kind::kTags) return true;
-  if (c.kind == Condition::Kind::kLocation && c.location.outside_origin) return true;
+  if (c.kind == Condition::Kind::kLocation && c.location && c.location->outside_origin) return true;
   for (const auto& ch : c.children)
     if (UsesTag(ch)) return true;
   return false;
 }
 
-Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::json* canon,
-                         int depth) {
+Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon, int depth) {
   if (depth > ctx.options->max_nesting) {
     ctx.sink->Error(ctx.file, node.Mark(), "limit",
                     absl::StrCat("conditions nest deeper than ", ctx.options->max_nesting));
@@ -292,7 +290,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   bool ok = true;
   auto sub = [&](const char* key) -> nlohmann::json* { return canon ? &(*canon)[key] : nullptr; };
   auto list_of_conditions = [&](const char* key, Condition::Kind kind) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     if (!n.IsDefined()) return;
     if (!n.IsSequence() || n.size() == 0) {
       ctx.sink->Error(ctx.file, n.Mark(), "wrong-type",
@@ -302,6 +300,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     }
     Condition c;
     c.kind = kind;
+    c.children.reserve(n.size());
     nlohmann::json* arr = sub(key);
     if (arr) *arr = nlohmann::json::array();
     for (const auto& e : n) {
@@ -313,7 +312,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   };
   list_of_conditions("all", Condition::Kind::kAll);
   list_of_conditions("any", Condition::Kind::kAny);
-  if (YAML::Node n = r.Raw("not"); n.IsDefined()) {
+  if (YNode n = r.Raw("not"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kNot;
     c.children.push_back(ParseCondition(n, ctx, sub("not"), depth + 1));
@@ -325,7 +324,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     c.kind = Condition::Kind::kTags;
     if (auto v = r.StringList("tags"))
       ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
-    if (!c.tags.empty()) all.children.push_back(c);
+    if (!c.tags.empty()) all.children.push_back(std::move(c));
     if (auto v = r.StringList("classes")) {
       Condition k;
       k.kind = Condition::Kind::kTags;
@@ -333,7 +332,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       t.any_class = false;
       ok &= ResolveClasses(*v, r.Raw("classes").Mark(), ctx, &t.classes);
       k.tags.push_back(t);
-      all.children.push_back(k);
+      all.children.push_back(std::move(k));
     }
     if (auto v = r.StringList("origins")) {
       Condition k;
@@ -342,7 +341,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       t.any_origin = false;
       ok &= ResolveCountries(*v, r.Raw("origins").Mark(), ctx, &t.origins);
       k.tags.push_back(t);
-      all.children.push_back(k);
+      all.children.push_back(std::move(k));
     }
   }
   struct ValueKey {
@@ -350,7 +349,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     Field field;
     std::vector<std::string> allowed;  // empty: free vocabulary
   };
-  const ValueKey value_keys[] = {
+  static const ValueKey value_keys[] = {
       {"kind", Field::kKind, {"dataset", "model", "compute"}},
       {"action",
        Field::kAction,
@@ -378,7 +377,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     }
     all.children.push_back(Values(vk.field, *v));
   }
-  if (YAML::Node n = r.Raw("transfer"); n.IsDefined()) {
+  if (YNode n = r.Raw("transfer"); n.IsDefined()) {
     MapReader t(n, ctx.file, ctx.sink, sub("transfer"), "`transfer`");
     if (auto v = t.StringList("types")) all.children.push_back(Values(Field::kTransferType, *v));
     if (auto v = t.StringList("patterns"))
@@ -395,13 +394,13 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
       {"retention_hours", Field::kRetentionHours},
   };
   for (const auto& [key, field] : number_keys) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     if (!n.IsDefined()) continue;
     Condition c;
     c.kind = Condition::Kind::kNumber;
     c.field = field;
     if (ParseBounds(n, ctx, sub(key), &c, key)) {
-      all.children.push_back(c);
+      all.children.push_back(std::move(c));
     } else {
       ok = false;
     }
@@ -409,7 +408,7 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
   const std::pair<const char*, Field> regex_keys[] = {{"dataset_id_matches", Field::kDatasetId},
                                                       {"uri_matches", Field::kUri}};
   for (const auto& [key, field] : regex_keys) {
-    YAML::Node n = r.Raw(key);
+    YNode n = r.Raw(key);
     auto v = r.String(key);
     if (!v) continue;
     Condition c;
@@ -417,36 +416,43 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
     c.field = field;
     c.regex = CompileRegex(*v, n.Mark(), ctx);
     if (c.regex) {
-      all.children.push_back(c);
+      all.children.push_back(std::move(c));
     } else {
       ok = false;
     }
   }
-  if (YAML::Node n = r.Raw("location"); n.IsDefined()) {
+  if (YNode n = r.Raw("location"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kLocation;
-    ok &= ParseLocation(n, ctx, sub("location"), &c.location);
-    all.children.push_back(c);
+    auto l = std::make_shared<LocationCond>();
+    ok &= ParseLocation(n, ctx, sub("location"), l.get());
+    c.location = std::move(l);
+    all.children.push_back(std::move(c));
   }
-  if (YAML::Node n = r.Raw("operator"); n.IsDefined()) {
+  if (YNode n = r.Raw("operator"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kOperator;
-    ok &= ParseParty(n, ctx, sub("operator"), &c.party, false);
-    all.children.push_back(c);
+    auto p = std::make_shared<PartyCond>();
+    ok &= ParseParty(n, ctx, sub("operator"), p.get(), false);
+    c.party = std::move(p);
+    all.children.push_back(std::move(c));
   }
-  if (YAML::Node n = r.Raw("recipient"); n.IsDefined()) {
+  if (YNode n = r.Raw("recipient"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kRecipient;
-    ok &= ParseParty(n, ctx, sub("recipient"), &c.party, true);
-    all.children.push_back(c);
+    auto p = std::make_shared<PartyCond>();
+    ok &= ParseParty(n, ctx, sub("recipient"), p.get(), true);
+    c.party = std::move(p);
+    all.children.push_back(std::move(c));
   }
-  if (YAML::Node n = r.Raw("user"); n.IsDefined()) {
+  if (YNode n = r.Raw("user"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kUser;
+    auto uc = std::make_shared<UserCond>();
     MapReader u(n, ctx.file, ctx.sink, sub("user"), "`user`");
     if (auto v = u.StringList("jurisdictions")) {
-      c.has_user_jurisdictions = true;
-      ok &= ResolveCountries(*v, u.Raw("jurisdictions").Mark(), ctx, &c.user_jurisdictions);
+      uc->has_jurisdictions = true;
+      ok &= ResolveCountries(*v, u.Raw("jurisdictions").Mark(), ctx, &uc->jurisdictions);
     }
     if (auto v = u.StringList("provenance")) {
       for (const auto& p : *v) {
@@ -456,22 +462,26 @@ Condition ParseCondition(const YAML::Node& node, CompileContext& ctx, nlohmann::
           ok = false;
         }
       }
-      c.user_provenance = *v;
+      uc->provenance = *v;
     }
     u.Finish();
-    all.children.push_back(c);
+    c.user = std::move(uc);
+    all.children.push_back(std::move(c));
   }
-  if (YAML::Node n = r.Raw("evidence"); n.IsDefined()) {
+  if (YNode n = r.Raw("evidence"); n.IsDefined()) {
     Condition c;
     c.kind = Condition::Kind::kEvidence;
-    ok &= ParseEvidence(n, ctx, sub("evidence"), &c.evidence);
-    all.children.push_back(c);
+    auto e = std::make_shared<EvidenceCond>();
+    ok &= ParseEvidence(n, ctx, sub("evidence"), e.get());
+    c.evidence = std::move(e);
+    all.children.push_back(std::move(c));
   }
   for (const auto& k : kConditionKeys) r.Ignore(k.c_str());
   r.Finish();
   if (!ok) return Never();
   if (all.children.size() == 1) return std::move(all.children[0]);
   if (all.children.empty()) return Condition{};
+  all.children.shrink_to_fit();  // compiled sets are kept: no growth slack
   return all;
 }
 

@@ -2,6 +2,7 @@
 // condition with bit operations, at one location or at every catalogue location at once.
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "policy/model.h"
 
@@ -29,14 +30,18 @@ bool FixedMatch(const LocationCond& lc, const Location& loc, size_t index) {
 // Fills the condition's derived fields; returns whether its value depends on the location.
 bool Finish(const Catalogue& cat, Condition* c) {
   bool by_location = false;
-  if (c->kind == Condition::Kind::kLocation) {
-    c->location.fixed = LocationBits();
+  if (c->kind == Condition::Kind::kLocation && c->location) {
+    auto l = std::make_shared<LocationCond>(*c->location);
+    l->fixed = LocationBits();
     for (size_t i = 0; i < cat.locations.size(); ++i)
-      if (FixedMatch(c->location, cat.locations[i], i)) c->location.fixed.Set(i);
+      if (FixedMatch(*l, cat.locations[i], i)) l->fixed.Set(i);
+    c->location = std::move(l);
     by_location = true;
   }
   // Evidence naming a country holds only at the locations in that country.
-  if (c->kind == Condition::Kind::kEvidence && c->evidence.match_country) by_location = true;
+  if (c->kind == Condition::Kind::kEvidence && c->evidence && c->evidence->match_country) {
+    by_location = true;
+  }
   for (auto& ch : c->children) by_location |= Finish(cat, &ch);
   c->by_location = by_location;
   return by_location;

@@ -159,6 +159,21 @@ struct EvidenceCond {
   bool require_origin = false;
 };
 
+// Bounds of a `kNumber` condition.
+struct NumberBounds {
+  std::optional<double> gte, gt, lte, lt;
+};
+
+// A `kUser` condition.
+struct UserCond {
+  bool has_jurisdictions = false;
+  CountryBits jurisdictions;
+  std::vector<std::string> provenance;  // any of
+};
+
+// One node of a compiled condition tree. Kind-specific payloads live out of line (shared and
+// immutable once compiled), so that the common nodes (all/any/not, tags, values) stay small:
+// a payload pointer is set exactly for its kind.
 struct Condition {
   enum class Kind : uint8_t {
     kTrue,
@@ -176,18 +191,16 @@ struct Condition {
     kEvidence,
   };
   Kind kind = Kind::kTrue;
-  std::vector<Condition> children;
-  Field field = Field::kKind;
-  std::vector<std::string> values;
-  std::optional<double> gte, gt, lte, lt;
-  std::shared_ptr<const RE2> regex;
-  std::vector<TagPattern> tags;
-  LocationCond location;
-  PartyCond party;
-  bool has_user_jurisdictions = false;
-  CountryBits user_jurisdictions;
-  std::vector<std::string> user_provenance;
-  EvidenceCond evidence;
+  Field field = Field::kKind;                    // kValues, kNumber, kRegex
+  std::vector<Condition> children;               // kAll, kAny, kNot
+  std::vector<std::string> values;               // kValues
+  std::vector<TagPattern> tags;                  // kTags
+  std::shared_ptr<const RE2> regex;              // kRegex
+  std::shared_ptr<const NumberBounds> bounds;    // kNumber
+  std::shared_ptr<const LocationCond> location;  // kLocation
+  std::shared_ptr<const PartyCond> party;        // kOperator, kRecipient
+  std::shared_ptr<const UserCond> user;          // kUser
+  std::shared_ptr<const EvidenceCond> evidence;  // kEvidence
   // Derived after compilation (FinishLocationMasks): the value can differ between two locations
   // (the condition is or contains a location or evidence condition).
   bool by_location = false;

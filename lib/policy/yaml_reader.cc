@@ -78,8 +78,8 @@ std::optional<bool> ParseBool(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<std::string> ScalarString(const YAML::Node& n, const std::string& file,
-                                        DiagSink* sink, const std::string& what) {
+std::optional<std::string> ScalarString(YNode n, const std::string& file, DiagSink* sink,
+                                        const std::string& what) {
   if (!n.IsScalar()) {
     sink->Error(file, n.Mark(), "wrong-type", absl::StrCat(what, " must be a string"));
     return std::nullopt;
@@ -87,8 +87,8 @@ std::optional<std::string> ScalarString(const YAML::Node& n, const std::string& 
   return n.Scalar();
 }
 
-MapReader::MapReader(const YAML::Node& node, const std::string& file, DiagSink* sink,
-                     nlohmann::json* canon, std::string what)
+MapReader::MapReader(YNode node, const std::string& file, DiagSink* sink, nlohmann::json* canon,
+                     std::string what)
     : node_(node), file_(file), sink_(sink), canon_(canon), what_(std::move(what)) {
   mark_ = node.Mark();
   if (node.IsNull()) {
@@ -104,33 +104,24 @@ MapReader::MapReader(const YAML::Node& node, const std::string& file, DiagSink* 
   if (canon_ && !canon_->is_object()) *canon_ = nlohmann::json::object();
 }
 
-YAML::Node MapReader::Lookup(const char* key) {
-  known_.emplace_back(key);
-  if (!ok_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
+YNode MapReader::Lookup(const char* key) {
+  known_.push_back(key);
+  if (!ok_) return YNode();
+  return node_.Get(key);
 }
 
-bool MapReader::Has(const char* key) const {
-  if (!ok_ || !node_.IsMap()) return false;
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) return true;
-  }
-  return false;
-}
+bool MapReader::Has(const char* key) const { return ok_ && node_.Get(key).IsDefined(); }
 
 void MapReader::Missing(const char* key) {
   sink_->Error(file_, mark_, "missing-key", absl::StrCat(what_, " needs `", key, "`"));
 }
 
-YAML::Node MapReader::Raw(const char* key) { return Lookup(key); }
+YNode MapReader::Raw(const char* key) { return Lookup(key); }
 
-void MapReader::Ignore(const char* key) { known_.emplace_back(key); }
+void MapReader::Ignore(const char* key) { known_.push_back(key); }
 
 std::optional<std::string> MapReader::String(const char* key, bool required) {
-  YAML::Node n = Lookup(key);
+  YNode n = Lookup(key);
   if (!n.IsDefined() || n.IsNull()) {
     if (required) Missing(key);
     return std::nullopt;
@@ -141,9 +132,9 @@ std::optional<std::string> MapReader::String(const char* key, bool required) {
 }
 
 std::optional<bool> MapReader::Bool(const char* key) {
-  YAML::Node n = Lookup(key);
+  YNode n = Lookup(key);
   if (!n.IsDefined() || n.IsNull()) return std::nullopt;
-  std::optional<bool> b = n.IsScalar() ? ParseBool(n.Scalar()) : std::nullopt;
+  std::optional<bool> b = n.IsScalar() ? ParseBool(n.ScalarView()) : std::nullopt;
   if (!b) {
     sink_->Error(file_, n.Mark(), "wrong-type", absl::StrCat("`", key, "` must be true or false"));
     return std::nullopt;
@@ -153,9 +144,9 @@ std::optional<bool> MapReader::Bool(const char* key) {
 }
 
 std::optional<double> MapReader::Number(const char* key) {
-  YAML::Node n = Lookup(key);
+  YNode n = Lookup(key);
   if (!n.IsDefined() || n.IsNull()) return std::nullopt;
-  std::optional<double> v = n.IsScalar() ? ParseNumber(n.Scalar()) : std::nullopt;
+  std::optional<double> v = n.IsScalar() ? ParseNumber(n.ScalarView()) : std::nullopt;
   if (!v) {
     sink_->Error(file_, n.Mark(), "wrong-type", absl::StrCat("`", key, "` must be a number"));
     return std::nullopt;
@@ -165,7 +156,7 @@ std::optional<double> MapReader::Number(const char* key) {
 }
 
 std::optional<std::vector<std::string>> MapReader::StringList(const char* key, bool required) {
-  YAML::Node n = Lookup(key);
+  YNode n = Lookup(key);
   if (!n.IsDefined() || n.IsNull()) {
     if (required) Missing(key);
     return std::nullopt;
@@ -175,7 +166,8 @@ std::optional<std::vector<std::string>> MapReader::StringList(const char* key, b
     // A single value is accepted for a one-element list.
     out.push_back(n.Scalar());
   } else if (n.IsSequence()) {
-    for (const auto& e : n) {
+    out.reserve(n.size());
+    for (YNode e : n) {
       if (!e.IsScalar()) {
         sink_->Error(file_, e.Mark(), "wrong-type",
                      absl::StrCat("`", key, "` must be a list of strings"));
@@ -194,7 +186,7 @@ std::optional<std::vector<std::string>> MapReader::StringList(const char* key, b
 
 std::optional<std::string> MapReader::Enum(const char* key, const std::vector<std::string>& allowed,
                                            bool required) {
-  YAML::Node n = Lookup(key);
+  YNode n = Lookup(key);
   auto s = String(key, required);
   if (!s) return std::nullopt;
   if (std::find(allowed.begin(), allowed.end(), *s) == allowed.end()) {
@@ -211,25 +203,26 @@ std::optional<std::string> MapReader::Enum(const char* key, const std::vector<st
 
 void MapReader::Finish() {
   if (!ok_ || !node_.IsMap()) return;
-  std::vector<std::string> seen;
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node k = it->first;
+  std::vector<std::string_view> seen;
+  seen.reserve(node_.size());
+  for (size_t i = 0; i < node_.size(); ++i) {
+    const YNode k = node_.Key(i);
     if (!k.IsScalar()) {
       sink_->Error(file_, k.Mark(), "wrong-type",
                    absl::StrCat("keys of ", what_, " must be strings"));
       continue;
     }
-    const std::string& name = k.Scalar();
+    const std::string_view name = k.ScalarView();
     if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
       sink_->Error(file_, k.Mark(), "duplicate-key",
-                   absl::StrCat("duplicate key `", name, "` in ", what_));
+                   absl::StrCat("duplicate key `", std::string(name), "` in ", what_));
       continue;
     }
     seen.push_back(name);
-    if (std::find(known_.begin(), known_.end(), name) == known_.end()) {
-      std::string hint = DidYouMean(name, known_);
+    if (std::none_of(known_.begin(), known_.end(), [&](const char* c) { return name == c; })) {
+      std::string hint = DidYouMean(name, std::vector<std::string>(known_.begin(), known_.end()));
       sink_->Error(file_, k.Mark(), "unknown-key",
-                   absl::StrCat("unknown key `", name, "` in ", what_,
+                   absl::StrCat("unknown key `", std::string(name), "` in ", what_,
                                 hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     }
   }

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/yaml_tree.h"
 #include "residency/policy.h"
 
 namespace residency::policy_internal {
@@ -42,16 +43,16 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 
 class MapReader {
  public:
-  // `node` must outlive the reader. `canon` may be null (nothing recorded). `what` names the map
-  // in messages ("rule", "location", ...).
-  MapReader(const YAML::Node& node, const std::string& file, DiagSink* sink, nlohmann::json* canon,
+  // `node`'s document must outlive the reader. `canon` may be null (nothing recorded). `what`
+  // names the map in messages ("rule", "location", ...).
+  MapReader(YNode node, const std::string& file, DiagSink* sink, nlohmann::json* canon,
             std::string what);
 
   bool ok() const { return ok_; }  // false when the node is not a map
   bool Has(const char* key) const;
   const YAML::Mark& mark() const { return mark_; }
   // The node of `key` (marking it known, not recorded in the canonical shadow); null if absent.
-  YAML::Node Raw(const char* key);
+  YNode Raw(const char* key);
   // Declares `key` allowed without reading it (comments-like keys such as `note`, `title`),
   // excluded from the canonical form.
   void Ignore(const char* key);
@@ -72,22 +73,22 @@ class MapReader {
   nlohmann::json* canon() const { return canon_; }
 
  private:
-  YAML::Node Lookup(const char* key);
+  YNode Lookup(const char* key);
   void Missing(const char* key);
 
-  YAML::Node node_;
+  YNode node_;
   std::string file_;
   DiagSink* sink_;
   nlohmann::json* canon_;
   std::string what_;
   YAML::Mark mark_;
   bool ok_ = false;
-  std::vector<std::string> known_;
+  std::vector<const char*> known_;  // keys read or ignored (string literals)
 };
 
 // Scalar helpers usable on any node; they report wrong types into `sink`.
-std::optional<std::string> ScalarString(const YAML::Node& n, const std::string& file,
-                                        DiagSink* sink, const std::string& what);
+std::optional<std::string> ScalarString(YNode n, const std::string& file, DiagSink* sink,
+                                        const std::string& what);
 std::optional<double> ParseNumber(std::string_view s);
 std::optional<bool> ParseBool(std::string_view s);
 

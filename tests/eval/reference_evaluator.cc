@@ -306,10 +306,11 @@ struct Eval {
       case K::kNumber: {
         auto v = Num(cond.field, u);
         if (!v) return U;
-        if (cond.gte && !(*v >= *cond.gte)) return F;
-        if (cond.gt && !(*v > *cond.gt)) return F;
-        if (cond.lte && !(*v <= *cond.lte)) return F;
-        if (cond.lt && !(*v < *cond.lt)) return F;
+        const auto& bd = *cond.bounds;
+        if (bd.gte && !(*v >= *bd.gte)) return F;
+        if (bd.gt && !(*v > *bd.gt)) return F;
+        if (bd.lte && !(*v <= *bd.lte)) return F;
+        if (bd.lt && !(*v < *bd.lt)) return F;
         return TR;
       }
       case K::kRegex: {
@@ -323,7 +324,7 @@ struct Eval {
         return F;
       }
       case K::kLocation: {
-        const auto& lc = cond.location;
+        const auto& lc = *cond.location;
         if (lc.has_in && !lc.in.Test(u.loc)) return F;
         if (lc.has_not_in && lc.not_in.Test(u.loc)) return F;
         auto in_list = [&](int li) {
@@ -349,22 +350,23 @@ struct Eval {
         return TR;
       }
       case K::kOperator:
-        return b(Party(cond.party, r.operator_party));
+        return b(Party(*cond.party, r.operator_party));
       case K::kRecipient:
-        return b(Party(cond.party, r.recipient));
+        return b(Party(*cond.party, r.recipient));
       case K::kUser: {
         if (!r.compute || !r.compute->user) return F;
         const auto& user = *r.compute->user;
-        if (cond.has_user_jurisdictions) {
+        if (cond.user->has_jurisdictions) {
           int j = user.jurisdiction.empty() ? -1 : Jur(c.set, user.jurisdiction);
-          if (j < 0 || !c.set.catalogue.jurisdiction_members[j].SubsetOf(cond.user_jurisdictions))
+          if (j < 0 || !c.set.catalogue.jurisdiction_members[j].SubsetOf(cond.user->jurisdictions))
             return F;
         }
-        if (!cond.user_provenance.empty() && !has(cond.user_provenance, user.provenance)) return F;
+        if (!cond.user->provenance.empty() && !has(cond.user->provenance, user.provenance))
+          return F;
         return TR;
       }
       case K::kEvidence: {
-        const auto& ec = cond.evidence;
+        const auto& ec = *cond.evidence;
         auto ok = [&](const Evidence& e) {
           if (!has(ec.types, e.type) || !Valid(e, c.now)) return false;
           if (u.eff >= 0) {

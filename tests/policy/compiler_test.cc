@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "policy/model.h"
+#include "policy/yaml_tree.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
 #include "testing/fixtures.h"
@@ -47,6 +48,142 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   EXPECT_NE(pos, std::string::npos) << from;
   if (pos != std::string::npos) s.replace(pos, from.size(), to);
   return s;
+}
+
+// The digest is SHA-256 of the canonical form (SPEC): these values were computed by the compiler
+// that built the form as one nlohmann tree (before it was streamed part by part); they must not
+// change unless the canonical form is meant to.
+const char kDigestPolicy[] = R"yaml(kind: policy
+id: pin
+basis: corp
+mode: dry_run
+title: "ignored"
+scope: {origins: [KR, EU], operator_sectors: [finance], user_jurisdictions: [KR]}
+classes:
+  - {id: "pin.secret", is_a: [personal]}
+obligations:
+  pin.log: "log it \"quoted\" \\ back\tslash — é 😀"
+  pin.ask: ask
+lists:
+  near:
+    - KR
+    - {value: "aws:ap-northeast-1", effective_from: "2025-01-01", effective_until: "2026-01-01T12:30:00Z"}
+  partners: [acme, "b\u00e9ta"]
+rules:
+  - id: pin.a
+    basis: law
+    citation: "Art. 1"
+    message: "numbers"
+    effective_from: "2025-02-03"
+    when:
+      any:
+        - {subjects: {gte: 1e3, lt: 1_000_000}}
+        - {training_flops: {gt: 10e25}}
+        - {retention_hours: {lte: 0.5}}
+        - not: {tags: ["KR:personal", "*:pin.secret"]}
+      kind: dataset
+      action: [store, transfer]
+      transfer: {types: [backup], patterns: [replication], transactions: [sale]}
+      dataset_id_matches: "^ds-[0-9]+$"
+      uri_matches: "s3://.*"
+    effect: allow_with_obligations
+    obligations: [pin.log]
+    suggest: false
+  - id: pin.b
+    citation: "Art. 2"
+    message: "locations and parties"
+    mode: enforce
+    when:
+      all:
+        - location: {in: [KR, "aws:eu-central-1"], not_in_list: near, certifications: ["csap:high"], sites: [gov], providers: [ncp], outside_origin: true, attributes: {korean_provider: yes, tier: 2}}
+        - operator: {present: true, ids: [op1], id_matches: "op.*", countries: [KR], sectors: [finance], attributes: {x: "1"}}
+        - recipient: {roles: [processor], in_list: partners, attributes: {y: false}}
+        - user: {jurisdictions: [KR], provenance: [verified]}
+        - evidence: {types: [consent], match_country: false, require: [country, origin]}
+      purpose: [ads]
+      use_case: chat
+      tier: gold
+      job: training
+      artifact: model
+    alternatives:
+      - {name: ok, when: {evidence: {types: [scc]}}, effect: allow}
+      - {name: esc, effect: escalate}
+    otherwise: escalate
+  - id: pin.c
+    citation: "Art. 3"
+    message: "plain"
+    effect: deny
+exceptions:
+  - {id: x1, owner: "me", ticket: "T-1", rules: [pin.b], not_before: "2025-01-01", not_after: "2025-02-01", when: {purpose: [research]}, obligations: [pin.ask]}
+lifts:
+  - {evidence: [anonymisation_report], classes: [personal], artifacts: [dataset], match_origin: false}
+ignore_evidence:
+  - {types: [self_declared], classes: [pin.secret]}
+)yaml";
+const char kDigestSecond[] = R"yaml(kind: policy
+id: another
+basis: law
+rules:
+  - {id: z, citation: c, message: m, when: {classes: [public]}, effect: allow}
+)yaml";
+
+TEST(Digest, PinnedForARichSet) {
+  CompileResult r = CompileWith({kDigestPolicy, kDigestSecond});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  EXPECT_EQ(r.snapshot->digest(),
+            "sha256:3ac3a5fc929e3bca4d7ff0e695ee5c113897ec3cacc528bf88bf08bb9305875e");
+}
+
+TEST(Digest, PinnedForTheShippedSet) {
+  // Update together with policies/: the value is `residency lint policies` of a trusted build.
+  CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  EXPECT_EQ(r.snapshot->digest(),
+            "sha256:69f0c0871d4afa23854c7a74c3bacead12ea07d4cae30c7bd31817297fb24a07");
+}
+
+TEST(Digest, SameAcrossFileOrderAndFormatting) {
+  std::string reformatted = Replace(
+      kDigestSecond, "{id: z, citation: c, message: m, when: {classes: [public]}, effect: allow}",
+      "id: z\n    effect: allow   # comment\n    message: m\n    citation: c\n    when:\n      "
+      "classes: public");
+  CompileResult a = CompileWith({kDigestPolicy, kDigestSecond});
+  CompileResult b = CompileWith({reformatted, kDigestPolicy});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a.snapshot->digest(), b.snapshot->digest());
+}
+
+TEST(YamlDoc, RecordsWhatYamlLoadBuilds) {
+  using policy_internal::YamlDoc;
+  using policy_internal::YNode;
+  auto doc = YamlDoc::Parse("a: &x [1, {k: v}]\nb: *x\nc:\nd: ~\ne: 'null'\na: 3\n");
+  YNode root = doc->root();
+  ASSERT_TRUE(root.IsMap());
+  EXPECT_EQ(root.size(), 6u);               // the duplicate `a` is kept for the reader to report
+  EXPECT_TRUE(root.Get("a").IsSequence());  // the first of duplicates
+  EXPECT_EQ(root.Key(5).Mark().line, 5);
+  YNode b = root.Get("b");
+  ASSERT_TRUE(b.IsSequence());
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].Scalar(), "1");
+  EXPECT_EQ(b[1].Get("k").Scalar(), "v");
+  EXPECT_TRUE(root.Get("c").IsNull());
+  EXPECT_TRUE(root.Get("d").IsNull());
+  EXPECT_TRUE(root.Get("e").IsScalar());
+  EXPECT_EQ(root.Get("e").Scalar(), "null");
+  EXPECT_FALSE(root.Get("zz").IsDefined());
+  EXPECT_EQ(root.Get("zz").Mark().line, 0);
+  int n = 0;
+  for (YNode e : root.Get("a")) n += e.IsDefined();
+  EXPECT_EQ(n, 2);
+  EXPECT_TRUE(YamlDoc::Parse("")->root().IsNull());
+  EXPECT_TRUE(YamlDoc::Parse("# only a comment\n")->root().IsNull());
+  try {
+    YamlDoc::Parse("a: [1, 2\nb: c\n");
+    ADD_FAILURE() << "no exception";
+  } catch (const YAML::Exception& e) {
+    EXPECT_FALSE(e.mark.is_null());
+  }
 }
 
 TEST(Compiler, ValidPolicyCompiles) {
@@ -359,7 +496,7 @@ rules:
   EXPECT_EQ(cat.locations[loc("aws:eu-west-2")].country_code, "GB");
   EXPECT_EQ(cat.locations[loc("aws:eu-central-2")].country_code, "CH");
   EXPECT_EQ(cat.locations[loc("aws:ap-east-1")].country_code, "HK");
-  const auto& in_eu = set.policies[0].rules[0].when.location.in;
+  const auto& in_eu = set.policies[0].rules[0].when.location->in;
   EXPECT_TRUE(in_eu.Test(loc("aws:eu-central-1")));
   EXPECT_FALSE(in_eu.Test(loc("aws:eu-west-2")));
   EXPECT_FALSE(in_eu.Test(loc("aws:eu-central-2")));
