@@ -34,7 +34,7 @@ import json, os, sys
 out = sys.argv[1]
 summary = {}
 for name in sorted(os.listdir(out)):
-    if name.endswith(".json") and name != "summary.json":
+    if name.endswith(".json") and name != "summary.json" and not name.endswith("_raw.json"):
         with open(os.path.join(out, name)) as f:
             summary.update(json.load(f))
 with open(os.path.join(out, "summary.json"), "w") as f:
