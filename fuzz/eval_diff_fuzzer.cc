@@ -38,10 +38,10 @@ std::shared_ptr<const residency::PolicySnapshot> Compile(bool shipped) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const auto* const kShipped = new std::shared_ptr<const residency::PolicySnapshot>(
-      Compile(true));
-  static const auto* const kFixtures = new std::shared_ptr<const residency::PolicySnapshot>(
-      Compile(false));
+  static const auto* const kShipped =
+      new std::shared_ptr<const residency::PolicySnapshot>(Compile(true));
+  static const auto* const kFixtures =
+      new std::shared_ptr<const residency::PolicySnapshot>(Compile(false));
   if (size == 0) return 0;
   const residency::PolicySnapshot& snap = (data[0] & 1) ? **kFixtures : **kShipped;
   residency::testing::ByteChoices choices(

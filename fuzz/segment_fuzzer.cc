@@ -128,8 +128,8 @@ const bool kSeedsWritten = [] {
     int n;
     End end;
     int recover_then;
-  } seeds[] = {{"crashed-1", 1, End::kCrashed, 0},  {"crashed-7", 7, End::kCrashed, 0},
-               {"torn-12", 12, End::kTorn, 0},      {"closed-4", 4, End::kClosed, 0},
+  } seeds[] = {{"crashed-1", 1, End::kCrashed, 0},   {"crashed-7", 7, End::kCrashed, 0},
+               {"torn-12", 12, End::kTorn, 0},       {"closed-4", 4, End::kClosed, 0},
                {"recovered-5", 5, End::kCrashed, 2}, {"open-only", 0, End::kCrashed, 0}};
   for (const Seed& s : seeds) {
     std::ofstream(absl::StrCat(dir, "/", s.name, ".seg"), std::ios::binary)
@@ -223,7 +223,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   residency::AuditVerifyOptions closed;
   closed.vkeys = vo.vkeys;
   auto report = VerifyAuditLogsOn(&fs, kLogDir, closed);
-  if (!report.ok() || report->logs.size() != 1) Fail("the verifier did not run on the recovered log");
+  if (!report.ok() || report->logs.size() != 1)
+    Fail("the verifier did not run on the recovered log");
   if (report->logs[0].status != residency::AuditLogStatus::kValid) {
     Fail(absl::StrCat("the recovered log does not verify: ", Describe(report->logs[0])));
   }

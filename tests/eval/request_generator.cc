@@ -40,12 +40,9 @@ Request RequestGenerator::Make() {
   const char* tx[] = {"", "data_brokerage", "vendor", "employment", "investment"};
   r.transfer.transaction = tx[Pick(5)];
   if (Pick(3) == 0) r.transfer.retention_hours = Pick(72);
-  const char* purposes[] = {"",
-                            "scientific_research",
-                            "statistics",
-                            "contract_with_individual",
-                            "hr_management",
-                            "marketing"};
+  const char* purposes[] = {
+      "",         "scientific_research", "statistics", "contract_with_individual", "hr_management",
+      "marketing"};
   r.purpose = purposes[Pick(6)];
   const char* uses[] = {"", "credit_scoring", "recruitment", "chat"};
   r.use_case = uses[Pick(4)];
@@ -103,8 +100,7 @@ std::string RequestGenerator::Class() {
   return classes_[Pick(classes_.size() - 1)];
 }
 std::string RequestGenerator::Origin() {
-  static const char* o[] = {"KR", "KR", "DE", "FR", "EU", "CN",
-                            "US", "JP", "IN", "GB", "HK", "XX"};
+  static const char* o[] = {"KR", "KR", "DE", "FR", "EU", "CN", "US", "JP", "IN", "GB", "HK", "XX"};
   return o[Pick(12)];
 }
 std::optional<absl::Time> RequestGenerator::MaybeTime() {

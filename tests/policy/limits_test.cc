@@ -154,7 +154,8 @@ TEST(LiteralLimits, MillionRulesAreRefusedAtTheRuleLimit) {
   for (int f = 0; f < 500; ++f) {
     std::string text = absl::StrCat("kind: policy\nid: p", f, "\nbasis: law\nrules:\n");
     for (int i = 0; i < 2000; ++i) {
-      absl::StrAppend(&text, "  - {id: p", f, ".r", i, ", citation: c, message: m, effect: deny}\n");
+      absl::StrAppend(&text, "  - {id: p", f, ".r", i,
+                      ", citation: c, message: m, effect: deny}\n");
     }
     char name[32];
     std::snprintf(name, sizeof(name), "p%04d.yaml", f);
