@@ -45,7 +45,7 @@ std::string ParseJson(std::string_view line, json* out) {
       case json::parse_event_t::key:
         if (!keys.empty() && parsed.is_string() &&
             !keys.back().insert(parsed.get<std::string>()).second && problem.empty()) {
-          problem = "duplicate key `" + parsed.get<std::string>() + "`";
+          problem = "duplicate key " + Quoted(parsed.get<std::string>());
         }
         break;
       case json::parse_event_t::object_end:
