@@ -7,7 +7,10 @@ residency_fuzzer(checkpoint_fuzzer
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint_fuzzer.cc
   SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/checkpoint
   LIBS residency_audit residency_internal OpenSSL::Crypto Threads::Threads)
-# The parsers live in residency_audit: instrument it for coverage when building real fuzzers.
-if(RESIDENCY_FUZZ_LIBFUZZER)
-  target_compile_options(residency_audit PRIVATE -fsanitize=fuzzer-no-link)
-endif()
+# Segment scan and crash recovery over arbitrary bytes written as the segment of a crashed log
+# (in the fault-injecting file layer): never crashes; a recovered log keeps the input's prefix
+# and verifies. Seeds: segments of small logs written by the fuzzer itself (see its header).
+residency_fuzzer(segment_fuzzer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/segment_fuzzer.cc
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/segment
+  LIBS residency_audit residency_internal OpenSSL::Crypto Threads::Threads)

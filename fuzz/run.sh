@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# fuzz/run.sh BUILD_DIR [SECONDS]: runs every libFuzzer target built in BUILD_DIR for SECONDS
-# each (default 30), seeded from its corpus; fails on the first crash.
+# fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]: runs every libFuzzer target built in BUILD_DIR (or
+# only the named ones, e.g. segment_fuzzer) for SECONDS each (default 30), one at a time, seeded
+# from its corpus; fails on the first crash. RESIDENCY_FUZZ_KEEP=DIR keeps each run's corpus and
+# log in DIR/NAME{,.log}.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 secs=${2:-30}
+shift $(($# < 2 ? $# : 2))
+only=("$@")
+keep=${RESIDENCY_FUZZ_KEEP:-}
 here=$(cd "$(dirname "$0")" && pwd)
 found=0
 for bin in "$build"/fuzz/*_fuzzer; do
   [ -x "$bin" ] || continue
   found=1
   name=$(basename "$bin")
-  work=$(mktemp -d)
+  if ((${#only[@]})) && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
+  if [ -n "$keep" ]; then
+    mkdir -p "$keep/$name"
+    work=$(cd "$keep/$name" && pwd)
+  else
+    work=$(mktemp -d)
+  fi
   seeds=()
   for d in "$here/corpus/${name%_fuzzer}" "$here/corpus/${name%_fuzzer}"*; do
     [ -d "$d" ] && seeds+=("$d")
@@ -30,12 +41,13 @@ for bin in "$build"/fuzz/*_fuzzer; do
     -print_final_stats=1 -artifact_prefix="$work/" "$work" "${seeds[@]}") >"$log" 2>&1
   rc=$?
   set -e
+  grep -E "^#[0-9]+.*(DONE|pulse)" "$log" | tail -1 || true
   grep -E "^stat::number_of_executed_units|SUMMARY|ERROR" "$log" || true
   if [ "$rc" != 0 ]; then
     echo "fuzz: $name failed (exit $rc); log: $log" >&2
     tail -30 "$log" >&2
     exit 1
   fi
-  rm -rf "$work" "$log"
+  [ -n "$keep" ] || rm -rf "$work" "$log"
 done
 [ "$found" = 1 ] || echo "fuzz: no libFuzzer targets in $build/fuzz"

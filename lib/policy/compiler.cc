@@ -1085,7 +1085,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
 }
 
 std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sources) {
-  size_t total = 0;
+  size_t total = 0, declared_rules = 0;
   if (sources.size() > options_.max_files) {
     sink_->Add(Diagnostic::Severity::kError, "", 0, 0, "limit",
                absl::StrCat(sources.size(), " files; the limit is ", options_.max_files));
@@ -1098,7 +1098,20 @@ std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sour
                  absl::StrCat("policy files exceed ", options_.max_total_bytes, " bytes in all"));
       return nullptr;
     }
+    size_t loaded = files_.size();
     LoadFile(s);
+    // Count rules as files load, so that a set far over the limit stops here, not after all of
+    // it has been parsed and compiled.
+    if (files_.size() > loaded && files_.back().kind == "policy") {
+      const YAML::Node& root = files_.back().root;
+      const YAML::Node rn = root["rules"];
+      if (rn.IsSequence()) declared_rules += rn.size();
+      if (declared_rules > options_.max_rules) {
+        sink_->Error(s.name, rn.Mark(), "limit",
+                     absl::StrCat("more than ", options_.max_rules, " rules"));
+        return nullptr;
+      }
+    }
   }
   const LoadedFile* catalogue = nullptr;
   for (const auto& f : files_) {
@@ -1315,7 +1328,12 @@ CompileResult CompilePolicies(const std::vector<std::string>& paths,
   namespace fs = std::filesystem;
   std::vector<PolicySource> sources;
   CompileResult failed;
+  // Every size and the file count are checked before any file is read, so memory stays bounded.
+  std::vector<fs::path> to_read;
+  size_t total_bytes = 0;
+  bool over_set_limit = false;  // reported once; later files are not looked at
   auto add_file = [&](const fs::path& p) -> bool {
+    if (over_set_limit) return false;
     std::error_code ec;
     auto size = fs::file_size(p, ec);
     if (ec) {
@@ -1329,14 +1347,17 @@ CompileResult CompilePolicies(const std::vector<std::string>& paths,
           absl::StrCat("file is ", size, " bytes; the limit is ", options.max_file_bytes)});
       return false;
     }
-    std::ifstream in(p, std::ios::binary);
-    if (!in) {
-      failed.diagnostics.push_back(
-          Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io", "cannot open file"});
+    total_bytes += size;
+    if (total_bytes > options.max_total_bytes || to_read.size() >= options.max_files) {
+      failed.diagnostics.push_back(Diagnostic{
+          p.string(), 0, 0, Diagnostic::Severity::kError, "limit",
+          total_bytes > options.max_total_bytes
+              ? absl::StrCat("policy files exceed ", options.max_total_bytes, " bytes in all")
+              : absl::StrCat("more than ", options.max_files, " files")});
+      over_set_limit = true;
       return false;
     }
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    sources.push_back(PolicySource{p.string(), std::move(text)});
+    to_read.push_back(p);
     return true;
   };
   for (const auto& path : paths) {
@@ -1357,6 +1378,16 @@ CompileResult CompilePolicies(const std::vector<std::string>& paths,
     }
   }
   if (!failed.diagnostics.empty()) return failed;
+  for (const auto& p : to_read) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) {
+      failed.diagnostics.push_back(
+          Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io", "cannot open file"});
+      return failed;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    sources.push_back(PolicySource{p.string(), std::move(text)});
+  }
   return CompilePolicySources(sources, options);
 }
 

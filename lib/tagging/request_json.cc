@@ -6,6 +6,27 @@
 namespace residency::tagging::internal {
 namespace {
 
+// User text quoted in an error: control characters escaped, so an error stays one line.
+std::string Quoted(std::string_view s) {
+  std::string out = "`";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "`";
+}
+
 using nlohmann::json;
 using nlohmann::ordered_json;
 
@@ -24,7 +45,7 @@ std::string ParseJson(std::string_view line, json* out) {
       case json::parse_event_t::key:
         if (!keys.empty() && parsed.is_string() &&
             !keys.back().insert(parsed.get<std::string>()).second && problem.empty()) {
-          problem = "duplicate key `" + parsed.get<std::string>() + "`";
+          problem = "duplicate key " + Quoted(parsed.get<std::string>());
         }
         break;
       case json::parse_event_t::object_end:
@@ -72,14 +93,14 @@ std::string ParseRequestLine(std::string_view line, OwnedRequest* o) {
     if (k == "headers") {
       if (!v.is_object()) return "`headers` must be an object of strings";
       for (auto h = v.begin(); h != v.end(); ++h) {
-        if (!h.value().is_string()) return "header `" + h.key() + "` must be a string";
+        if (!h.value().is_string()) return "header " + Quoted(h.key()) + " must be a string";
         o->header_storage.push_back(h.key());
         o->header_storage.push_back(h.value().get<std::string>());
       }
     } else if (k == "peer") {
       if (!v.is_string()) return "`peer` must be a string";
       const std::string s = v.get<std::string>();
-      if (!IpAddress::Parse(s, &o->peer)) return "`peer` `" + s + "` is not an ip address";
+      if (!IpAddress::Parse(s, &o->peer)) return "`peer` " + Quoted(s) + " is not an ip address";
     } else if (k == "tenant") {
       if (!v.is_string()) return "`tenant` must be a string";
       o->tenant = v.get<std::string>();
@@ -95,7 +116,7 @@ std::string ParseRequestLine(std::string_view line, OwnedRequest* o) {
         return "`payload` must be a string or a list of strings";
       }
     } else {
-      return "unknown key `" + k + "` (headers, peer, tenant, payload)";
+      return "unknown key " + Quoted(k) + " (headers, peer, tenant, payload)";
     }
   }
   for (size_t i = 0; i + 1 < o->header_storage.size(); i += 2) {

@@ -221,6 +221,10 @@ TEST(RequestJson, ParsesAndRejects) {
       {R"({"tenant": 5})", "`tenant` must be a string"},
       {R"({"payload": [1]})", "`payload` must be a string or a list of strings"},
       {R"({"Payload": "x"})", "unknown key `Payload`"},
+      // Found by tagging_request_fuzzer: echoed keys and values keep the error on one line.
+      {R"({"t\nant": "t2"})", "unknown key `t\\nant` (headers"},
+      {R"({"headers": {"a\u0001": 1}})", "header `a\\x01` must be a string"},
+      {R"({"peer": "1.2.3\t"})", "`peer` `1.2.3\\t` is not an ip address"},
       {"{\"payload\": ", "malformed json: "},
       {R"({"headers": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]})",
        "nesting is deeper than 32 levels"},
