@@ -1103,8 +1103,7 @@ std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sour
     // Count rules as files load, so that a set far over the limit stops here, not after all of
     // it has been parsed and compiled.
     if (files_.size() > loaded && files_.back().kind == "policy") {
-      const YAML::Node& root = files_.back().root;
-      const YAML::Node rn = root["rules"];
+      const YNode rn = files_.back().root.Get("rules");
       if (rn.IsSequence()) declared_rules += rn.size();
       if (declared_rules > options_.max_rules) {
         sink_->Error(s.name, rn.Mark(), "limit",

@@ -3,6 +3,8 @@
 // must be identical. eval_diff_fuzzer runs the same comparison on requests built from fuzz bytes.
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
+#include "policy/model.h"
+#include "reference_evaluator.h"
 #include "request_generator.h"
 #include "residency/decision.h"
 #include "testing/fixtures.h"
@@ -72,7 +74,8 @@ std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const 
 }
 
 void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int denied_wanted) {
-  Generator gen(snap, seed);
+  testing::RandomChoices choices(seed);
+  testing::RequestGenerator gen(snap, &choices);
   int checked = 0, with_suggestions = 0, without = 0;
   for (int i = 0; checked < denied_wanted && i < 50 * denied_wanted; ++i) {
     Request r = gen.Make();
