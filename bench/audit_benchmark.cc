@@ -8,8 +8,11 @@
 //                              durability, checkpoints signed on the default cadence, the final
 //                              Flush included: one core's worth of appending. CPU time keeps the
 //                              figure honest on a shared machine; since the writer runs beside
-//                              the caller, the wall-clock rate on two idle cores is higher. The
-//                              wall-clock rate and the caller/writer split go to stderr;
+//                              the caller, the wall-clock rate on two idle cores is higher;
+//       audit_append_wall_per_s  the same appends per wall-clock second (SPEC §10's reading:
+//                              records/s appended from one thread, the writer on its own); it
+//                              drops when other work takes the writer's core. The caller/writer
+//                              split goes to stderr;
 //       audit_verify_per_s     records verified per second of CPU time on one core (the verifier
 //                              is single-threaded; CPU time keeps the figure honest on a shared
 //                              machine; the wall-clock rate is printed to stderr): CRC, canonical
@@ -227,9 +230,9 @@ int Summary(bool full) {
   }
   std::filesystem::remove_all(dir);
   std::printf(
-      "{\"audit_append_per_s\": %.0f, \"audit_verify_per_s\": %.0f, "
-      "\"audit_overhead_p50_ns\": %.1f}\n",
-      Median(append), Median(verify), Median(p50));
+      "{\"audit_append_per_s\": %.0f, \"audit_append_wall_per_s\": %.0f, "
+      "\"audit_verify_per_s\": %.0f, \"audit_overhead_p50_ns\": %.1f}\n",
+      Median(append), Median(g_append_wall), Median(verify), Median(p50));
   std::fprintf(stderr, "audit: append %.0f records/cpu-s (runs:", Median(append));
   for (double a : append) std::fprintf(stderr, " %.0f", a);
   std::fprintf(stderr, "), %.0f/s wall (runs:", Median(g_append_wall));
