@@ -566,17 +566,6 @@ void AddLeafFeatures(const Condition& c, Features* f) {
   }
 }
 
-Features RuleFeatures(const Policy& p, int rule) {
-  Features f;
-  VisitRule(p, rule, [&](const Condition& c, int) { AddLeafFeatures(c, &f); });
-  for (const auto& s : p.scope.operator_sectors) f.insert("sector:" + s);
-  if (p.scope.has_operator_countries) f.insert("op");
-  for (const auto& l : p.lifts) {
-    for (const auto& t : l.evidence_types) f.insert("ev:" + t);
-  }
-  return f;
-}
-
 Features ProfileFeatures(const Profile& pr) {
   using policy_internal::Field;
   Features f;

@@ -94,8 +94,11 @@ void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int deni
         ASSERT_NE(reason.policy, "residency") << DecisionToJson(*d);
         for (const auto& p : snap.impl().policies) {
           if (p.id != reason.policy) continue;
-          for (const auto& rule : p.rules)
-            if (rule.id == reason.rule) EXPECT_FALSE(rule.suggest) << DecisionToJson(*d);
+          for (const auto& rule : p.rules) {
+            if (rule.id == reason.rule) {
+              EXPECT_FALSE(rule.suggest) << DecisionToJson(*d);
+            }
+          }
         }
       }
     } else {
