@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -342,8 +343,12 @@ struct CliRun {
 };
 
 CliRun RunCli(const std::string& args) {
+  // Names of this process's own: ctest runs the tests of this file in parallel processes.
+  static int calls = 0;
   fs::path dir = fs::path(::testing::TempDir());
-  fs::path out = dir / "residency_diff_cli.out", err = dir / "residency_diff_cli.err";
+  std::string stem = "residency_diff_cli." + std::to_string(::getpid()) + "." +
+                     std::to_string(++calls);
+  fs::path out = dir / (stem + ".out"), err = dir / (stem + ".err");
   std::string cmd =
       std::string(RESIDENCY_CLI_PATH) + " " + args + " >" + out.string() + " 2>" + err.string();
   int rc = std::system(cmd.c_str());
@@ -351,6 +356,8 @@ CliRun RunCli(const std::string& args) {
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   r.out = ReadFile(out);
   r.err = ReadFile(err);
+  fs::remove(out);
+  fs::remove(err);
   return r;
 }
 
