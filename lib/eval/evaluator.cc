@@ -187,15 +187,13 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 class Evaluator {
  public:
   Evaluator(const CompiledSet& set, const Facts& facts)
-      : set_(set),
-        f_(facts),
-        sets_(set.catalogue.all_locations, set.catalogue.locations.size()) {}
+      : set_(set), f_(facts), sets_(set.catalogue.all_locations, set.catalogue.locations.size()) {}
 
   // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
   // obligation index pairs) and `lifted`.
   void Run(Outcomes* outcomes, ObligationSlots* obligations, std::vector<LiftedTag>* lifted);
 
- // For suggestions: the catalogue locations at which the request, with its primary placement
+  // For suggestions: the catalogue locations at which the request, with its primary placement
   // moved there, would still be denied. False when it would be denied wherever that placement
   // goes (a deny that does not depend on it).
   bool DeniedCandidates(const LocationBits& candidates, LocationBits* denied);
@@ -727,11 +725,10 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
   Outcome o;
   if (!Judge(rule_index, u, &o)) return;
   const Rule& rule = policy_->rules[rule_index];
-  const std::vector<int>* obl = o.missing          ? nullptr
-                                : o.exception >= 0 ? &policy_->exceptions[o.exception].obligations
-                                : o.alternative >= 0
-                                    ? &rule.alternatives[o.alternative].obligations
-                                    : &rule.obligations;
+  const std::vector<int>* obl = o.missing            ? nullptr
+                                : o.exception >= 0   ? &policy_->exceptions[o.exception].obligations
+                                : o.alternative >= 0 ? &rule.alternatives[o.alternative].obligations
+                                                     : &rule.obligations;
   int& slot = slot_[rule_index];
   if (slot < 0) {
     touched_.push_back(rule_index);
@@ -773,7 +770,7 @@ LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
   EvalAt(rule.when, u, &applies);
   if (!applies.varies && applies.tri == Tri::kFalse) return LocationBits();
   LocationBits deny = sets_.Unknown(applies);  // cannot be evaluated: fail closed
-  LocationBits effect_deny;                      // where the effect, once it applies, is deny
+  LocationBits effect_deny;                    // where the effect, once it applies, is deny
   if (!rule.has_alternatives) {
     if (rule.effect == Effect::kDeny) effect_deny = all;
   } else {

@@ -4,11 +4,10 @@
 #define RESIDENCY_LIB_EVAL_FACTS_H_
 
 #include <optional>
-
-#include "absl/container/inlined_vector.h"
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "policy/model.h"
 #include "residency/decision.h"
 #include "residency/request.h"
@@ -85,7 +84,7 @@ struct Facts {
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
   int operator_country = -1;  // ISO index
   int recipient_country = -1;
-  int user_jurisdiction = -1;      // jurisdiction index
+  int user_jurisdiction = -1;  // jurisdiction index
   // Tiers of every model in the request (top level or input).
   absl::InlinedVector<const std::string*, 2> tiers;
 };

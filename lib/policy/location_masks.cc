@@ -56,7 +56,8 @@ void FinishLocationMasks(CompiledSet* set) {
   for (size_t i = 0; i < cat.locations.size(); ++i) {
     cat.all_locations.Set(i);
     Location& loc = cat.locations[i];
-    loc.provider_id = providers.emplace(loc.provider, static_cast<int>(providers.size())).first->second;
+    loc.provider_id =
+        providers.emplace(loc.provider, static_cast<int>(providers.size())).first->second;
   }
   cat.jurisdiction_locations.assign(cat.jurisdiction_members.size(), LocationBits());
   for (size_t j = 0; j < cat.jurisdiction_members.size(); ++j) {

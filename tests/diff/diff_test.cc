@@ -346,8 +346,8 @@ CliRun RunCli(const std::string& args) {
   // Names of this process's own: ctest runs the tests of this file in parallel processes.
   static int calls = 0;
   fs::path dir = fs::path(::testing::TempDir());
-  std::string stem = "residency_diff_cli." + std::to_string(::getpid()) + "." +
-                     std::to_string(++calls);
+  std::string stem =
+      "residency_diff_cli." + std::to_string(::getpid()) + "." + std::to_string(++calls);
   fs::path out = dir / (stem + ".out"), err = dir / (stem + ".err");
   std::string cmd =
       std::string(RESIDENCY_CLI_PATH) + " " + args + " >" + out.string() + " 2>" + err.string();

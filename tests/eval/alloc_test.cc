@@ -41,8 +41,8 @@ long OwnedBlocks(const Decision& d) {
 
 std::vector<Request> ExampleRequests() {
   std::vector<Request> out;
-  for (const auto& e :
-       std::filesystem::directory_iterator(std::string(RESIDENCY_SOURCE_DIR) + "/examples/requests")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::string(RESIDENCY_SOURCE_DIR) +
+                                                           "/examples/requests")) {
     std::ifstream in(e.path());
     std::stringstream text;
     text << in.rdbuf();

@@ -46,8 +46,8 @@ TEST(Differential, TestFixturePolicies) {
 // evaluator.
 std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const Request& r) {
   const auto& locs = snap.impl().catalogue.locations;
-  std::string primary = r.kind == Request::Kind::kCompute ? r.compute->location
-                        : !r.destination.empty()          ? r.destination
+  std::string primary = r.kind == Request::Kind::kCompute   ? r.compute->location
+                        : !r.destination.empty()            ? r.destination
                         : r.kind == Request::Kind::kDataset ? r.dataset->location
                                                             : r.model->location;
   std::string provider = primary.substr(0, primary.find(':')), country;
