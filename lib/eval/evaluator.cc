@@ -398,10 +398,12 @@ bool Evaluator::AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit&
   return false;
 }
 
+// The location is read only when the condition matches countries: a condition that does not
+// is evaluated without one (location -1) when suggestions are computed.
 bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const {
-  int country = set_.catalogue.locations[u.location].country;
   return AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
     if (!ec.match_country || !e.item->country) return true;
+    int country = set_.catalogue.locations[u.location].country;
     return !e.country_unknown && set_.catalogue.jurisdiction_members[e.country].Test(country);
   });
 }

@@ -506,3 +506,50 @@ TEST(RequestParse, SizeAndDepthAreBounded) {
 
 }  // namespace
 }  // namespace residency
+
+namespace residency {
+namespace {
+
+// An evidence condition that ignores the location (match_country: false) is evaluated without
+// one when suggestions are computed; it must not read a location (ASan caught nothing here only
+// because no shipped policy had one).
+TEST(EvalSuggestions, EvidenceIgnoringTheCountryAtEveryCandidate) {
+  static const char kPolicy[] = R"yaml(kind: policy
+id: ev
+basis: law
+scope: {origins: [KR]}
+rules:
+  - id: ev.contract
+    citation: "test"
+    message: "needs a contract abroad"
+    when: {classes: [personal], origins: [KR], location: {not_in: [KR]}}
+    alternatives:
+      - name: contract
+        when: {evidence: {types: [contract], match_country: false}}
+        effect: allow
+    otherwise: deny
+)yaml";
+  CompileResult r = testing::CompileWith({kPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto req = ParseRequest(
+      "kind: dataset\naction: store\nnow: \"2026-06-30T00:00:00Z\"\n"
+      "destination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{origin: KR, classes: [personal]}]}\n");
+  ASSERT_TRUE(req.ok()) << req.status();
+  auto d = Evaluate(*r.snapshot, *req);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->decision, Effect::kDeny);
+  // Only the Korean locations: the provider's own first, then catalogue order.
+  EXPECT_THAT(d->suggested_locations,
+              ::testing::ElementsAre("aws:ap-northeast-2", "ncp:KR", "ncp:gov-KR", "nhn:kr1",
+                                     "site:naver-gak-sejong"));
+  // With the contract the placement itself is allowed.
+  req->evidence.push_back(Evidence{});
+  req->evidence.back().type = "contract";
+  auto allowed = Evaluate(*r.snapshot, *req);
+  ASSERT_TRUE(allowed.ok());
+  EXPECT_EQ(allowed->decision, Effect::kAllow);
+}
+
+}  // namespace
+}  // namespace residency
