@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "testing/temp_dir.h"
+
 namespace residency::audit::testing {
 
 inline std::string SharedTestdata() { return RESIDENCY_SHARED_TESTDATA; }
@@ -24,22 +26,7 @@ inline void WriteAll(const std::string& path, const std::string& data) {
   out << data;
 }
 
-// A fresh temporary directory, removed by the destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "audit_test_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using residency::testing::TempDir;  // tests/testing/temp_dir.h
 
 }  // namespace residency::audit::testing
 

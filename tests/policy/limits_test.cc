@@ -20,6 +20,7 @@
 #include "residency/policy.h"
 #include "residency/request.h"
 #include "testing/fixtures.h"
+#include "testing/temp_dir.h"
 
 namespace residency {
 namespace {
@@ -51,22 +52,7 @@ size_t PeakRss() {
   return static_cast<size_t>(u.ru_maxrss) * 1024;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "limits_test_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) ? tmpl : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using residency::testing::TempDir;
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -118,11 +104,9 @@ TEST(LiteralLimits, HundredMegabytePolicyFileIsRefusedBeforeReading) {
   std::filesystem::resize_file(big, 100 * 1000 * 1000);
   std::filesystem::copy_file(Catalogue(), dir.File("regions.yaml"));
 
-  Timer t;
   size_t before = PeakRss();
   CompileResult r = CompilePolicies({dir.path()});
   EXPECT_LT(PeakRss() - before, 16 * kMiB) << "the file was read before its size was checked";
-  EXPECT_LT(t.Seconds(), 10.0);
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_EQ(FormatDiagnostic(r.diagnostics[0]),
@@ -146,11 +130,9 @@ TEST(LiteralLimits, OversizedSetOfFilesIsRefusedBeforeReading) {
     WriteFile(f, "kind: policy\n");
     std::filesystem::resize_file(f, 7 * 1000 * 1000);
   }
-  Timer t;
   size_t before = PeakRss();
   CompileResult r = CompilePolicies({dir.path()});
   EXPECT_LT(PeakRss() - before, 16 * kMiB) << "files were read before the set's size was known";
-  EXPECT_LT(t.Seconds(), 10.0);
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.diagnostics.size(), 1u) << RenderDiagnostics(r.diagnostics, LintFormat::kText);
   EXPECT_EQ(FormatDiagnostic(r.diagnostics[0]),
@@ -185,8 +167,8 @@ TEST(LiteralLimits, MillionRulesAreRefusedAtTheRuleLimit) {
             dir.File("p0050.yaml") + ":5:3: error: more than 100000 rules [limit]");
   std::printf("a million rules: refused in %.1f s, peak memory +%zu MiB\n", seconds, grew / kMiB);
   // Bounded by the 100,000 rules parsed before the limit stopped loading (and the 57 MB of text,
-  // under the 64 MiB set limit), not by the million.
-  EXPECT_LT(seconds, kSanitized ? 120.0 : 60.0);
+  // under the 64 MiB set limit), not by the million. (Time is printed, not asserted: a hang is
+  // ctest's timeout to catch.)
   EXPECT_LT(grew, (kSanitized ? 3072 : 1024) * kMiB);
 }
 
@@ -196,9 +178,7 @@ TEST(LiteralLimits, MillionLevelFlowNestingInPolicyIsRefused) {
   // 1,000,000 `[` (about 2 MB): refused at level 65 before yaml-cpp recurses into it.
   std::string deep = "kind: policy\nid: x\nbasis: law\nrules: " + std::string(1000000, '[') +
                      std::string(1000000, ']') + "\n";
-  Timer t;
   CompileResult r = CompileWith({deep});
-  EXPECT_LT(t.Seconds(), 10.0);
   ASSERT_FALSE(r.ok());
   const Diagnostic* d = Find(r, "limit");
   ASSERT_NE(d, nullptr);
@@ -210,9 +190,7 @@ TEST(LiteralLimits, DeepBlockNestingInPolicyIsRefused) {
   std::string deep = "kind: policy\nid: x\nbasis: law\nrules:\n";
   for (int i = 0; i < 1000; ++i) deep += std::string(2 * i, ' ') + "a:\n";
   deep += std::string(2000, ' ') + "b\n";
-  Timer t;
   CompileResult r = CompileWith({deep});
-  EXPECT_LT(t.Seconds(), 10.0);
   ASSERT_FALSE(r.ok());
   const Diagnostic* d = Find(r, "limit");
   ASSERT_NE(d, nullptr);
@@ -222,7 +200,6 @@ TEST(LiteralLimits, DeepBlockNestingInPolicyIsRefused) {
 TEST(LiteralLimits, MillionLevelNestingInRequestIsRefused) {
   // JSON: 1,000,000 arrays deep (2 MB, under the 4 MiB request limit).
   std::string json = std::string(1000000, '[') + std::string(1000000, ']');
-  Timer t;
   auto j = ParseRequest(json);
   ASSERT_FALSE(j.ok());
   EXPECT_THAT(std::string(j.status().message()), HasSubstr("request nests deeper than 64"));
@@ -231,19 +208,16 @@ TEST(LiteralLimits, MillionLevelNestingInRequestIsRefused) {
                         std::string(1000000, '}') + "\n");
   ASSERT_FALSE(y.ok());
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("request nests deeper than 64"));
-  EXPECT_LT(t.Seconds(), 10.0);
 }
 
 TEST(LiteralLimits, DeepBlockSequencesOnOneLineAreRefused) {
   // `- - - … x`: 200,000 block sequences on one line (no brackets, no indentation to count).
   std::string dashes;
   for (int i = 0; i < 200000; ++i) dashes += "- ";
-  Timer t;
   auto req = ParseRequest("kind: dataset\ndataset:\n  partitions: " + dashes + "x\n");
   EXPECT_FALSE(req.ok());
   CompileResult r = CompileWith({"kind: policy\nid: x\nbasis: law\nrules: " + dashes + "x\n"});
   EXPECT_FALSE(r.ok());
-  EXPECT_LT(t.Seconds(), 10.0);
 }
 
 // ---- a pathological regex ----
@@ -255,9 +229,7 @@ TEST(LiteralLimits, PathologicalRegexExceedsRe2ProgramMemory) {
       "kind: policy\nid: x\nbasis: law\nrules:\n"
       "  - {id: x.r, citation: c, message: m, effect: deny,\n"
       "     when: {uri_matches: \"((a{1,100}){1,100}){1,100}\"}}\n");
-  Timer t;
   CompileResult r = CompileWith({p});
-  EXPECT_LT(t.Seconds(), 10.0);
   ASSERT_FALSE(r.ok());
   const Diagnostic* d = Find(r, "invalid-regex");
   ASSERT_NE(d, nullptr) << RenderDiagnostics(r.diagnostics, LintFormat::kText);
