@@ -183,6 +183,9 @@ bool ActiveAt(const std::optional<absl::Time>& from, const std::optional<absl::T
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
+bool Contains(const std::vector<int>& v, int x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 class Evaluator {
  public:
@@ -219,7 +222,7 @@ class Evaluator {
   LocationBits EvidenceLocations(const policy_internal::EvidenceCond& ec, const Unit& u) const;
   bool ListHas(int list, const std::string& value) const;
   bool ListHasLocation(int list, int location) const;
-  LocationBits ListLocations(int list) const;
+  const LocationBits& ListLocations(int list) const;
   bool Judge(int rule_index, const Unit& u, Outcome* o);
   void EvalRule(int rule_index, const Unit& u);
   LocationBits DenySet(int rule_index, const Unit& u);
@@ -248,11 +251,7 @@ class Evaluator {
 bool Evaluator::InScope(const Policy& p) const {
   const auto& s = p.scope;
   if (s.always) return true;
-  if (s.has_origins) {
-    for (const auto& a : f_.artifacts)
-      for (const auto& t : a.tags)
-        if (t.origin_bits.Intersects(s.origins)) return true;
-  }
+  if (s.has_origins && f_.tag_origins.Intersects(s.origins)) return true;
   const auto& op = f_.request->operator_party;
   if (s.has_operator_countries && f_.operator_country >= 0 &&
       s.operator_countries.Test(f_.operator_country)) {
@@ -271,12 +270,12 @@ bool Evaluator::InScope(const Policy& p) const {
 
 bool Evaluator::Lifted(const Policy& p, const Artifact& a, const TagFact& t) const {
   if (a.kind == ArtifactKind::kPrompt) return false;
-  const char* kind = a.kind == ArtifactKind::kDataset ? "dataset" : "model";
+  const bool dataset = a.kind == ArtifactKind::kDataset;
   for (const auto& l : p.lifts) {
-    if (!Contains(l.artifacts, kind)) continue;
+    if (!(dataset ? l.datasets : l.models)) continue;
     if (!set_.classes[t.cls].ancestors.Intersects(l.classes)) continue;
     for (const auto& e : a.evidence) {
-      if (!e.valid || !Contains(l.evidence_types, e.item->type) || e.origin_unknown) continue;
+      if (!e.valid || !Contains(l.evidence_type_ids, e.type) || e.origin_unknown) continue;
       if (l.match_origin && e.origin >= 0 &&
           !t.origin_bits.SubsetOf(set_.catalogue.jurisdiction_members[e.origin])) {
         continue;
@@ -295,17 +294,12 @@ bool Evaluator::ListHas(int list, const std::string& value) const {
 }
 
 bool Evaluator::ListHasLocation(int list, int location) const {
-  for (const auto& e : policy_->lists[list].entries) {
-    if (e.locations.Test(location) && ActiveAt(e.from, e.until, f_.now)) return true;
-  }
-  return false;
+  return ListLocations(list).Test(location);
 }
 
-LocationBits Evaluator::ListLocations(int list) const {
-  LocationBits out;
-  for (const auto& e : policy_->lists[list].entries)
-    if (ActiveAt(e.from, e.until, f_.now)) out |= e.locations;
-  return out;
+const LocationBits& Evaluator::ListLocations(int list) const {
+  const auto& l = policy_->lists[list];
+  return l.locations_at[policy_internal::ListSegment(l, f_.now)];
 }
 
 bool Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const {
@@ -360,10 +354,10 @@ bool Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
 // The checks of an evidence condition on one item that do not depend on the location.
 bool Evaluator::EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
                                const ResolvedEvidence& e) const {
-  if (!e.valid || !Contains(ec.types, e.item->type)) return false;
+  if (!e.valid || !Contains(ec.type_ids, e.type)) return false;
   if (u.tag) {
     for (const auto& ig : policy_->ignores) {
-      if (Contains(ig.types, e.item->type) &&
+      if (Contains(ig.type_ids, e.type) &&
           set_.classes[u.tag->effective_cls].ancestors.Intersects(ig.classes)) {
         return false;
       }
@@ -697,7 +691,10 @@ bool Evaluator::Judge(int rule_index, const Unit& u, Outcome* out) {
       const auto& a = rule.alternatives[i];
       if (best >= 0 && a.effect >= rule.alternatives[best].effect) continue;
       // An alternative whose condition cannot be established does not legalise anything.
-      if (Eval(a.when, u, nullptr) == Tri::kTrue) best = static_cast<int>(i);
+      if (Eval(a.when, u, nullptr) == Tri::kTrue) {
+        best = static_cast<int>(i);
+        if (a.effect == Effect::kAllow) break;  // none is more lenient
+      }
     }
     if (best >= 0) {
       o.effect = rule.alternatives[best].effect;
@@ -707,7 +704,7 @@ bool Evaluator::Judge(int rule_index, const Unit& u, Outcome* out) {
     }
   }
   if ((o.effect == Effect::kDeny || o.effect == Effect::kEscalate) && o.missing == nullptr &&
-      rule.basis == "corp") {
+      rule.corp) {
     for (size_t x = 0; x < policy_->exceptions.size(); ++x) {
       const auto& ex = policy_->exceptions[x];
       if (std::find(ex.rules.begin(), ex.rules.end(), rule_index) == ex.rules.end()) continue;
@@ -755,12 +752,7 @@ LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
   const Rule& rule = policy_->rules[rule_index];
   rule_ = &rule;
   const LocationBits& all = sets_.all();
-  bool by_location = rule.when.by_location;
-  for (const auto& a : rule.alternatives) by_location |= a.when.by_location;
-  if (rule.basis == "corp") {
-    for (const auto& ex : policy_->exceptions) by_location |= ex.when.by_location;
-  }
-  if (!by_location) {
+  if (!rule.by_location) {
     // The same result at every location: judge it at any one.
     Outcome o;
     Unit any = u;
@@ -787,7 +779,7 @@ LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
   }
   LocationBits denied = sets_.True(applies);
   denied &= effect_deny;
-  if (denied.Any() && rule.basis == "corp") {
+  if (denied.Any() && rule.corp) {
     for (const auto& ex : policy_->exceptions) {
       if (std::find(ex.rules.begin(), ex.rules.end(), rule_index) == ex.rules.end()) continue;
       if (!ActiveAt(ex.not_before, ex.not_after, f_.now)) continue;
@@ -835,6 +827,11 @@ void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
     for (int r : touched_) slot_[r] = -1;
     touched_.clear();
     ForEachUnit(p, lifted, [&](int ri, const Artifact* a, const TagFact* t) {
+      if (!p.rules[ri].by_location) {
+        // The same result at every checked location: one evaluation stands for all of them.
+        if (!f_.locations.empty()) EvalRule(ri, Unit{a, t, f_.locations[0]});
+        return true;
+      }
       for (int loc : f_.locations) EvalRule(ri, Unit{a, t, loc});
       return true;
     });
@@ -1055,16 +1052,13 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
     const Outcome& o = core.outcomes[slot];
     if (!o.dry_run) obligations.emplace_back(o.policy, ob);
   }
-  std::sort(obligations.begin(), obligations.end(), [&](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first < b.first;
-    const auto& list = set.policies[a.first].obligations;
-    return std::tie(list[a.second].id, a.second) < std::tie(list[b.second].id, b.second);
-  });
+  for (auto& [pi, ob] : obligations) ob = set.policies[pi].obligation_rank[ob];  // id order
+  std::sort(obligations.begin(), obligations.end());
   obligations.erase(std::unique(obligations.begin(), obligations.end()), obligations.end());
   d.obligations.reserve(obligations.size());
-  for (const auto& [pi, ob] : obligations) {
+  for (const auto& [pi, rank] : obligations) {
     const Policy& p = set.policies[pi];
-    d.obligations.push_back(ObligationRef{p.obligations[ob].id, p.id});
+    d.obligations.push_back(ObligationRef{p.obligations[p.obligation_order[rank]].id, p.id});
   }
   d.lifted = std::move(core.lifted);
   std::sort(d.lifted.begin(), d.lifted.end(), [](const auto& a, const auto& b) {

@@ -10,6 +10,9 @@ namespace {
 using policy_internal::DataClass;
 
 int Jurisdiction(const CompiledSet& set, const std::string& name) {
+  // ISO countries come first, at their ISO index: most names need no hashing.
+  int iso = policy_internal::IsoCountryIndex(name);
+  if (iso >= 0) return iso;
   auto it = set.catalogue.jurisdiction_index.find(name);
   return it == set.catalogue.jurisdiction_index.end() ? -1 : it->second;
 }
@@ -17,6 +20,8 @@ int Jurisdiction(const CompiledSet& set, const std::string& name) {
 ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time now) {
   ResolvedEvidence r;
   r.item = &e;
+  auto type = set.evidence_types.find(e.type);
+  if (type != set.evidence_types.end()) r.type = type->second;
   r.valid = (!e.not_before || *e.not_before <= now) && (!e.not_after || now < *e.not_after) &&
             (!e.withdrawn_at || now < *e.withdrawn_at);
   if (e.country) {
@@ -115,7 +120,7 @@ template <typename List>
 bool HasAttestation(const CompiledSet& set, const List& own, const List& req, const TagFact& t) {
   for (const auto* list : {&own, &req}) {
     for (const auto& e : *list) {
-      if (!e.valid || e.item->type != "anonymization_attestation" || e.origin_unknown) continue;
+      if (!e.valid || e.type != set.attestation_type || e.origin_unknown) continue;
       if (e.origin >= 0 && !t.origin_bits.SubsetOf(set.catalogue.jurisdiction_members[e.origin])) {
         continue;
       }
@@ -167,13 +172,11 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
       AddSum(&it->cumulative_subjects, r.cumulative, false);
     }
   }
-  static const std::string kAnon = "anonymized", kPseudo = "pseudonymized";
-  auto anon = set.class_index.find(kAnon);
-  auto pseudo = set.class_index.find(kPseudo);
   for (auto& t : a->tags) {
-    if (anon != set.class_index.end() && t.cls == anon->second &&
+    f->tag_origins |= t.origin_bits;
+    if (set.anonymized_class >= 0 && t.cls == set.anonymized_class &&
         !HasAttestation(set, a->evidence, f->request_evidence, t)) {
-      t.effective_cls = pseudo->second;
+      t.effective_cls = set.pseudonymized_class;
     }
   }
   // Partitions, for numbers summed over what a rule's tag filter matches.

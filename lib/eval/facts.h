@@ -19,6 +19,7 @@ using policy_internal::CountryBits;
 
 struct ResolvedEvidence {
   const Evidence* item = nullptr;
+  int type = -1;                 // evidence type id (CompiledSet::evidence_types), -1: none names it
   bool valid = false;            // within its window and not withdrawn at now
   int country = -1;              // jurisdiction index, -1 when absent
   bool country_unknown = false;  // given but not a known jurisdiction (never matches)
@@ -80,6 +81,7 @@ struct Facts {
   std::string_view primary_name;  // as the request names it
   std::vector<FailReason> fail;
   std::vector<std::string> all_tags;  // ORIGIN:class of every tag as given; unique, sorted
+  CountryBits tag_origins;            // the union of every known tag's origin
   // Request-unit numbers.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
   int operator_country = -1;  // ISO index

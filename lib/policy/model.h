@@ -70,7 +70,7 @@ struct Location {
   std::string city, site, partition, status;
   std::vector<std::string> certifications;
   std::map<std::string, std::string> attributes;
-  int provider_id = -1;  // derived (FinishLocationMasks): equal for locations of one provider
+  int provider_id = -1;  // derived (FinishDerived): equal for locations of one provider
 };
 
 struct Catalogue {
@@ -81,7 +81,7 @@ struct Catalogue {
   std::vector<CountryBits> jurisdiction_members;
   absl::flat_hash_map<std::string, int> jurisdiction_index;
   std::map<std::string, std::string> provider_hq;  // provider -> hq country code
-  // Derived after compilation (FinishLocationMasks): every location, and the locations in each
+  // Derived after compilation (FinishDerived): every location, and the locations in each
   // jurisdiction (same indexes as `jurisdiction_names`).
   LocationBits all_locations;
   std::vector<LocationBits> jurisdiction_locations;
@@ -130,7 +130,7 @@ struct LocationCond {
   std::vector<std::string> sites;
   std::vector<std::string> providers;
   bool outside_origin = false;  // the location's country is not within the tag's origin
-  // Derived after compilation (FinishLocationMasks): the locations that satisfy every part of
+  // Derived after compilation (FinishDerived): the locations that satisfy every part of
   // the condition that depends on the location alone (in, not_in, certifications, attributes,
   // sites, providers); lists (dated) and outside_origin (per tag) are checked at evaluation.
   LocationBits fixed;
@@ -151,6 +151,7 @@ struct PartyCond {
 
 struct EvidenceCond {
   std::vector<std::string> types;  // any of
+  std::vector<int> type_ids;       // derived (FinishDerived): `types` as evidence type ids
   bool match_country = true;       // evidence.country, when present, must contain the location
   bool match_recipient = true;     // evidence.recipient, when present, must equal recipient.id
   bool match_origin = true;        // evidence.origin, when present, must contain the tag origin
@@ -201,7 +202,7 @@ struct Condition {
   std::shared_ptr<const PartyCond> party;        // kOperator, kRecipient
   std::shared_ptr<const UserCond> user;          // kUser
   std::shared_ptr<const EvidenceCond> evidence;  // kEvidence
-  // Derived after compilation (FinishLocationMasks): the value can differ between two locations
+  // Derived after compilation (FinishDerived): the value can differ between two locations
   // (the condition is or contains a location or evidence condition).
   bool by_location = false;
 };
@@ -215,6 +216,11 @@ struct ListEntry {
 struct NamedList {
   std::string name;
   std::vector<ListEntry> entries;
+  // Derived (FinishDerived): the dates at which an entry starts or ends, sorted and unique, and
+  // the union of the entries' locations between them: `locations_at[k]` holds from
+  // `changes[k-1]` (inclusive) to `changes[k]` (exclusive); `changes.size() + 1` sets.
+  std::vector<absl::Time> changes;
+  std::vector<LocationBits> locations_at;
 };
 
 struct Obligation {
@@ -244,6 +250,10 @@ struct Rule {
   std::vector<int> obligations;
   bool suggest = true;
   int line = 0, column = 0;
+  // Derived after compilation (FinishDerived): the rule's result can differ between two
+  // locations (its condition, an alternative's, or for a corp rule an exception's that names it).
+  bool by_location = true;
+  bool corp = false;  // basis is `corp` (exceptions may lift it)
 };
 
 struct Exception {
@@ -259,11 +269,15 @@ struct Lift {
   std::vector<std::string> artifacts;  // dataset | model
   ClassBits classes;
   bool match_origin = true;
+  // Derived (FinishDerived).
+  std::vector<int> evidence_type_ids;
+  bool datasets = false, models = false;
 };
 
 struct IgnoreEvidence {
   std::vector<std::string> types;
   ClassBits classes;
+  std::vector<int> type_ids;  // derived (FinishDerived)
 };
 
 struct Scope {
@@ -295,6 +309,9 @@ struct Policy {
   // order. Request-scoped rules are listed in `request_rules`.
   std::vector<std::vector<uint32_t>> rules_by_class;
   std::vector<uint32_t> request_rules;
+  // Derived (FinishDerived): obligation indexes in id order (ties by index), and the rank of
+  // each obligation in that order.
+  std::vector<int> obligation_order, obligation_rank;
 };
 
 struct CompiledSet {
@@ -304,10 +321,21 @@ struct CompiledSet {
   std::vector<Policy> policies;  // sorted by id
   std::string digest;            // sha256:<hex>
   size_t rule_count = 0;
+  // Derived (FinishDerived): an id for every evidence type a policy names (conditions, lifts,
+  // ignores) and the built-in `anonymization_attestation`; request evidence of any other type
+  // gets -1 and matches nothing. The built-in classes the evaluator treats specially (-1 when
+  // the vocabulary lacks them).
+  absl::flat_hash_map<std::string, int> evidence_types;
+  int attestation_type = -1;
+  int anonymized_class = -1, pseudonymized_class = -1;
 };
 
-// Fills the derived location sets above; called once on a compiled set before it is shared.
-void FinishLocationMasks(CompiledSet* set);
+// Fills the derived fields above (location sets, evidence type ids, dated list segments, ...);
+// called once on a compiled set before it is shared.
+void FinishDerived(CompiledSet* set);
+
+// The index into `list.locations_at` of the segment that holds at `now`.
+size_t ListSegment(const NamedList& list, absl::Time now);
 
 // ISO 3166-1 alpha-2 table: index of `code`, or -1.
 int IsoCountryIndex(std::string_view code);

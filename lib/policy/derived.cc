@@ -1,0 +1,154 @@
+// What the evaluator derives from a compiled policy set once, before it is shared: location
+// sets (a location condition becomes bit operations, at one location or at every catalogue
+// location at once), evidence type ids, dated list segments, rule flags.
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "policy/model.h"
+
+namespace residency::policy_internal {
+namespace {
+
+bool Has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool FixedMatch(const LocationCond& lc, const Location& loc, size_t index) {
+  if (lc.has_in && !lc.in.Test(index)) return false;
+  if (lc.has_not_in && lc.not_in.Test(index)) return false;
+  for (const auto& c : lc.certifications)
+    if (!Has(loc.certifications, c)) return false;
+  for (const auto& [k, v] : lc.attributes) {
+    auto it = loc.attributes.find(k);
+    if (it == loc.attributes.end() || it->second != v) return false;
+  }
+  if (!lc.sites.empty() && !Has(lc.sites, loc.site)) return false;
+  if (!lc.providers.empty() && !Has(lc.providers, loc.provider)) return false;
+  return true;
+}
+
+int TypeId(CompiledSet* set, const std::string& type) {
+  return set->evidence_types.emplace(type, static_cast<int>(set->evidence_types.size()))
+      .first->second;
+}
+
+std::vector<int> TypeIds(CompiledSet* set, const std::vector<std::string>& types) {
+  std::vector<int> ids;
+  for (const auto& t : types) ids.push_back(TypeId(set, t));
+  return ids;
+}
+
+// Fills the condition's derived fields; returns whether its value depends on the location.
+bool Finish(CompiledSet* set, Condition* c) {
+  const Catalogue& cat = set->catalogue;
+  bool by_location = false;
+  if (c->kind == Condition::Kind::kLocation && c->location) {
+    auto l = std::make_shared<LocationCond>(*c->location);
+    l->fixed = LocationBits();
+    for (size_t i = 0; i < cat.locations.size(); ++i)
+      if (FixedMatch(*l, cat.locations[i], i)) l->fixed.Set(i);
+    c->location = std::move(l);
+    by_location = true;
+  }
+  // Evidence naming a country holds only at the locations in that country.
+  if (c->kind == Condition::Kind::kEvidence && c->evidence) {
+    auto e = std::make_shared<EvidenceCond>(*c->evidence);
+    e->type_ids = TypeIds(set, e->types);
+    c->evidence = std::move(e);
+    by_location |= c->evidence->match_country;
+  }
+  for (auto& ch : c->children) by_location |= Finish(set, &ch);
+  c->by_location = by_location;
+  return by_location;
+}
+
+bool EntryActive(const ListEntry& e, absl::Time t) {
+  return (!e.from || *e.from <= t) && (!e.until || t < *e.until);
+}
+
+void FinishList(NamedList* l) {
+  l->changes.clear();
+  for (const auto& e : l->entries) {
+    if (e.from) l->changes.push_back(*e.from);
+    if (e.until) l->changes.push_back(*e.until);
+  }
+  std::sort(l->changes.begin(), l->changes.end());
+  l->changes.erase(std::unique(l->changes.begin(), l->changes.end()), l->changes.end());
+  l->locations_at.assign(l->changes.size() + 1, LocationBits());
+  for (size_t k = 0; k <= l->changes.size(); ++k) {
+    // Nothing changes inside a segment: its first instant stands for all of it.
+    absl::Time start = k == 0 ? absl::InfinitePast() : l->changes[k - 1];
+    for (const auto& e : l->entries)
+      if (EntryActive(e, start)) l->locations_at[k] |= e.locations;
+  }
+}
+
+}  // namespace
+
+size_t ListSegment(const NamedList& list, absl::Time now) {
+  return std::upper_bound(list.changes.begin(), list.changes.end(), now) - list.changes.begin();
+}
+
+void FinishDerived(CompiledSet* set) {
+  Catalogue& cat = set->catalogue;
+  cat.all_locations = LocationBits();
+  std::map<std::string, int> providers;
+  for (size_t i = 0; i < cat.locations.size(); ++i) {
+    cat.all_locations.Set(i);
+    Location& loc = cat.locations[i];
+    loc.provider_id =
+        providers.emplace(loc.provider, static_cast<int>(providers.size())).first->second;
+  }
+  cat.jurisdiction_locations.assign(cat.jurisdiction_members.size(), LocationBits());
+  for (size_t j = 0; j < cat.jurisdiction_members.size(); ++j) {
+    for (size_t i = 0; i < cat.locations.size(); ++i) {
+      int country = cat.locations[i].country;
+      if (country >= 0 && cat.jurisdiction_members[j].Test(country)) {
+        cat.jurisdiction_locations[j].Set(i);
+      }
+    }
+  }
+  set->evidence_types.clear();
+  set->attestation_type = TypeId(set, "anonymization_attestation");
+  auto class_id = [&](const char* name) {
+    auto it = set->class_index.find(name);
+    return it == set->class_index.end() ? -1 : it->second;
+  };
+  set->anonymized_class = class_id("anonymized");
+  set->pseudonymized_class = class_id("pseudonymized");
+  for (auto& p : set->policies) {
+    for (auto& l : p.lifts) {
+      l.evidence_type_ids = TypeIds(set, l.evidence_types);
+      l.datasets = Has(l.artifacts, "dataset");
+      l.models = Has(l.artifacts, "model");
+    }
+    for (auto& ig : p.ignores) ig.type_ids = TypeIds(set, ig.types);
+    for (auto& l : p.lists) FinishList(&l);
+    auto& order = p.obligation_order;
+    order.resize(p.obligations.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return p.obligations[a].id < p.obligations[b].id;
+    });
+    p.obligation_rank.assign(order.size(), 0);
+    for (size_t k = 0; k < order.size(); ++k) p.obligation_rank[order[k]] = static_cast<int>(k);
+    for (auto& x : p.exceptions) Finish(set, &x.when);
+    for (size_t ri = 0; ri < p.rules.size(); ++ri) {
+      Rule& r = p.rules[ri];
+      r.corp = r.basis == "corp";
+      r.by_location = Finish(set, &r.when);
+      for (auto& a : r.alternatives) r.by_location |= Finish(set, &a.when);
+      if (r.corp) {
+        for (const auto& x : p.exceptions) {
+          if (x.when.by_location &&
+              std::find(x.rules.begin(), x.rules.end(), static_cast<int>(ri)) != x.rules.end()) {
+            r.by_location = true;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace residency::policy_internal
