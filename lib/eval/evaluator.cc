@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 
+#include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "eval/facts.h"
@@ -74,6 +75,28 @@ class LocSets {
   explicit LocSets(const LocationBits& all, size_t count) : all_(all), n_((count + 63) / 64) {}
 
   const LocationBits& all() const { return all_; }
+  size_t words() const { return n_; }
+
+  // Set operations on the catalogue's words only (the rest are zero).
+  void Or(const LocationBits& src, LocationBits* dst) const {
+    for (size_t i = 0; i < n_; ++i) dst->w[i] |= src.w[i];
+  }
+  void And(const LocationBits& src, LocationBits* dst) const {
+    for (size_t i = 0; i < n_; ++i) dst->w[i] &= src.w[i];
+  }
+  void Remove(const LocationBits& src, LocationBits* dst) const {
+    for (size_t i = 0; i < n_; ++i) dst->w[i] &= ~src.w[i];
+  }
+  bool Any(const LocationBits& b) const {
+    uint64_t any = 0;
+    for (size_t i = 0; i < n_; ++i) any |= b.w[i];
+    return any != 0;
+  }
+  bool SubsetOf(const LocationBits& a, const LocationBits& b) const {
+    uint64_t extra = 0;
+    for (size_t i = 0; i < n_; ++i) extra |= a.w[i] & ~b.w[i];
+    return extra == 0;
+  }
   uint64_t True(const LocVal& v, size_t i) const {
     if (v.varies) return v.t[i];
     return v.tri == Tri::kTrue ? all_.w[i] : 0;
@@ -91,6 +114,10 @@ class LocSets {
     LocationBits out;
     for (size_t i = 0; i < n_; ++i) out.w[i] = Unknown(v, i);
     return out;
+  }
+  // *dst |= where v is true.
+  void OrTrue(const LocVal& v, LocationBits* dst) const {
+    for (size_t i = 0; i < n_; ++i) dst->w[i] |= True(v, i);
   }
   // *out = the value true on `t` (and nowhere unknown).
   void SetTrueOn(const LocationBits& t, LocVal* out) const {
@@ -207,25 +234,35 @@ class Evaluator {
   Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
   void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;
   LocationBits TrueAt(const Condition& c, const Unit& u) const;
-  Tri Values(const Condition& c, const Unit& u) const;
-  Tri Number(const Condition& c, const Unit& u, const char** missing) const;
-  bool Regex(const Condition& c, const Unit& u) const;
-  bool LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const;
+  // The nodes Eval dispatches to stay out of line (see Eval).
+  ABSL_ATTRIBUTE_NOINLINE Tri All(const Condition& c, const Unit& u, const char** missing) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Any(const Condition& c, const Unit& u, const char** missing) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Not(const Condition& c, const Unit& u, const char** missing) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Tags(const Condition& c, const Unit& u) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Values(const Condition& c, const Unit& u) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u,
+                                     const char** missing) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Regex(const Condition& c, const Unit& u) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri User(const policy_internal::UserCond& uc) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri LocationMatches(const policy_internal::LocationCond& lc,
+                                              const Unit& u) const;
   LocationBits LocationsMatching(const policy_internal::LocationCond& lc, const Unit& u) const;
-  bool PartyMatches(const policy_internal::PartyCond& pc, const std::optional<Party>& party,
+  ABSL_ATTRIBUTE_NOINLINE Tri PartyMatches(const policy_internal::PartyCond& pc,
+                                           const std::optional<Party>& party,
                     int country) const;
   bool EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
                       const ResolvedEvidence& e) const;
   template <typename F>
   bool AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit& u, F f) const;
-  bool EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri EvidenceHolds(const policy_internal::EvidenceCond& ec,
+                                            const Unit& u) const;
   LocationBits EvidenceLocations(const policy_internal::EvidenceCond& ec, const Unit& u) const;
   bool ListHas(int list, const std::string& value) const;
   bool ListHasLocation(int list, int location) const;
   const LocationBits& ListLocations(int list) const;
   bool Judge(int rule_index, const Unit& u, Outcome* o);
   void EvalRule(int rule_index, const Unit& u);
-  LocationBits DenySet(int rule_index, const Unit& u);
+  void AddDenySet(int rule_index, const Unit& u, LocationBits* denied);
   // Calls f(rule index, unit) for every rule of the current policy that can apply to a unit of
   // the request, every unit (artifact tag or request) at every checked location.
   template <typename F>
@@ -302,16 +339,16 @@ const LocationBits& Evaluator::ListLocations(int list) const {
   return l.locations_at[policy_internal::ListSegment(l, f_.now)];
 }
 
-bool Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const {
-  if (!lc.fixed.Test(u.location)) return false;
-  if (lc.in_list >= 0 && !ListHasLocation(lc.in_list, u.location)) return false;
-  if (lc.not_in_list >= 0 && ListHasLocation(lc.not_in_list, u.location)) return false;
+Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const {
+  if (!lc.fixed.Test(u.location)) return Tri::kFalse;
+  if (lc.in_list >= 0 && !ListHasLocation(lc.in_list, u.location)) return Tri::kFalse;
+  if (lc.not_in_list >= 0 && ListHasLocation(lc.not_in_list, u.location)) return Tri::kFalse;
   if (lc.outside_origin) {
     if (!u.tag || u.tag->origin_bits.Test(set_.catalogue.locations[u.location].country)) {
-      return false;
+      return Tri::kFalse;
     }
   }
-  return true;
+  return Tri::kTrue;
 }
 
 LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& lc,
@@ -326,29 +363,29 @@ LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& l
   return out;
 }
 
-bool Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
+Tri Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
                              const std::optional<Party>& party, int country) const {
   if (pc.present) {
-    if (*pc.present != party.has_value()) return false;
-    if (!party) return true;
+    if (*pc.present != party.has_value()) return Tri::kFalse;
+    if (!party) return Tri::kTrue;
   }
-  if (!party) return false;
-  if (!pc.ids.empty() && !Contains(pc.ids, party->id)) return false;
-  if (pc.id_regex && !RE2::PartialMatch(party->id, *pc.id_regex)) return false;
-  if (pc.has_countries && (country < 0 || !pc.countries.Test(country))) return false;
+  if (!party) return Tri::kFalse;
+  if (!pc.ids.empty() && !Contains(pc.ids, party->id)) return Tri::kFalse;
+  if (pc.id_regex && !RE2::PartialMatch(party->id, *pc.id_regex)) return Tri::kFalse;
+  if (pc.has_countries && (country < 0 || !pc.countries.Test(country))) return Tri::kFalse;
   if (!pc.sectors.empty()) {
     bool any = false;
     for (const auto& s : party->sectors) any |= Contains(pc.sectors, s);
-    if (!any) return false;
+    if (!any) return Tri::kFalse;
   }
-  if (!pc.roles.empty() && !Contains(pc.roles, party->role)) return false;
+  if (!pc.roles.empty() && !Contains(pc.roles, party->role)) return Tri::kFalse;
   for (const auto& [k, v] : pc.attributes) {
     auto it = party->attributes.find(k);
-    if (it == party->attributes.end() || it->second != v) return false;
+    if (it == party->attributes.end() || it->second != v) return Tri::kFalse;
   }
-  if (pc.in_list >= 0 && !ListHas(pc.in_list, party->id)) return false;
-  if (pc.not_in_list >= 0 && ListHas(pc.not_in_list, party->id)) return false;
-  return true;
+  if (pc.in_list >= 0 && !ListHas(pc.in_list, party->id)) return Tri::kFalse;
+  if (pc.not_in_list >= 0 && ListHas(pc.not_in_list, party->id)) return Tri::kFalse;
+  return Tri::kTrue;
 }
 
 // The checks of an evidence condition on one item that do not depend on the location.
@@ -394,12 +431,13 @@ bool Evaluator::AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit&
 
 // The location is read only when the condition matches countries: a condition that does not
 // is evaluated without one (location -1) when suggestions are computed.
-bool Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const {
-  return AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
+Tri Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit& u) const {
+  bool holds = AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
     if (!ec.match_country || !e.item->country) return true;
     int country = set_.catalogue.locations[u.location].country;
     return !e.country_unknown && set_.catalogue.jurisdiction_members[e.country].Test(country);
   });
+  return holds ? Tri::kTrue : Tri::kFalse;
 }
 
 LocationBits Evaluator::EvidenceLocations(const policy_internal::EvidenceCond& ec,
@@ -542,87 +580,99 @@ std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const 
   return sum;
 }
 
-bool Evaluator::Regex(const Condition& c, const Unit& u) const {
+Tri Evaluator::Regex(const Condition& c, const Unit& u) const {
   auto match = [&](const Dataset* d) {
     if (!d) return false;
     const std::string& s = c.field == Field::kDatasetId ? d->id : d->uri;
     return RE2::PartialMatch(s, *c.regex);
   };
-  if (u.artifact) return match(u.artifact->dataset);
+  if (u.artifact) return match(u.artifact->dataset) ? Tri::kTrue : Tri::kFalse;
   for (const auto& a : f_.artifacts)
-    if (match(a.dataset)) return true;
-  return false;
+    if (match(a.dataset)) return Tri::kTrue;
+  return Tri::kFalse;
 }
 
+Tri Evaluator::User(const policy_internal::UserCond& uc) const {
+  const auto& user = f_.request->compute ? f_.request->compute->user : std::nullopt;
+  if (!user) return Tri::kFalse;
+  if (uc.has_jurisdictions) {
+    if (f_.user_jurisdiction < 0 ||
+        !set_.catalogue.jurisdiction_members[f_.user_jurisdiction].SubsetOf(uc.jurisdictions)) {
+      return Tri::kFalse;
+    }
+  }
+  return uc.provenance.empty() || Contains(uc.provenance, user->provenance) ? Tri::kTrue
+                                                                            : Tri::kFalse;
+}
+
+// Eval is a dispatcher that only tail-calls: it keeps no frame of its own, so the recursion
+// through all/any/not costs a few instructions per node.
 Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) const {
   using K = Condition::Kind;
   switch (c.kind) {
     case K::kTrue:
       return Tri::kTrue;
-    case K::kAll: {
-      Tri out = Tri::kTrue;
-      for (const auto& ch : c.children) {
-        Tri t = Eval(ch, u, missing);
-        if (t == Tri::kFalse) return Tri::kFalse;
-        if (t == Tri::kUnknown) out = Tri::kUnknown;
-      }
-      return out;
-    }
-    case K::kAny: {
-      Tri out = Tri::kFalse;
-      for (const auto& ch : c.children) {
-        Tri t = Eval(ch, u, missing);
-        if (t == Tri::kTrue) return Tri::kTrue;
-        if (t == Tri::kUnknown) out = Tri::kUnknown;
-      }
-      return out;
-    }
-    case K::kNot: {
-      Tri t = Eval(c.children[0], u, missing);
-      return t == Tri::kUnknown ? t : (t == Tri::kTrue ? Tri::kFalse : Tri::kTrue);
-    }
-    case K::kTags: {
-      if (!u.tag) return Tri::kFalse;
-      const ClassBits& anc = set_.classes[u.tag->effective_cls].ancestors;
-      for (const auto& p : c.tags) {
-        if ((p.any_class || anc.Intersects(p.classes)) &&
-            (p.any_origin || u.tag->origin_bits.SubsetOf(p.origins))) {
-          return Tri::kTrue;
-        }
-      }
-      return Tri::kFalse;
-    }
+    case K::kAll:
+      return All(c, u, missing);
+    case K::kAny:
+      return Any(c, u, missing);
+    case K::kNot:
+      return Not(c, u, missing);
+    case K::kTags:
+      return Tags(c, u);
     case K::kValues:
       return Values(c, u);
     case K::kNumber:
       return Number(c, u, missing);
     case K::kRegex:
-      return Regex(c, u) ? Tri::kTrue : Tri::kFalse;
+      return Regex(c, u);
     case K::kLocation:
-      return LocationMatches(*c.location, u) ? Tri::kTrue : Tri::kFalse;
+      return LocationMatches(*c.location, u);
     case K::kOperator:
-      return PartyMatches(*c.party, f_.request->operator_party, f_.operator_country) ? Tri::kTrue
-                                                                                     : Tri::kFalse;
+      return PartyMatches(*c.party, f_.request->operator_party, f_.operator_country);
     case K::kRecipient:
-      return PartyMatches(*c.party, f_.request->recipient, f_.recipient_country) ? Tri::kTrue
-                                                                                 : Tri::kFalse;
-    case K::kUser: {
-      const auto& user = f_.request->compute ? f_.request->compute->user : std::nullopt;
-      if (!user) return Tri::kFalse;
-      if (c.user->has_jurisdictions) {
-        if (f_.user_jurisdiction < 0 ||
-            !set_.catalogue.jurisdiction_members[f_.user_jurisdiction].SubsetOf(
-                c.user->jurisdictions)) {
-          return Tri::kFalse;
-        }
-      }
-      if (!c.user->provenance.empty() && !Contains(c.user->provenance, user->provenance)) {
-        return Tri::kFalse;
-      }
+      return PartyMatches(*c.party, f_.request->recipient, f_.recipient_country);
+    case K::kUser:
+      return User(*c.user);
+    case K::kEvidence:
+      return EvidenceHolds(*c.evidence, u);
+  }
+  return Tri::kFalse;
+}
+
+Tri Evaluator::All(const Condition& c, const Unit& u, const char** missing) const {
+  Tri out = Tri::kTrue;
+  for (const auto& ch : c.children) {
+    Tri t = Eval(ch, u, missing);
+    if (t == Tri::kFalse) return Tri::kFalse;
+    if (t == Tri::kUnknown) out = Tri::kUnknown;
+  }
+  return out;
+}
+
+Tri Evaluator::Any(const Condition& c, const Unit& u, const char** missing) const {
+  Tri out = Tri::kFalse;
+  for (const auto& ch : c.children) {
+    Tri t = Eval(ch, u, missing);
+    if (t == Tri::kTrue) return Tri::kTrue;
+    if (t == Tri::kUnknown) out = Tri::kUnknown;
+  }
+  return out;
+}
+
+Tri Evaluator::Not(const Condition& c, const Unit& u, const char** missing) const {
+  Tri t = Eval(c.children[0], u, missing);
+  return t == Tri::kUnknown ? t : (t == Tri::kTrue ? Tri::kFalse : Tri::kTrue);
+}
+
+Tri Evaluator::Tags(const Condition& c, const Unit& u) const {
+  if (!u.tag) return Tri::kFalse;
+  const ClassBits& anc = set_.classes[u.tag->effective_cls].ancestors;
+  for (const auto& p : c.tags) {
+    if ((p.any_class || anc.Intersects(p.classes)) &&
+        (p.any_origin || u.tag->origin_bits.SubsetOf(p.origins))) {
       return Tri::kTrue;
     }
-    case K::kEvidence:
-      return EvidenceHolds(*c.evidence, u) ? Tri::kTrue : Tri::kFalse;
   }
   return Tri::kFalse;
 }
@@ -747,8 +797,9 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
   }
 }
 
-// Judge's reading of a rule at every candidate location at once: where the unit makes it deny.
-LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
+// Judge's reading of a rule at every candidate location at once: adds to *denied the locations
+// where the unit makes it deny.
+void Evaluator::AddDenySet(int rule_index, const Unit& u, LocationBits* denied) {
   const Rule& rule = policy_->rules[rule_index];
   rule_ = &rule;
   const LocationBits& all = sets_.all();
@@ -757,37 +808,35 @@ LocationBits Evaluator::DenySet(int rule_index, const Unit& u) {
     Outcome o;
     Unit any = u;
     any.location = 0;
-    if (Judge(rule_index, any, &o) && o.effect == Effect::kDeny) return all;
-    return LocationBits();
+    if (Judge(rule_index, any, &o) && o.effect == Effect::kDeny) *denied = all;
+    return;
   }
   LocVal applies;
   EvalAt(rule.when, u, &applies);
-  if (!applies.varies && applies.tri == Tri::kFalse) return LocationBits();
-  LocationBits deny = sets_.Unknown(applies);  // cannot be evaluated: fail closed
-  LocationBits effect_deny;                    // where the effect, once it applies, is deny
+  if (!applies.varies && applies.tri == Tri::kFalse) return;
+  LocationBits deny = sets_.True(applies);  // where it applies with a deny effect, below
   if (!rule.has_alternatives) {
-    if (rule.effect == Effect::kDeny) effect_deny = all;
+    if (rule.effect != Effect::kDeny) deny = LocationBits();
   } else {
     // The most lenient alternative that holds decides; none: the rule's own effect.
     LocationBits lenient, strict;
     for (const auto& a : rule.alternatives) {
-      LocationBits holds = TrueAt(a.when, u);
-      (a.effect == Effect::kDeny ? strict : lenient) |= holds;
+      LocVal v;
+      EvalAt(a.when, u, &v);
+      sets_.OrTrue(v, a.effect == Effect::kDeny ? &strict : &lenient);
     }
-    effect_deny = rule.effect == Effect::kDeny ? all : strict;
-    effect_deny.Remove(lenient);
+    if (rule.effect != Effect::kDeny) sets_.And(strict, &deny);
+    sets_.Remove(lenient, &deny);
   }
-  LocationBits denied = sets_.True(applies);
-  denied &= effect_deny;
-  if (denied.Any() && rule.corp) {
+  if (rule.corp && sets_.Any(deny)) {
     for (const auto& ex : policy_->exceptions) {
       if (std::find(ex.rules.begin(), ex.rules.end(), rule_index) == ex.rules.end()) continue;
       if (!ActiveAt(ex.not_before, ex.not_after, f_.now)) continue;
-      denied.Remove(TrueAt(ex.when, u));
+      sets_.Remove(TrueAt(ex.when, u), &deny);
     }
   }
-  deny |= denied;
-  return deny;
+  sets_.Or(deny, denied);
+  sets_.Or(sets_.Unknown(applies), denied);  // cannot be evaluated: fail closed
 }
 
 template <typename F>
@@ -857,8 +906,8 @@ bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* d
           return false;
         }
       }
-      *denied |= DenySet(ri, Unit{a, t, -1});
-      if (candidates.SubsetOf(*denied)) {
+      AddDenySet(ri, Unit{a, t, -1}, denied);
+      if (sets_.SubsetOf(candidates, *denied)) {
         everywhere = true;
         return false;
       }
@@ -936,35 +985,41 @@ std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
       }
     }
   }
+  const LocSets sets(set.catalogue.all_locations, locs.size());
   LocationBits candidates = set.catalogue.all_locations;
   if (current >= 0) {
     LocationBits here;
     here.Set(current);
-    candidates.Remove(here);
+    sets.Remove(here, &candidates);
   }
   LocationBits denied;
   Evaluator ev(set, facts);
   if (!ev.DeniedCandidates(candidates, &denied)) return {};
-  candidates.Remove(denied);
+  sets.Remove(denied, &candidates);
   // In the order they are suggested: same provider and country, same provider, same country,
   // the rest; catalogue order within each; at most 8.
+  LocationBits same_p, same_c;
+  if (provider >= 0) same_p = set.catalogue.provider_locations[provider];
+  if (country >= 0) same_c = set.catalogue.jurisdiction_locations[country];
+  std::array<LocationBits, 4> ranked;
+  for (size_t i = 0; i < sets.words(); ++i) {
+    uint64_t c = candidates.w[i], p = same_p.w[i], k = same_c.w[i];
+    ranked[0].w[i] = c & p & k;
+    ranked[1].w[i] = c & p & ~k;
+    ranked[2].w[i] = c & ~p & k;
+    ranked[3].w[i] = c & ~p & ~k;
+  }
   constexpr size_t kMax = 8;
-  std::array<std::array<int, kMax>, 4> ranked;
-  std::array<size_t, 4> count{};
-  for (size_t w = 0; w < candidates.w.size() && count[0] < kMax; ++w) {
-    for (uint64_t bits = candidates.w[w]; bits && count[0] < kMax; bits &= bits - 1) {
-      int i = static_cast<int>(w * 64 + __builtin_ctzll(bits));
-      bool same_p = provider >= 0 && locs[i].provider_id == provider;
-      bool same_c = country >= 0 && locs[i].country == country;
-      int rank = same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3;
-      if (count[rank] < kMax) ranked[rank][count[rank]++] = i;
-    }
+  std::array<int, kMax> chosen;
+  size_t n = 0;
+  for (const auto& bits : ranked) {
+    for (size_t i = 0; i < sets.words() && n < kMax; ++i)
+      for (uint64_t w = bits.w[i]; w && n < kMax; w &= w - 1)
+        chosen[n++] = static_cast<int>(i * 64 + __builtin_ctzll(w));
   }
   std::vector<std::string> out;
-  out.reserve(std::min(kMax, count[0] + count[1] + count[2] + count[3]));
-  for (int rank = 0; rank < 4 && out.size() < kMax; ++rank)
-    for (size_t k = 0; k < count[rank] && out.size() < kMax; ++k)
-      out.push_back(locs[ranked[rank][k]].id);
+  out.reserve(n);
+  for (size_t k = 0; k < n; ++k) out.push_back(locs[chosen[k]].id);
   return out;
 }
 

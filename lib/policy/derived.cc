@@ -100,6 +100,9 @@ void FinishDerived(CompiledSet* set) {
     loc.provider_id =
         providers.emplace(loc.provider, static_cast<int>(providers.size())).first->second;
   }
+  cat.provider_locations.assign(providers.size(), LocationBits());
+  for (size_t i = 0; i < cat.locations.size(); ++i)
+    cat.provider_locations[cat.locations[i].provider_id].Set(i);
   cat.jurisdiction_locations.assign(cat.jurisdiction_members.size(), LocationBits());
   for (size_t j = 0; j < cat.jurisdiction_members.size(); ++j) {
     for (size_t i = 0; i < cat.locations.size(); ++i) {

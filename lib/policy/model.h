@@ -85,6 +85,7 @@ struct Catalogue {
   // jurisdiction (same indexes as `jurisdiction_names`).
   LocationBits all_locations;
   std::vector<LocationBits> jurisdiction_locations;
+  std::vector<LocationBits> provider_locations;  // by Location::provider_id
 };
 
 struct DataClass {
