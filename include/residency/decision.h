@@ -6,8 +6,9 @@
 //   if (!d.ok() || d->decision == residency::Effect::kDeny) { /* refuse */ }
 //
 // A deny is a value, not an error: Evaluate returns a non-OK status only for a request that is
-// structurally unusable (a dataset request without a dataset, no location to check). Callers
-// must treat any non-OK status as deny.
+// structurally unusable (a dataset request without a dataset, no location to check, a model
+// artifact other than weights, checkpoint or adapter). Callers must treat any non-OK status as
+// deny.
 //
 // Thread safety: Evaluate may be called concurrently on one snapshot; it does not mutate it.
 #ifndef RESIDENCY_DECISION_H_

@@ -839,22 +839,39 @@ void Evaluator::AddDenySet(int rule_index, const Unit& u, LocationBits* denied) 
   sets_.Or(sets_.Unknown(applies), denied);  // cannot be evaluated: fail closed
 }
 
+// The rule index slot of a unit of artifact `a` in this request (policy_internal::UnitSlot).
+int Slot(Request::Kind kind, ArtifactKind a) {
+  switch (kind) {
+    case Request::Kind::kDataset:
+      return policy_internal::kSlotDatasetRequest;
+    case Request::Kind::kModel:
+      return policy_internal::kSlotModelRequest;
+    case Request::Kind::kCompute:
+      break;
+  }
+  return a == ArtifactKind::kDataset ? policy_internal::kSlotComputeDataset
+         : a == ArtifactKind::kModel ? policy_internal::kSlotComputeModel
+                                     : policy_internal::kSlotComputePrompt;
+}
+
 template <typename F>
 void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
+  const Request::Kind kind = f_.request->kind;
   for (const auto& a : f_.artifacts) {
+    const auto& by_class = p.rules_by_slot[Slot(kind, a.kind)];
     for (const auto& t : a.tags) {
       if (!p.lifts.empty() && Lifted(p, a, t)) {
         if (lifted) lifted->push_back(LiftedTag{eval_internal::TagText(t), p.id});
         continue;
       }
-      for (uint32_t ri : p.rules_by_class[t.effective_cls]) {
+      for (uint32_t ri : by_class[t.effective_cls]) {
         const Rule& rule = p.rules[ri];
         if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
         if (!f(static_cast<int>(ri), &a, &t)) return;
       }
     }
   }
-  for (uint32_t ri : p.request_rules) {
+  for (uint32_t ri : p.request_rules_by_kind[static_cast<int>(kind)]) {
     const Rule& rule = p.rules[ri];
     if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
     if (!f(static_cast<int>(ri), nullptr, nullptr)) return;
@@ -1023,6 +1040,17 @@ std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
   return out;
 }
 
+// SPEC §5: a model artifact is weights, checkpoint or adapter (or not said). The rule index
+// relies on it (a model is never a `dataset` or `prompt` artifact).
+bool KnownModelArtifact(const Model& m) {
+  return m.artifact.empty() || m.artifact == "weights" || m.artifact == "checkpoint" ||
+         m.artifact == "adapter";
+}
+absl::Status BadModelArtifact(const Model& m) {
+  return absl::InvalidArgumentError(absl::StrCat("model `", m.id, "` has artifact `", m.artifact,
+                                                 "`; want weights, checkpoint or adapter"));
+}
+
 }  // namespace
 
 absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,
@@ -1042,6 +1070,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
         return absl::InvalidArgumentError(
             "a model request needs `destination` or `model.location`");
       }
+      if (!KnownModelArtifact(*request.model)) return BadModelArtifact(*request.model);
       break;
     case Request::Kind::kCompute:
       if (!request.compute) return absl::InvalidArgumentError("a compute request needs `compute`");
@@ -1052,6 +1081,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
         if (in.dataset.has_value() == in.model.has_value()) {
           return absl::InvalidArgumentError("each compute input is exactly one dataset or model");
         }
+        if (in.model && !KnownModelArtifact(*in.model)) return BadModelArtifact(*in.model);
       }
       break;
   }

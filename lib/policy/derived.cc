@@ -63,6 +63,62 @@ bool Finish(CompiledSet* set, Condition* c) {
   return by_location;
 }
 
+// What a rule's top-level `kind`, `job` and `artifact` conditions admit (all of a rule's
+// top-level conditions must hold): bits by request kind (dataset, model, compute) and by unit
+// artifact (dataset, model, prompt). Only exact exclusions: a model's artifact is one of the
+// model artifact types, never `dataset` or `prompt` (Evaluate checks it).
+void Admits(const Rule& r, uint8_t* kinds, uint8_t* artifacts) {
+  *kinds = 0b111;
+  *artifacts = 0b111;
+  std::vector<const Condition*> top;
+  if (r.when.kind == Condition::Kind::kAll) {
+    for (const auto& c : r.when.children) top.push_back(&c);
+  } else {
+    top.push_back(&r.when);
+  }
+  for (const Condition* c : top) {
+    if (c->kind != Condition::Kind::kValues) continue;
+    if (c->field == Field::kKind) {
+      uint8_t mask = 0;
+      if (Has(c->values, "dataset")) mask |= 1;
+      if (Has(c->values, "model")) mask |= 2;
+      if (Has(c->values, "compute")) mask |= 4;
+      *kinds &= mask;
+    } else if (c->field == Field::kJob) {
+      *kinds &= 4;  // only a compute request has a job
+    } else if (c->field == Field::kArtifact) {
+      uint8_t mask = 0;
+      for (const auto& v : c->values) mask |= v == "dataset" ? 1 : v == "prompt" ? 4 : 2;
+      *artifacts &= mask;
+    }
+  }
+}
+
+void BuildSlotIndex(Policy* p) {
+  // Request kind and unit artifact bit of each slot.
+  static constexpr uint8_t kSlotKind[5] = {1, 2, 4, 4, 4};
+  static constexpr uint8_t kSlotArtifact[5] = {1, 2, 1, 2, 4};
+  std::vector<uint8_t> kinds(p->rules.size()), artifacts(p->rules.size());
+  for (size_t i = 0; i < p->rules.size(); ++i) Admits(p->rules[i], &kinds[i], &artifacts[i]);
+  for (int slot = 0; slot < 5; ++slot) {
+    auto& by_class = p->rules_by_slot[slot];
+    by_class.assign(p->rules_by_class.size(), {});
+    for (size_t c = 0; c < p->rules_by_class.size(); ++c) {
+      for (uint32_t ri : p->rules_by_class[c]) {
+        if ((kinds[ri] & kSlotKind[slot]) && (artifacts[ri] & kSlotArtifact[slot])) {
+          by_class[c].push_back(ri);
+        }
+      }
+      by_class[c].shrink_to_fit();
+    }
+  }
+  for (int k = 0; k < 3; ++k) {
+    p->request_rules_by_kind[k].clear();
+    for (uint32_t ri : p->request_rules)
+      if (kinds[ri] & (1 << k)) p->request_rules_by_kind[k].push_back(ri);
+  }
+}
+
 bool EntryActive(const ListEntry& e, absl::Time t) {
   return (!e.from || *e.from <= t) && (!e.until || t < *e.until);
 }
@@ -128,6 +184,7 @@ void FinishDerived(CompiledSet* set) {
     }
     for (auto& ig : p.ignores) ig.type_ids = TypeIds(set, ig.types);
     for (auto& l : p.lists) FinishList(&l);
+    BuildSlotIndex(&p);
     auto& order = p.obligation_order;
     order.resize(p.obligations.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);

@@ -310,6 +310,11 @@ struct Policy {
   // order. Request-scoped rules are listed in `request_rules`.
   std::vector<std::vector<uint32_t>> rules_by_class;
   std::vector<uint32_t> request_rules;
+  // Derived (FinishDerived): the same index narrowed by the request's kind and the unit's
+  // artifact (UnitSlot), using each rule's top-level `kind`, `job` and `artifact` conditions: a
+  // rule left out of a slot's list cannot apply to a unit of that slot.
+  std::array<std::vector<std::vector<uint32_t>>, 5> rules_by_slot;
+  std::array<std::vector<uint32_t>, 3> request_rules_by_kind;  // by Request::Kind
   // Derived (FinishDerived): obligation indexes in id order (ties by index), and the rank of
   // each obligation in that order.
   std::vector<int> obligation_order, obligation_rank;
@@ -329,6 +334,16 @@ struct CompiledSet {
   absl::flat_hash_map<std::string, int> evidence_types;
   int attestation_type = -1;
   int anonymized_class = -1, pseudonymized_class = -1;
+};
+
+// The (request kind, unit artifact) pairs a tag unit can have: a dataset request has dataset
+// units, a model request model units, a compute request dataset, model and prompt units.
+enum UnitSlot : int {
+  kSlotDatasetRequest = 0,
+  kSlotModelRequest = 1,
+  kSlotComputeDataset = 2,
+  kSlotComputeModel = 3,
+  kSlotComputePrompt = 4,
 };
 
 // Fills the derived fields above (location sets, evidence type ids, dated list segments, ...);

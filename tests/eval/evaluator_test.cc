@@ -441,6 +441,35 @@ TEST_F(EvalTest, NowDefaultsToTheOptionsThenTheClock) {
 
 // ---- Request parsing -----------------------------------------------------------------------
 
+// A request built in code, not parsed: a model artifact outside SPEC §5's three is refused (the
+// rule index relies on a model never being a `dataset` or `prompt` artifact).
+TEST_F(EvalTest, ModelArtifactOutsideTheSpecIsAnError) {
+  auto req = ParseRequest(
+      "kind: model\naction: deploy\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "model: {id: m-1, artifact: weights, trained_on: [{id: ds-1, partitions: "
+      "[{classes: [personal], origin: KR}]}]}\n");
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_TRUE(Evaluate(**snapshot_, *req).ok());
+  for (const char* bad : {"dataset", "prompt", "Weights"}) {
+    Request r = *req;
+    r.model->artifact = bad;
+    auto d = Evaluate(**snapshot_, r);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_THAT(std::string(d.status().message()), HasSubstr("want weights, checkpoint or adapter"));
+  }
+  Request compute;
+  compute.kind = Request::Kind::kCompute;
+  compute.action = "train";
+  compute.compute.emplace();
+  compute.compute->job = "training";
+  compute.compute->location = "ncp:KR";
+  compute.compute->inputs.emplace_back();
+  compute.compute->inputs.back().model = *req->model;
+  EXPECT_TRUE(Evaluate(**snapshot_, compute).ok());
+  compute.compute->inputs.back().model->artifact = "prompt";
+  EXPECT_FALSE(Evaluate(**snapshot_, compute).ok());
+}
+
 TEST(RequestParse, DuplicateKeysAreRejectedInJsonAndYaml) {
   auto j = ParseRequest(
       R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
