@@ -187,7 +187,7 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     if (acted.ok()) {
       residency::DecisionRecord rec;
       rec.decision = residency::EffectName(acted->decision);
-      for (const residency::Reason& r : acted->reasons) rec.rule_ids.push_back(r.rule);
+      for (const residency::Reason& r : acted->reasons) rec.rule_ids.emplace_back(r.rule);
       rec.tags = acted->tags;
       rec.request_digest = residency::AuditRequestDigest(in.body);
       rec.policy_digest = acted->policy_digest;

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
           errors.fetch_add(1);  // fail closed: counted as an error, never as an allow
           continue;
         }
-        ++local[d->policy_digest][residency::EffectName(d->decision)];
+        ++local[std::string(d->policy_digest)][residency::EffectName(d->decision)];
       } while (!stop.load());
       std::lock_guard<std::mutex> lock(mu);
       for (auto& [digest, counts] : local) {

@@ -111,7 +111,7 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     }
     residency::DecisionRecord rec;
     rec.decision = residency::EffectName(d->decision);
-    for (const residency::Reason& r : d->reasons) rec.rule_ids.push_back(r.rule);
+    for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
     rec.tags = d->tags;
     rec.request_digest = residency::AuditRequestDigest(text);  // the bytes as received
     rec.policy_digest = d->policy_digest;

@@ -194,7 +194,7 @@ class PyPolicies {
         if (log != nullptr) {
           residency::DecisionRecord rec;
           rec.decision = residency::EffectName(d->decision);
-          for (const residency::Reason& r : d->reasons) rec.rule_ids.push_back(r.rule);
+          for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
           rec.tags = d->tags;
           rec.request_digest = residency::AuditRequestDigest(text);
           rec.policy_digest = d->policy_digest;

@@ -10,13 +10,24 @@
 // artifact other than weights, checkpoint or adapter). Callers must treat any non-OK status as
 // deny.
 //
+// Text in a decision: policy and rule ids, citations, messages, obligation ids, suggested
+// locations and the digest are views (std::string_view) into the compiled policy set, and the
+// few texts made for one request (fail-closed messages) into storage of the decision's own.
+// `Decision::texts` owns both: the views are valid as long as the Decision, or a copy of it,
+// lives, even after its snapshot has been swapped out and released. A Reason or ObligationRef
+// copied out of its Decision keeps nothing alive: copy the strings (std::string(r.message)) to
+// keep them longer. Evaluating therefore copies no policy text; a typical decision owns three
+// heap blocks (its reasons, obligations and tags).
+//
 // Thread safety: Evaluate may be called concurrently on one snapshot; it does not mutate it.
 #ifndef RESIDENCY_DECISION_H_
 #define RESIDENCY_DECISION_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,24 +42,24 @@ enum class Effect : uint8_t { kAllow = 0, kAllowWithObligations = 1, kEscalate =
 const char* EffectName(Effect e);  // "allow", "allow_with_obligations", "escalate", "deny"
 
 struct Reason {
-  std::string policy;  // policy id, or `residency` for the engine's own fail-closed reasons
-  std::string rule;
-  std::string basis;  // law | corp | fail_closed
+  std::string_view policy;  // policy id, or `residency` for the engine's own fail-closed reasons
+  std::string_view rule;
+  std::string_view basis;  // law | corp | fail_closed
   Effect effect = Effect::kDeny;
-  std::string citation;
-  std::string message;
-  std::string alternative;  // the alternative that decided, when one did
-  std::string exception;    // the exception that lifted a corp deny, when one did
+  std::string_view citation;
+  std::string_view message;
+  std::string_view alternative;  // the alternative that decided, when one did
+  std::string_view exception;    // the exception that lifted a corp deny, when one did
 };
 
 struct ObligationRef {
-  std::string id;
-  std::string policy;
+  std::string_view id;
+  std::string_view policy;
 };
 
 struct LiftedTag {
-  std::string tag;
-  std::string policy;
+  std::string tag;  // ORIGIN:class, as the request gives it
+  std::string_view policy;
 };
 
 struct AuditRef {
@@ -60,13 +71,16 @@ struct Decision {
   Effect decision = Effect::kDeny;
   std::vector<Reason> reasons;  // every rule that decided (for an allow, those that allowed)
   std::vector<ObligationRef> obligations;
-  std::vector<std::string> suggested_locations;  // for a denied placement, at most 8
-  std::vector<std::string> tags;                 // before lifting, unique, sorted bytewise
+  std::vector<std::string_view> suggested_locations;  // for a denied placement, at most 8
+  std::vector<std::string> tags;  // ORIGIN:class before lifting, unique, sorted bytewise
   std::vector<LiftedTag> lifted;
   std::vector<Reason> dry_run;  // results of dry-run rules and policies
   absl::Time now;
-  std::string policy_digest;
+  std::string_view policy_digest;
   std::optional<AuditRef> audit;
+  // Owns what the views above point to (see the top of this file). Set by Evaluate; a Decision
+  // built by hand may leave it empty and point its views at storage of its own.
+  std::shared_ptr<const void> texts;
 };
 
 struct EvalOptions {

@@ -81,9 +81,11 @@ class PolicySnapshot {
   std::vector<std::string> locations() const;
 
   const policy_internal::CompiledSet& impl() const { return *set_; }
+  // Shared by every Decision made with this snapshot (Decision::texts).
+  const std::shared_ptr<const policy_internal::CompiledSet>& shared_impl() const { return set_; }
 
  private:
-  std::unique_ptr<const policy_internal::CompiledSet> set_;
+  std::shared_ptr<const policy_internal::CompiledSet> set_;
 };
 
 struct CompileResult {

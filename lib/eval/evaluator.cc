@@ -1,6 +1,8 @@
 // The evaluator: SPEC §4 over a compiled policy set.
 #include <algorithm>
 #include <array>
+#include <deque>
+#include <memory>
 
 #include "absl/base/attributes.h"
 #include "absl/container/inlined_vector.h"
@@ -240,16 +242,14 @@ class Evaluator {
   ABSL_ATTRIBUTE_NOINLINE Tri Not(const Condition& c, const Unit& u, const char** missing) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Tags(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Values(const Condition& c, const Unit& u) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u,
-                                     const char** missing) const;
+  ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u, const char** missing) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Regex(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri User(const policy_internal::UserCond& uc) const;
   ABSL_ATTRIBUTE_NOINLINE Tri LocationMatches(const policy_internal::LocationCond& lc,
                                               const Unit& u) const;
   LocationBits LocationsMatching(const policy_internal::LocationCond& lc, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri PartyMatches(const policy_internal::PartyCond& pc,
-                                           const std::optional<Party>& party,
-                    int country) const;
+                                           const std::optional<Party>& party, int country) const;
   bool EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
                       const ResolvedEvidence& e) const;
   template <typename F>
@@ -363,8 +363,8 @@ LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& l
   return out;
 }
 
-Tri Evaluator::PartyMatches(const policy_internal::PartyCond& pc,
-                             const std::optional<Party>& party, int country) const {
+Tri Evaluator::PartyMatches(const policy_internal::PartyCond& pc, const std::optional<Party>& party,
+                            int country) const {
   if (pc.present) {
     if (*pc.present != party.has_value()) return Tri::kFalse;
     if (!party) return Tri::kTrue;
@@ -961,7 +961,35 @@ void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
   }
 }
 
-Reason MakeReason(const CompiledSet& set, const Outcome& o) {
+// What a decision's views point to besides the policy set: the texts made for this request.
+// Shared by the decision and its copies; never changed once the decision is returned.
+struct DecisionTexts {
+  std::shared_ptr<const CompiledSet> set;
+  std::deque<std::string> own;  // a deque: its strings never move
+};
+
+// Builds a decision's texts: views into the policy set, and into DecisionTexts for the rest.
+class TextKeeper {
+ public:
+  explicit TextKeeper(const PolicySnapshot& s) : snapshot_(s) {}
+  std::string_view Keep(std::string text) {
+    if (!own_) {
+      own_ = std::make_shared<DecisionTexts>();
+      own_->set = snapshot_.shared_impl();
+    }
+    return own_->own.emplace_back(std::move(text));
+  }
+  std::shared_ptr<const void> Owner() const {
+    if (own_) return own_;
+    return snapshot_.shared_impl();
+  }
+
+ private:
+  const PolicySnapshot& snapshot_;
+  std::shared_ptr<DecisionTexts> own_;
+};
+
+Reason MakeReason(const CompiledSet& set, const Outcome& o, TextKeeper* texts) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
   Reason out;
@@ -973,15 +1001,15 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o) {
   out.message = r.message;
   if (o.missing) {
     out.basis = "fail_closed";
-    absl::StrAppend(&out.message, " (cannot be evaluated: the request does not give `", o.missing,
-                    "`)");
+    out.message = texts->Keep(absl::StrCat(
+        r.message, " (cannot be evaluated: the request does not give `", o.missing, "`)"));
   }
   if (o.alternative >= 0) out.alternative = r.alternatives[o.alternative].name;
   if (o.exception >= 0) out.exception = p.exceptions[o.exception].id;
   return out;
 }
 
-std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
+std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts) {
   // A fail-closed reason other than the placement's own stays wherever it goes.
   for (const auto& fr : facts.fail)
     if (!fr.primary_location) return {};
@@ -1034,9 +1062,8 @@ std::vector<std::string> Suggest(const CompiledSet& set, const Facts& facts) {
       for (uint64_t w = bits.w[i]; w && n < kMax; w &= w - 1)
         chosen[n++] = static_cast<int>(i * 64 + __builtin_ctzll(w));
   }
-  std::vector<std::string> out;
-  out.reserve(n);
-  for (size_t k = 0; k < n; ++k) out.push_back(locs[chosen[k]].id);
+  std::vector<std::string_view> out(n);
+  for (size_t k = 0; k < n; ++k) out[k] = locs[chosen[k]].id;
   return out;
 }
 
@@ -1092,20 +1119,20 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   RunCore(set, facts, &core);
 
   Decision d;
+  TextKeeper texts(snapshot);
   d.decision = core.decision;
   d.now = now;
   d.policy_digest = set.digest;
   d.tags = std::move(facts.all_tags);
   // Reasons: the fail-closed ones, then every rule whose result is the decision.
-  for (const auto& fr : facts.fail) {
-    Reason r;
+  for (auto& fr : facts.fail) {
+    Reason& r = d.reasons.emplace_back();
     r.policy = "residency";
     r.rule = fr.rule;
     r.basis = "fail_closed";
     r.effect = Effect::kDeny;
     r.citation = "SPEC §4 (fail closed)";
-    r.message = fr.message;
-    d.reasons.push_back(std::move(r));
+    r.message = texts.Keep(std::move(fr.message));
   }
   absl::InlinedVector<uint32_t, 16> order;  // outcomes by (policy, rule)
   size_t deciding = 0, dry = 0;
@@ -1129,7 +1156,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.dry_run.reserve(dry);
   for (uint32_t i : order) {
     const Outcome& o = core.outcomes[i];
-    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o));
+    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &texts));
   }
   // Obligations: the union over every enforced rule result, by policy then id.
   absl::InlinedVector<std::pair<int, int>, 16> obligations;  // policy, obligation
@@ -1157,6 +1184,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   if (d.decision == Effect::kDeny && options.suggest && core.suggestible) {
     d.suggested_locations = Suggest(set, facts);
   }
+  d.texts = texts.Owner();
   return d;
 }
 

@@ -94,8 +94,8 @@ class LineageWalker {
     return true;
   }
   void Leave(const std::string&) { path_.pop_back(); }
-  void Fail(std::string rule, std::string msg) {
-    facts_->fail.push_back(FailReason{std::move(rule), std::move(msg)});
+  void Fail(const char* rule, std::string msg) {
+    facts_->fail.push_back(FailReason{rule, std::move(msg)});
   }
 
   const EvalOptions& options_;
@@ -136,12 +136,32 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
                 TagNames* names) {
   // The tag (index into a->tags) of each raw tag, -1 when its class or origin is unknown.
   absl::InlinedVector<int, 8> tag_of;
+  // The first few class names resolved (lineage repeats the same few): name, id (-1: unknown).
+  // Bounded, so that a request with many distinct names costs no more than hashing each.
+  constexpr size_t kRecent = 8;
+  absl::InlinedVector<std::pair<const std::string*, int>, kRecent> seen;
   for (const auto& r : raw) {
-    auto ci = set.class_index.find(*r.cls);
+    int cls = -2;
+    for (const auto& [name, id] : seen) {
+      if (*name == *r.cls) {
+        cls = id;
+        break;
+      }
+    }
+    if (cls == -2) {
+      auto ci = set.class_index.find(*r.cls);
+      cls = ci == set.class_index.end() ? -1 : ci->second;
+      if (seen.size() < kRecent) seen.emplace_back(r.cls, cls);
+    }
     int origin = Jurisdiction(set, *r.origin);
     tag_of.push_back(-1);
-    names->emplace_back(r.origin, r.cls);
-    if (ci == set.class_index.end()) {
+    // `names` is sorted and made unique at the end; skipping the repeats found among its first
+    // few entries only saves building their text.
+    bool named = false;
+    for (size_t k = 0; k < names->size() && k < kRecent && !named; ++k)
+      named = *(*names)[k].first == *r.origin && *(*names)[k].second == *r.cls;
+    if (!named) names->emplace_back(r.origin, r.cls);
+    if (cls < 0) {
       f->fail.push_back({"residency.unknown_class",
                          absl::StrCat("data class `", *r.cls, "` is not in the vocabulary")});
     }
@@ -150,14 +170,13 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
                          absl::StrCat("origin `", *r.origin,
                                       "` is neither an ISO 3166-1 code nor a catalogue group")});
     }
-    if (ci == set.class_index.end() || origin < 0) continue;
-    auto it = std::find_if(a->tags.begin(), a->tags.end(), [&](const TagFact& t) {
-      return t.cls == ci->second && t.origin == origin;
-    });
+    if (cls < 0 || origin < 0) continue;
+    auto it = std::find_if(a->tags.begin(), a->tags.end(),
+                           [&](const TagFact& t) { return t.cls == cls && t.origin == origin; });
     tag_of.back() = static_cast<int>(it - a->tags.begin());
     if (it == a->tags.end()) {
       TagFact& t = a->tags.emplace_back();
-      t.cls = t.effective_cls = ci->second;
+      t.cls = t.effective_cls = cls;
       t.origin = origin;
       t.origin_bits = set.catalogue.jurisdiction_members[origin];
       t.origin_name = r.origin;

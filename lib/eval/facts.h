@@ -19,9 +19,9 @@ using policy_internal::CountryBits;
 
 struct ResolvedEvidence {
   const Evidence* item = nullptr;
-  int type = -1;                 // evidence type id (CompiledSet::evidence_types), -1: none names it
-  bool valid = false;            // within its window and not withdrawn at now
-  int country = -1;              // jurisdiction index, -1 when absent
+  int type = -1;       // evidence type id (CompiledSet::evidence_types), -1: none names it
+  bool valid = false;  // within its window and not withdrawn at now
+  int country = -1;    // jurisdiction index, -1 when absent
   bool country_unknown = false;  // given but not a known jurisdiction (never matches)
   int origin = -1;
   bool origin_unknown = false;
@@ -63,7 +63,7 @@ struct Artifact {
 std::string TagText(const TagFact& t);
 
 struct FailReason {
-  std::string rule;  // residency.unknown_location, ...
+  const char* rule;  // residency.unknown_location, ... (a literal)
   std::string message;
   bool primary_location = false;  // the refused placement itself (a suggestion replaces it)
 };

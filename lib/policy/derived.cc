@@ -188,9 +188,8 @@ void FinishDerived(CompiledSet* set) {
     auto& order = p.obligation_order;
     order.resize(p.obligations.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return p.obligations[a].id < p.obligations[b].id;
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return p.obligations[a].id < p.obligations[b].id; });
     p.obligation_rank.assign(order.size(), 0);
     for (size_t k = 0; k < order.size(); ++k) p.obligation_rank[order[k]] = static_cast<int>(k);
     for (auto& x : p.exceptions) Finish(set, &x.when);

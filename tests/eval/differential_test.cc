@@ -103,7 +103,10 @@ void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int deni
       }
     } else {
       ++with_suggestions;
-      EXPECT_EQ(d->suggested_locations, expected) << DecisionToJson(*d);
+      EXPECT_EQ(
+          std::vector<std::string>(d->suggested_locations.begin(), d->suggested_locations.end()),
+          expected)
+          << DecisionToJson(*d);
     }
   }
   EXPECT_EQ(checked, denied_wanted);

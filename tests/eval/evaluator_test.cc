@@ -34,12 +34,12 @@ class EvalTest : public ::testing::Test {
 
   static std::vector<std::string> Rules(const Decision& d) {
     std::vector<std::string> out;
-    for (const auto& r : d.reasons) out.push_back(r.rule);
+    for (const auto& r : d.reasons) out.emplace_back(r.rule);
     return out;
   }
   static std::vector<std::string> Obligations(const Decision& d) {
     std::vector<std::string> out;
-    for (const auto& o : d.obligations) out.push_back(o.id);
+    for (const auto& o : d.obligations) out.emplace_back(o.id);
     return out;
   }
 
@@ -455,7 +455,8 @@ TEST_F(EvalTest, ModelArtifactOutsideTheSpecIsAnError) {
     r.model->artifact = bad;
     auto d = Evaluate(**snapshot_, r);
     ASSERT_FALSE(d.ok()) << bad;
-    EXPECT_THAT(std::string(d.status().message()), HasSubstr("want weights, checkpoint or adapter"));
+    EXPECT_THAT(std::string(d.status().message()),
+                HasSubstr("want weights, checkpoint or adapter"));
   }
   Request compute;
   compute.kind = Request::Kind::kCompute;
@@ -468,6 +469,38 @@ TEST_F(EvalTest, ModelArtifactOutsideTheSpecIsAnError) {
   EXPECT_TRUE(Evaluate(**snapshot_, compute).ok());
   compute.compute->inputs.back().model->artifact = "prompt";
   EXPECT_FALSE(Evaluate(**snapshot_, compute).ok());
+}
+
+// A decision's texts stay valid after its snapshot is released (hot reload drops the old one):
+// the decision shares the policy set, and owns the texts it built (fail-closed messages). Run
+// under ASan, a dangling view is a use-after-free.
+TEST(EvalTexts, DecisionOutlivesItsSnapshot) {
+  const std::vector<std::string> yaml = {
+      KrDataset("aws:ap-northeast-1"),  // denied: reasons, suggestions
+      KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personal, anonymized]"),
+      KrDataset("nowhere:zz-1"),  // fail closed: a message made for this request
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n",  // missing number
+  };
+  std::vector<Decision> kept;
+  std::vector<std::string> json;
+  {
+    CompileResult r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
+    ASSERT_TRUE(r.ok());
+    for (const auto& y : yaml) {
+      auto req = ParseRequest(y);
+      ASSERT_TRUE(req.ok()) << req.status();
+      auto d = Evaluate(*r.snapshot, *req);
+      ASSERT_TRUE(d.ok()) << d.status();
+      json.push_back(DecisionToJson(*d));
+      kept.push_back(*d);  // a copy; the original goes with this scope
+    }
+    EXPECT_EQ(r.snapshot.use_count(), 1);  // the decisions share the set, not the snapshot
+  }
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(DecisionToJson(kept[i]), json[i]);
+  EXPECT_FALSE(kept[0].suggested_locations.empty());
+  EXPECT_THAT(std::string(kept[2].reasons[0].message), HasSubstr("`nowhere:zz-1`"));
+  EXPECT_THAT(std::string(kept[3].reasons[0].message), HasSubstr("`subjects`"));
 }
 
 TEST(RequestParse, DuplicateKeysAreRejectedInJsonAndYaml) {

@@ -36,14 +36,15 @@ std::vector<std::string> StrList(const YAML::Node& n) {
   return out;
 }
 
-bool Has(const std::vector<std::string>& v, const std::string& s) {
+template <typename String>
+bool Has(const std::vector<String>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
 // Checks `d` against `w`; returns the mismatches (empty when the case passes).
 std::vector<std::string> Compare(const Want& w, const Decision& d) {
   std::vector<std::string> bad;
-  std::vector<std::string> rules, obligations, lifted, dry;
+  std::vector<std::string_view> rules, obligations, lifted, dry;
   for (const auto& r : d.reasons) rules.push_back(r.rule);
   for (const auto& o : d.obligations) obligations.push_back(o.id);
   for (const auto& l : d.lifted) lifted.push_back(l.tag);
@@ -212,7 +213,7 @@ int RunTest(int argc, char** argv) {
       if (d.ok()) {
         std::vector<std::string> fired;
         for (const auto& r : d->reasons) {
-          fired.push_back(absl::StrCat(r.rule, "=", EffectName(r.effect)));
+          fired.push_back(std::string(r.rule) + "=" + EffectName(r.effect));
         }
         std::printf("  got %s; rules: %s\n", EffectName(d->decision),
                     fired.empty() ? "(none)" : absl::StrJoin(fired, ", ").c_str());
