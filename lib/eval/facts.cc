@@ -1,6 +1,8 @@
 #include "eval/facts.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -225,7 +227,15 @@ int LocationIndex(const CompiledSet& set, const std::string& name) {
 
 }  // namespace
 
-std::string TagText(const TagFact& t) { return absl::StrCat(*t.origin_name, ":", *t.class_name); }
+// ORIGIN:class (on the hot path: one allocation at most, and none for short tags).
+std::string JoinTag(const std::string& origin, const std::string& cls) {
+  std::string out(origin.size() + 1 + cls.size(), ':');
+  std::memcpy(out.data(), origin.data(), origin.size());
+  std::memcpy(out.data() + origin.size() + 1, cls.data(), cls.size());
+  return out;
+}
+
+std::string TagText(const TagFact& t) { return JoinTag(*t.origin_name, *t.class_name); }
 
 void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
                 const EvalOptions& options, Facts* f) {
@@ -306,8 +316,19 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     }
   }
   if (!loc_names.empty()) f->primary_name = *loc_names[0];
+  std::array<int, 8> resolved;
   for (size_t i = 0; i < loc_names.size(); ++i) {
-    int idx = LocationIndex(set, *loc_names[i]);
+    // A job often names one location several times (inputs, outputs): the first few names are
+    // hashed once each.
+    int idx = -2;
+    for (size_t k = 0; k < i && k < resolved.size(); ++k) {
+      if (*loc_names[k] == *loc_names[i]) {
+        idx = resolved[k];
+        break;
+      }
+    }
+    if (idx == -2) idx = LocationIndex(set, *loc_names[i]);
+    if (i < resolved.size()) resolved[i] = idx;
     if (idx < 0) {
       f->fail.push_back(
           {"residency.unknown_location",
@@ -340,7 +361,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   if (req.recipient)
     f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
   f->all_tags.reserve(names.size());
-  for (const auto& [origin, cls] : names) f->all_tags.push_back(absl::StrCat(*origin, ":", *cls));
+  for (const auto& [origin, cls] : names) f->all_tags.push_back(JoinTag(*origin, *cls));
   std::sort(f->all_tags.begin(), f->all_tags.end());
   f->all_tags.erase(std::unique(f->all_tags.begin(), f->all_tags.end()), f->all_tags.end());
 }
