@@ -898,7 +898,13 @@ void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
         if (!f_.locations.empty()) EvalRule(ri, Unit{a, t, f_.locations[0]});
         return true;
       }
-      for (int loc : f_.locations) EvalRule(ri, Unit{a, t, loc});
+      const policy_internal::LocationCond* where = p.rules[ri].top_location;
+      for (int loc : f_.locations) {
+        const Unit u{a, t, loc};
+        // Not here (all of the top-level conditions must hold): the rule does not apply.
+        if (where && LocationMatches(*where, u) == Tri::kFalse) continue;
+        EvalRule(ri, u);
+      }
       return true;
     });
   }

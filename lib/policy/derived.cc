@@ -197,6 +197,16 @@ void FinishDerived(CompiledSet* set) {
       Rule& r = p.rules[ri];
       r.corp = r.basis == "corp";
       r.by_location = Finish(set, &r.when);
+      r.top_location = nullptr;
+      if (r.when.kind == Condition::Kind::kLocation) r.top_location = r.when.location.get();
+      if (r.when.kind == Condition::Kind::kAll) {
+        for (const auto& c : r.when.children) {
+          if (c.kind == Condition::Kind::kLocation) {
+            r.top_location = c.location.get();
+            break;
+          }
+        }
+      }
       for (auto& a : r.alternatives) r.by_location |= Finish(set, &a.when);
       if (r.corp) {
         for (const auto& x : p.exceptions) {

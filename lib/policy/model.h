@@ -255,6 +255,9 @@ struct Rule {
   // locations (its condition, an alternative's, or for a corp rule an exception's that names it).
   bool by_location = true;
   bool corp = false;  // basis is `corp` (exceptions may lift it)
+  // Derived (FinishDerived): the location condition among the top-level conditions of `when`, if
+  // any (all of them must hold, so where it is false the rule does not apply).
+  const LocationCond* top_location = nullptr;
 };
 
 struct Exception {
