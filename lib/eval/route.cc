@@ -109,13 +109,17 @@ Router::Result Router::Route(const Query& q, absl::Time now, int preferred) {
   Result result;
   Key key;
   if (!q.user_jurisdiction.empty()) {
-    auto it = set.catalogue.jurisdiction_index.find(
-        absl::string_view(q.user_jurisdiction.data(), q.user_jurisdiction.size()));
-    if (it == set.catalogue.jurisdiction_index.end()) {
-      result.status = absl::InvalidArgumentError("unknown user jurisdiction");
-      return result;
+    // ISO countries come first in the jurisdiction index, at their ISO index: no hashing.
+    key.user = policy_internal::IsoCountryIndex(q.user_jurisdiction);
+    if (key.user < 0) {
+      auto it = set.catalogue.jurisdiction_index.find(
+          absl::string_view(q.user_jurisdiction.data(), q.user_jurisdiction.size()));
+      if (it == set.catalogue.jurisdiction_index.end()) {
+        result.status = absl::InvalidArgumentError("unknown user jurisdiction");
+        return result;
+      }
+      key.user = it->second;
     }
-    key.user = it->second;
   }
   key.provenance = -1;
   for (int i = 0; i < 3; ++i)
