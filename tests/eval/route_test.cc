@@ -78,6 +78,10 @@ TEST(Router, BadQueriesFailClosed) {
   std::vector<std::string_view> bad = {"personal.favourite_colour"};
   EXPECT_FALSE(router.Route({"KR", "verified", bad, -1, -1}, absl::Now()).status.ok());
   EXPECT_FALSE(router.Route({"XX", "verified", {}, -1, -1}, absl::Now()).status.ok());
+  // Country codes skip the hash table; groups and codes outside ISO 3166-1 do not.
+  EXPECT_TRUE(router.Route({"EEA", "verified", {}, -1, -1}, absl::Now()).status.ok());
+  EXPECT_TRUE(router.Route({"DE", "verified", {}, -1, -1}, absl::Now()).status.ok());
+  EXPECT_FALSE(router.Route({"EU1", "verified", {}, -1, -1}, absl::Now()).status.ok());
   EXPECT_FALSE(router.Route({"KR", "sworn", {}, -1, -1}, absl::Now()).status.ok());
   EXPECT_FALSE(router.Route({"KR", "verified", {}, 7, -1}, absl::Now()).status.ok());
   Router::Result r = router.Route({"KR", "verified", bad, -1, -1}, absl::Now(), 0);
