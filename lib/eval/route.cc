@@ -2,6 +2,8 @@
 #include "residency/route.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -37,6 +39,7 @@ struct Entry {
 };
 
 struct Table {
+  uint64_t id = 0;  // unique per Router for the process's life (never reused)
   std::shared_mutex mu;
   std::vector<Model> models;
   std::vector<Party> operators;
@@ -55,6 +58,22 @@ using route_internal::Entry;
 using route_internal::Key;
 
 constexpr const char* kProvenances[] = {"claimed", "verified", "inferred"};
+
+std::atomic<uint64_t> g_next_table_id{1};
+
+// Per thread, the entries this thread last found, by key hash: a warm lookup takes no lock.
+// An entry stays valid for its Router's lifetime (replaced ones are retired, not freed), and a
+// slot is used only for the Router (table id) that filled it, so a stale slot never matches.
+struct CacheSlot {
+  uint64_t table = 0;
+  Key key;
+  const Entry* entry = nullptr;
+};
+constexpr size_t kCacheSlots = 64;
+std::array<CacheSlot, kCacheSlots>& RouteCache() {
+  thread_local std::array<CacheSlot, kCacheSlots> cache;
+  return cache;
+}
 
 void CollectDates(const policy_internal::CompiledSet& set, std::vector<absl::Time>* out) {
   for (const auto& p : set.policies) {
@@ -81,6 +100,7 @@ void CollectDates(const policy_internal::CompiledSet& set, std::vector<absl::Tim
 
 Router::Router(std::shared_ptr<const PolicySnapshot> snapshot)
     : snapshot_(std::move(snapshot)), table_(std::make_unique<route_internal::Table>()) {
+  table_->id = g_next_table_id.fetch_add(1);
   CollectDates(snapshot_->impl(), &table_->change_dates);
 }
 
@@ -138,6 +158,19 @@ Router::Result Router::Route(const Query& q, absl::Time now, int preferred) {
   }
   key.model = q.model;
   key.op = q.operator_profile;
+  auto answer = [&](const Entry& e) {
+    result.allowed = &e.allowed;
+    if (preferred >= 0 && static_cast<size_t>(preferred) < e.effects.size()) {
+      result.preferred = e.effects[preferred];
+    }
+    return result;
+  };
+  // A key in the cache was valid when cached (profiles are never removed).
+  CacheSlot& cached = RouteCache()[absl::Hash<Key>()(key) % kCacheSlots];
+  if (cached.table == table_->id && cached.key == key && cached.entry->from <= now &&
+      now < cached.entry->until) {
+    return answer(*cached.entry);
+  }
   {
     std::shared_lock lock(table_->mu);
     if ((q.model >= static_cast<int>(table_->models.size())) ||
@@ -147,11 +180,8 @@ Router::Result Router::Route(const Query& q, absl::Time now, int preferred) {
     }
     auto it = table_->entries.find(key);
     if (it != table_->entries.end() && it->second->from <= now && now < it->second->until) {
-      result.allowed = &it->second->allowed;
-      if (preferred >= 0 && static_cast<size_t>(preferred) < it->second->effects.size()) {
-        result.preferred = it->second->effects[preferred];
-      }
-      return result;
+      cached = CacheSlot{table_->id, key, it->second.get()};
+      return answer(*it->second);
     }
   }
   // First request of this shape (or the table's date window moved): evaluate at every location.
@@ -199,10 +229,8 @@ Router::Result Router::Route(const Query& q, absl::Time now, int preferred) {
   auto& slot = table_->entries[key];
   if (slot) table_->retired.push_back(std::move(slot));
   slot = std::move(entry);
-  result.allowed = &slot->allowed;
-  if (preferred >= 0 && static_cast<size_t>(preferred) < n)
-    result.preferred = slot->effects[preferred];
-  return result;
+  cached = CacheSlot{table_->id, key, slot.get()};
+  return answer(*slot);
 }
 
 }  // namespace residency

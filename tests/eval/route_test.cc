@@ -123,5 +123,27 @@ TEST(Router, ConcurrentRoutesAgree) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+// Warm lookups go through a per-thread cache; it must never hand one router's entry to another
+// (two routers over different policies, or a router built where a destroyed one was).
+TEST(Router, EachRouterAnswersFromItsOwnTable) {
+  auto strict = Snapshot();
+  auto open = testing::CompileWith({});
+  ASSERT_TRUE(open.ok());
+  std::vector<std::string_view> classes = {"personal"};
+  Router::Query q{"KR", "verified", classes, -1, -1};
+  absl::Time now = absl::FromUnixSeconds(1782777600);
+  Router a(strict), b(open.snapshot);
+  const int tokyo = a.LocationIndex("aws:ap-northeast-1");
+  ASSERT_GE(tokyo, 0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(a.Route(q, now).Allowed(tokyo)) << i;  // KR personal data leaving Korea
+    EXPECT_TRUE(b.Route(q, now).Allowed(tokyo)) << i;   // no policy says anything
+  }
+  for (int i = 0; i < 4; ++i) {
+    auto c = std::make_unique<Router>(i % 2 ? strict : open.snapshot);
+    for (int k = 0; k < 2; ++k) EXPECT_EQ(c->Route(q, now).Allowed(tokyo), i % 2 == 0) << i;
+  }
+}
+
 }  // namespace
 }  // namespace residency
