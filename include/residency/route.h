@@ -10,7 +10,8 @@
 // profile, operator profile), computed by evaluating the inference request at every catalogue
 // location and valid until the next date at which a rule, list entry or exception of the
 // snapshot starts or ends. After a shape's first request, Route() neither allocates nor
-// evaluates: it hashes the query and reads the table. A request that carries its own evidence
+// evaluates: it hashes the query and reads the table, without a lock when this thread has seen
+// the shape recently (a per-thread cache of 64 entries). A request that carries its own evidence
 // takes the full check (Evaluate) instead.
 //
 // Thread safety: Route() and the Add*() functions may be called concurrently.
