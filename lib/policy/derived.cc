@@ -119,24 +119,56 @@ void BuildSlotIndex(Policy* p) {
   }
 }
 
-bool EntryActive(const ListEntry& e, absl::Time t) {
-  return (!e.from || *e.from <= t) && (!e.until || t < *e.until);
-}
-
+// The list's location set between each two dates at which an entry that names locations starts
+// or ends: a sweep over those dates with a count of active entries per location, so that the
+// cost is linear in the entries (plus one set per date), however many dates they have.
 void FinishList(NamedList* l) {
-  l->changes.clear();
+  struct Event {
+    absl::Time at;
+    int delta;  // +1: the entry starts; -1: it ends
+    const ListEntry* entry;
+  };
+  std::vector<Event> events;
+  LocationBits undated;  // entries active at every date
   for (const auto& e : l->entries) {
-    if (e.from) l->changes.push_back(*e.from);
-    if (e.until) l->changes.push_back(*e.until);
+    if (!e.locations.Any()) continue;
+    if (e.from && e.until && *e.until <= *e.from) continue;  // never active
+    if (!e.from && !e.until) {
+      undated |= e.locations;
+      continue;
+    }
+    // An entry with no start is active from the first segment on.
+    events.push_back({e.from ? *e.from : absl::InfinitePast(), +1, &e});
+    if (e.until) events.push_back({*e.until, -1, &e});
   }
-  std::sort(l->changes.begin(), l->changes.end());
-  l->changes.erase(std::unique(l->changes.begin(), l->changes.end()), l->changes.end());
-  l->locations_at.assign(l->changes.size() + 1, LocationBits());
-  for (size_t k = 0; k <= l->changes.size(); ++k) {
-    // Nothing changes inside a segment: its first instant stands for all of it.
-    absl::Time start = k == 0 ? absl::InfinitePast() : l->changes[k - 1];
-    for (const auto& e : l->entries)
-      if (EntryActive(e, start)) l->locations_at[k] |= e.locations;
+  std::sort(events.begin(), events.end(),
+            [](const Event& a, const Event& b) { return a.at < b.at; });
+  l->changes.clear();
+  l->locations_at.clear();
+  std::vector<uint32_t> active(LocationBits::kCapacity, 0);
+  LocationBits current;  // locations with an active dated entry
+  auto apply = [&](const Event& ev) {
+    const LocationBits& bits = ev.entry->locations;
+    for (size_t w = 0; w < bits.w.size(); ++w) {
+      for (uint64_t x = bits.w[w]; x; x &= x - 1) {
+        size_t i = w * 64 + __builtin_ctzll(x);
+        if (ev.delta > 0 ? active[i]++ == 0 : --active[i] == 0) {
+          current.w[w] ^= uint64_t{1} << (i & 63);
+        }
+      }
+    }
+  };
+  size_t k = 0;
+  // Segment 0 (before every date): the undated entries and those without a start.
+  while (k < events.size() && events[k].at == absl::InfinitePast()) apply(events[k++]);
+  l->locations_at.push_back(current);
+  l->locations_at.back() |= undated;
+  while (k < events.size()) {
+    const absl::Time at = events[k].at;
+    while (k < events.size() && events[k].at == at) apply(events[k++]);
+    l->changes.push_back(at);
+    l->locations_at.push_back(current);
+    l->locations_at.back() |= undated;
   }
 }
 

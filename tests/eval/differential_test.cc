@@ -1,6 +1,10 @@
 // Thousands of generated requests through Evaluate() and the reference evaluator, against the
 // shipped policies and the test fixtures: decisions, deciding rules, obligations and lifted tags
 // must be identical. eval_diff_fuzzer runs the same comparison on requests built from fuzz bytes.
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
 #include "policy/model.h"
@@ -124,6 +128,44 @@ TEST(Differential, SuggestionsTestFixturePolicies) {
   auto r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
   ASSERT_TRUE(r.ok());
   DifferentialSuggestions(*r.snapshot, 8, 300);
+}
+
+// A dated list's per-date location sets (FinishDerived) against a direct reading of its entries
+// at many instants: random entries over a few locations and days, overlapping, open-ended,
+// undated, and ones that end before they start (never active).
+TEST(Differential, DatedListSegments) {
+  const std::vector<std::string> values = {"KR", "JP", "DE", "EU", "ncp:KR", "aws:us-east-1"};
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto date = [](int day) {
+    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(1767225600 + 86400LL * day),
+                            absl::UTCTimeZone());
+  };
+  for (int round = 0; round < 20; ++round) {
+    std::string policy =
+        "kind: policy\nid: dated\nbasis: law\ntitle: t\nscope: {always: true}\nlists:\n  l:\n";
+    for (int i = 0, n = 1 + pick(30); i < n; ++i) {
+      absl::StrAppend(&policy, "    - {value: \"", values[pick(values.size())], "\"");
+      if (pick(4)) absl::StrAppend(&policy, ", effective_from: \"", date(pick(20)), "\"");
+      if (pick(3)) absl::StrAppend(&policy, ", effective_until: \"", date(pick(20)), "\"");
+      absl::StrAppend(&policy, "}\n");
+    }
+    absl::StrAppend(&policy,
+                    "rules:\n  - id: dated.r\n    citation: c\n    message: m\n"
+                    "    when: {location: {in_list: l}}\n    effect: deny\n");
+    CompileResult r = testing::CompileWith({policy});
+    ASSERT_TRUE(r.ok()) << policy;
+    const policy_internal::NamedList& list = r.snapshot->impl().policies[0].lists[0];
+    for (int half_day = -2; half_day < 46; ++half_day) {
+      absl::Time t = absl::FromUnixSeconds(1767225600 + 43200LL * half_day);
+      policy_internal::LocationBits want;
+      for (const auto& e : list.entries)
+        if ((!e.from || *e.from <= t) && (!e.until || t < *e.until)) want |= e.locations;
+      EXPECT_TRUE(list.locations_at[policy_internal::ListSegment(list, t)] == want)
+          << "round " << round << " at " << absl::FormatTime(t) << "\n"
+          << policy;
+    }
+  }
 }
 
 }  // namespace
