@@ -63,6 +63,8 @@ struct Recovered {
   Hash cut_digest{};
   std::string last_segment;
   uint64_t last_segment_size = 0;
+  // The last segment's header is torn (see Recover): the header to write before resuming.
+  std::string complete_header;
   CompactRange range;
   std::string origin;
 };
@@ -77,8 +79,14 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
   if (files.segments.empty()) return corrupt("no segment files");
   const size_t last = files.segments.size() - 1;
   uint64_t cut_offset = files.contents[last].size();
+  // A rotation killed after creating the next segment but before its header was written leaves
+  // a last segment whose bytes are a proper prefix of that header (usually none). It holds no
+  // record: recovery cuts those bytes and writes the header whole.
+  std::string torn_header = TornLastSegmentHeader(files);
+  if (!torn_header.empty()) cut_offset = 0;
   for (size_t i = 0; i < files.segments.size(); ++i) {
     const SegmentScan& s = files.segments[i];
+    if (i == last && !torn_header.empty()) continue;
     if (!s.header_ok) return corrupt(absl::StrCat("segment `", s.name, "` has a bad header"));
     if (s.first_index != s.name_first_index) {
       return corrupt(absl::StrCat("segment `", s.name, "` is misnamed"));
@@ -146,6 +154,10 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
     }
   }
   if (r.count == 0) return corrupt("no log_open record survived");
+  if (!torn_header.empty() && files.segments[last].name_first_index != r.count) {
+    return corrupt(absl::StrCat("segment `", files.segments[last].name,
+                                "` has a bad header and does not follow the records before it"));
+  }
   if (files.has_latest) {
     auto note = ParseNote(files.latest_checkpoint);
     auto cp = note.ok() ? ParseCheckpointText(note->text) : note.status();
@@ -162,6 +174,7 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
   r.cut_digest = internal::Sha256(tail.substr(cut_offset));
   r.last_segment = dir + "/" + files.segments[last].name;
   r.last_segment_size = cut_offset;
+  r.complete_header = std::move(torn_header);
   return r;
 }
 
@@ -411,6 +424,11 @@ absl::Status Log::Start() {
       RESIDENCY_RETURN_IF_ERROR(fs_->Truncate(r.last_segment, r.last_segment_size));
     RESIDENCY_ASSIGN_OR_RETURN(seg_, fs_->OpenAppend(r.last_segment, false));
     seg_bytes_ = r.last_segment_size;
+    if (!r.complete_header.empty()) {
+      RESIDENCY_RETURN_IF_ERROR(seg_->Append(r.complete_header));
+      RESIDENCY_RETURN_IF_ERROR(seg_->Sync());
+      seg_bytes_ = r.complete_header.size();
+    }
     range_ = r.range;
     consumed_ = written_ = r.count;
     decisions_ = r.decisions;

@@ -104,6 +104,16 @@ std::string SegmentHeader(uint64_t first_index, std::string_view origin) {
   return h;
 }
 
+std::string TornLastSegmentHeader(const LogFiles& files) {
+  const size_t n = files.segments.size();
+  if (n < 2 || files.segments[n - 1].header_ok || !files.segments[n - 2].header_ok) return "";
+  std::string want =
+      SegmentHeader(files.segments[n - 1].name_first_index, files.segments[n - 2].origin);
+  std::string_view have = files.contents[n - 1];
+  if (have.size() >= want.size() || want.compare(0, have.size(), have) != 0) return "";
+  return want;
+}
+
 void FrameHeader(uint8_t type, std::string_view payload, char* out) {
   const auto n = static_cast<uint32_t>(payload.size());
   out[0] = static_cast<char>(n >> 24);

@@ -66,6 +66,11 @@ struct LogFiles {
   std::string latest_checkpoint;  // the `checkpoint` file
 };
 
+// A rotation cut short (kill -9 after the next segment was created, before its header was
+// written) leaves a last segment whose bytes are a proper prefix of its header (usually none):
+// the header it should have, or "" when the last segment is not such a torn creation.
+std::string TornLastSegmentHeader(const LogFiles& files);
+
 // Reads and frames every segment of the log in `dir`. Fails only when the directory cannot be
 // read; structural problems are described in the result.
 absl::StatusOr<LogFiles> ReadLogFiles(FileSystem* fs, const std::string& dir);

@@ -111,10 +111,16 @@ AuditLogReport LogVerifier::Run(FileSystem* fs, const std::string& dir,
   }
   const size_t last_seg = files.segments.size() - 1;
   bool record_damage = false;
+  const bool torn_last_header = !TornLastSegmentHeader(files).empty();
 
   // Segment structure.
   for (size_t i = 0; i < files.segments.size(); ++i) {
     const SegmentScan& s = files.segments[i];
+    if (i == last_seg && torn_last_header) {
+      Add(AuditLogStatus::kTruncated, "torn tail",
+          absl::StrCat("segment `", s.name, "` ends inside its header (a rotation cut short)"));
+      continue;
+    }
     if (!s.header_ok) {
       Add(AuditLogStatus::kInvalid, "bit flip",
           absl::StrCat("segment `", s.name, "` has a damaged header"));

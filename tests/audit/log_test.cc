@@ -838,6 +838,60 @@ TEST_F(AuditLogTest, KillNineAtRandomPoints) {
   EXPECT_GT(total_acked, 20u);
 }
 
+// kill -9 inside a rotation, after the next segment was created and before its header was
+// written: the last segment is empty or holds a prefix of its header. Recovery completes the
+// header and loses nothing; any other bad header is still refused.
+TEST_F(AuditLogTest, RecoveryCompletesATornSegmentHeader) {
+  std::string dir = WriteLog(50, /*close=*/false);
+  auto files = ReadLogFiles(PosixFileSystem(), dir);
+  ASSERT_TRUE(files.ok());
+  uint64_t records = 0;
+  for (const auto& f : files->frames) records += f.type == kFrameRecord ? 1 : 0;
+  const std::string header = SegmentHeader(records, files->segments[0].origin);
+  const std::string next = SegmentName(records);
+  auto copy = [&](const std::string& name, const std::string& torn) {
+    std::string to = logs_ + "/" + name;
+    std::filesystem::copy(dir, to, std::filesystem::copy_options::recursive);
+    WriteAll(to + "/" + next, torn);
+    return to;
+  };
+  for (size_t cut : {size_t{0}, size_t{5}, header.size() - 1}) {
+    std::string torn_dir = copy(absl::StrCat("torn-", cut), header.substr(0, cut));
+    // An auditor reading the crashed log sees a torn tail, not damage.
+    auto seen = VerifyOne(torn_dir);
+    EXPECT_EQ(seen.status, AuditLogStatus::kTruncated) << "cut " << cut << ": " << Describe(seen);
+    EXPECT_NE(Describe(seen).find("ends inside its header"), std::string::npos) << Describe(seen);
+    AuditOptions o = Options();
+    o.resume_log_dir = torn_dir;
+    auto log = AuditLog::Open(o);
+    ASSERT_TRUE(log.ok()) << "cut " << cut << ": " << log.status();
+    ASSERT_TRUE((*log)->Append(Rec(1000)).ok());
+    ASSERT_TRUE((*log)->Close().ok());
+    auto r = VerifyOne(torn_dir);
+    EXPECT_EQ(r.status, AuditLogStatus::kValid) << "cut " << cut << ": " << Describe(r);
+    auto digests = DecisionDigests(PosixFileSystem(), torn_dir);
+    for (uint64_t i = 0; i < 50; ++i) EXPECT_TRUE(digests.count(DigestOf(i))) << i;
+    EXPECT_TRUE(digests.count(DigestOf(1000)));
+  }
+  // Not a prefix of the header it should have: refused, as is a torn header named for another
+  // index than the records before it.
+  std::string bad = header.substr(0, 12);
+  bad[9] ^= 1;
+  for (const auto& [name, path_and_bytes] :
+       std::vector<std::pair<std::string, std::pair<std::string, std::string>>>{
+           {"bad-prefix", {next, bad}},
+           {"bad-index", {SegmentName(records + 7), header.substr(0, 4)}}}) {
+    std::string to = logs_ + "/" + name;
+    std::filesystem::copy(dir, to, std::filesystem::copy_options::recursive);
+    WriteAll(to + "/" + path_and_bytes.first, path_and_bytes.second);
+    AuditOptions o = Options();
+    o.resume_log_dir = to;
+    auto log = AuditLog::Open(o);
+    ASSERT_FALSE(log.ok()) << name;
+    EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << name << ": " << log.status();
+  }
+}
+
 TEST_F(AuditLogTest, RecoveryRefusesAnotherKey) {
   std::string dir = WriteLog(30, /*close=*/false);
   TempDir elsewhere;
