@@ -237,8 +237,9 @@ class Evaluator {
   void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;
   LocationBits TrueAt(const Condition& c, const Unit& u) const;
   // The nodes Eval dispatches to stay out of line (see Eval).
-  ABSL_ATTRIBUTE_NOINLINE Tri All(const Condition& c, const Unit& u, const char** missing) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Any(const Condition& c, const Unit& u, const char** missing) const;
+  // all: (stop at kFalse) and any: (stop at kTrue), in Kleene logic.
+  ABSL_ATTRIBUTE_NOINLINE Tri Junction(const Condition& c, const Unit& u, const char** missing,
+                                       Tri stop) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Not(const Condition& c, const Unit& u, const char** missing) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Tags(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Values(const Condition& c, const Unit& u) const;
@@ -613,9 +614,9 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
     case K::kTrue:
       return Tri::kTrue;
     case K::kAll:
-      return All(c, u, missing);
+      return Junction(c, u, missing, Tri::kFalse);
     case K::kAny:
-      return Any(c, u, missing);
+      return Junction(c, u, missing, Tri::kTrue);
     case K::kNot:
       return Not(c, u, missing);
     case K::kTags:
@@ -640,21 +641,11 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
   return Tri::kFalse;
 }
 
-Tri Evaluator::All(const Condition& c, const Unit& u, const char** missing) const {
-  Tri out = Tri::kTrue;
+Tri Evaluator::Junction(const Condition& c, const Unit& u, const char** missing, Tri stop) const {
+  Tri out = stop == Tri::kFalse ? Tri::kTrue : Tri::kFalse;  // the value of no children
   for (const auto& ch : c.children) {
     Tri t = Eval(ch, u, missing);
-    if (t == Tri::kFalse) return Tri::kFalse;
-    if (t == Tri::kUnknown) out = Tri::kUnknown;
-  }
-  return out;
-}
-
-Tri Evaluator::Any(const Condition& c, const Unit& u, const char** missing) const {
-  Tri out = Tri::kFalse;
-  for (const auto& ch : c.children) {
-    Tri t = Eval(ch, u, missing);
-    if (t == Tri::kTrue) return Tri::kTrue;
+    if (t == stop) return stop;
     if (t == Tri::kUnknown) out = Tri::kUnknown;
   }
   return out;
