@@ -83,9 +83,21 @@ struct Decision {
   std::shared_ptr<const void> texts;
 };
 
+// What Evaluate does with a request's own `now` (the time the law is applied at).
+enum class RequestTime {
+  kHonour,  // use it (the default; for tests and what-if questions)
+  kRefuse,  // a request with `now` is InvalidArgument naming the field (a gateway)
+  kIgnore,  // evaluate at EvalOptions::now or the clock, as if the request had none
+};
+
 struct EvalOptions {
-  // The evaluation time when the request has no `now`; default: the clock, read once.
+  // The evaluation time when the request has no `now` (or when `request_time` is kIgnore);
+  // default: the clock, read once.
   std::optional<absl::Time> now;
+  // Whether the caller may choose the evaluation time with the request's `now`. A service that
+  // must not let its callers pick the law's effective date sets kRefuse or kIgnore.
+  // Default: kHonour.
+  RequestTime request_time = RequestTime::kHonour;
   // Compute `suggested_locations` for denied placements (one more pass over the rules that
   // apply, evaluated at every catalogue location at once; roughly doubles the cost of a deny;
   // turn off when the caller never shows them).

@@ -1109,7 +1109,12 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
       }
       break;
   }
-  absl::Time now = request.now ? *request.now : options.now ? *options.now : absl::Now();
+  if (request.now && options.request_time == RequestTime::kRefuse) {
+    return absl::InvalidArgumentError(
+        "request field `now` is refused here: the evaluation time is the service's clock");
+  }
+  const bool use_request_now = request.now && options.request_time == RequestTime::kHonour;
+  absl::Time now = use_request_now ? *request.now : options.now ? *options.now : absl::Now();
   Facts facts;
   eval_internal::BuildFacts(set, request, now, options, &facts);
   Core core;

@@ -87,6 +87,11 @@ int RunCheck(int argc, char** argv) {
   app.add_option("request", request_path, "request file, or - for stdin (default)");
   app.add_option("--batch", batch, "JSON-lines file (or -): one request per line");
   app.add_option("--now", now_text, "evaluation time (RFC 3339) when a request has no `now`");
+  std::string request_now = "honour";
+  app.add_option("--request-now", request_now,
+                 "a request's own `now`: honour it (default), refuse the request (exit 2), or "
+                 "ignore it and evaluate at --now or the clock")
+      ->check(CLI::IsMember({"honour", "refuse", "ignore"}));
   app.add_flag("--no-suggest", no_suggest, "do not compute suggested_locations");
   std::string audit_dir, audit_key;
   bool audit_sync = false;
@@ -98,6 +103,9 @@ int RunCheck(int argc, char** argv) {
 
   EvalOptions options;
   options.suggest = !no_suggest;
+  options.request_time = request_now == "refuse"   ? RequestTime::kRefuse
+                         : request_now == "ignore" ? RequestTime::kIgnore
+                                                   : RequestTime::kHonour;
   if (!now_text.empty()) {
     auto t = internal::ParseTimestamp(now_text);
     if (!t.ok()) {
