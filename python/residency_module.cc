@@ -402,19 +402,12 @@ class PyTagger {
 
 // ---- audit verification ---------------------------------------------------------------------
 
+// A `.vkey` file or a vkey string. Errors name the file and what is wrong with it, never its
+// content (a private key given by mistake must not appear in an exception).
 std::string ReadKey(const std::string& k) {
-  std::ifstream f(k, std::ios::binary);
-  if (f) {
-    std::stringstream ss;
-    ss << f.rdbuf();
-    std::string text = ss.str();
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-      text.pop_back();
-    }
-    return text;
-  }
-  if (k.find('+') != std::string::npos) return k;  // a vkey string
-  throw py::value_error("cannot read key file `" + k + "`");
+  absl::StatusOr<std::string> vkey = residency::ReadAuditVerifierKey(k);
+  if (!vkey.ok()) throw py::value_error(Message(vkey.status()));
+  return *std::move(vkey);
 }
 
 py::dict AuditVerify(py::handle paths_arg, py::handle keys_arg, bool open,

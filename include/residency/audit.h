@@ -56,7 +56,8 @@ struct DecisionRecord {
   std::array<uint8_t, 32> request_digest{};
   // The policy set's digest, `sha256:<64 lowercase hex>`.
   std::string policy_digest;
-  // The evaluation's `now`.
+  // The evaluation's `now`, stored as the record's `evaluated_at`. The record's own time is the
+  // writer's clock when it is appended, never this (it never goes backwards within a log).
   absl::Time now = absl::UnixEpoch();
   // Optional identifier of a person (user id, principal). Never stored raw: the record holds a
   // keyed commitment SHA-256("residency-audit-commit-v1" || secret || principal), where the
@@ -106,8 +107,13 @@ struct AuditOptions {
   // Reopen an existing log directory instead: recover it (cut a torn tail, record a recovery
   // record) and continue appending to it.
   std::string resume_log_dir;
+  // (A log has one writer at a time: an open log holds an fcntl lock on `writer.lock` in its
+  // directory until Close; Open of a log another writer holds, in any process, fails with
+  // kFailedPrecondition naming it. The lock dies with its process, so a crashed writer never
+  // blocks recovery.)
   // PKCS#8 PEM Ed25519 private key (from `residency audit keygen`). The key name is the file's
-  // stem (`keys/gw1.pem` → `gw1`). Required.
+  // stem (`keys/gw1.pem` → `gw1`). Required. Errors name the file and never quote it (a `.vkey`
+  // given here is named as one).
   std::string key_file;
   // Log id; empty (the default) makes a time-ordered random one (`20260630T000000Z-1a2b3c4d`).
   std::string log_id;
@@ -161,6 +167,12 @@ class AuditLog {
 
 // SHA-256 of the request bytes, for DecisionRecord::request_digest.
 std::array<uint8_t, 32> AuditRequestDigest(std::string_view request_bytes);
+
+// Reads a verifier key: `file_or_vkey` names a `.vkey` file, or (when no such file exists and it
+// holds a `+`) is a vkey string itself (`name+hash+base64`). Returns the vkey string. Errors
+// name the file and say what is wrong with it (`keys/ops.pem`: a private key; pass the `.vkey`;
+// not UTF-8 text at byte N; ...) and never quote the file's content.
+absl::StatusOr<std::string> ReadAuditVerifierKey(const std::string& file_or_vkey);
 
 // Generates an Ed25519 key named `name` in `out_dir`: `<name>.pem` (PKCS#8, mode 0600; refuses
 // to overwrite) and `<name>.vkey` (C2SP signed-note verifier key and a newline). Returns the vkey.

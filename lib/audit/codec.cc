@@ -101,7 +101,7 @@ uint32_t Crc32c(std::string_view data, uint32_t crc) {
   return ~Crc32cSoftware(p, data.size(), c);
 }
 
-bool IsValidUtf8(std::string_view s) {
+size_t FirstInvalidUtf8(std::string_view s) {
   size_t i = 0, n = s.size();
   while (i < n) {
     auto c = static_cast<unsigned char>(s[i]);
@@ -109,7 +109,7 @@ bool IsValidUtf8(std::string_view s) {
       ++i;
       continue;
     }
-    int len;
+    size_t len;
     uint32_t cp;
     if ((c & 0xE0) == 0xC0) {
       len = 2;
@@ -121,21 +121,57 @@ bool IsValidUtf8(std::string_view s) {
       len = 4;
       cp = c & 0x07;
     } else {
-      return false;
+      return i;
     }
-    if (i + len > n) return false;
-    for (int k = 1; k < len; ++k) {
+    if (i + len > n) return i;
+    for (size_t k = 1; k < len; ++k) {
       auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
+      if ((cc & 0xC0) != 0x80) return i;
       cp = (cp << 6) | (cc & 0x3F);
     }
     if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
         cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
+      return i;
     }
     i += len;
   }
-  return true;
+  return std::string_view::npos;
+}
+
+bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
+
+std::string Excerpt(std::string_view s, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  size_t i = 0;
+  while (i < s.size() && out.size() < max) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '`' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      // A whole UTF-8 sequence (not a control character) is kept as it is.
+      size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+      if (len > 0 && i + len <= s.size() && IsValidUtf8(s.substr(i, len))) {
+        uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; k < len; ++k)
+          cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+        if (cp >= 0xA0 && cp != 0x2028 && cp != 0x2029) {
+          out.append(s.data() + i, len);
+          i += len;
+          continue;
+        }
+      }
+    }
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+    ++i;
+  }
+  if (i < s.size()) out += "\xE2\x80\xA6";  // an ellipsis: cut here
+  return out;
 }
 
 std::string HexEncode(std::string_view bytes) {

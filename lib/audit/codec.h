@@ -102,6 +102,14 @@ uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 
 // True when `s` is valid UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view s);
+// The offset of the first byte of `s` that does not start a valid UTF-8 sequence; npos when `s`
+// is valid UTF-8.
+size_t FirstInvalidUtf8(std::string_view s);
+
+// `s` as it may appear inside backticks in an error message: at most about `max` bytes (an
+// ellipsis marks a cut), with control characters, backticks, backslashes and bytes that are
+// not UTF-8 written as `\xNN`. Never raw binary. Not for secrets: those are never echoed.
+std::string Excerpt(std::string_view s, size_t max = 64);
 
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);  // lowercase only

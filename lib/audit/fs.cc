@@ -212,6 +212,33 @@ class Posix : public FileSystem {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0;
   }
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Errno("cannot open lock file", path, errno);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EAGAIN || err == EACCES) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("`", path, "` is locked by another holder"));
+      }
+      return Errno("cannot lock", path, err);
+    }
+    return std::unique_ptr<FileLock>(new PosixLock(fd));
+  }
+
+ private:
+  class PosixLock : public FileLock {
+   public:
+    explicit PosixLock(int fd) : fd_(fd) {}
+    ~PosixLock() override { ::close(fd_); }  // closing the description releases the lock
+
+   private:
+    int fd_;
+  };
 };
 
 }  // namespace
@@ -360,6 +387,50 @@ absl::Status FaultInjectingFileSystem::RenameDir(const std::string& from, const 
   return absl::OkStatus();
 }
 
+class FaultLock : public FileLock {
+ public:
+  FaultLock(FaultInjectingFileSystem* fs, uint64_t id) : fs_(fs), id_(id) {}
+  ~FaultLock() override {
+    std::lock_guard<std::mutex> l(fs_->mu_);
+    fs_->locks_.erase(id_);
+  }
+
+ private:
+  FaultInjectingFileSystem* fs_;
+  uint64_t id_;
+};
+
+absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectingFileSystem::LockFile(
+    const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (absl::Status s = Check(); !s.ok()) return s;
+  const std::string where = Resolve(path);
+  for (const auto& [id, held] : locks_) {
+    if (Resolve(held) == where) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("`", path, "` is locked by another holder"));
+    }
+  }
+  if (!files_.count(where)) files_[where] = File();
+  const uint64_t id = next_lock_++;
+  locks_[id] = where;
+  return std::unique_ptr<FileLock>(new FaultLock(this, id));
+}
+
+absl::Time FaultInjectingFileSystem::Now() {
+  std::function<absl::Time()> clock;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    clock = clock_;
+  }
+  return clock ? clock() : absl::Now();
+}
+
+void FaultInjectingFileSystem::SetClock(std::function<absl::Time()> clock) {
+  std::lock_guard<std::mutex> l(mu_);
+  clock_ = std::move(clock);
+}
+
 std::string FaultInjectingFileSystem::Resolve(const std::string& path) {
   for (const auto& [from, to] : renames_) {
     if (path.compare(0, from.size() + 1, from + "/") == 0) return to + path.substr(from.size());
@@ -392,6 +463,7 @@ void FaultInjectingFileSystem::Restart(bool tear) {
     f.data.resize(keep);
     f.synced = keep;
   }
+  locks_.clear();  // the holders died with the power
   off_ = false;
 }
 

@@ -7,6 +7,7 @@
 #define RESIDENCY_LIB_AUDIT_FS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace residency::audit {
 
@@ -35,9 +38,22 @@ class FileData {
   virtual std::string_view data() const = 0;
 };
 
+// An exclusive lock on a file, held until the object is destroyed or its process dies.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
+  // The clock that stamps records (the writer's clock). Default: absl::Now().
+  virtual absl::Time Now() { return absl::Now(); }
+  // Takes an exclusive lock on `path` (created if absent, never removed). The POSIX layer uses an
+  // open-file-description lock (fcntl F_OFD_SETLK): a second open of the file conflicts, in
+  // another process or in this one, and the lock dies with the process that holds it, so a
+  // crashed holder never blocks the next. kFailedPrecondition when another holder has it.
+  virtual absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
   // The whole file without copying where possible; the default reads it into memory.
   virtual absl::StatusOr<std::unique_ptr<FileData>> MapFile(const std::string& path,
                                                             uint64_t max_bytes);
@@ -74,8 +90,14 @@ class FaultInjectingFileSystem : public FileSystem {
   absl::Status RenameDir(const std::string& from, const std::string& to) override;
   bool IsDir(const std::string& path) override;
   bool Exists(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(const std::string& path) override;
+  absl::Time Now() override;
 
-  // Power loss: every later operation fails until Restart.
+  // The clock Now() reads from here on (tests step it back and forth); absl::Now() by default.
+  void SetClock(std::function<absl::Time()> clock);
+
+  // Power loss: every later operation fails until Restart (which also drops every lock, as the
+  // death of the holding process would).
   void PowerOff();
   // After a power loss: each file keeps its synced bytes; when `tear`, a random prefix of the
   // unsynced bytes of each file survives (a torn last write). Then operations work again.
@@ -94,6 +116,10 @@ class FaultInjectingFileSystem : public FileSystem {
   };
   absl::Status Check();
   std::string Resolve(const std::string& path);  // follows directory renames (open files)
+  friend class FaultLock;
+  std::map<uint64_t, std::string> locks_;  // held locks by id (the path as taken)
+  uint64_t next_lock_ = 0;
+  std::function<absl::Time()> clock_;
   std::map<std::string, std::string> renames_;
   std::mutex mu_;
   std::map<std::string, File> files_;

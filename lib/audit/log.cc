@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -35,6 +36,8 @@ namespace residency::audit {
 namespace {
 
 constexpr uint64_t kWriteChunk = 1 << 20;
+// Held (fcntl OFD lock) by the one writer of a log, in the log's directory.
+constexpr char kWriterLockFile[] = "writer.lock";
 constexpr char kCommitDomain[] = "residency-audit-commit-v1";
 
 bool ValidLogId(std::string_view id) {
@@ -67,6 +70,7 @@ struct Recovered {
   std::string complete_header;
   CompactRange range;
   std::string origin;
+  int64_t last_time_ns = 0;  // of the last record kept
 };
 
 // Recovers the log in `dir`: everything must be intact except a torn tail of the last segment.
@@ -129,7 +133,7 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
         if (rec.type != RecordType::kLogOpen) return corrupt("first record is not log_open");
         r.origin = std::string(rec.origin);
         if (rec.key_name != signer.name() || rec.vkey != signer.vkey()) {
-          return corrupt(absl::StrCat("log was opened with key `", std::string(rec.vkey),
+          return corrupt(absl::StrCat("log was opened with key `", Excerpt(rec.vkey, 200),
                                       "`, not `", signer.vkey(), "`"));
         }
       }
@@ -138,6 +142,7 @@ absl::StatusOr<Recovered> Recover(FileSystem* fs, const std::string& dir,
             absl::StrCat("audit log `", dir, "` was closed cleanly; nothing to recover"));
       }
       if (rec.type == RecordType::kDecision) ++r.decisions;
+      r.last_time_ns = std::max(r.last_time_ns, rec.time_ns);
       r.range.Append(hasher.Leaf(f.payload), &hasher);
       ++r.count;
     } else {
@@ -204,6 +209,7 @@ class Log final : public AuditLog {
     thread_local std::string policy_text;  // parsed into `policy` when `policy_valid`
     thread_local Hash policy;
     thread_local bool policy_valid = false;
+    // The request's `now` goes to evaluated_at; the record's time is stamped in Publish.
     if (!policy_valid || d.policy_digest != policy_text) {
       policy_valid = ParsePolicyDigest(d.policy_digest, &policy);
       if (!policy_valid) {
@@ -219,11 +225,10 @@ class Log final : public AuditLog {
 
   absl::StatusOr<uint64_t> AppendPolicyLoaded(const std::string& policy_digest) override {
     RecordView v;
-    v.type = RecordType::kPolicyLoaded;
-    v.time_ns = absl::ToUnixNanos(absl::Now());
+    v.type = RecordType::kPolicyLoaded;  // time: stamped in Publish
     if (!ParsePolicyDigest(policy_digest, &v.policy_digest)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("policy digest `", policy_digest, "` is not `sha256:<64 hex>`"));
+          absl::StrCat("policy digest `", Excerpt(policy_digest), "` is not `sha256:<64 hex>`"));
     }
     std::string buf(kFrameHeader, '\0');
     RESIDENCY_RETURN_IF_ERROR(EncodeRecord(v, &buf));
@@ -253,6 +258,7 @@ class Log final : public AuditLog {
       std::lock_guard<std::mutex> l(mu_);
       close_status_ = failure_;
     }
+    writer_lock_.reset();  // the log is closed (or failed): another writer may open it now
     return close_status_;
   }
 
@@ -286,14 +292,18 @@ class Log final : public AuditLog {
   }
 
   // Hands a record to the writer. `buf` is kFrameHeader bytes of room for the frame header and
-  // then the encoded record with its index field still 0. The calling thread sets the index,
-  // hashes the leaf and builds the frame (CRC included), so that work scales with the callers
-  // and the writer only copies the frame out.
+  // then the encoded record with its index and time fields still 0. The calling thread sets the
+  // index and the time (the writer's clock, read after the index is taken), hashes the leaf and
+  // builds the frame (CRC included), so that work scales with the callers and the writer only
+  // copies the frame out (Process clamps a time that would go backwards).
   absl::StatusOr<uint64_t> Publish(std::string& buf) {
     if (absl::Status s = Health(); !s.ok()) return s;
     const uint64_t idx = next_index_.fetch_add(1, std::memory_order_relaxed);
     char* rec = buf.data() + kFrameHeader;
-    for (int i = 0; i < 8; ++i) rec[2 + i] = static_cast<char>(idx >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i) {
+      rec[kRecordIndexOffset + i] = static_cast<char>(idx >> (56 - 8 * i));
+    }
+    SetRecordTime(absl::ToUnixNanos(fs_->Now()), rec);
     const std::string_view record(rec, buf.size() - kFrameHeader);
     FrameHeader(kFrameRecord, record, buf.data());
     Slot& s = slots_[idx & mask_];
@@ -349,6 +359,8 @@ class Log final : public AuditLog {
   absl::Status Checkpoint(bool heartbeat);
   absl::Status Rotate();
   uint64_t ReserveOwn(RecordView v);
+  // Takes the writer lock of the log in `dir`; kFailedPrecondition naming it when held.
+  absl::Status LockLog(const std::string& dir);
   void Fail(absl::Status s) {
     std::lock_guard<std::mutex> l(mu_);
     if (failure_.ok()) failure_ = std::move(s);
@@ -361,6 +373,7 @@ class Log final : public AuditLog {
   FileSystem* fs_;
   std::unique_ptr<NoteSigner> signer_;
   std::string log_id_, dir_, origin_, secret_, staging_dir_;
+  std::unique_ptr<FileLock> writer_lock_;  // held from Start to Close: one writer per log
 
   std::unique_ptr<Slot[]> slots_;
   uint64_t cap_ = 0, mask_ = 0;
@@ -387,12 +400,13 @@ class Log final : public AuditLog {
   std::string wbuf_, sink_buf_;
   uint64_t sink_first_ = 0, sink_count_ = 0;
   uint64_t decisions_ = 0, last_cp_size_ = 0;
+  int64_t last_time_ns_ = INT64_MIN;  // time of the last record processed
   absl::Time last_cp_time_, last_write_, last_sync_;
 };
 
 uint64_t Log::ReserveOwn(RecordView v) {
   v.index = next_index_.fetch_add(1);
-  v.time_ns = absl::ToUnixNanos(absl::Now());
+  v.time_ns = absl::ToUnixNanos(fs_->Now());
   std::string bytes;
   EncodeRecord(v, &bytes).IgnoreError();  // writer-made records are always encodable
   own_.emplace_back(v.index, std::move(bytes));
@@ -418,7 +432,12 @@ absl::Status Log::Start() {
     while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
     size_t slash = dir_.find_last_of('/');
     log_id_ = slash == std::string::npos ? dir_ : dir_.substr(slash + 1);
+    if (!fs_->IsDir(dir_)) {
+      return absl::NotFoundError(absl::StrCat("audit log `", dir_, "` does not exist"));
+    }
+    RESIDENCY_RETURN_IF_ERROR(LockLog(dir_));
     RESIDENCY_ASSIGN_OR_RETURN(Recovered r, Recover(fs_, dir_, *signer_));
+    last_time_ns_ = r.last_time_ns;
     origin_ = r.origin;
     if (r.cut_bytes > 0)
       RESIDENCY_RETURN_IF_ERROR(fs_->Truncate(r.last_segment, r.last_segment_size));
@@ -460,7 +479,8 @@ absl::Status Log::Start() {
       log_id_ = opts_.log_id;
     }
     if (!ValidLogId(log_id_)) {
-      return absl::InvalidArgumentError(absl::StrCat("log id `", log_id_, "` is not valid"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("log id `", Excerpt(log_id_), "` is not valid"));
     }
     std::string parent = opts_.audit_dir;
     while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
@@ -476,6 +496,8 @@ absl::Status Log::Start() {
     // during Open never leaves a log without one.
     staging_dir_ = parent + "/." + log_id_ + ".opening";
     RESIDENCY_RETURN_IF_ERROR(fs_->CreateDir(staging_dir_));
+    // The lock file moves with the directory; its lock stays with this writer.
+    RESIDENCY_RETURN_IF_ERROR(LockLog(staging_dir_));
     RESIDENCY_ASSIGN_OR_RETURN(seg_, fs_->OpenAppend(staging_dir_ + "/" + SegmentName(0), true));
     std::string header = SegmentHeader(0, origin_);
     RESIDENCY_RETURN_IF_ERROR(seg_->Append(header));
@@ -503,7 +525,32 @@ absl::Status Log::Start() {
   return absl::OkStatus();
 }
 
+absl::Status Log::LockLog(const std::string& dir) {
+  auto lock = fs_->LockFile(dir + "/" + kWriterLockFile);
+  if (lock.status().code() == absl::StatusCode::kFailedPrecondition) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "audit log `", dir, "` is open in another writer (this process or another); a log has ",
+        "one writer at a time"));
+  }
+  if (!lock.ok()) return lock.status();
+  writer_lock_ = *std::move(lock);
+  return absl::OkStatus();
+}
+
 absl::Status Log::Process(std::string_view bytes, const Hash* leaf, std::string_view frame) {
+  // Record times never go backwards in a log: a record stamped before the one preceding it (its
+  // appender read the clock a moment earlier, or the clock stepped back) takes that record's
+  // time. Rare, so the leaf and the frame are then recomputed here.
+  std::string clamped;
+  if (const int64_t t = RecordTime(bytes); t < last_time_ns_) {
+    clamped.assign(bytes.data(), bytes.size());
+    SetRecordTime(last_time_ns_, clamped.data());
+    bytes = clamped;
+    leaf = nullptr;
+    frame = {};
+  } else {
+    last_time_ns_ = t;
+  }
   if (seg_bytes_ + wbuf_.size() >= opts_.segment_bytes) RESIDENCY_RETURN_IF_ERROR(Rotate());
   range_.Append(leaf ? *leaf : hasher_.Leaf(bytes), &hasher_);
   if (frame.empty()) {

@@ -1,12 +1,14 @@
 #include "audit/note.h"
 
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "internal/status_macros.h"
@@ -61,6 +63,108 @@ std::vector<uint32_t> CodePoints(std::string_view s) {
 
 }  // namespace
 
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
+  const std::string where = absl::StrCat("`", Excerpt(path, 200), "`");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read key file ", where, ": ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    bool dir = S_ISDIR(st.st_mode);
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, dir ? ": a directory, not a key file" : ": not a regular file"));
+  }
+  constexpr size_t kMaxKeyFile = 64 * 1024;
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read key file ", where, ": ", std::strerror(err)));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxKeyFile) {
+      ::close(fd);
+      return absl::InvalidArgumentError(absl::StrCat(where, ": too large for a key file"));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+namespace {
+
+// What a key file holds when it is not what was asked for; empty when it may be. Judged from
+// markers and byte classes only, so that the verdict never quotes the file.
+std::string WrongKeyText(std::string_view text, bool want_private) {
+  const bool pem = text.find("-----BEGIN ") != std::string_view::npos;
+  if (pem && text.find("PRIVATE KEY-----") != std::string_view::npos) {
+    return want_private ? "" : "a private key; pass the `.vkey`";
+  }
+  if (pem && text.find("PUBLIC KEY-----") != std::string_view::npos) {
+    return want_private ? "a public key; pass the private `.pem`"
+                        : "a pem public key, not a signed-note verifier key; pass the `.vkey`";
+  }
+  if (pem) {
+    return want_private ? "a pem file without a private key; pass the private `.pem`"
+                        : "a pem file, not a verifier key; pass the `.vkey`";
+  }
+  if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
+    return absl::StrCat("not UTF-8 text at byte ", bad);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string_view TrimKeyText(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+absl::Status CheckPrivateKeyText(std::string_view text, const std::string& where) {
+  std::string wrong = WrongKeyText(text, /*want_private=*/true);
+  if (wrong.empty() && text.find("-----BEGIN ") == std::string_view::npos) {
+    // One line of `name+hash+base64` is the verifier key written beside the private one.
+    std::string_view line = TrimKeyText(text);
+    wrong = line.find('\n') == std::string_view::npos && NoteVerifier::FromVkey(line).ok()
+                ? "a verifier key (public); pass the private `.pem`"
+                : "not a pem private key (pkcs#8, as `residency audit keygen` writes)";
+  }
+  if (wrong.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", wrong));
+}
+
+absl::StatusOr<std::unique_ptr<NoteVerifier>> ParseVerifierKeyText(std::string_view text,
+                                                                   const std::string& where) {
+  auto fail = [&where](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": ", why));
+  };
+  if (std::string wrong = WrongKeyText(text, /*want_private=*/false); !wrong.empty()) {
+    return fail(wrong);
+  }
+  std::string_view line = TrimKeyText(text);
+  if (line.empty()) return fail("empty; a `.vkey` holds one verifier key");
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto u = static_cast<unsigned char>(line[i]);
+    if (line[i] == '\n') return fail("more than one line; a `.vkey` holds one verifier key");
+    if (u < 0x20 || u == 0x7f) return fail(absl::StrCat("a control character at byte ", i));
+  }
+  auto v = NoteVerifier::FromVkey(line);
+  if (!v.ok()) return fail(v.status().message());
+  return v;
+}
+
 bool IsValidKeyName(std::string_view name) {
   if (name.empty() || !IsValidUtf8(name)) return false;
   for (uint32_t cp : CodePoints(name)) {
@@ -84,10 +188,11 @@ absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromKey(internal::Unique
                                                                 std::string name) {
   if (!IsValidKeyName(name)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("key name `", name, "` is not a valid signed-note key name"));
+        absl::StrCat("key name `", Excerpt(name), "` is not a valid signed-note key name"));
   }
   if (EVP_PKEY_is_a(key.get(), "ED25519") != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("key `", name, "` is not an ed25519 key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key `", Excerpt(name), "` is not an ed25519 key"));
   }
   RESIDENCY_ASSIGN_OR_RETURN(std::string pub, RawPublicKey(key.get()));
   std::unique_ptr<NoteSigner> s(new NoteSigner());
@@ -106,24 +211,28 @@ absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromPem(std::string_view
                                                                 std::string name) {
   UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return internal::DrainOpenSslErrors("cannot read the private key");
-  internal::UniqueEvpPkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  // A passphrase callback that refuses: an encrypted key is an error, never a prompt.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
+  internal::UniqueEvpPkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, +no_passphrase, nullptr));
   if (!key) {
-    return internal::DrainOpenSslErrors(absl::StrCat("`", name, "` is not a pem private key"),
-                                        absl::StatusCode::kInvalidArgument);
+    return internal::DrainOpenSslErrors(
+        absl::StrCat("`", Excerpt(name), "` is not a pem private key"),
+        absl::StatusCode::kInvalidArgument);
   }
   return FromKey(std::move(key), std::move(name));
 }
 
 absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::FromPemFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read key file `", path, "`"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string pem = ss.str();
-  if (pem.size() > 64 * 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("key file `", path, "` is too large"));
+  RESIDENCY_ASSIGN_OR_RETURN(std::string pem, ReadKeyFile(path));
+  const std::string where = absl::StrCat("`", Excerpt(path, 200), "`");
+  if (absl::Status s = CheckPrivateKeyText(pem, where); !s.ok()) return s;
+  auto signer = FromPem(pem, Stem(path));
+  if (!signer.ok()) {
+    // OpenSSL's reasons name the failing step, never the key's bytes.
+    return absl::Status(signer.status().code(),
+                        absl::StrCat(where, ": ", signer.status().message()));
   }
-  return FromPem(pem, Stem(path));
+  return signer;
 }
 
 absl::StatusOr<std::unique_ptr<NoteSigner>> NoteSigner::Generate(std::string name) {
@@ -178,7 +287,7 @@ absl::StatusOr<std::string> NoteSigner::PrivatePem() const {
 absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromRawEd25519(std::string name,
                                                                            std::string_view pub) {
   if (!IsValidKeyName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("key name `", name, "` is not valid"));
+    return absl::InvalidArgumentError(absl::StrCat("key name `", Excerpt(name), "` is not valid"));
   }
   if (pub.size() != 32) return absl::InvalidArgumentError("ed25519 public key is not 32 bytes");
   internal::UniqueEvpPkey key(EVP_PKEY_new_raw_public_key_ex(
@@ -195,9 +304,9 @@ absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromRawEd25519(std::
 }
 
 absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromVkey(std::string_view vkey) {
-  auto bad = [&vkey](const char* why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("verifier key `", std::string(vkey.substr(0, 80)), "` ", why));
+  // Never quotes `vkey`: what was passed may be a secret given in the wrong place.
+  auto bad = [](const char* why) {
+    return absl::InvalidArgumentError(absl::StrCat("verifier key ", why));
   };
   size_t p1 = vkey.find('+');
   if (p1 == std::string_view::npos) return bad("is not `name+hash+key`");
@@ -211,6 +320,7 @@ absl::StatusOr<std::unique_ptr<NoteVerifier>> NoteVerifier::FromVkey(std::string
   if (!hash_raw) return bad("has a key hash that is not 8 lowercase hex digits");
   if (!typed || typed->size() != 33) return bad("has a key that is not base64 of 33 bytes");
   if (static_cast<uint8_t>((*typed)[0]) != kEd25519Type) return bad("is not an ed25519 key");
+  if (!IsValidKeyName(name)) return bad("has a name that is not a valid signed-note key name");
   RESIDENCY_ASSIGN_OR_RETURN(auto v,
                              FromRawEd25519(std::string(name), std::string_view(*typed).substr(1)));
   if (LoadU32(hash_raw->data()) != v->key_hash_) return bad("has a key hash that does not match");

@@ -66,6 +66,25 @@ class NoteVerifier {
   uint32_t key_hash_ = 0;
 };
 
+// Reads a key file whole (at most 64 KiB). Errors name the file and say why (the OS reason, a
+// directory, too large); they never quote its content.
+absl::StatusOr<std::string> ReadKeyFile(const std::string& path);
+
+// Reads the verifier key in `text`, the content of a `.vkey` file (one line; trailing newlines
+// and spaces are allowed) or a vkey string. `where` names it in errors (e.g. "`keys/ops.vkey`").
+// Errors say what the text is instead ("a private key; pass the `.vkey`", "not UTF-8 text at
+// byte N", ...) and never quote it: a private key given in the wrong place must not reach a
+// terminal or a log.
+absl::StatusOr<std::unique_ptr<NoteVerifier>> ParseVerifierKeyText(std::string_view text,
+                                                                   const std::string& where);
+
+// A key file's text without its trailing newlines, carriage returns and spaces.
+std::string_view TrimKeyText(std::string_view text);
+
+// OK when `text` may be a PEM private key; otherwise an InvalidArgument error naming `where`
+// and what the text is instead (a verifier key, a public key, binary data), never quoting it.
+absl::Status CheckPrivateKeyText(std::string_view text, const std::string& where);
+
 struct NoteSignature {
   std::string name;
   uint32_t key_hash = 0;

@@ -162,7 +162,10 @@ absl::Status DecodeRecord(std::string_view bytes, RecordView* out) {
   if (!r.U8(&version) || !r.U8(&type) || !r.U64(&out->index) || !r.U64(&time)) {
     return Bad("truncated header");
   }
-  if (version != kRecordVersion) return Bad("unknown version");
+  if (version != kRecordVersion) {
+    return Bad(version == 1 ? "version 1 (written before record times came from the writer)"
+                            : "unknown version");
+  }
   out->time_ns = static_cast<int64_t>(time);
   out->type = static_cast<RecordType>(type);
   switch (out->type) {
@@ -179,6 +182,9 @@ absl::Status DecodeRecord(std::string_view bytes, RecordView* out) {
       if (!r.U8(&out->decision) || out->decision < 1 || out->decision > 4) {
         return Bad("bad decision");
       }
+      uint64_t evaluated_at;
+      if (!r.U64(&evaluated_at)) return Bad("truncated evaluation time");
+      out->evaluated_at_ns = static_cast<int64_t>(evaluated_at);
       uint8_t nrules;
       if (!r.U8(&nrules)) return Bad("truncated rule ids");
       out->rule_ids.resize(nrules);
@@ -241,6 +247,7 @@ absl::Status EncodeRecord(const RecordView& v, std::string* out) {
            v.tags.size() <= 65535 && StrictlyIncreasing(v.tags);
       if (!ok) break;
       PutU8(out, v.decision);
+      PutU64(out, static_cast<uint64_t>(v.evaluated_at_ns));
       PutU8(out, static_cast<uint8_t>(v.rule_ids.size()));
       for (auto s : v.rule_ids) ok = ok && PutStr8(s, out);
       PutU16(out, static_cast<uint16_t>(v.tags.size()));
@@ -277,13 +284,27 @@ absl::Status EncodeRecord(const RecordView& v, std::string* out) {
   return absl::OkStatus();
 }
 
+int64_t RecordTime(std::string_view record) {
+  uint64_t t = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    t = (t << 8) | static_cast<unsigned char>(record[kRecordTimeOffset + i]);
+  }
+  return static_cast<int64_t>(t);
+}
+
+void SetRecordTime(int64_t time_ns, char* record) {
+  const auto t = static_cast<uint64_t>(time_ns);
+  for (size_t i = 0; i < 8; ++i)
+    record[kRecordTimeOffset + i] = static_cast<char>(t >> (56 - 8 * i));
+}
+
 absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash* principal,
                             std::string* out) {
   Hash policy{};
   // Same order of checks as the overload: the decision, then the digest, then the rest.
   if (DecisionCode(d.decision) != 0 && !ParsePolicyDigest(d.policy_digest, &policy)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("policy digest `", d.policy_digest, "` is not `sha256:<64 hex>`"));
+        absl::StrCat("policy digest `", Excerpt(d.policy_digest), "` is not `sha256:<64 hex>`"));
   }
   return EncodeDecision(d, policy, index, principal, out);
 }
@@ -305,7 +326,7 @@ absl::Status EncodeDecision(const DecisionRecord& d, const Hash& policy, uint64_
                             const Hash* principal, std::string* out) {
   uint8_t code = DecisionCode(d.decision);
   if (code == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown decision `", d.decision, "`"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown decision `", Excerpt(d.decision), "`"));
   }
   if (d.now == absl::InfiniteFuture() || d.now == absl::InfinitePast()) {
     return absl::InvalidArgumentError("decision time is not finite");
@@ -324,7 +345,7 @@ absl::Status EncodeDecision(const DecisionRecord& d, const Hash& policy, uint64_
   const size_t ntags = in_order ? d.tags.size() : sorted.size();
   // Validate and size everything first, then write once into the reserved bytes.
   bool ok = true;
-  size_t size = 18 + 1 + 1 + 2 + 32 + 32 + 1 + (principal ? 32 : 0);
+  size_t size = kRecordHeaderBytes + 1 + 8 + 1 + 2 + 32 + 32 + 1 + (principal ? 32 : 0);
   auto text = [&ok, &size](std::string_view s) {
     ok &= s.size() <= 255 && GoodText(s);
     size += 1 + s.size();
@@ -344,8 +365,9 @@ absl::Status EncodeDecision(const DecisionRecord& d, const Hash& policy, uint64_
   *q++ = static_cast<char>(kRecordVersion);
   *q++ = static_cast<char>(RecordType::kDecision);
   q = CopyU64(index, q);
-  q = CopyU64(static_cast<uint64_t>(absl::ToUnixNanos(d.now)), q);
+  q = CopyU64(0, q);  // the record's time: stamped by the writer
   *q++ = static_cast<char>(code);
+  q = CopyU64(static_cast<uint64_t>(absl::ToUnixNanos(d.now)), q);
   *q++ = static_cast<char>(d.rule_ids.size());
   for (const auto& s : d.rule_ids) q = CopyStr8(s, q);
   *q++ = static_cast<char>(ntags >> 8);
@@ -423,6 +445,7 @@ std::string RecordToJson(const RecordView& r) {
       str("policy_digest", FormatDigest(r.policy_digest));
       break;
     case RecordType::kDecision:
+      str("evaluated_at", internal::FormatTimestamp(absl::FromUnixNanos(r.evaluated_at_ns)));
       str("decision", DecisionName(r.decision));
       list("rule_ids", r.rule_ids);
       list("tags", r.tags);

@@ -2,11 +2,16 @@
 // JSON display form. Thread safety: functions are pure; RecordView is thread-compatible.
 //
 // Layout (all integers big-endian):
-//   u8 version (=1) | u8 type | u64 index | i64 unix time ns | body
+//   u8 version (=2) | u8 type | u64 index | i64 unix time ns | body
+// The time is the writer's clock when the record was appended, never a caller's; within one log
+// it never decreases (the writer clamps it to the previous record's time if its clock steps
+// back). Version 1 took a decision's time from the request's `now`; its records
+// are not decoded (the version byte is checked, nothing else of the format changed meaning).
 // Bodies:
 //   log_open:      str16 origin | str16 key name | str16 vkey | str16 software
 //   policy_loaded: digest32 policy
 //   decision:      u8 decision (1 allow, 2 allow_with_obligations, 3 escalate, 4 deny)
+//                  | i64 evaluated_at (unix ns: the `now` the decision was evaluated at)
 //                  | u8 n, n × str8 rule id | u16 n, n × str8 tag (strictly increasing)
 //                  | digest32 request | digest32 policy | u8 has_principal (0|1) [| digest32]
 //   heartbeat:     u64 decisions so far | u64 previous checkpoint size
@@ -30,7 +35,11 @@
 
 namespace residency::audit {
 
-inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr uint8_t kRecordVersion = 2;
+// Offsets of the index and the time in an encoded record (the writer stamps both).
+inline constexpr size_t kRecordIndexOffset = 2;
+inline constexpr size_t kRecordTimeOffset = 10;
+inline constexpr size_t kRecordHeaderBytes = 18;
 inline constexpr size_t kMaxRecordBytes = 64 * 1024;
 
 enum class RecordType : uint8_t {
@@ -48,9 +57,10 @@ const char* RecordTypeName(RecordType t);
 struct RecordView {
   RecordType type = RecordType::kDecision;
   uint64_t index = 0;
-  int64_t time_ns = 0;
+  int64_t time_ns = 0;  // the writer's clock
   // decision
   uint8_t decision = 0;
+  int64_t evaluated_at_ns = 0;  // the decision's `now`
   std::vector<std::string_view> rule_ids;
   std::vector<std::string_view> tags;
   Hash request_digest{};
@@ -71,7 +81,12 @@ absl::Status DecodeRecord(std::string_view bytes, RecordView* out);
 // Encodes `r` (appends to `out`); fails on values the decoder would reject.
 absl::Status EncodeRecord(const RecordView& r, std::string* out);
 
-// Hot path: encodes a decision record straight from the public struct (appends to `out`).
+// The time field of an encoded record (at least kRecordHeaderBytes long), and setting it.
+int64_t RecordTime(std::string_view record);
+void SetRecordTime(int64_t time_ns, char* record);
+
+// Hot path: encodes a decision record straight from the public struct (appends to `out`). The
+// record's time is left 0: the writer stamps it with its clock (d.now goes to evaluated_at).
 absl::Status EncodeDecision(const DecisionRecord& d, uint64_t index, const Hash* principal,
                             std::string* out);
 // The same with the policy digest already parsed: `policy` must be what ParsePolicyDigest makes

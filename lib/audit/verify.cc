@@ -423,8 +423,9 @@ bool IsLogDir(FileSystem* fs, const std::string& dir) {
 absl::StatusOr<std::vector<std::unique_ptr<NoteVerifier>>> LoadVerifierKeys(
     const std::vector<std::string>& vkeys) {
   std::vector<std::unique_ptr<NoteVerifier>> out;
-  for (const auto& k : vkeys) {
-    RESIDENCY_ASSIGN_OR_RETURN(auto v, NoteVerifier::FromVkey(k));
+  for (size_t i = 0; i < vkeys.size(); ++i) {
+    RESIDENCY_ASSIGN_OR_RETURN(
+        auto v, ParseVerifierKeyText(vkeys[i], absl::StrCat("verifier key ", i + 1)));
     out.push_back(std::move(v));
   }
   return out;
@@ -699,9 +700,28 @@ absl::StatusOr<std::string> ShowAuditCheckpoints(const std::string& log_dir) {
   return audit::ShowOn(audit::PosixFileSystem(), log_dir, audit::ShowMode::kCheckpoints);
 }
 
+absl::StatusOr<std::string> ReadAuditVerifierKey(const std::string& file_or_vkey) {
+  // Not a file: a vkey string (it has `+`), or key text pasted where a path goes (a PEM, several
+  // lines). Either is judged as text and never echoed; anything else is a path to report.
+  const bool exists = audit::PosixFileSystem()->Exists(file_or_vkey);
+  if (!exists && (file_or_vkey.find('+') != std::string::npos ||
+                  file_or_vkey.find('\n') != std::string::npos ||
+                  file_or_vkey.find("-----BEGIN") != std::string::npos)) {
+    RESIDENCY_RETURN_IF_ERROR(
+        audit::ParseVerifierKeyText(file_or_vkey, "the verifier key given as text").status());
+    return std::string(audit::TrimKeyText(file_or_vkey));
+  }
+  RESIDENCY_ASSIGN_OR_RETURN(std::string text, audit::ReadKeyFile(file_or_vkey));
+  RESIDENCY_RETURN_IF_ERROR(
+      audit::ParseVerifierKeyText(text, absl::StrCat("`", audit::Excerpt(file_or_vkey, 200), "`"))
+          .status());
+  return std::string(audit::TrimKeyText(text));
+}
+
 absl::StatusOr<std::string> GenerateAuditKey(const std::string& name, const std::string& out_dir) {
   if (!audit::IsValidKeyName(name) || name.find('/') != std::string::npos || name[0] == '.') {
-    return absl::InvalidArgumentError(absl::StrCat("key name `", name, "` is not valid"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key name `", audit::Excerpt(name), "` is not valid"));
   }
   RESIDENCY_ASSIGN_OR_RETURN(auto signer, audit::NoteSigner::Generate(name));
   RESIDENCY_ASSIGN_OR_RETURN(std::string pem, signer->PrivatePem());

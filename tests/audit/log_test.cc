@@ -893,7 +893,11 @@ TEST_F(AuditLogTest, RecoveryCompletesATornSegmentHeader) {
 }
 
 TEST_F(AuditLogTest, RecoveryRefusesAnotherKey) {
-  std::string dir = WriteLog(30, /*close=*/false);
+  // A copy of a log left unclosed, as a crashed writer leaves it (the original is still open
+  // here, and its writer lock keeps a second writer out).
+  std::string dir = logs_ + "/crashed-copy";
+  std::filesystem::copy(WriteLog(30, /*close=*/false), dir,
+                        std::filesystem::copy_options::recursive);
   TempDir elsewhere;
   auto v = GenerateAuditKey("gw1", elsewhere.path());
   ASSERT_TRUE(v.ok());

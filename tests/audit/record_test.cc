@@ -31,7 +31,8 @@ TEST(Record, DecisionRoundTripsCanonically) {
   ASSERT_TRUE(DecodeRecord(bytes, &v).ok());
   EXPECT_EQ(v.type, RecordType::kDecision);
   EXPECT_EQ(v.index, 42u);
-  EXPECT_EQ(v.time_ns, int64_t{1782777600} * 1000000000);
+  EXPECT_EQ(v.time_ns, 0);  // the record's time is the writer's to stamp, never d.now
+  EXPECT_EQ(v.evaluated_at_ns, int64_t{1782777600} * 1000000000);
   EXPECT_STREQ(DecisionName(v.decision), "deny");
   ASSERT_EQ(v.tags.size(), 2u);
   EXPECT_EQ(v.tags[0], "DE:personal.credit");  // stored sorted
@@ -41,8 +42,9 @@ TEST(Record, DecisionRoundTripsCanonically) {
   ASSERT_TRUE(EncodeRecord(v, &again).ok());
   EXPECT_EQ(again, bytes);
   EXPECT_EQ(RecordToJson(v),
-            "{\"index\":42,\"type\":\"decision\",\"time\":\"2026-06-30T00:00:00Z\","
-            "\"decision\":\"deny\",\"rule_ids\":[\"kr.cross_border\",\"corp.sovereign\"],"
+            "{\"index\":42,\"type\":\"decision\",\"time\":\"1970-01-01T00:00:00Z\","
+            "\"evaluated_at\":\"2026-06-30T00:00:00Z\",\"decision\":\"deny\",\"rule_ids\":[\"kr."
+            "cross_border\",\"corp.sovereign\"],"
             "\"tags\":[\"DE:personal.credit\",\"KR:personal\"],\"request_digest\":\"sha256:"
             "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\","
             "\"policy_digest\":\"sha256:" +
@@ -144,9 +146,11 @@ TEST(Record, RejectsUnsortedTagsAndBadFlags) {
   std::string flag = bytes;
   flag.back() = 2;  // has_principal must be 0 or 1
   EXPECT_FALSE(DecodeRecord(flag, &v).ok());
-  std::string version = bytes;
-  version[0] = 2;
-  EXPECT_FALSE(DecodeRecord(version, &v).ok());
+  for (char other : {'\1', '\3'}) {  // version 1 (record time from the request) and unknown
+    std::string version = bytes;
+    version[0] = other;
+    EXPECT_FALSE(DecodeRecord(version, &v).ok());
+  }
 }
 
 }  // namespace

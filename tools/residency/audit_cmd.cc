@@ -27,6 +27,25 @@ constexpr char kUsage[] =
 
 void Error(const std::string& msg) { std::fprintf(stderr, "residency audit: %s\n", msg.c_str()); }
 
+// A command-line argument as it may be echoed: control characters and bytes outside printable
+// ASCII as `\xNN`, at most 200 bytes.
+std::string Printable(const std::string& s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : s.substr(0, 200)) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
+  if (s.size() > 200) out += "...";
+  return out;
+}
+
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
@@ -87,18 +106,14 @@ int Verify(int argc, char** argv) {
 
   std::vector<std::string> vkeys;
   for (const auto& k : keys) {
-    std::string text;
-    if (ReadFile(k, &text)) {
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
-        text.pop_back();
-      }
-      vkeys.push_back(text);
-    } else if (k.find('+') != std::string::npos) {
-      vkeys.push_back(k);
-    } else {
-      Error("cannot read key file `" + k + "`");
+    // Names the file and what is wrong with it; never prints its content (a private key given
+    // by mistake must not reach the terminal).
+    auto vkey = ReadAuditVerifierKey(k);
+    if (!vkey.ok()) {
+      Error(std::string(vkey.status().message()));
       return kExitCannotRun;
     }
+    vkeys.push_back(*std::move(vkey));
   }
   if (!proof_file.empty()) {
     if (!path.empty()) {
@@ -107,13 +122,13 @@ int Verify(int argc, char** argv) {
     }
     std::string proof;
     if (!ReadFile(proof_file, &proof)) {
-      Error("cannot read proof file `" + proof_file + "`");
+      Error("cannot read proof file `" + Printable(proof_file) + "`");
       return kExitCannotRun;
     }
     auto rec = VerifyAuditProof(proof, vkeys);
     if (!rec.ok()) {
       std::string msg(rec.status().message());
-      Error("proof `" + proof_file + "`: " + msg);
+      Error("proof `" + Printable(proof_file) + "`: " + msg);
       return msg.rfind("malformed", 0) == 0 || msg.rfind("verifier key", 0) == 0 ? kExitCannotRun
                                                                                  : kExitFindings;
     }
@@ -130,7 +145,7 @@ int Verify(int argc, char** argv) {
   for (const auto& f : trusted_files) {
     std::string note;
     if (!ReadFile(f, &note)) {
-      Error("cannot read trusted checkpoint `" + f + "`");
+      Error("cannot read trusted checkpoint `" + Printable(f) + "`");
       return kExitCannotRun;
     }
     opts.trusted_checkpoints.push_back(note);
@@ -236,7 +251,7 @@ int RunAudit(int argc, char** argv) {
   if (sub == "verify") return Verify(argc - 1, argv + 1);
   if (sub == "show") return Show(argc - 1, argv + 1);
   if (sub == "prove") return Prove(argc - 1, argv + 1);
-  Error("unknown subcommand `" + sub + "` (keygen, verify, show, prove)");
+  Error("unknown subcommand `" + Printable(sub) + "` (keygen, verify, show, prove)");
   return kExitCannotRun;
 }
 
