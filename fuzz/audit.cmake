@@ -14,3 +14,9 @@ residency_fuzzer(segment_fuzzer
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/segment_fuzzer.cc
   SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/segment
   LIBS residency_audit residency_internal OpenSSL::Crypto Threads::Threads)
+# Key reading: `.vkey` text, PEM private keys and signed notes as users hand them over. Errors
+# never quote the input; a key of the wrong kind is named as such. Seeds: keygen output.
+residency_fuzzer(key_fuzzer
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/key_fuzzer.cc
+  SEEDS ${CMAKE_CURRENT_SOURCE_DIR}/corpus/key
+  LIBS residency_audit residency_internal OpenSSL::Crypto Threads::Threads)
