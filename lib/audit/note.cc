@@ -70,7 +70,7 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot read key file ", where, ": ", std::strerror(errno)));
   }
-  struct stat st;
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     bool dir = S_ISDIR(st.st_mode);
     ::close(fd);
