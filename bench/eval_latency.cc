@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     for (const auto& r : reqs) {
       auto d = residency::Evaluate(*s.snap, r);
       s.decisions.push_back(d.ok() ? residency::EffectName(d->decision) : "error");
-      s.suggested.push_back(d.ok() ? d->suggested_locations.size() : 0);
+      s.suggested.push_back(d.ok() ? d->suggested_locations().size() : 0);
     }
     s.js << "{\"policies\": \"" << s.name << "\", \"rules\": " << s.snap->rule_count()
          << ", \"requests\": " << reqs.size() << ", \"clock_overhead_ns\": " << JsonNum(overhead)

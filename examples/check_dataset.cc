@@ -63,7 +63,7 @@ bool MayStore(const residency::PolicySnapshot& policies, const residency::Datase
   *decision = *std::move(d);
   std::printf("  %-18s %s", destination.c_str(), residency::EffectName(decision->decision));
   for (const residency::Reason& r : decision->reasons)
-    std::printf(" [%s]", std::string(r.rule).c_str());
+    std::printf(" [%s]", std::string(r.rule()).c_str());
   std::printf("\n");
   return decision->decision == residency::Effect::kAllow ||
          decision->decision == residency::Effect::kAllowWithObligations;
@@ -92,9 +92,9 @@ int main(int argc, char** argv) {
   for (const std::string& where : candidates) {
     residency::Decision decision;
     if (!MayStore(policies, ledger, where, &decision)) {
-      if (!decision.suggested_locations.empty()) {
+      if (!decision.suggested_locations().empty()) {
         std::printf("    suggested instead:");
-        for (std::string_view s : decision.suggested_locations)
+        for (std::string_view s : decision.suggested_locations())
           std::printf(" %s", std::string(s).c_str());
         std::printf("\n");
       }
@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     }
     std::printf("storing %s at %s\n", ledger.id.c_str(), where.c_str());
     for (const residency::ObligationRef& o : decision.obligations) {
-      std::printf("  obligation to fulfil: %s (policy %s)\n", std::string(o.id).c_str(),
-                  std::string(o.policy).c_str());
+      std::printf("  obligation to fulfil: %s (policy %s)\n", std::string(o.id()).c_str(),
+                  std::string(o.policy()).c_str());
     }
     return 0;
   }

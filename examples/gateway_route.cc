@@ -187,10 +187,10 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     if (acted.ok()) {
       residency::DecisionRecord rec;
       rec.decision = residency::EffectName(acted->decision);
-      for (const residency::Reason& r : acted->reasons) rec.rule_ids.emplace_back(r.rule);
+      for (const residency::Reason& r : acted->reasons) rec.rule_ids.emplace_back(r.rule());
       rec.tags = acted->tags;
       rec.request_digest = residency::AuditRequestDigest(in.body);
-      rec.policy_digest = acted->policy_digest;
+      rec.policy_digest = acted->policy_digest();
       rec.now = acted->now;
       rec.principal = in.tenant;  // stored as a keyed commitment, never raw
       absl::StatusOr<uint64_t> index = (*log)->Append(rec);

@@ -44,10 +44,10 @@ void Print(const char* what, const std::string& where, const absl::StatusOr<Deci
   }
   std::printf("  %-11s %-24s %s", what, where.c_str(), residency::EffectName(d->decision));
   for (const residency::Reason& r : d->reasons) {
-    if (r.effect == d->decision) std::printf(" [%s]", std::string(r.rule).c_str());
+    if (r.effect() == d->decision) std::printf(" [%s]", std::string(r.rule()).c_str());
   }
   for (const residency::ObligationRef& o : d->obligations)
-    std::printf(" +%s", std::string(o.id).c_str());
+    std::printf(" +%s", std::string(o.id()).c_str());
   std::printf("\n");
 }
 

@@ -107,11 +107,11 @@ int main(int argc, char** argv) {
         // One snapshot per request, held until the request is answered.
         std::shared_ptr<const residency::PolicySnapshot> snap = store.Get();
         absl::StatusOr<residency::Decision> d = residency::Evaluate(*snap, request, options);
-        if (!d.ok() || d->policy_digest != snap->digest()) {
+        if (!d.ok() || d->policy_digest() != snap->digest()) {
           errors.fetch_add(1);  // fail closed: counted as an error, never as an allow
           continue;
         }
-        ++local[std::string(d->policy_digest)][residency::EffectName(d->decision)];
+        ++local[std::string(d->policy_digest())][residency::EffectName(d->decision)];
       } while (!stop.load());
       std::lock_guard<std::mutex> lock(mu);
       for (auto& [digest, counts] : local) {

@@ -111,10 +111,10 @@ int Run(const std::string& policy_dir, const fs::path& work) {
     }
     residency::DecisionRecord rec;
     rec.decision = residency::EffectName(d->decision);
-    for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
+    for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
     rec.tags = d->tags;
     rec.request_digest = residency::AuditRequestDigest(text);  // the bytes as received
-    rec.policy_digest = d->policy_digest;
+    rec.policy_digest = d->policy_digest();
     rec.now = d->now;
     absl::StatusOr<uint64_t> index = (*log)->Append(rec);
     if (!index.ok()) {  // not recorded: the decision does not stand

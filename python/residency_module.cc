@@ -194,10 +194,10 @@ class PyPolicies {
         if (log != nullptr) {
           residency::DecisionRecord rec;
           rec.decision = residency::EffectName(d->decision);
-          for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
+          for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
           rec.tags = d->tags;
           rec.request_digest = residency::AuditRequestDigest(text);
-          rec.policy_digest = d->policy_digest;
+          rec.policy_digest = d->policy_digest();
           rec.now = d->now;
           rec.principal = principal;
           absl::StatusOr<uint64_t> index = log->Append(rec);

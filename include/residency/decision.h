@@ -11,13 +11,15 @@
 // deny.
 //
 // Text in a decision: policy and rule ids, citations, messages, obligation ids, suggested
-// locations and the digest are views (std::string_view) into the compiled policy set, and the
-// few texts made for one request (fail-closed messages) into storage of the decision's own.
-// `Decision::texts` owns both: the views are valid as long as the Decision, or a copy of it,
-// lives, even after its snapshot has been swapped out and released. A Reason or ObligationRef
-// copied out of its Decision keeps nothing alive: copy the strings (std::string(r.message)) to
-// keep them longer. Evaluating therefore copies no policy text; a typical decision owns three
-// heap blocks (its reasons, obligations and tags).
+// locations and the digest are read through accessors (`reason.rule()`, `d.policy_digest()`)
+// that return std::string_views into the compiled policy set, or, for the few texts made for one
+// request (fail-closed messages), into storage of the decision's own. Whatever shows text shares
+// ownership of that storage: a Decision, and each Reason, ObligationRef and LiftedTag in it, is a
+// value that stays valid on its own when copied out and kept, after its Decision, its snapshot
+// and the policy set (released by a reload) are gone. A view returned by an accessor is valid as
+// long as the object it came from, or a copy of it, lives; copy it into a std::string to keep it
+// longer. Evaluating therefore copies no policy text: a typical decision owns three heap blocks
+// (its reasons, obligations and tags).
 //
 // Thread safety: Evaluate may be called concurrently on one snapshot; it does not mutate it.
 #ifndef RESIDENCY_DECISION_H_
@@ -41,25 +43,58 @@ namespace residency {
 enum class Effect : uint8_t { kAllow = 0, kAllowWithObligations = 1, kEscalate = 2, kDeny = 3 };
 const char* EffectName(Effect e);  // "allow", "allow_with_obligations", "escalate", "deny"
 
-struct Reason {
-  std::string_view policy;  // policy id, or `residency` for the engine's own fail-closed reasons
-  std::string_view rule;
-  std::string_view basis;  // law | corp | fail_closed
-  Effect effect = Effect::kDeny;
-  std::string_view citation;
-  std::string_view message;
-  std::string_view alternative;  // the alternative that decided, when one did
-  std::string_view exception;    // the exception that lifted a corp deny, when one did
+namespace eval_internal {
+class DecisionBuilder;  // fills in decisions (lib/eval)
+}  // namespace eval_internal
+
+// One rule result that decided (or, in Decision::dry_run, would have).
+class Reason {
+ public:
+  Reason() = default;  // empty texts, Effect::kDeny
+  // The policy id, or `residency` for the engine's own fail-closed reasons.
+  std::string_view policy() const { return policy_; }
+  std::string_view rule() const { return rule_; }
+  std::string_view basis() const { return basis_; }  // law | corp | fail_closed
+  Effect effect() const { return effect_; }
+  std::string_view citation() const { return citation_; }
+  std::string_view message() const { return message_; }
+  // The alternative that decided, when one did; else empty.
+  std::string_view alternative() const { return alternative_; }
+  // The exception that lifted a corp deny, when one did; else empty.
+  std::string_view exception() const { return exception_; }
+
+ private:
+  friend class eval_internal::DecisionBuilder;
+  std::shared_ptr<const void> texts_;  // owns what the views point to
+  std::string_view policy_, rule_, basis_, citation_, message_, alternative_, exception_;
+  Effect effect_ = Effect::kDeny;
 };
 
-struct ObligationRef {
-  std::string_view id;
-  std::string_view policy;
+// An obligation the caller must fulfil to act on an allow_with_obligations.
+class ObligationRef {
+ public:
+  ObligationRef() = default;
+  std::string_view id() const { return id_; }
+  std::string_view policy() const { return policy_; }
+
+ private:
+  friend class eval_internal::DecisionBuilder;
+  std::shared_ptr<const void> texts_;
+  std::string_view id_, policy_;
 };
 
-struct LiftedTag {
-  std::string tag;  // ORIGIN:class, as the request gives it
-  std::string_view policy;
+// A tag that a policy does not apply (its `lifts` matched the evidence).
+class LiftedTag {
+ public:
+  LiftedTag() = default;
+  const std::string& tag() const { return tag_; }  // ORIGIN:class, as the request gives it
+  std::string_view policy() const { return policy_; }
+
+ private:
+  friend class eval_internal::DecisionBuilder;
+  std::string tag_;
+  std::shared_ptr<const void> texts_;
+  std::string_view policy_;
 };
 
 struct AuditRef {
@@ -71,16 +106,23 @@ struct Decision {
   Effect decision = Effect::kDeny;
   std::vector<Reason> reasons;  // every rule that decided (for an allow, those that allowed)
   std::vector<ObligationRef> obligations;
-  std::vector<std::string_view> suggested_locations;  // for a denied placement, at most 8
   std::vector<std::string> tags;  // ORIGIN:class before lifting, unique, sorted bytewise
   std::vector<LiftedTag> lifted;
   std::vector<Reason> dry_run;  // results of dry-run rules and policies
   absl::Time now;
-  std::string_view policy_digest;
   std::optional<AuditRef> audit;
-  // Owns what the views above point to (see the top of this file). Set by Evaluate; a Decision
-  // built by hand may leave it empty and point its views at storage of its own.
-  std::shared_ptr<const void> texts;
+
+  // For a denied placement, at most 8 catalogue locations where it would be allowed, best first
+  // (same provider and country, same provider, same country, the rest).
+  const std::vector<std::string_view>& suggested_locations() const { return suggested_; }
+  // `sha256:<64 hex>` of the policy set that decided; empty in a Decision not made by Evaluate.
+  std::string_view policy_digest() const { return policy_digest_; }
+
+ private:
+  friend class eval_internal::DecisionBuilder;
+  std::shared_ptr<const void> texts_;  // owns what the views point to
+  std::vector<std::string_view> suggested_;
+  std::string_view policy_digest_;
 };
 
 // What Evaluate does with a request's own `now` (the time the law is applied at).

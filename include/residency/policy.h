@@ -81,7 +81,7 @@ class PolicySnapshot {
   std::vector<std::string> locations() const;
 
   const policy_internal::CompiledSet& impl() const { return *set_; }
-  // Shared by every Decision made with this snapshot (Decision::texts).
+  // Shared by every Decision made with this snapshot and by each part of one (Reason, ...).
   const std::shared_ptr<const policy_internal::CompiledSet>& shared_impl() const { return set_; }
 
  private:

@@ -1526,7 +1526,7 @@ class Explorer {
     bool widened = db->decision < da->decision;
     const Decision& strict = widened ? *da : *db;
     GroupKey gk{da->decision, db->decision, {}};
-    for (const auto& reason : strict.reasons) gk.rules.emplace_back(reason.rule);
+    for (const auto& reason : strict.reasons) gk.rules.emplace_back(reason.rule());
     std::sort(gk.rules.begin(), gk.rules.end());
     gk.rules.erase(std::unique(gk.rules.begin(), gk.rules.end()), gk.rules.end());
     GroupAcc& g = (widened ? widened_ : narrowed_)[gk];

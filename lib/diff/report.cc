@@ -15,9 +15,9 @@ using Json = nlohmann::ordered_json;
 std::vector<std::string> ReasonNames(const Decision& d) {
   std::vector<std::string> out;
   for (const auto& r : d.reasons) {
-    std::string s(r.rule);
-    if (!r.alternative.empty()) s.append("/").append(r.alternative);
-    if (!r.exception.empty()) s.append("/").append(r.exception);
+    std::string s(r.rule());
+    if (!r.alternative().empty()) s.append("/").append(r.alternative());
+    if (!r.exception().empty()) s.append("/").append(r.exception());
     out.push_back(std::move(s));
   }
   return out;

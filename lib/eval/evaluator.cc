@@ -11,10 +11,88 @@
 #include "residency/decision.h"
 
 namespace residency {
+namespace eval_internal {
+
+// Builds a decision and its parts (the friend of Decision, Reason, ObligationRef and LiftedTag).
+// Parts are made with views into the policy set or into texts kept here; Finish gives the
+// decision and each of its parts a share of what the views point to: the policy set, or, when
+// the request needed texts of its own, a block holding them and the set.
+class DecisionBuilder {
+ public:
+  explicit DecisionBuilder(const PolicySnapshot& s) : snapshot_(s) {}
+
+  // Keeps a text made for this request; the view is valid as long as the decision's parts.
+  std::string_view Keep(std::string text) {
+    if (!own_) {
+      own_ = std::make_shared<OwnTexts>();
+      own_->set = snapshot_.shared_impl();
+    }
+    return own_->texts.emplace_back(std::move(text));
+  }
+
+  struct ReasonText {
+    std::string_view policy, rule, basis;
+    Effect effect = Effect::kDeny;
+    std::string_view citation, message, alternative, exception;
+  };
+  static Reason MakeReason(const ReasonText& t) {
+    Reason r;
+    r.policy_ = t.policy;
+    r.rule_ = t.rule;
+    r.basis_ = t.basis;
+    r.effect_ = t.effect;
+    r.citation_ = t.citation;
+    r.message_ = t.message;
+    r.alternative_ = t.alternative;
+    r.exception_ = t.exception;
+    return r;
+  }
+  static ObligationRef MakeObligation(std::string_view id, std::string_view policy) {
+    ObligationRef o;
+    o.id_ = id;
+    o.policy_ = policy;
+    return o;
+  }
+  static LiftedTag MakeLifted(std::string tag, std::string_view policy) {
+    LiftedTag l;
+    l.tag_ = std::move(tag);
+    l.policy_ = policy;
+    return l;
+  }
+
+  // Sets the decision's own texts, then gives the decision and every part of it the owner.
+  void Finish(std::string_view digest, std::vector<std::string_view> suggested, Decision* d) {
+    std::shared_ptr<const void> owner;
+    if (own_) {
+      owner = std::move(own_);
+    } else {
+      owner = snapshot_.shared_impl();
+    }
+    for (Reason& r : d->reasons) r.texts_ = owner;
+    for (Reason& r : d->dry_run) r.texts_ = owner;
+    for (ObligationRef& o : d->obligations) o.texts_ = owner;
+    for (LiftedTag& l : d->lifted) l.texts_ = owner;
+    d->policy_digest_ = digest;
+    d->suggested_ = std::move(suggested);
+    d->texts_ = std::move(owner);
+  }
+
+ private:
+  struct OwnTexts {
+    std::shared_ptr<const policy_internal::CompiledSet> set;
+    std::deque<std::string> texts;  // a deque: its strings never move
+  };
+  const PolicySnapshot& snapshot_;
+  std::shared_ptr<OwnTexts> own_;
+};
+
+}  // namespace eval_internal
+
 namespace {
 
 using eval_internal::Artifact;
 using eval_internal::ArtifactKind;
+using eval_internal::DecisionBuilder;
 using eval_internal::Facts;
 using eval_internal::ResolvedEvidence;
 using eval_internal::TagFact;
@@ -852,7 +930,10 @@ void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f
     const auto& by_class = p.rules_by_slot[Slot(kind, a.kind)];
     for (const auto& t : a.tags) {
       if (!p.lifts.empty() && Lifted(p, a, t)) {
-        if (lifted) lifted->push_back(LiftedTag{eval_internal::TagText(t), p.id});
+        if (lifted) {
+          lifted->push_back(
+              eval_internal::DecisionBuilder::MakeLifted(eval_internal::TagText(t), p.id));
+        }
         continue;
       }
       for (uint32_t ri : by_class[t.effective_cls]) {
@@ -958,52 +1039,24 @@ void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
   }
 }
 
-// What a decision's views point to besides the policy set: the texts made for this request.
-// Shared by the decision and its copies; never changed once the decision is returned.
-struct DecisionTexts {
-  std::shared_ptr<const CompiledSet> set;
-  std::deque<std::string> own;  // a deque: its strings never move
-};
-
-// Builds a decision's texts: views into the policy set, and into DecisionTexts for the rest.
-class TextKeeper {
- public:
-  explicit TextKeeper(const PolicySnapshot& s) : snapshot_(s) {}
-  std::string_view Keep(std::string text) {
-    if (!own_) {
-      own_ = std::make_shared<DecisionTexts>();
-      own_->set = snapshot_.shared_impl();
-    }
-    return own_->own.emplace_back(std::move(text));
-  }
-  std::shared_ptr<const void> Owner() const {
-    if (own_) return own_;
-    return snapshot_.shared_impl();
-  }
-
- private:
-  const PolicySnapshot& snapshot_;
-  std::shared_ptr<DecisionTexts> own_;
-};
-
-Reason MakeReason(const CompiledSet& set, const Outcome& o, TextKeeper* texts) {
+Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* builder) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
-  Reason out;
-  out.policy = p.id;
-  out.rule = r.id;
-  out.basis = r.basis;
-  out.effect = o.effect;
-  out.citation = r.citation;
-  out.message = r.message;
+  DecisionBuilder::ReasonText t;
+  t.policy = p.id;
+  t.rule = r.id;
+  t.basis = r.basis;
+  t.effect = o.effect;
+  t.citation = r.citation;
+  t.message = r.message;
   if (o.missing) {
-    out.basis = "fail_closed";
-    out.message = texts->Keep(absl::StrCat(
+    t.basis = "fail_closed";
+    t.message = builder->Keep(absl::StrCat(
         r.message, " (cannot be evaluated: the request does not give `", o.missing, "`)"));
   }
-  if (o.alternative >= 0) out.alternative = r.alternatives[o.alternative].name;
-  if (o.exception >= 0) out.exception = p.exceptions[o.exception].id;
-  return out;
+  if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
+  if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;
+  return DecisionBuilder::MakeReason(t);
 }
 
 std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts) {
@@ -1121,20 +1174,20 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   RunCore(set, facts, &core);
 
   Decision d;
-  TextKeeper texts(snapshot);
+  DecisionBuilder builder(snapshot);
   d.decision = core.decision;
   d.now = now;
-  d.policy_digest = set.digest;
   d.tags = std::move(facts.all_tags);
   // Reasons: the fail-closed ones, then every rule whose result is the decision.
   for (auto& fr : facts.fail) {
-    Reason& r = d.reasons.emplace_back();
-    r.policy = "residency";
-    r.rule = fr.rule;
-    r.basis = "fail_closed";
-    r.effect = Effect::kDeny;
-    r.citation = "SPEC §4 (fail closed)";
-    r.message = texts.Keep(std::move(fr.message));
+    DecisionBuilder::ReasonText t;
+    t.policy = "residency";
+    t.rule = fr.rule;
+    t.basis = "fail_closed";
+    t.effect = Effect::kDeny;
+    t.citation = "SPEC §4 (fail closed)";
+    t.message = builder.Keep(std::move(fr.message));
+    d.reasons.push_back(DecisionBuilder::MakeReason(t));
   }
   absl::InlinedVector<uint32_t, 16> order;  // outcomes by (policy, rule)
   size_t deciding = 0, dry = 0;
@@ -1158,7 +1211,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.dry_run.reserve(dry);
   for (uint32_t i : order) {
     const Outcome& o = core.outcomes[i];
-    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &texts));
+    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &builder));
   }
   // Obligations: the union over every enforced rule result, by policy then id.
   absl::InlinedVector<std::pair<int, int>, 16> obligations;  // policy, obligation
@@ -1172,21 +1225,23 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.obligations.reserve(obligations.size());
   for (const auto& [pi, rank] : obligations) {
     const Policy& p = set.policies[pi];
-    d.obligations.push_back(ObligationRef{p.obligations[p.obligation_order[rank]].id, p.id});
+    d.obligations.push_back(
+        DecisionBuilder::MakeObligation(p.obligations[p.obligation_order[rank]].id, p.id));
   }
   d.lifted = std::move(core.lifted);
-  std::sort(d.lifted.begin(), d.lifted.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.tag, a.policy) < std::tie(b.tag, b.policy);
-  });
+  auto key = [](const LiftedTag& l) {
+    return std::make_pair(std::string_view(l.tag()), l.policy());
+  };
+  std::sort(d.lifted.begin(), d.lifted.end(),
+            [&](const auto& a, const auto& b) { return key(a) < key(b); });
   d.lifted.erase(std::unique(d.lifted.begin(), d.lifted.end(),
-                             [](const auto& a, const auto& b) {
-                               return a.tag == b.tag && a.policy == b.policy;
-                             }),
+                             [&](const auto& a, const auto& b) { return key(a) == key(b); }),
                  d.lifted.end());
+  std::vector<std::string_view> suggested;
   if (d.decision == Effect::kDeny && options.suggest && core.suggestible) {
-    d.suggested_locations = Suggest(set, facts);
+    suggested = Suggest(set, facts);
   }
-  d.texts = texts.Owner();
+  builder.Finish(set.digest, std::move(suggested), &d);
   return d;
 }
 

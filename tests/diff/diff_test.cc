@@ -117,7 +117,7 @@ void CheckExamples(const std::vector<DiffGroup>& groups, const PolicySnapshot& a
       // The rules of the group are those of the more restrictive decision.
       const Decision& strict = widened ? *da : *db;
       std::set<std::string> rules;
-      for (const auto& r : strict.reasons) rules.emplace(r.rule);
+      for (const auto& r : strict.reasons) rules.emplace(r.rule());
       EXPECT_EQ(std::vector<std::string>(rules.begin(), rules.end()), g.rules);
       EXPECT_THAT(g.locations, Contains(Placement(*req)));
     }

@@ -89,17 +89,17 @@ void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int deni
     ++checked;
     SCOPED_TRACE("request #" + std::to_string(i) + " seed " + std::to_string(seed));
     std::vector<std::string> expected = ReferenceSuggestions(snap, r);
-    if (d->suggested_locations.empty()) {
+    if (d->suggested_locations().empty()) {
       ++without;
       // None offered: either none exists, or every deny came from a rule that does not suggest
       // (`suggest: false`) rather than from the placement.
       if (expected.empty()) continue;
       for (const auto& reason : d->reasons) {
-        ASSERT_NE(reason.policy, "residency") << DecisionToJson(*d);
+        ASSERT_NE(reason.policy(), "residency") << DecisionToJson(*d);
         for (const auto& p : snap.impl().policies) {
-          if (p.id != reason.policy) continue;
+          if (p.id != reason.policy()) continue;
           for (const auto& rule : p.rules) {
-            if (rule.id == reason.rule) {
+            if (rule.id == reason.rule()) {
               EXPECT_FALSE(rule.suggest) << DecisionToJson(*d);
             }
           }
@@ -107,9 +107,9 @@ void DifferentialSuggestions(const PolicySnapshot& snap, uint32_t seed, int deni
       }
     } else {
       ++with_suggestions;
-      EXPECT_EQ(
-          std::vector<std::string>(d->suggested_locations.begin(), d->suggested_locations.end()),
-          expected)
+      EXPECT_EQ(std::vector<std::string>(d->suggested_locations().begin(),
+                                         d->suggested_locations().end()),
+                expected)
           << DecisionToJson(*d);
     }
   }

@@ -1,10 +1,14 @@
 #include <algorithm>
+#include <fstream>
+#include <set>
 
+#include "absl/strings/str_cat.h"
 #include "eval_fixtures.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "residency/decision.h"
 #include "testing/fixtures.h"
+#include "testing/temp_dir.h"
 
 namespace residency {
 namespace {
@@ -34,12 +38,12 @@ class EvalTest : public ::testing::Test {
 
   static std::vector<std::string> Rules(const Decision& d) {
     std::vector<std::string> out;
-    for (const auto& r : d.reasons) out.emplace_back(r.rule);
+    for (const auto& r : d.reasons) out.emplace_back(r.rule());
     return out;
   }
   static std::vector<std::string> Obligations(const Decision& d) {
     std::vector<std::string> out;
-    for (const auto& o : d.obligations) out.emplace_back(o.id);
+    for (const auto& o : d.obligations) out.emplace_back(o.id());
     return out;
   }
 
@@ -61,23 +65,23 @@ TEST_F(EvalTest, HomeRegionIsAllowedWithoutReasons) {
   EXPECT_EQ(d.decision, Effect::kAllow);
   EXPECT_THAT(d.reasons, IsEmpty());
   EXPECT_THAT(d.tags, ElementsAre("KR:personal"));
-  EXPECT_THAT(d.suggested_locations, IsEmpty());
+  EXPECT_THAT(d.suggested_locations(), IsEmpty());
 }
 
 TEST_F(EvalTest, CrossBorderWithoutBasisIsDeniedWithOrderedSuggestions) {
   Decision d = Check(KrDataset("aws:ap-northeast-1"));
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
-  EXPECT_EQ(d.reasons[0].basis, "law");
-  EXPECT_EQ(d.reasons[0].citation, "PIPA Art. 28-8(1)");
+  EXPECT_EQ(d.reasons[0].basis(), "law");
+  EXPECT_EQ(d.reasons[0].citation(), "PIPA Art. 28-8(1)");
   // Same provider first (catalogue order: Seoul, Frankfurt, Stockholm), then the rest.
-  ASSERT_GE(d.suggested_locations.size(), 4u);
-  EXPECT_EQ(d.suggested_locations[0], "aws:ap-northeast-2");
-  EXPECT_EQ(d.suggested_locations[1], "aws:eu-central-1");
-  EXPECT_EQ(d.suggested_locations[2], "aws:eu-north-1");
-  EXPECT_EQ(d.suggested_locations[3], "ncp:KR");
-  EXPECT_LE(d.suggested_locations.size(), 8u);
-  for (const auto& s : d.suggested_locations) {
+  ASSERT_GE(d.suggested_locations().size(), 4u);
+  EXPECT_EQ(d.suggested_locations()[0], "aws:ap-northeast-2");
+  EXPECT_EQ(d.suggested_locations()[1], "aws:eu-central-1");
+  EXPECT_EQ(d.suggested_locations()[2], "aws:eu-north-1");
+  EXPECT_EQ(d.suggested_locations()[3], "ncp:KR");
+  EXPECT_LE(d.suggested_locations().size(), 8u);
+  for (const auto& s : d.suggested_locations()) {
     EXPECT_NE(s, "aws:eu-west-2") << "London is not EU";
     EXPECT_NE(s, "aws:ap-northeast-1");
   }
@@ -90,7 +94,7 @@ TEST_F(EvalTest, SuggestionsCanBeTurnedOff) {
   auto d = Evaluate(**snapshot_, *req, o);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->decision, Effect::kDeny);
-  EXPECT_THAT(d->suggested_locations, IsEmpty());
+  EXPECT_THAT(d->suggested_locations(), IsEmpty());
 }
 
 const char kConsent[] =
@@ -107,7 +111,7 @@ TEST_F(EvalTest, ConsentAllowsWithObligations) {
   Decision d = Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", Consent()));
   EXPECT_EQ(d.decision, Effect::kAllowWithObligations);
   EXPECT_THAT(Rules(d), ElementsAre("kr.cross_border"));
-  EXPECT_EQ(d.reasons[0].alternative, "consent");
+  EXPECT_EQ(d.reasons[0].alternative(), "consent");
   EXPECT_THAT(Obligations(d), ElementsAre("kr.disclose"));
 }
 
@@ -167,7 +171,7 @@ TEST_F(EvalTest, LatticeInsideARuleTakesTheLeastRestrictiveAlternative) {
       "evidence: [{type: consent.cross_border, country: DE, recipient: \"X Ltd\"}]\n";
   Decision d = Check(KrDataset("aws:eu-central-1", "2026-06-30T00:00:00Z", both));
   EXPECT_EQ(d.decision, Effect::kAllow);
-  EXPECT_EQ(d.reasons[0].alternative, "recognized");
+  EXPECT_EQ(d.reasons[0].alternative(), "recognized");
   // Only the occasional alternative holds: escalate.
   Decision e = Check(
       KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "transfer: {pattern: occasional}\n"));
@@ -206,8 +210,8 @@ TEST_F(EvalTest, MissingNumberFailsClosed) {
   Decision d = Check(no_count);
   EXPECT_EQ(d.decision, Effect::kDeny);
   ASSERT_THAT(Rules(d), ElementsAre("kr.volume"));
-  EXPECT_EQ(d.reasons[0].basis, "fail_closed");
-  EXPECT_THAT(d.reasons[0].message, HasSubstr("`subjects`"));
+  EXPECT_EQ(d.reasons[0].basis(), "fail_closed");
+  EXPECT_THAT(d.reasons[0].message(), HasSubstr("`subjects`"));
 }
 
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {
@@ -273,8 +277,8 @@ TEST_F(EvalTest, EvidenceOnTheModelLiftsItsTagForThatPolicy) {
       "aws:us-east-1", "  evidence: [{type: model_anonymity_assessment, origin: KR}]\n"));
   EXPECT_EQ(d.decision, Effect::kAllow);
   ASSERT_EQ(d.lifted.size(), 1u);
-  EXPECT_EQ(d.lifted[0].tag, "KR:personal");
-  EXPECT_EQ(d.lifted[0].policy, "kr");
+  EXPECT_EQ(d.lifted[0].tag(), "KR:personal");
+  EXPECT_EQ(d.lifted[0].policy(), "kr");
   EXPECT_THAT(d.tags, ElementsAre("KR:personal")) << "tags are reported before lifting";
   // An assessment for another origin lifts nothing.
   Decision e = Check(ModelTwoLevels(
@@ -287,7 +291,7 @@ TEST_F(EvalTest, MissingLineageAndCyclesFailClosed) {
       Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: \"ncp:KR\"}\n");
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("residency.missing_lineage"));
-  EXPECT_EQ(d.reasons[0].basis, "fail_closed");
+  EXPECT_EQ(d.reasons[0].basis(), "fail_closed");
   // An explicit empty list is a claim: allowed.
   EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: "
                   "\"ncp:KR\", trained_on: []}\n")
@@ -310,7 +314,7 @@ TEST_F(EvalTest, UnknownLocationClassOriginFailClosed) {
   Decision l = Check(KrDataset("aws:eu-west-9"));
   EXPECT_EQ(l.decision, Effect::kDeny);
   EXPECT_THAT(Rules(l), ElementsAre("residency.unknown_location"));
-  EXPECT_FALSE(l.suggested_locations.empty()) << "a refused placement gets suggestions";
+  EXPECT_FALSE(l.suggested_locations().empty()) << "a refused placement gets suggestions";
   Decision c =
       Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personal.favourite_colour]"));
   EXPECT_EQ(c.decision, Effect::kDeny);
@@ -340,8 +344,8 @@ TEST_F(EvalTest, DryRunIsReportedButDoesNotDecide) {
       "dataset: {id: d, partitions: [{classes: [public], origin: US}]}\n");
   EXPECT_EQ(d.decision, Effect::kAllow);
   ASSERT_EQ(d.dry_run.size(), 1u);
-  EXPECT_EQ(d.dry_run[0].rule, "corp.new");
-  EXPECT_EQ(d.dry_run[0].effect, Effect::kDeny);
+  EXPECT_EQ(d.dry_run[0].rule(), "corp.new");
+  EXPECT_EQ(d.dry_run[0].effect(), Effect::kDeny);
 }
 
 std::string Sovereign(const std::string& dest, const std::string& now) {
@@ -353,7 +357,7 @@ TEST_F(EvalTest, ExceptionsLiftCorpRulesOnlyInsideTheirWindowAndScope) {
   Decision in = Check(Sovereign("aws:ap-northeast-1", "2026-06-15T00:00:00Z"));
   EXPECT_EQ(in.decision, Effect::kAllowWithObligations);
   ASSERT_THAT(Rules(in), ElementsAre("corp.tier"));
-  EXPECT_EQ(in.reasons[0].exception, "EXC-1");
+  EXPECT_EQ(in.reasons[0].exception(), "EXC-1");
   EXPECT_THAT(Obligations(in), ElementsAre("corp.review"));
   EXPECT_EQ(Check(Sovereign("aws:ap-northeast-1", "2026-07-01T00:00:00Z")).decision, Effect::kDeny)
       << "expired";
@@ -378,7 +382,7 @@ TEST_F(EvalTest, InferencePromptCarriesTheUsersJurisdiction) {
   EXPECT_THAT(Obligations(d), ElementsAre("kr.ai.notify")) << "obligations are the union";
   // The suggestion replaces compute.location; the model input's own location stays checked
   // (it is abroad but carries no tags), so a Korean serving region is allowed.
-  EXPECT_THAT(d.suggested_locations, ::testing::Contains("ncp:KR"));
+  EXPECT_THAT(d.suggested_locations(), ::testing::Contains("ncp:KR"));
   // A prompt with classes but no user jurisdiction fails closed.
   std::string anon_user =
       "kind: compute\nnow: \"2026-06-30T00:00:00Z\"\n"
@@ -498,11 +502,103 @@ TEST(EvalTexts, DecisionOutlivesItsSnapshot) {
     EXPECT_EQ(r.snapshot.use_count(), 1);  // the decisions share the set, not the snapshot
   }
   for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(DecisionToJson(kept[i]), json[i]);
-  EXPECT_FALSE(kept[0].suggested_locations.empty());
-  EXPECT_THAT(std::string(kept[2].reasons[0].message), HasSubstr("`nowhere:zz-1`"));
-  EXPECT_THAT(std::string(kept[3].reasons[0].message), HasSubstr("`subjects`"));
+  EXPECT_FALSE(kept[0].suggested_locations().empty());
+  EXPECT_THAT(std::string(kept[2].reasons[0].message()), HasSubstr("`nowhere:zz-1`"));
+  EXPECT_THAT(std::string(kept[3].reasons[0].message()), HasSubstr("`subjects`"));
 }
 
+// Every part of every kind of decision, copied out and kept after the decision, its snapshot and
+// the policy set are gone (a PolicyStore reload released the set): each part shares what it
+// shows, and the decision-wide texts (suggestions, digest) are read through a copy of the
+// decision. Run under ASan, a part that borrows freed text is a use-after-free. (Before parts
+// shared their texts, ASan reported a heap-use-after-free here.)
+TEST(EvalTexts, PartsCopiedOutOutliveTheirDecisionAndAReload) {
+  testing::TempDir dir;
+  {
+    std::ofstream(dir.File("regions.yaml")) << testing::kTestCatalogue;
+    std::ofstream(dir.File("kr.yaml")) << testing::kKrPolicy;
+    std::ofstream(dir.File("corp.yaml")) << testing::kCorpPolicy;
+  }
+  auto first = CompilePolicy({dir.path()});
+  ASSERT_TRUE(first.ok()) << first.status();
+  PolicyStore store(*std::move(first));
+  const std::string kNow = "2026-06-30T00:00:00Z";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"allow", KrDataset("aws:eu-central-1")},
+      {"allow_with_obligations", KrDataset("aws:ap-northeast-1", kNow, Consent())},
+      {"deny with suggestions", KrDataset("aws:ap-northeast-1")},
+      {"escalate", KrDataset("aws:ap-northeast-1", kNow, "transfer: {pattern: occasional}\n")},
+      {"fail-closed unknown location", KrDataset("nowhere:zz-1")},
+      {"missing number",
+       "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+       "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n"},
+      {"lifted tag", ModelTwoLevels("aws:us-east-1",
+                                    "  evidence: [{type: "
+                                    "model_anonymity_assessment, origin: KR}]\n")},
+      {"dry-run",
+       "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:us-east-1\"\n"
+       "dataset: {id: d, partitions: [{classes: [public], origin: US}]}\n"},
+  };
+  struct Kept {
+    std::vector<Reason> reasons, dry_run;
+    std::vector<ObligationRef> obligations;
+    std::vector<LiftedTag> lifted;
+    Reason one;      // assigned, not copy-constructed
+    Decision whole;  // suggestions and the digest are read through a decision
+  };
+  std::vector<Kept> kept(cases.size());
+  std::vector<std::string> want(cases.size());
+  auto text = [](const Kept& k) {
+    std::string out;
+    auto reason = [&](const Reason& r) {
+      absl::StrAppend(&out, "reason ", std::string(r.policy()), "|", std::string(r.rule()), "|",
+                      std::string(r.basis()), "|", EffectName(r.effect()), "|",
+                      std::string(r.citation()), "|", std::string(r.message()), "|",
+                      std::string(r.alternative()), "|", std::string(r.exception()), "\n");
+    };
+    for (const auto& r : k.reasons) reason(r);
+    for (const auto& r : k.dry_run) reason(r);
+    reason(k.one);
+    for (const auto& o : k.obligations)
+      absl::StrAppend(&out, "obligation ", std::string(o.id()), "|", std::string(o.policy()), "\n");
+    for (const auto& l : k.lifted)
+      absl::StrAppend(&out, "lifted ", l.tag(), "|", std::string(l.policy()), "\n");
+    for (const auto& s : k.whole.suggested_locations())
+      absl::StrAppend(&out, "suggested ", std::string(s), "\n");
+    absl::StrAppend(&out, "digest ", std::string(k.whole.policy_digest()), "\n");
+    for (const auto& r : k.whole.reasons) reason(r);
+    return out;
+  };
+  std::set<std::string> effects;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::shared_ptr<const PolicySnapshot> snap = store.Get();
+    auto req = ParseRequest(cases[i].second);
+    ASSERT_TRUE(req.ok()) << cases[i].first << ": " << req.status();
+    auto d = Evaluate(*snap, *req);
+    ASSERT_TRUE(d.ok()) << cases[i].first << ": " << d.status();
+    effects.insert(EffectName(d->decision));
+    Kept& k = kept[i];
+    k.reasons = d->reasons;
+    k.dry_run = d->dry_run;
+    k.obligations = d->obligations;
+    k.lifted = d->lifted;
+    if (!d->reasons.empty()) k.one = d->reasons.back();
+    Decision copy = *d;
+    k.whole = std::move(copy);
+    want[i] = text(k);
+  }
+  // Each kind was met: the test copies out what it meant to.
+  EXPECT_THAT(effects, UnorderedElementsAre("allow", "allow_with_obligations", "deny", "escalate"));
+  EXPECT_THAT(want[1], HasSubstr("obligation kr.disclose|kr"));
+  EXPECT_THAT(want[2], HasSubstr("suggested "));
+  EXPECT_THAT(want[4], HasSubstr("`nowhere:zz-1`"));
+  EXPECT_THAT(want[5], HasSubstr("`subjects`"));
+  EXPECT_THAT(want[6], HasSubstr("lifted KR:personal|kr"));
+  EXPECT_THAT(want[7], HasSubstr("reason corp|corp.new|corp|deny"));
+  // The decisions and snapshots are gone; the reload releases the set they were made with.
+  ASSERT_TRUE(store.Reload({std::string(RESIDENCY_SOURCE_DIR) + "/policies"}).ok());
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(text(kept[i]), want[i]) << cases[i].first;
+}
 TEST(RequestParse, DuplicateKeysAreRejectedInJsonAndYaml) {
   auto j = ParseRequest(
       R"({"kind":"dataset","destination":"ncp:KR","destination":"aws:us-east-1","dataset":{"id":"d"}})");
@@ -602,7 +698,7 @@ rules:
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->decision, Effect::kDeny);
   // Only the Korean locations: the provider's own first, then catalogue order.
-  EXPECT_THAT(d->suggested_locations,
+  EXPECT_THAT(d->suggested_locations(),
               ::testing::ElementsAre("aws:ap-northeast-2", "ncp:KR", "ncp:gov-KR", "nhn:kr1",
                                      "site:naver-gak-sejong"));
   // With the contract the placement itself is allowed.

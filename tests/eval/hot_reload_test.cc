@@ -42,7 +42,7 @@ TEST(HotReload, ReadersSeeOneConsistentSnapshotPerRequest) {
           continue;
         }
         Effect want = snap->digest() == a->digest() ? Effect::kDeny : Effect::kEscalate;
-        if (d->decision != want || d->policy_digest != snap->digest()) ++mismatches;
+        if (d->decision != want || d->policy_digest() != snap->digest()) ++mismatches;
         ++evaluations;
       }
     });

@@ -220,10 +220,11 @@ Comparison CompareWithReference(const PolicySnapshot& snap, const Request& reque
   RefDecision ref = ReferenceEvaluate(snap.impl(), request, *request.now);
   std::set<std::string> rules, obligations, lifted;
   for (const auto& x : d->reasons)
-    if (x.policy != "residency") rules.insert(std::string(x.policy) + "/" + std::string(x.rule));
+    if (x.policy() != "residency")
+      rules.insert(std::string(x.policy()) + "/" + std::string(x.rule()));
   for (const auto& x : d->obligations)
-    obligations.insert(std::string(x.policy) + "/" + std::string(x.id));
-  for (const auto& x : d->lifted) lifted.insert(std::string(x.policy) + "/" + x.tag);
+    obligations.insert(std::string(x.policy()) + "/" + std::string(x.id()));
+  for (const auto& x : d->lifted) lifted.insert(std::string(x.policy()) + "/" + x.tag());
   std::set<std::string> tags(d->tags.begin(), d->tags.end());
   if (EffectName(d->decision) != ref.decision) {
     out.mismatch = absl::StrCat("decisions differ: Evaluate ", EffectName(d->decision),

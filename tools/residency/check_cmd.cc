@@ -56,10 +56,10 @@ absl::Status Record(AuditLog* log, std::string_view raw, Decision* d) {
   if (log == nullptr) return absl::OkStatus();
   DecisionRecord rec;
   rec.decision = EffectName(d->decision);
-  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
+  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
   rec.tags = d->tags;
   rec.request_digest = AuditRequestDigest(raw);
-  rec.policy_digest = d->policy_digest;
+  rec.policy_digest = d->policy_digest();
   rec.now = d->now;
   auto index = log->Append(rec);
   if (!index.ok()) return index.status();

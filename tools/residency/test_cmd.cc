@@ -45,10 +45,10 @@ bool Has(const std::vector<String>& v, const std::string& s) {
 std::vector<std::string> Compare(const Want& w, const Decision& d) {
   std::vector<std::string> bad;
   std::vector<std::string_view> rules, obligations, lifted, dry;
-  for (const auto& r : d.reasons) rules.push_back(r.rule);
-  for (const auto& o : d.obligations) obligations.push_back(o.id);
-  for (const auto& l : d.lifted) lifted.push_back(l.tag);
-  for (const auto& r : d.dry_run) dry.push_back(r.rule);
+  for (const auto& r : d.reasons) rules.push_back(r.rule());
+  for (const auto& o : d.obligations) obligations.push_back(o.id());
+  for (const auto& l : d.lifted) lifted.push_back(l.tag());
+  for (const auto& r : d.dry_run) dry.push_back(r.rule());
   if (!w.decision.empty() && w.decision != EffectName(d.decision)) {
     bad.push_back(absl::StrCat("want decision ", w.decision, ", got ", EffectName(d.decision)));
   }
@@ -59,7 +59,7 @@ std::vector<std::string> Compare(const Want& w, const Decision& d) {
   for (const auto& o : w.obligations)
     if (!Has(obligations, o)) bad.push_back(absl::StrCat("want obligation ", o));
   for (const auto& s : w.suggested)
-    if (!Has(d.suggested_locations, s)) bad.push_back(absl::StrCat("want suggestion ", s));
+    if (!Has(d.suggested_locations(), s)) bad.push_back(absl::StrCat("want suggestion ", s));
   for (const auto& l : w.lifted)
     if (!Has(lifted, l)) bad.push_back(absl::StrCat("want lifted tag ", l));
   for (const auto& r : w.dry_run)
@@ -213,7 +213,7 @@ int RunTest(int argc, char** argv) {
       if (d.ok()) {
         std::vector<std::string> fired;
         for (const auto& r : d->reasons) {
-          fired.push_back(std::string(r.rule) + "=" + EffectName(r.effect));
+          fired.push_back(std::string(r.rule()) + "=" + EffectName(r.effect()));
         }
         std::printf("  got %s; rules: %s\n", EffectName(d->decision),
                     fired.empty() ? "(none)" : absl::StrJoin(fired, ", ").c_str());
