@@ -93,9 +93,11 @@ inline bool DigitsAt4(const uint8_t* s, size_t n, size_t i) {
 // a separator and a second group (grouped forms are 14-19 digits long).
 inline bool CardPossible(const uint8_t* s, size_t n, size_t p, uint8_t ch, size_t run,
                          uint8_t next) {
-  const uint32_t lengths = kCardLengthsByFirstDigit[ch - '0'];
-  if (run <= kMaxCardDigits && ((lengths >> run) & 1) != 0) return true;
-  return run == 4 && (lengths >> 14) != 0 && (next == '-' || next == ' ') && DigitsAt4(s, n, p + 5);
+  if (run >= kMinCardDigits && run <= kMaxCardDigits) {
+    return ((kCardLengthsByFirstDigit[ch - '0'] >> run) & 1) != 0;
+  }
+  return run == 4 && (next == '-' || next == ' ') &&
+         (kCardLengthsByFirstDigit[ch - '0'] >> 14) != 0 && DigitsAt4(s, n, p + 5);
 }
 
 }  // namespace

@@ -227,16 +227,45 @@ constexpr IssuerRange kIssuerRanges[] = {
     {9860, 9860, 4, Len(16)},                          // Humo
 };
 
+constexpr size_t kNumIssuerRanges = sizeof(kIssuerRanges) / sizeof(kIssuerRanges[0]);
+
+constexpr int FirstDigit(const IssuerRange& r) {
+  uint32_t first = r.lo;
+  for (int i = 1; i < r.digits; ++i) first /= 10;
+  return static_cast<int>(first);
+}
+
 // Per first digit, the lengths some range starting with it accepts (a necessary condition).
 constexpr uint32_t LengthsForFirstDigit(int d) {
   uint32_t m = 0;
   for (const IssuerRange& r : kIssuerRanges) {
-    uint32_t first = r.lo;
-    for (int i = 1; i < r.digits; ++i) first /= 10;
-    if (static_cast<int>(first) == d) m |= r.lengths;
+    if (FirstDigit(r) == d) m |= r.lengths;
   }
   return m;
 }
+
+// The rows are sorted by first digit: rows [first_row[d], first_row[d + 1]) start with d.
+struct RowIndex {
+  uint8_t first_row[11] = {};
+};
+constexpr RowIndex MakeRowIndex() {
+  RowIndex x;
+  for (int d = 0; d <= 10; ++d) {
+    size_t i = 0;
+    while (i < kNumIssuerRanges && FirstDigit(kIssuerRanges[i]) < d) ++i;
+    x.first_row[d] = static_cast<uint8_t>(i);
+  }
+  return x;
+}
+constexpr RowIndex kRowIndex = MakeRowIndex();
+
+constexpr bool SortedByFirstDigit() {
+  for (size_t i = 1; i < kNumIssuerRanges; ++i) {
+    if (FirstDigit(kIssuerRanges[i - 1]) > FirstDigit(kIssuerRanges[i])) return false;
+  }
+  return true;
+}
+static_assert(SortedByFirstDigit(), "kIssuerRanges must be sorted by first digit");
 
 }  // namespace
 
@@ -250,7 +279,8 @@ bool CardNumberValid(const uint8_t* d, size_t count) {
   if (count < kMinCardDigits || count > kMaxCardDigits) return false;
   uint32_t prefix[7] = {0};
   for (int i = 1; i <= 6; ++i) prefix[i] = prefix[i - 1] * 10 + d[i - 1];
-  for (const IssuerRange& r : kIssuerRanges) {
+  for (size_t i = kRowIndex.first_row[d[0]]; i < kRowIndex.first_row[d[0] + 1]; ++i) {
+    const IssuerRange& r = kIssuerRanges[i];
     if (((r.lengths >> count) & 1) == 0) continue;
     const uint32_t v = prefix[r.digits];
     if (v >= r.lo && v <= r.hi) return LuhnValid(d, count);
