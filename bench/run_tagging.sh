@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/run_tagging.sh OUTDIR [--full]: runs the tagging benchmarks (binaries in
-# $RESIDENCY_BENCH_BUILD, see bench/run.sh) and writes OUTDIR/tagging.json with the SPEC §10 keys
+# $RESIDENCY_BENCH_BUILD, see bench/run.sh) and writes OUTDIR/tagging.json with the keys
 # tag_meta_ns, tag_prose_gbps, tag_digits_gbps, hyperscan_prose_gbps, re2set_prose_gbps,
 # tag_vs_hyperscan, tag_vs_re2set: medians of 5 repetitions, 4 KB corpora for the headline
-# figures, CPU time per iteration (the machine may be shared). A key whose benchmark is not built
-# or failed its detection cross-check is left out. The raw Google Benchmark JSON goes to
+# figures, CPU time per iteration (the machine may be shared). A binary built without Hyperscan
+# is an error; a key whose benchmark failed its detection cross-check is left out (and
+# bench/run.sh then fails on the missing key). The raw Google Benchmark JSON goes to
 # OUTDIR/tagging_raw.txt (not *.json, so bench/run.sh does not merge it).
 set -euo pipefail
 out="${1:?usage: run_tagging.sh OUTDIR [--full]}"
@@ -15,6 +16,11 @@ build="${RESIDENCY_BENCH_BUILD:-$here/../build-bench}"
 bin="$build/bench/tagging_benchmark"
 if [ ! -x "$bin" ]; then
   echo "run_tagging: $bin not built" >&2
+  exit 1
+fi
+if ! "$bin" --benchmark_list_tests=true 2>/dev/null | grep -q '^hyperscan/'; then
+  echo "run_tagging: $bin was built without Hyperscan (pkg-config libhs was not found when" \
+    "$build was configured): run bench/install_peers.sh hyperscan and configure again" >&2
   exit 1
 fi
 mkdir -p "$out"
@@ -73,4 +79,12 @@ for k in sorted(out):
         ok = "  (bar %s %s: %s)" % (bar[0], bar[1],
                                     "met" if (v <= bar[1] if bar[0] == "<=" else v >= bar[1]) else "MISSED")
     print("  %-22s %s%s" % (k, out[k], ok))
+keys = ["tag_meta_ns", "tag_prose_gbps", "tag_digits_gbps", "hyperscan_prose_gbps",
+        "re2set_prose_gbps", "tag_vs_hyperscan", "tag_vs_re2set"]
+missing = [k for k in keys if k not in out]
+if missing:
+    errors = sorted({b.get("error_message", "") for b in data.get("benchmarks", [])
+                     if b.get("error_occurred")} - {""})
+    print("run_tagging: left out (benchmark failed or disagreed): %s%s"
+          % (", ".join(missing), "; " + "; ".join(errors) if errors else ""), file=sys.stderr)
 PY

@@ -1,4 +1,4 @@
-// Tagging benchmarks, side by side on the same generated corpora (SPEC §10):
+// Tagging benchmarks, side by side on the same generated corpora:
 //   tag_meta                        metadata stage only (headers, tenant, peer)
 //   tag/<corpus>/<rate>/<size>      the tagger, best kernel (payload only)
 //   tag_<kernel>/...                the tagger with a forced kernel (reference points)
@@ -120,7 +120,9 @@ class Re2SetEngine {
     add(oracle::FrnPattern(), 1);
     add(oracle::PhonePattern(), 2);
     add(oracle::EmailPattern(), 3);
-    for (const std::string& s : oracle::CardShapes()) add(std::string(oracle::kBefore) + s, 4);
+    for (const oracle::CardShape& s : oracle::CardShapes()) {
+      add(std::string(oracle::kBefore) + s.pattern, 4);
+    }
     std::string alt;
     for (const std::string& k : kKeywords)
       alt += (alt.empty() ? "" : "|") + oracle::KeywordPattern(k);
@@ -135,7 +137,7 @@ class Re2SetEngine {
     for (int id : ids) {
       const int det = detector_[id];
       if (det == 4) {
-        if (!(bits & (1u << 4)) && oracle_.HasCard(doc)) bits |= 1u << 4;  // Luhn confirm
+        if (!(bits & (1u << 4)) && oracle_.HasCard(doc)) bits |= 1u << 4;  // range, Luhn
       } else {
         bits |= static_cast<uint8_t>(1u << det);
       }
@@ -172,12 +174,12 @@ class HyperscanEngine {
     add(oracle::PhonePattern(), 2, HS_FLAG_SINGLEMATCH);
     add(oracle::EmailPattern(), 3, HS_FLAG_SINGLEMATCH);
     // Card shapes without start-of-match tracking (SOM costs Hyperscan dearly): the callback
-    // recovers the start from the end offset and the shape, then checks Luhn.
-    int shape = 0;
-    for (const std::string& s : oracle::CardShapes()) {
-      add(std::string(oracle::kBefore) + s, 4, 0);
-      card_shape_.resize(detector_.size(), -1);
-      card_shape_.back() = shape++;
+    // recovers the start from the end offset and the shape (a digit run, or a grouped shape of
+    // fixed length), then checks the issuer range, the length and Luhn.
+    for (const oracle::CardShape& s : oracle::CardShapes()) {
+      add(std::string(oracle::kBefore) + s.pattern, 4, 0);
+      card_chars_.resize(detector_.size(), 0);
+      card_chars_.back() = s.chars;
     }
     for (const std::string& k : kKeywords) add(oracle::KeywordPattern(k), 5, HS_FLAG_SINGLEMATCH);
     std::vector<const char*> cpats;
@@ -228,18 +230,17 @@ class HyperscanEngine {
     size_t end = to;
     if (end > 0 && (doc[end - 1] < '0' || doc[end - 1] > '9')) --end;
     size_t start;
-    const int shape = card_shape_[id];
-    if (shape == 0) {
+    const size_t chars = card_chars_[id];
+    if (chars == 0) {
       start = end;
       while (start > 0 && doc[start - 1] >= '0' && doc[start - 1] <= '9') --start;
     } else {
-      const size_t len = shape == 1 ? 19 : 17;
-      if (end < len) return false;
-      start = end - len;
+      if (end < chars) return false;
+      start = end - chars;
     }
-    return oracle::LuhnDigits(doc.substr(start, end - start));
+    return oracle::CardDigitsOk(doc.substr(start, end - start));
   }
-  std::vector<int> card_shape_;
+  std::vector<size_t> card_chars_;
   hs_database_t* db_ = nullptr;
   hs_scratch_t* scratch_ = nullptr;
   std::vector<int> detector_;

@@ -88,6 +88,18 @@ inline bool DigitsAt4(const uint8_t* s, size_t n, size_t i) {
   return true;
 }
 
+// A digit run starting with `ch`, `run` digits long and followed by `next`, that may start a card
+// number: a length some issuer range starting with `ch` has, or a first group of four followed by
+// a separator and a second group (grouped forms are 14-19 digits long).
+inline bool CardPossible(const uint8_t* s, size_t n, size_t p, uint8_t ch, size_t run,
+                         uint8_t next) {
+  if (run >= kMinCardDigits && run <= kMaxCardDigits) {
+    return ((kCardLengthsByFirstDigit[ch - '0'] >> run) & 1) != 0;
+  }
+  return run == 4 && (next == '-' || next == ' ') &&
+         (kCardLengthsByFirstDigit[ch - '0'] >> 14) != 0 && DigitsAt4(s, n, p + 5);
+}
+
 }  // namespace
 
 bool IsSlowTrigger(const uint8_t* s, size_t n, size_t p) {
@@ -263,10 +275,7 @@ void ScanBuffer(const PlanData& plan, const uint8_t* s, size_t n, bool check_slo
             out->found |= kBitPhone;
             done |= kBitPhone;
           }
-          if (!(done & kBitCard) && ch >= '2' && ch <= '6' &&
-              ((run >= 13 && run <= 19) ||
-               (run == 4 && (next == '-' || next == ' ') && DigitsAt4(s, n, p + 5))) &&
-              VerifyCard(s, n, p)) {
+          if (!(done & kBitCard) && CardPossible(s, n, p, ch, run, next) && VerifyCard(s, n, p)) {
             out->found |= kBitCard;
             out->checksum |= kBitCard;
             done |= kBitCard;

@@ -67,14 +67,27 @@ bool IsEmailDomain(uint8_t c) { return IsAsciiAlnum(c) || c == '.' || c == '-'; 
 
 }  // namespace
 
-bool ValidBirthDate(int yy, int mm, int dd, int century_digit) {
+int BirthCentury(int seventh_digit) {
+  switch (seventh_digit) {
+    case 9:
+    case 0:
+      return 1800;
+    case 1:
+    case 2:
+    case 5:
+    case 6:
+      return 1900;
+    default:  // 3, 4, 7, 8
+      return 2000;
+  }
+}
+
+bool ValidBirthDate(int yy, int mm, int dd, int seventh_digit) {
   if (mm < 1 || mm > 12 || dd < 1) return false;
   static constexpr int kDays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (dd > kDays[mm - 1]) return false;
   if (mm == 2 && dd == 29) {
-    const bool c2000 =
-        century_digit == 3 || century_digit == 4 || century_digit == 7 || century_digit == 8;
-    const int year = (c2000 ? 2000 : 1900) + yy;
+    const int year = BirthCentury(seventh_digit) + yy;
     const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (!leap) return false;
   }
@@ -120,17 +133,16 @@ IdNumber VerifyRegistrationNumber(const uint8_t* s, size_t n, size_t p, bool* ch
   } else {
     return IdNumber::kNone;
   }
-  const int g = d[6];
-  if (g < 1 || g > 8) return IdNumber::kNone;
+  const int g = d[6];  // every value 0-9 is defined
   if (!ValidBirthDate(d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5], g)) {
     return IdNumber::kNone;
   }
-  if (g <= 4) {
-    *checksum_ok = RrnChecksumValid(d);
-    return IdNumber::kResident;
+  if (g >= 5 && g <= 8) {
+    *checksum_ok = FrnChecksumValid(d);
+    return IdNumber::kForeigner;
   }
-  *checksum_ok = FrnChecksumValid(d);
-  return IdNumber::kForeigner;
+  *checksum_ok = RrnChecksumValid(d);
+  return IdNumber::kResident;
 }
 
 bool VerifyKrPhoneDomestic(const uint8_t* s, size_t n, size_t p) {
@@ -158,38 +170,175 @@ bool VerifyEmailAt(const uint8_t* s, size_t n, size_t p) {
   return false;
 }
 
-bool VerifyCard(const uint8_t* s, size_t n, size_t p) {
-  if (p >= n || s[p] < '2' || s[p] > '6') return false;
-  uint8_t d[19];
-  const size_t run = DigitRun(s, n, p);
-  if (run >= 13 && run <= 19) {
-    for (size_t i = 0; i < run; ++i) d[i] = s[p + i] - '0';
-    return LuhnValid(d, run);
+namespace {
+
+// Issuer ranges in use (ISO/IEC 7812 IINs as the networks publish them) with their lengths: a
+// number is a card when its leading `digits` digits fall in [lo, hi] and its length is in
+// `lengths` (bit L set for length L). Overlapping rows are fine: any row may accept.
+struct IssuerRange {
+  uint32_t lo, hi;
+  uint8_t digits;
+  uint32_t lengths;
+};
+
+constexpr uint32_t Len(int a) { return uint32_t{1} << a; }
+constexpr uint32_t Lens(int lo, int hi) { return lo > hi ? 0 : Len(lo) | Lens(lo + 1, hi); }
+
+constexpr IssuerRange kIssuerRanges[] = {
+    {1, 1, 1, Len(15)},                                // UATP
+    {2200, 2204, 4, Lens(16, 19)},                     // Mir
+    {2205, 2205, 4, Len(16)},                          // BORICA
+    {2221, 2720, 4, Len(16)},                          // Mastercard 2-series
+    {300, 305, 3, Lens(14, 19)},                       // Diners Club
+    {3095, 3095, 4, Lens(14, 19)},                     // Diners Club
+    {31, 31, 2, Len(19)},                              // China T-Union
+    {34, 34, 2, Len(15)},                              // American Express
+    {3528, 3589, 4, Lens(16, 19)},                     // JCB (and RuPay 353, 356)
+    {36, 36, 2, Lens(14, 19)},                         // Diners Club
+    {37, 37, 2, Len(15)},                              // American Express
+    {38, 39, 2, Lens(14, 19)},                         // Diners Club
+    {4, 4, 1, Len(13) | Len(16) | Len(19)},            // Visa
+    {5018, 5018, 4, Lens(12, 19)},                     // Maestro
+    {5019, 5019, 4, Len(16)},                          // Dankort
+    {5020, 5020, 4, Lens(12, 19)},                     // Maestro
+    {5038, 5038, 4, Lens(12, 19)},                     // Maestro
+    {506099, 506198, 6, Len(16) | Len(18) | Len(19)},  // Verve
+    {507865, 507964, 6, Len(16) | Len(18) | Len(19)},  // Verve
+    {508, 508, 3, Len(16)},                            // RuPay
+    {51, 55, 2, Len(16)},                              // Mastercard
+    {5614, 5614, 4, Len(16)},                          // UzCard
+    {5893, 5893, 4, Lens(12, 19)},                     // Maestro
+    {60, 60, 2, Len(16)},                              // RuPay
+    {6011, 6011, 4, Lens(16, 19)},                     // Discover
+    {62, 62, 2, Lens(16, 19)},                         // UnionPay (and Discover 622126-622925)
+    {6304, 6304, 4, Lens(12, 19)},                     // Maestro
+    {636, 636, 3, Lens(16, 19)},                       // InterPayment
+    {637, 639, 3, Len(16)},                            // InstaPayment
+    {644, 649, 3, Lens(16, 19)},                       // Discover
+    {65, 65, 2, Lens(16, 19)},                         // Discover, RuPay, Troy, Verve 650002-27
+    {6759, 6759, 4, Lens(12, 19)},                     // Maestro
+    {6761, 6763, 4, Lens(12, 19)},                     // Maestro
+    {676770, 676770, 6, Lens(12, 19)},                 // Maestro UK
+    {676774, 676774, 6, Lens(12, 19)},                 // Maestro UK
+    {81, 82, 2, Len(16)},                              // RuPay
+    {8600, 8600, 4, Len(16)},                          // UzCard
+    {9704, 9704, 4, Len(16) | Len(19)},                // Napas
+    {9792, 9792, 4, Len(16)},                          // Troy
+    {9860, 9860, 4, Len(16)},                          // Humo
+};
+
+constexpr size_t kNumIssuerRanges = sizeof(kIssuerRanges) / sizeof(kIssuerRanges[0]);
+
+constexpr int FirstDigit(const IssuerRange& r) {
+  uint32_t first = r.lo;
+  for (int i = 1; i < r.digits; ++i) first /= 10;
+  return static_cast<int>(first);
+}
+
+// Per first digit, the lengths some range starting with it accepts (a necessary condition).
+constexpr uint32_t LengthsForFirstDigit(int d) {
+  uint32_t m = 0;
+  for (const IssuerRange& r : kIssuerRanges) {
+    if (FirstDigit(r) == d) m |= r.lengths;
   }
-  if (run != 4) return false;
-  // Grouped forms: 4-4-4-4 and 4-6-5.
-  static constexpr size_t kForms[2][4] = {{4, 4, 4, 4}, {4, 6, 5, 0}};
-  for (const auto& form : kForms) {
-    size_t i = p, count = 0;
-    bool ok = true;
-    for (int g = 0; g < 4 && form[g] != 0 && ok; ++g) {
-      if (g > 0) {
-        if (i >= n || !IsCardSep(s[i])) {
-          ok = false;
-          break;
-        }
-        ++i;
-      }
-      if (DigitRun(s, n, i) != form[g]) {
-        ok = false;
-        break;
-      }
-      for (size_t k = 0; k < form[g]; ++k) d[count++] = s[i + k] - '0';
-      i += form[g];
-    }
-    if (ok && LuhnValid(d, count)) return true;
+  return m;
+}
+
+// The rows are sorted by first digit: rows [first_row[d], first_row[d + 1]) start with d.
+struct RowIndex {
+  uint8_t first_row[11] = {};
+};
+constexpr RowIndex MakeRowIndex() {
+  RowIndex x;
+  for (int d = 0; d <= 10; ++d) {
+    size_t i = 0;
+    while (i < kNumIssuerRanges && FirstDigit(kIssuerRanges[i]) < d) ++i;
+    x.first_row[d] = static_cast<uint8_t>(i);
+  }
+  return x;
+}
+constexpr RowIndex kRowIndex = MakeRowIndex();
+
+constexpr bool SortedByFirstDigit() {
+  for (size_t i = 1; i < kNumIssuerRanges; ++i) {
+    if (FirstDigit(kIssuerRanges[i - 1]) > FirstDigit(kIssuerRanges[i])) return false;
+  }
+  return true;
+}
+static_assert(SortedByFirstDigit(), "kIssuerRanges must be sorted by first digit");
+
+}  // namespace
+
+const uint32_t kCardLengthsByFirstDigit[10] = {LengthsForFirstDigit(0), LengthsForFirstDigit(1),
+                                               LengthsForFirstDigit(2), LengthsForFirstDigit(3),
+                                               LengthsForFirstDigit(4), LengthsForFirstDigit(5),
+                                               LengthsForFirstDigit(6), LengthsForFirstDigit(7),
+                                               LengthsForFirstDigit(8), LengthsForFirstDigit(9)};
+
+bool CardNumberValid(const uint8_t* d, size_t count) {
+  if (count < kMinCardDigits || count > kMaxCardDigits) return false;
+  uint32_t prefix[7] = {0};
+  for (int i = 1; i <= 6; ++i) prefix[i] = prefix[i - 1] * 10 + d[i - 1];
+  for (size_t i = kRowIndex.first_row[d[0]]; i < kRowIndex.first_row[d[0] + 1]; ++i) {
+    const IssuerRange& r = kIssuerRanges[i];
+    if (((r.lengths >> count) & 1) == 0) continue;
+    const uint32_t v = prefix[r.digits];
+    if (v >= r.lo && v <= r.hi) return LuhnValid(d, count);
   }
   return false;
+}
+
+namespace {
+
+// The length of the digit group after a separator at s[i] (0 if there is none).
+size_t GroupAfter(const uint8_t* s, size_t n, size_t i) {
+  return i < n && IsCardSep(s[i]) ? DigitRun(s, n, i + 1) : 0;
+}
+
+void AppendDigits(const uint8_t* s, size_t at, size_t len, uint8_t* d, size_t* count) {
+  for (size_t k = 0; k < len; ++k) d[(*count)++] = s[at + k] - '0';
+}
+
+}  // namespace
+
+bool VerifyCard(const uint8_t* s, size_t n, size_t p) {
+  uint8_t d[kMaxCardDigits];
+  const size_t run = DigitRun(s, n, p);
+  size_t count = 0;
+  if (run >= kMinCardDigits && run <= kMaxCardDigits) {
+    AppendDigits(s, p, run, d, &count);
+    return CardNumberValid(d, count);
+  }
+  if (run != 4) return false;
+  // Grouped: 4-4-4-4 (then optionally 1-3 more digits), 4-6-4, 4-6-5, 4-5-6.
+  AppendDigits(s, p, 4, d, &count);
+  size_t i = p + 4;
+  const size_t g2 = GroupAfter(s, n, i);
+  if (g2 < 4 || g2 > 6) return false;
+  AppendDigits(s, i + 1, g2, d, &count);
+  i += 1 + g2;
+  const size_t g3 = GroupAfter(s, n, i);
+  if (g2 == 5) {
+    if (g3 != 6) return false;
+    AppendDigits(s, i + 1, g3, d, &count);
+    return CardNumberValid(d, count);
+  }
+  if (g2 == 6) {
+    if (g3 != 4 && g3 != 5) return false;
+    AppendDigits(s, i + 1, g3, d, &count);
+    return CardNumberValid(d, count);
+  }
+  if (g3 != 4) return false;
+  AppendDigits(s, i + 1, 4, d, &count);
+  i += 5;
+  if (GroupAfter(s, n, i) != 4) return false;
+  AppendDigits(s, i + 1, 4, d, &count);
+  i += 5;
+  if (CardNumberValid(d, count)) return true;
+  const size_t g5 = GroupAfter(s, n, i);
+  if (g5 < 1 || g5 > 3) return false;
+  AppendDigits(s, i + 1, g5, d, &count);
+  return CardNumberValid(d, count);
 }
 
 }  // namespace residency::tagging::internal

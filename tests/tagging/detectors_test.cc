@@ -1,5 +1,8 @@
 // Positive and negative cases for every detector, through the whole tagger (shipped config).
+#include <initializer_list>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -62,9 +65,46 @@ TEST(KrRrn, LeapDayDependsOnCenturyDigit) {
   EXPECT_FALSE(Has(TagText(ShippedPlan(), Rrn("030229", '4', "23456")), Detector::kKrRrn));
 }
 
-TEST(KrRrn, RejectsBadGenderDigitAndWrongLengths) {
-  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-0234567")), IsEmpty());
-  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "900101-9234567")), IsEmpty());
+TEST(KrRrn, SeventhDigitGivesCenturyAndDetector) {
+  // 9/0: Koreans born in the 1800s; 1/2: 1900s; 3/4: 2000s (kr_rrn). 5/6: foreigners born in the
+  // 1900s; 7/8: 2000s (kr_frn). Each with its own checksum formula.
+  for (char g : {'9', '0', '1', '2', '3', '4'}) {
+    const TagResult r = TagText(ShippedPlan(), "no. " + Rrn("900101", g, "23456"));
+    EXPECT_THAT(DetectorNames(r), ElementsAre("kr_rrn")) << g;
+    EXPECT_TRUE(r.high_confidence & (1u << static_cast<int>(Detector::kKrRrn))) << g;
+    const TagResult plain = TagText(ShippedPlan(), Rrn("851231", g, "00011", false, false));
+    EXPECT_THAT(DetectorNames(plain), ElementsAre("kr_rrn")) << g;
+  }
+  for (char g : {'5', '6', '7', '8'}) {
+    const TagResult r = TagText(ShippedPlan(), Rrn("900101", g, "23456", true, true, true));
+    EXPECT_THAT(DetectorNames(r), ElementsAre("kr_frn")) << g;
+    EXPECT_TRUE(r.high_confidence & (1u << static_cast<int>(Detector::kKrFrn))) << g;
+  }
+  // The 1800s numbers checked with the resident formula, not the foreigner one.
+  const TagResult wrong_formula = TagText(ShippedPlan(), Rrn("900101", '9', "23456", true, true,
+                                                             /*foreigner=*/true));
+  EXPECT_THAT(DetectorNames(wrong_formula), ElementsAre("kr_rrn"));
+  EXPECT_FALSE(wrong_formula.high_confidence & (1u << static_cast<int>(Detector::kKrRrn)));
+}
+
+TEST(KrRrn, LeapDayFollowsTheCenturyOfEverySeventhDigit) {
+  // Feb 29 of year 00: 1800 and 1900 are not leap years, 2000 is.
+  for (char g : {'9', '0', '1', '2', '5', '6'}) {
+    EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("000229", g, "23456"))), IsEmpty()) << g;
+  }
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("000229", '3', "23456"))),
+              ElementsAre("kr_rrn"));
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("000229", '8', "23456", true, true, true))),
+              ElementsAre("kr_frn"));
+  // 1804, 1896: leap years in the 1800s; 1801 is not.
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("040229", '9', "23456"))),
+              ElementsAre("kr_rrn"));
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("960229", '0', "23456"))),
+              ElementsAre("kr_rrn"));
+  EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), Rrn("010229", '0', "23456"))), IsEmpty());
+}
+
+TEST(KrRrn, RejectsWrongLengths) {
   const std::string ok = Rrn("900101", '1', "23456", true, false);
   EXPECT_FALSE(Has(TagText(ShippedPlan(), ok + "7"), Detector::kKrRrn));          // 14 digits
   EXPECT_FALSE(Has(TagText(ShippedPlan(), "5" + ok), Detector::kKrRrn));          // 14 digits
@@ -129,6 +169,162 @@ TEST(Card, LuhnAndShapes) {
                         "4111  1111 1111 1111", "4111_1111_1111_1111", "411 1111 1111 1111"}) {
     EXPECT_FALSE(Has(TagText(ShippedPlan(), s), Detector::kCard)) << s;
   }
+}
+
+// `head` padded with `fill` to `length` - 1 digits, then the Luhn check digit (computed here,
+// independently of the library).
+std::string CardNumber(const std::string& head, size_t length, char fill = '3') {
+  std::string s = head;
+  while (s.size() + 1 < length) s += fill;
+  int sum = 0;
+  for (size_t i = 0; i < s.size(); ++i) {  // s.size() - 1 - i: position from the right
+    int v = s[s.size() - 1 - i] - '0';
+    if (i % 2 == 0) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+    sum += v;
+  }
+  return s + static_cast<char>('0' + (10 - sum % 10) % 10);
+}
+
+std::string BreakLuhn(std::string s) {
+  s.back() = static_cast<char>('0' + (s.back() - '0' + 5) % 10);
+  return s;
+}
+
+std::string Group(const std::string& digits, std::initializer_list<size_t> groups, char sep) {
+  std::string out;
+  size_t at = 0;
+  for (size_t g : groups) {
+    if (at > 0) out += sep;
+    out += digits.substr(at, g);
+    at += g;
+  }
+  return out;
+}
+
+TEST(Card, EveryIssuerRangeAtEveryLength) {
+  struct Range {
+    const char* head;
+    std::vector<size_t> lengths;
+  };
+  const std::vector<Range> in_use = {
+      {"4", {13, 16, 19}},  // Visa
+      {"51", {16}},
+      {"55", {16}},  // Mastercard
+      {"2221", {16}},
+      {"2500", {16}},
+      {"2720", {16}},  // Mastercard 2-series
+      {"34", {15}},
+      {"37", {15}},  // American Express
+      {"6011", {16, 17, 18, 19}},
+      {"644", {16, 19}},
+      {"649", {16}},
+      {"65", {16, 19}},  // Discover
+      {"622126", {16}},
+      {"622925", {19}},  // Discover / UnionPay
+      {"3528", {16, 19}},
+      {"3589", {16, 17}},  // JCB
+      {"300", {14, 19}},
+      {"305", {14}},
+      {"3095", {14}},
+      {"36", {14, 16}},
+      {"38", {14}},
+      {"39", {19}},              // Diners Club
+      {"62", {16, 17, 18, 19}},  // UnionPay
+      {"5018", {12, 19}},
+      {"5020", {12}},
+      {"5038", {15}},
+      {"5893", {13}},
+      {"6304", {18}},
+      {"6759", {12}},
+      {"6761", {16}},
+      {"6763", {19}},
+      {"676770", {12}},
+      {"676774", {19}},  // Maestro
+      {"2200", {16, 19}},
+      {"2204", {17}},  // Mir
+      {"60", {16}},
+      {"81", {16}},
+      {"82", {16}},
+      {"508", {16}},  // RuPay
+      {"1", {15}},
+      {"19", {15}},    // UATP
+      {"5019", {16}},  // Dankort
+      {"9792", {16}},  // Troy
+      {"506099", {16, 18, 19}},
+      {"506198", {16}},
+      {"507865", {18}},
+      {"507964", {19}},  // Verve
+      {"636", {16, 19}},
+      {"637", {16}},
+      {"639", {16}},   // InterPayment, InstaPayment
+      {"2205", {16}},  // BORICA
+      {"8600", {16}},
+      {"5614", {16}},
+      {"9860", {16}},  // UzCard, Humo
+      {"9704", {16, 19}},
+      {"31", {19}},  // Napas, China T-Union
+  };
+  for (const Range& r : in_use) {
+    for (size_t len : r.lengths) {
+      const std::string n = CardNumber(r.head, len);
+      EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "pay " + n + ".")), ElementsAre("card"))
+          << n;
+      EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "pay " + BreakLuhn(n) + ".")), IsEmpty())
+          << BreakLuhn(n);
+    }
+  }
+}
+
+TEST(Card, OutOfRangeOrWrongLengthIsNotACard) {
+  const std::vector<std::pair<const char*, size_t>> not_cards = {
+      {"2220", 16}, {"2721", 16}, {"2199", 16}, {"2206", 16},  // between Mir, Mastercard
+      {"50", 16},   {"56", 16},   {"57", 16},   {"58", 16},   {"59", 16},
+      {"3527", 16}, {"3590", 16}, {"306", 14},  {"3094", 14}, {"3096", 14},
+      {"32", 16},   {"33", 16},   {"35", 15},   {"7", 16},    {"0", 16},
+      {"80", 16},   {"83", 16},   {"9", 16},    {"9791", 16}, {"4", 12},
+      {"4", 14},    {"4", 15},    {"4", 17},    {"4", 18},  // Visa: 13, 16, 19
+      {"51", 15},   {"55", 17},   {"2221", 19},             // Mastercard: 16
+      {"34", 14},   {"37", 16},                             // Amex: 15
+      {"1", 14},    {"1", 16},                              // UATP: 15
+      {"6011", 15}, {"62", 15},   {"3528", 15}, {"36", 13},   {"2200", 15},
+      {"60", 17},   {"81", 19},   {"5019", 17}, {"9792", 19}, {"8600", 17},
+      {"5018", 11}, {"6", 12},    {"637", 19},  {"31", 16},
+  };
+  for (const auto& [head, len] : not_cards) {
+    const std::string n = CardNumber(head, len);
+    EXPECT_FALSE(Has(TagText(ShippedPlan(), "pay " + n + "."), Detector::kCard)) << n;
+  }
+}
+
+TEST(Card, GroupedFormsPerLength) {
+  const std::string visa = CardNumber("4", 16), amex = CardNumber("37", 15),
+                    uatp = CardNumber("1", 15), diners = CardNumber("36", 14),
+                    union19 = CardNumber("62", 19), mir = CardNumber("2201", 16),
+                    mc2 = CardNumber("2221", 16);
+  for (char sep : {' ', '-'}) {
+    for (const std::string& s :
+         {Group(visa, {4, 4, 4, 4}, sep), Group(mir, {4, 4, 4, 4}, sep),
+          Group(mc2, {4, 4, 4, 4}, sep), Group(amex, {4, 6, 5}, sep), Group(uatp, {4, 5, 6}, sep),
+          Group(uatp, {4, 6, 5}, sep), Group(diners, {4, 6, 4}, sep),
+          Group(union19, {4, 4, 4, 4, 3}, sep)}) {
+      EXPECT_THAT(DetectorNames(TagText(ShippedPlan(), "card " + s + " ok")), ElementsAre("card"))
+          << s;
+      EXPECT_FALSE(Has(TagText(ShippedPlan(), "card " + BreakLuhn(s) + " ok"), Detector::kCard))
+          << s;
+    }
+  }
+  // A 4-4-4-4 number followed by a short group is a card when either reading is one.
+  EXPECT_TRUE(
+      Has(TagText(ShippedPlan(), Group(visa, {4, 4, 4, 4}, ' ') + " 123"), Detector::kCard));
+  // Groups that give a length the range does not have.
+  EXPECT_FALSE(
+      Has(TagText(ShippedPlan(), Group(CardNumber("4", 15), {4, 6, 5}, ' ')), Detector::kCard));
+  EXPECT_FALSE(
+      Has(TagText(ShippedPlan(), Group(CardNumber("51", 14), {4, 6, 4}, ' ')), Detector::kCard));
+  EXPECT_FALSE(
+      Has(TagText(ShippedPlan(), Group(CardNumber("37", 16), {4, 4, 4, 4}, '-')), Detector::kCard));
+  // A wrong grouping of a right number.
+  EXPECT_FALSE(Has(TagText(ShippedPlan(), Group(visa, {4, 5, 3, 4}, ' ')), Detector::kCard));
 }
 
 TEST(KrRrnKeyword, KeywordsAndBoundaries) {
@@ -212,6 +408,11 @@ TEST(Verifiers, LuhnAndDates) {
   EXPECT_FALSE(internal::ValidBirthDate(97, 2, 29, 6));
   EXPECT_FALSE(internal::ValidBirthDate(97, 4, 31, 1));
   EXPECT_TRUE(internal::ValidBirthDate(97, 12, 31, 1));
+  EXPECT_FALSE(internal::ValidBirthDate(0, 2, 29, 9));  // 1800
+  EXPECT_FALSE(internal::ValidBirthDate(0, 2, 29, 0));
+  EXPECT_TRUE(internal::ValidBirthDate(4, 2, 29, 0));   // 1804
+  EXPECT_TRUE(internal::ValidBirthDate(0, 2, 29, 7));   // 2000
+  EXPECT_FALSE(internal::ValidBirthDate(0, 2, 29, 5));  // 1900
 }
 
 }  // namespace

@@ -41,14 +41,16 @@ inline std::string Two(int v) {
   return s;
 }
 
-// A registration number with a valid birth date. `foreigner`: G in 5-8. `valid_checksum`: the
-// pre-2020 check digit; otherwise a random tail (post-2020 style). `dash`: YYMMDD-GNNNNNN.
+// A registration number with a valid birth date. G: 9, 0, 1-4 for Koreans (born in the 1800s,
+// 1900s, 2000s), 5-8 for foreigners (`foreigner`). `valid_checksum`: the pre-2020 check digit;
+// otherwise a random tail (post-2020 style). `dash`: YYMMDD-GNNNNNN.
 inline std::string RegistrationNumber(Rng& r, bool foreigner, bool valid_checksum, bool dash) {
   static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const int yy = static_cast<int>(r.Below(100));
   const int mm = 1 + static_cast<int>(r.Below(12));
   const int dd = 1 + static_cast<int>(r.Below(kDays[mm - 1]));
-  const int g = (foreigner ? 5 : 1) + static_cast<int>(r.Below(4));
+  static constexpr int kKorean[6] = {9, 0, 1, 2, 3, 4};
+  const int g = foreigner ? 5 + static_cast<int>(r.Below(4)) : kKorean[r.Below(6)];
   int d[13];
   const std::string head = Two(yy) + Two(mm) + Two(dd);
   for (int i = 0; i < 6; ++i) d[i] = head[i] - '0';
@@ -86,25 +88,48 @@ inline std::string Email(Rng& r) {
   return std::string(kUsers[r.Below(5)]) + "@" + kDomains[r.Below(3)];
 }
 
+// A Luhn-valid card number of an issuer range in use, written contiguous or in the groups its
+// length is printed in (4-4-4-4, 4-6-5, 4-5-6, 4-6-4, 4-4-4-4-3).
 inline std::string Card(Rng& r) {
-  int d[16];
-  d[0] = 4 + static_cast<int>(r.Below(2));
-  for (int i = 1; i < 15; ++i) d[i] = static_cast<int>(r.Below(10));
+  struct Kind {
+    const char* prefix;
+    int length;
+    int groups[5];  // {0}: contiguous only
+  };
+  static constexpr Kind kKinds[] = {{"4", 16, {4, 4, 4, 4}},     {"4", 13, {0}},
+                                    {"4", 19, {4, 4, 4, 4, 3}},  {"5", 16, {4, 4, 4, 4}},
+                                    {"2221", 16, {4, 4, 4, 4}},  {"2720", 16, {4, 4, 4, 4}},
+                                    {"34", 15, {4, 6, 5}},       {"37", 15, {4, 6, 5}},
+                                    {"6011", 16, {4, 4, 4, 4}},  {"65", 19, {4, 4, 4, 4, 3}},
+                                    {"3530", 16, {4, 4, 4, 4}},  {"36", 14, {4, 6, 4}},
+                                    {"62", 19, {4, 4, 4, 4, 3}}, {"6759", 12, {0}},
+                                    {"2202", 16, {4, 4, 4, 4}},  {"1", 15, {4, 5, 6}},
+                                    {"81", 16, {4, 4, 4, 4}},    {"9792", 16, {4, 4, 4, 4}}};
+  const Kind& k = kKinds[r.Below(sizeof(kKinds) / sizeof(kKinds[0]))];
+  int d[19];
+  int n = 0;
+  for (const char* c = k.prefix; *c != '\0'; ++c) d[n++] = *c - '0';
+  if (k.prefix[0] == '5' && k.prefix[1] == '\0') d[n++] = 1 + static_cast<int>(r.Below(5));
+  while (n < k.length - 1) d[n++] = static_cast<int>(r.Below(10));
   int sum = 0;
-  for (int i = 0; i < 15; ++i) {  // positions from the right, check digit excluded
-    int v = d[14 - i];
+  for (int i = 0; i < n; ++i) {  // positions from the right, check digit excluded
+    int v = d[n - 1 - i];
     if (i % 2 == 0) {
       v *= 2;
       if (v > 9) v -= 9;
     }
     sum += v;
   }
-  d[15] = (10 - sum % 10) % 10;
+  d[n++] = (10 - sum % 10) % 10;
   std::string s;
-  const bool grouped = r.Chance(0.5);
-  for (int i = 0; i < 16; ++i) {
-    if (grouped && i > 0 && i % 4 == 0) s += (r.Chance(0.5) ? ' ' : '-');
+  const bool grouped = k.groups[0] != 0 && r.Chance(0.5);
+  for (int i = 0, g = 0, left = k.groups[0]; i < n; ++i) {
+    if (grouped && left == 0) {
+      s += r.Chance(0.5) ? ' ' : '-';
+      left = k.groups[++g];
+    }
     s += static_cast<char>('0' + d[i]);
+    --left;
   }
   return s;
 }
@@ -129,7 +154,8 @@ inline std::string Pii(Rng& r) {
 }
 
 // kDigits: prose where about 12 % of the tokens are numbers, dates, order ids or JSON number
-// arrays (twice the 5.4 % of the research corpus behind the SPEC bar); kDigitsHeavy: about 60 %.
+// arrays (twice the 5.4 % of the research corpus behind the digit-dense bar); kDigitsHeavy: about
+// 60 %.
 enum class Kind { kEnglish, kKorean, kDigits, kChatJson, kDigitsHeavy };
 
 inline std::string Token(Rng& r, Kind kind) {
@@ -221,6 +247,13 @@ inline std::vector<std::string> Adversarial(uint64_t seed, size_t size) {
   s.clear();
   while (s.size() < size) s += "rRrR주주민";
   v.push_back(s);  // keyword prefixes that do not complete
+  s.clear();
+  while (s.size() < size) {
+    const int g2 = 4 + static_cast<int>(r.Below(3)), g3 = 4 + static_cast<int>(r.Below(3));
+    s += Digits(r, 4) + (r.Chance(0.5) ? " " : "-") + Digits(r, g2) + " " + Digits(r, g3) + " 1" +
+         Digits(r, 11 + static_cast<int>(r.Below(8))) + " ";
+  }
+  v.push_back(s);  // card-like groups and 12-19 digit runs
   for (std::string& x : v) x.resize(size);
   return v;
 }
