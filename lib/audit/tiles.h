@@ -64,7 +64,8 @@ class TileStore : public TileSource {
   virtual absl::Status PutDurable(const std::string& path, std::string_view data) = 0;
 };
 
-// A directory on the local file system (created when missing). Barrier is one syncfs(2).
+// A directory on the local file system (created when missing). Put writes a temporary file,
+// fdatasyncs it and renames it; Barrier fsyncs the directories renamed into.
 absl::StatusOr<std::unique_ptr<TileStore>> OpenDirTileStore(const std::string& dir);
 // A directory or an `http://` / `https://` base URL (libcurl) for reading.
 absl::StatusOr<std::unique_ptr<TileSource>> OpenTileSource(const std::string& location);

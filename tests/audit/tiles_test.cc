@@ -3,6 +3,8 @@
 #include "audit/tiles.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -352,6 +354,84 @@ TEST(Cosignature, FormatAndVerification) {
   std::string other = *log->Sign(FormatCheckpointText("log/1", 4, TreeHasher::Empty()));
   other += note.substr(note.rfind("\xE2\x80\x94 "));
   EXPECT_EQ(VerifyCosignature(*ParseNote(other), key), CosignatureVerdict::kBad);
+}
+
+}  // namespace
+}  // namespace residency::audit
+
+namespace residency::audit {
+namespace {
+
+DecisionRecord Decision(int i) {
+  DecisionRecord d;
+  d.decision = i % 3 ? "allow" : "deny";
+  d.rule_ids = {"rule." + std::to_string(i % 7)};
+  d.tags = {"EU:personal"};
+  d.policy_digest = "sha256:" + std::string(64, 'a');
+  return d;
+}
+
+// Continuous publication from AuditLog, and a resumed log bringing its tiles up to date.
+TEST(TilesPublication, AuditLogPublishesAndResumes) {
+  TempDir dir;
+  auto vkey = GenerateAuditKey("pub", dir.path());
+  ASSERT_TRUE(vkey.ok()) << vkey.status();
+  AuditOptions o;
+  o.audit_dir = dir.path() + "/logs";
+  std::filesystem::create_directories(o.audit_dir);
+  o.key_file = dir.path() + "/pub.pem";
+  o.tiles_dir = dir.path() + "/tiles";
+  o.checkpoint_every_records = 100;
+  // A first process writes and dies without closing (kill -9 after its last Flush).
+  const std::string id = "20260101T000000Z-0000abcd";
+  o.log_id = id;
+  const std::string log_dir = o.audit_dir + "/" + id, tiles = o.tiles_dir + "/" + id;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto log = AuditLog::Open(o);
+    if (!log.ok()) _exit(3);
+    for (int i = 0; i < 1000; ++i) {
+      if (!(*log)->Append(Decision(i)).ok()) _exit(4);
+    }
+    if (!(*log)->Flush().ok()) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  AuditTilesVerifyOptions vo;
+  vo.vkeys = {*vkey};
+  // Publication is asynchronous: whatever was published before the crash verifies.
+  std::string first_checkpoint;
+  uint64_t first = 0;
+  if (std::filesystem::exists(tiles + "/checkpoint")) {
+    auto report = *VerifyAuditTiles(tiles, vo);
+    EXPECT_EQ(report.status, AuditLogStatus::kValid)
+        << (report.findings.empty() ? "" : report.findings[0].message);
+    first = report.records;
+    first_checkpoint = ReadAll(tiles + "/checkpoint");
+  }
+  // Resume: the tiles continue from where they were, consistent with the first checkpoint.
+  o.resume_log_dir = log_dir;
+  o.log_id.clear();
+  {
+    auto log = AuditLog::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE((*log)->Append(Decision(i)).ok());
+    ASSERT_TRUE((*log)->Close().ok());
+  }
+  if (!first_checkpoint.empty()) vo.trusted_checkpoints = {first_checkpoint};
+  auto report = *VerifyAuditTiles(tiles, vo);
+  EXPECT_EQ(report.status, AuditLogStatus::kValid)
+      << (report.findings.empty() ? "" : report.findings[0].message);
+  EXPECT_GT(report.records, 1300u);
+  EXPECT_GT(report.records, first);
+  // `audit tiles` over the same log builds the same checkpoint.
+  auto size = PublishAuditTiles(log_dir, dir.path() + "/rebuilt");
+  ASSERT_TRUE(size.ok()) << size.status();
+  EXPECT_EQ(*size, report.records);
+  EXPECT_EQ(ReadAll(dir.path() + "/rebuilt/checkpoint"), ReadAll(tiles + "/checkpoint"));
 }
 
 }  // namespace
