@@ -112,9 +112,8 @@ class DirTileStore : public TileStore {
   absl::Status Put(const std::string& path, std::string_view data) override {
     return Write(path, data, false);
   }
-  // Every Put was fdatasynced before its rename; what is left is the directory entries. (One
-  // syncfs would do it all, but it walks every cached inode of the file system: far slower on a
-  // busy machine.)
+  // Every Put was fdatasynced before its rename; what is left is the directory entries (a
+  // syncfs would also flush every other writer's data on the file system).
   absl::Status Barrier() override {
     for (const std::string& d : dirty_dirs_) {
       int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
