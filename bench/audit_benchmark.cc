@@ -36,6 +36,7 @@
 #include "audit/record.h"
 #include "internal/openssl_util.h"
 #include "residency/audit.h"
+#include "residency/audit_tiles.h"
 
 namespace {
 
@@ -152,10 +153,13 @@ std::vector<double> g_process_cpu_ns;  // CPU time per record of the whole proce
 std::vector<double> g_append_wall;     // records per wall-clock second
 
 // Returns records per CPU-second of the process (see the file comment).
-double AppendPerCpuSecond(uint64_t n) {
+// With `tiles`, the log is also published as C2SP tiles at every checkpoint.
+double AppendPerCpuSecond(uint64_t n, bool tiles = false) {
   std::vector<DecisionRecord> recs;
   for (uint64_t i = 0; i < 64; ++i) recs.push_back(Sample(i));
-  auto log = AuditLog::Open(Ws().Options());
+  AuditOptions opts = Ws().Options();
+  if (tiles) opts.tiles_dir = Ws().root + "/tiles";
+  auto log = AuditLog::Open(opts);
   if (!log.ok()) Fail(log.status());
   auto t0 = Clock::now();
   double p0 = CpuSeconds();
@@ -170,6 +174,10 @@ double AppendPerCpuSecond(uint64_t n) {
   double cpu = CpuSeconds() - p0;
   if (absl::Status s = (*log)->Close(); !s.ok()) Fail(s);
   std::filesystem::remove_all((*log)->log_dir());
+  if (tiles) {
+    std::filesystem::remove_all(opts.tiles_dir);
+    return n / cpu;
+  }
   g_process_cpu_ns.push_back(cpu * 1e9 / n);
   g_append_wall.push_back(n / secs);
   return n / cpu;
@@ -198,8 +206,12 @@ int Summary(bool full) {
   const int reps = full ? 7 : 5;
   const uint64_t n_append = full ? 4000000 : 1000000;
   const uint64_t n_latency = full ? 1000000 : 200000;
-  std::vector<double> append, p50, verify;
-  for (int r = 0; r < reps; ++r) append.push_back(AppendPerCpuSecond(n_append));
+  std::vector<double> append, p50, verify, append_tiles, verify_tiles;
+  // Interleaved, so that load from elsewhere hits both alike.
+  for (int r = 0; r < reps; ++r) {
+    append.push_back(AppendPerCpuSecond(n_append));
+    append_tiles.push_back(AppendPerCpuSecond(n_append, true));
+  }
   for (int r = 0; r < reps; ++r) p50.push_back(AppendP50Ns(n_latency));
   // One log to verify, written once.
   std::string dir;
@@ -228,11 +240,37 @@ int Summary(bool full) {
     verify.push_back(records / cpu);
     verify_wall.push_back(records / secs);
   }
+  // The same log as C2SP tiles, verified from the directory (every entry and tile).
+  const std::string tiles = Ws().root + "/verify-tiles";
+  if (auto published = residency::PublishAuditTiles(dir, tiles); !published.ok()) {
+    Fail(published.status());
+  }
+  residency::AuditTilesVerifyOptions tvo;
+  tvo.vkeys = {Ws().vkey};
+  for (int r = 0; r < reps; ++r) {
+    double c0 = CpuSeconds();
+    auto report = residency::VerifyAuditTiles(tiles, tvo);
+    double cpu = CpuSeconds() - c0;
+    if (!report.ok()) Fail(report.status());
+    if (report->status != residency::AuditLogStatus::kValid) {
+      Fail(absl::InternalError("benchmark tiles do not verify"));
+    }
+    verify_tiles.push_back(report->records / cpu);
+  }
+  std::filesystem::remove_all(tiles);
   std::filesystem::remove_all(dir);
+  const double overhead = Median(append_tiles) / Median(append);
   std::printf(
       "{\"audit_append_per_s\": %.0f, \"audit_append_wall_per_s\": %.0f, "
-      "\"audit_verify_per_s\": %.0f, \"audit_overhead_p50_ns\": %.1f}\n",
-      Median(append), Median(g_append_wall), Median(verify), Median(p50));
+      "\"audit_verify_per_s\": %.0f, \"audit_overhead_p50_ns\": %.1f, "
+      "\"audit_tiles_publish_overhead\": %.3f, \"audit_verify_tiles_per_s\": %.0f}\n",
+      Median(append), Median(g_append_wall), Median(verify), Median(p50), overhead,
+      Median(verify_tiles));
+  std::fprintf(stderr, "audit: append with tiles publication %.0f records/cpu-s (runs:",
+               Median(append_tiles));
+  for (double a : append_tiles) std::fprintf(stderr, " %.0f", a);
+  std::fprintf(stderr, "), ratio %.3f; verify from tiles %.0f records/cpu-s\n", overhead,
+               Median(verify_tiles));
   std::fprintf(stderr, "audit: append %.0f records/cpu-s (runs:", Median(append));
   for (double a : append) std::fprintf(stderr, " %.0f", a);
   std::fprintf(stderr, "), %.0f/s wall (runs:", Median(g_append_wall));

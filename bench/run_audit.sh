@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # bench/run_audit.sh OUTDIR [--full]: runs the audit benchmarks from $RESIDENCY_BENCH_BUILD (see
-# bench/run.sh) and writes OUTDIR/audit.json with audit_append_per_s, audit_verify_per_s and
-# audit_overhead_p50_ns (medians of repeated runs, our own timing harness). About a minute.
+# bench/run.sh) and writes OUTDIR/audit.json with audit_append_per_s, audit_verify_per_s,
+# audit_overhead_p50_ns, audit_tiles_publish_overhead (append throughput with continuous C2SP
+# tiles publication over without it; bar >= 0.8) and audit_verify_tiles_per_s (records verified
+# per CPU-second from a local tiles tree; bar >= 1,000,000): medians of repeated runs, our own
+# timing harness. A few minutes.
 set -euo pipefail
 out="${1:?usage: run_audit.sh OUTDIR [--full]}"
 full=""

@@ -4,6 +4,8 @@ find_package(absl CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
 find_package(nlohmann_json 3.10 CONFIG REQUIRED)
 find_package(Threads REQUIRED)
+# libcurl: `residency audit verify|witness|monitor` read published tiles over HTTP(S).
+find_package(CURL REQUIRED)
 # Debian's RE2 ships only a pkg-config file.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)

@@ -13,6 +13,7 @@ jobs=${RESIDENCY_JOBS:-$(nproc)}
 PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre2-dev
   libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   python3 python3-yaml python3-jsonschema python3-pytest python3-dev pybind11-dev
+  libcurl4-openssl-dev nginx python3-cryptography
   clang libclang-rt-14-dev)
 
 deps() {

@@ -135,6 +135,11 @@ struct AuditOptions {
   std::string commitment_secret;
   // Optional extra destination of durable records and checkpoints. May be null.
   std::shared_ptr<AuditSink> sink;
+  // Publish the log continuously in the C2SP tlog-tiles layout (static files: `checkpoint`,
+  // `tile/...`; see docs/audit.md) under `tiles_dir/<log id>/`, at every checkpoint. Empty: no
+  // publication. A resumed log first brings its tiles up to date. A failed publication fails the
+  // log (fail closed), like a failed sink.
+  std::string tiles_dir;
 };
 
 // An open audit log. Thread safety: Append, Flush and the accessors may be called from any

@@ -738,7 +738,9 @@ void Log::Run() {
 
 absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLogWithSigner(
     const AuditOptions& options, FileSystem* fs, std::unique_ptr<NoteSigner> signer) {
-  auto log = std::make_unique<Log>(options, fs, std::move(signer));
+  // Tiles publication (issue 19) rides on the sink interface: see tiles_sink.cc.
+  RESIDENCY_ASSIGN_OR_RETURN(AuditOptions with_tiles, WithTilesPublication(options, fs));
+  auto log = std::make_unique<Log>(with_tiles, fs, std::move(signer));
   RESIDENCY_RETURN_IF_ERROR(log->Start());
   return std::unique_ptr<AuditLog>(std::move(log));
 }

@@ -18,6 +18,10 @@ absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(const AuditOptions& optio
 absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLogWithSigner(
     const AuditOptions& options, FileSystem* fs, std::unique_ptr<NoteSigner> signer);
 
+// `options` with a sink that publishes C2SP tiles chained before its own sink, when
+// `options.tiles_dir` is set; otherwise `options` unchanged (tiles_sink.cc).
+absl::StatusOr<AuditOptions> WithTilesPublication(const AuditOptions& options, FileSystem* fs);
+
 }  // namespace residency::audit
 
 #endif  // RESIDENCY_LIB_AUDIT_LOG_H_

@@ -273,6 +273,23 @@ absl::StatusOr<std::string> NoteSigner::Sign(std::string_view text) const {
                       Base64Encode(blob), "\n");
 }
 
+absl::StatusOr<std::string> NoteSigner::SignRaw(std::string_view msg) const {
+  internal::UniqueEvpMdCtx ctx(EVP_MD_CTX_new());
+  unsigned char sig[64];
+  size_t len = sizeof(sig);
+  if (!ctx ||
+      EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr, key_.get(), nullptr) !=
+          1 ||
+      EVP_DigestSign(ctx.get(), sig, &len, reinterpret_cast<const unsigned char*>(msg.data()),
+                     msg.size()) != 1 ||
+      len != 64) {
+    return internal::DrainOpenSslErrors("ed25519 signing failed");
+  }
+  return std::string(reinterpret_cast<const char*>(sig), len);
+}
+
+absl::StatusOr<std::string> NoteSigner::PublicKey() const { return RawPublicKey(key_.get()); }
+
 absl::StatusOr<std::string> NoteSigner::PrivatePem() const {
   UniqueBio bio(BIO_new(BIO_s_mem()));
   if (!bio ||

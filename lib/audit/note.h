@@ -39,6 +39,10 @@ class NoteSigner {
   // The signed note: `text`, a blank line, `— <name> <base64(keyhash || sig)>\n`.
   absl::StatusOr<std::string> Sign(std::string_view text) const;
   absl::StatusOr<std::string> PrivatePem() const;
+  // A bare Ed25519 signature (64 bytes) over `msg` (cosignatures sign their own message).
+  absl::StatusOr<std::string> SignRaw(std::string_view msg) const;
+  // The raw 32-byte Ed25519 public key.
+  absl::StatusOr<std::string> PublicKey() const;
 
  private:
   NoteSigner() = default;

@@ -15,13 +15,22 @@ namespace residency::cli {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: residency audit <keygen|verify|show|prove> [options]\n\n"
+    "usage: residency audit <keygen|verify|show|prove|tiles|witness|witness-keygen|monitor> "
+    "[options]\n\n"
     "  keygen --name NAME --out DIR        write DIR/NAME.pem (private) and DIR/NAME.vkey\n"
     "  verify --key K.vkey [--key ...] [--open] [--trusted-checkpoint FILE] [--format json]\n"
     "         DIR|LOG                      verify every log under the path offline\n"
     "  verify --key K.vkey --proof FILE    check one tlog-proof offline\n"
     "  show [--raw | --checkpoints] LOG    records as JSON lines; leaves as base64; notes\n"
-    "  prove --index N LOG                 print a c2sp.org/tlog-proof for record N\n\n"
+    "  prove --index N LOG                 print a c2sp.org/tlog-proof for record N\n"
+    "  tiles LOG OUTDIR                    publish LOG as C2SP tlog-tiles under OUTDIR\n"
+    "  verify --key K [--witness W ...] [--witnesses-needed K] [--trusted-checkpoint F]\n"
+    "         [--checkpoint F] [--no-entries] TILES|URL   verify a published tree\n"
+    "  prove --index N --key K TILES|URL   a tlog-proof from tiles\n"
+    "  witness-keygen --name NAME --out DIR   a witness key (cosignature/v1 vkey)\n"
+    "  witness --key W.pem --log-key K --state DIR [--update] [--out F] TILES|URL\n"
+    "                                      cosign a checkpoint consistent with the last one seen\n"
+    "  monitor --key K --state FILE TILES|URL...   follow many logs; JSON lines\n\n"
     "verify exits 0 when every log is valid, 1 on findings (invalid, missing, truncated, gap,\n"
     "equivocation), 2 when it could not run.\n";
 
@@ -247,11 +256,21 @@ int RunAudit(int argc, char** argv) {
     return kExitOk;
   }
   // CLI11 sees "residency audit <sub>" as the program name and the rest as arguments.
+  // C2SP tiles, witnesses and the monitor: audit_tiles_cmd.cc.
+  if (sub == "tiles") return RunAuditTilesPublish(argc - 1, argv + 1);
+  if (sub == "witness") return RunAuditWitness(argc - 1, argv + 1);
+  if (sub == "witness-keygen") return RunAuditWitnessKeygen(argc - 1, argv + 1);
+  if (sub == "monitor") return RunAuditMonitor(argc - 1, argv + 1);
+  if ((sub == "verify" || sub == "prove") && IsAuditTilesInvocation(argc - 1, argv + 1)) {
+    return sub == "verify" ? RunAuditVerifyTiles(argc - 1, argv + 1)
+                           : RunAuditProveTiles(argc - 1, argv + 1);
+  }
   if (sub == "keygen") return Keygen(argc - 1, argv + 1);
   if (sub == "verify") return Verify(argc - 1, argv + 1);
   if (sub == "show") return Show(argc - 1, argv + 1);
   if (sub == "prove") return Prove(argc - 1, argv + 1);
-  Error("unknown subcommand `" + Printable(sub) + "` (keygen, verify, show, prove)");
+  Error("unknown subcommand `" + Printable(sub) +
+        "` (keygen, verify, show, prove, tiles, witness, witness-keygen, monitor)");
   return kExitCannotRun;
 }
 

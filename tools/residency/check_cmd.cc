@@ -99,6 +99,10 @@ int RunCheck(int argc, char** argv) {
                  "write a signed audit record of every decision to a new log in DIR/<log id>/");
   app.add_option("--audit-key", audit_key, "Ed25519 key (PKCS#8 PEM) that signs the checkpoints");
   app.add_flag("--audit-sync", audit_sync, "acknowledge each record only once it is fsynced");
+  std::string audit_tiles;
+  app.add_option("--audit-tiles", audit_tiles,
+                 "also publish the audit log as C2SP tlog-tiles in DIR/<log id>/ at every "
+                 "checkpoint");
   if (int rc = ParseFlags(app, "residency check", argc, argv); rc >= 0) return rc;
 
   EvalOptions options;
@@ -126,6 +130,10 @@ int RunCheck(int argc, char** argv) {
     std::fprintf(stderr, "residency check: --audit-log and --audit-key go together\n");
     return kExitCannotRun;
   }
+  if (!audit_tiles.empty() && audit_dir.empty()) {
+    std::fprintf(stderr, "residency check: --audit-tiles needs --audit-log\n");
+    return kExitCannotRun;
+  }
   if (!audit_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(audit_dir, ec);  // Open reports what still fails
@@ -133,6 +141,7 @@ int RunCheck(int argc, char** argv) {
     ao.audit_dir = audit_dir;
     ao.key_file = audit_key;
     if (audit_sync) ao.durability = AuditDurability::kSync;
+    ao.tiles_dir = audit_tiles;
     auto opened = AuditLog::Open(ao);
     if (!opened.ok()) {
       std::fprintf(stderr, "residency check: audit log: %s\n",

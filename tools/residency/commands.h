@@ -13,6 +13,15 @@ int RunTag(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunDiff(int argc, char** argv);
 
+// `residency audit` parts over C2SP tiles (audit_tiles_cmd.cc), reached from RunAudit.
+bool IsAuditTilesInvocation(int argc, char** argv);
+int RunAuditTilesPublish(int argc, char** argv);
+int RunAuditVerifyTiles(int argc, char** argv);
+int RunAuditProveTiles(int argc, char** argv);
+int RunAuditWitness(int argc, char** argv);
+int RunAuditWitnessKeygen(int argc, char** argv);
+int RunAuditMonitor(int argc, char** argv);
+
 // Exit statuses shared by every subcommand.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFindings = 1;
