@@ -1,10 +1,16 @@
 // Input at the edges of the compiler: nothing is accepted in part, every mistake gets a precise
 // diagnostic (issue 13, items 1, 5 and 6).
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "policy/compiler.h"
+#include "residency/lint.h"
 #include "residency/policy.h"
 #include "testing/fixtures.h"
 
@@ -144,6 +150,60 @@ TEST(LintTaggingFiles, MisspelledKeyIsAnErrorAtItsPositionWithAHint) {
   EXPECT_EQ(d->line, 3);
   EXPECT_EQ(d->column, 1);
   EXPECT_THAT(d->message, HasSubstr("did you mean `max_scan_bytes`"));
+}
+
+// The tests-file validator is the source of truth; policies/schema/tests.schema.json must name
+// exactly its keys and decisions, and the validator must accept exactly its own key lists.
+TEST(LintTestsFiles, SchemaAndValidatorAgreeKeyByKey) {
+  std::ifstream in(std::string(RESIDENCY_SOURCE_DIR) + "/policies/schema/tests.schema.json");
+  ASSERT_TRUE(in) << "tests.schema.json not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const nlohmann::json schema = nlohmann::json::parse(ss.str());
+  auto keys = [](const nlohmann::json& props) {
+    std::set<std::string> out;
+    for (auto it = props.begin(); it != props.end(); ++it) out.insert(it.key());
+    return out;
+  };
+  auto set_of = [](const std::vector<std::string>& v) {
+    return std::set<std::string>(v.begin(), v.end());
+  };
+  using namespace policy_internal;  // NOLINT(build/namespaces)
+  const nlohmann::json& kase = schema["$defs"]["case"];
+  EXPECT_EQ(keys(schema["properties"]), set_of(TestsFileKeys()));
+  // `note` is a comment the validator ignores; the schema does not name it.
+  std::set<std::string> case_keys = set_of(TestCaseKeys());
+  case_keys.erase("note");
+  EXPECT_EQ(keys(kase["properties"]), case_keys);
+  EXPECT_EQ(keys(kase["properties"]["want"]["properties"]), set_of(TestWantKeys()));
+  EXPECT_EQ(set_of(kase["properties"]["want"]["properties"]["decision"]["enum"]
+                       .get<std::vector<std::string>>()),
+            set_of(TestDecisions()));
+  // The validator accepts every listed key and refuses one that is not listed.
+  for (const auto& k : TestCaseKeys()) {
+    std::string text = "kind: tests\ncases:\n  - {name: n, request_file: r.json, want: {}, " +
+                       (k == "name" || k == "want" || k == "request_file"
+                            ? std::string("note: x")
+                            : k + (k == "now" ? ": \"2026-01-01\"" : k == "request" ? ": " : ": x")) +
+                       "}\n";
+    if (k == "request") text = "kind: tests\ncases:\n  - {name: n, request: {}, want: {}}\n";
+    for (const auto& d : CheckFolderFile({"t.yaml", text})) {
+      EXPECT_NE(d.code, "unknown-key") << k << ": " << FormatDiagnostic(d);
+    }
+  }
+  for (const auto& k : TestWantKeys()) {
+    std::string text = "kind: tests\ncases:\n  - {name: n, request_file: r.json, want: {" + k +
+                       (k == "decision" ? ": deny" : ": [x]") + "}}\n";
+    for (const auto& d : CheckFolderFile({"t.yaml", text})) {
+      EXPECT_NE(d.code, "unknown-key") << k << ": " << FormatDiagnostic(d);
+    }
+  }
+  bool refused = false;
+  for (const auto& d : CheckFolderFile(
+           {"t.yaml", "kind: tests\ncases:\n  - {name: n, request_file: r, want: {}, x: 1}\n"})) {
+    refused |= d.code == "unknown-key";
+  }
+  EXPECT_TRUE(refused);
 }
 
 // ---- item 6: precise messages ----------------------------------------------------------------
