@@ -181,11 +181,13 @@ TEST(LintTestsFiles, SchemaAndValidatorAgreeKeyByKey) {
             set_of(TestDecisions()));
   // The validator accepts every listed key and refuses one that is not listed.
   for (const auto& k : TestCaseKeys()) {
-    std::string text = "kind: tests\ncases:\n  - {name: n, request_file: r.json, want: {}, " +
-                       (k == "name" || k == "want" || k == "request_file"
-                            ? std::string("note: x")
-                            : k + (k == "now" ? ": \"2026-01-01\"" : k == "request" ? ": " : ": x")) +
-                       "}\n";
+    std::string text =
+        "kind: tests\ncases:\n  - {name: n, request_file: r.json, want: {}, " +
+        (k == "name" || k == "want" || k == "request_file" ? std::string("note: x")
+                                                           : k + (k == "now" ? ": \"2026-01-01\""
+                                                                  : k == "request" ? ": "
+                                                                                   : ": x")) +
+        "}\n";
     if (k == "request") text = "kind: tests\ncases:\n  - {name: n, request: {}, want: {}}\n";
     for (const auto& d : CheckFolderFile({"t.yaml", text})) {
       EXPECT_NE(d.code, "unknown-key") << k << ": " << FormatDiagnostic(d);
