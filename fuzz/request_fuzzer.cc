@@ -1,5 +1,8 @@
 // Request JSON/YAML: parse, then evaluate what parses against a small policy set. Never crashes;
-// a parsed request always gets a decision or a non-OK status, and rendering is deterministic.
+// a parsed request always gets a decision or a non-OK status, and rendering is deterministic. A
+// YAML text that yaml-cpp reads as more than one document never parses.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -52,6 +55,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   auto req = residency::ParseRequest(text);
   if (!req.ok()) return 0;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] != '{' && text[first] != '[') {
+    size_t docs = 0;
+    try {
+      docs = YAML::LoadAll(text).size();
+    } catch (const std::exception&) {
+    }
+    if (docs > 1) std::abort();
+  }
   residency::EvalOptions o;
   o.now = absl::FromUnixSeconds(1782777600);
   auto a = residency::Evaluate(Snapshot(), *req, o);

@@ -17,6 +17,12 @@ enum class LintFormat { kText, kJson, kSarif };
 // diagnostic code.
 std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFormat format);
 
+// Checks one file of a policy folder on its own: that it is UTF-8, one YAML document, a mapping
+// with a known `kind:`, and, for `kind: tests` and `kind: tagging` files, every key and value
+// (as a compile of the folder does). Policies and the catalogue need the whole folder to be
+// checked further (CompilePolicies). `residency test` runs this on every test file first.
+std::vector<Diagnostic> CheckFolderFile(const PolicySource& source);
+
 // Counts of each severity.
 int CountErrors(const std::vector<Diagnostic>& diagnostics);
 int CountWarnings(const std::vector<Diagnostic>& diagnostics);

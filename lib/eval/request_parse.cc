@@ -11,7 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "internal/status_macros.h"
+#include "internal/text_util.h"
 #include "internal/time_util.h"
+#include "internal/yaml_util.h"
 #include "residency/request.h"
 
 namespace residency {
@@ -206,9 +208,15 @@ absl::Status Decoder::Object(const Json& j, const std::string& path,
     std::string child = Child(path, it.key().c_str());
     if (!h) {
       std::string known;
-      for (const auto& [name, fn] : handlers)
+      std::vector<std::string> names;
+      for (const auto& [name, fn] : handlers) {
         absl::StrAppend(&known, known.empty() ? "" : ", ", name);
-      return FieldError(marks_, child, absl::StrCat("unknown key (known here: ", known, ")"));
+        names.emplace_back(name);
+      }
+      std::string hint = internal::DidYouMean(it.key(), names);
+      return FieldError(marks_, child,
+                        absl::StrCat("unknown key", hint.empty() ? "" : " (did you mean `", hint,
+                                     hint.empty() ? "" : "`?)", " (known here: ", known, ")"));
     }
     if (it.value().is_null()) continue;  // an explicit null is the same as absent
     RESIDENCY_RETURN_IF_ERROR((*h)(it.value(), child));
@@ -628,6 +636,12 @@ absl::StatusOr<Request> ParseRequest(std::string_view text, const RequestLimits&
     return absl::InvalidArgumentError(
         absl::StrCat("request is ", text.size(), " bytes; the limit is ", limits.max_bytes));
   }
+  if (size_t bad = internal::FirstNonUtf8Byte(text); bad != std::string_view::npos) {
+    int line = 0, col = 0;
+    internal::LineColumnAt(text, bad, &line, &col);
+    return absl::InvalidArgumentError(
+        absl::StrCat(line, ":", col, ": ", internal::NotUtf8Message(bad)));
+  }
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return absl::InvalidArgumentError("empty request");
   Request r;
@@ -650,19 +664,29 @@ absl::StatusOr<Request> ParseRequest(std::string_view text, const RequestLimits&
     }
   }
   YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(e.mark.is_null() ? 0 : e.mark.line + 1, ":",
-                                                   e.mark.is_null() ? 0 : e.mark.column + 1,
-                                                   ": malformed YAML: ", e.msg));
+  internal::YamlLoadError error;
+  if (!internal::LoadOneYamlDocument(std::string(text), &root, &error)) {
+    switch (error.kind) {
+      case internal::YamlLoadError::kSecondDocument:
+        return absl::InvalidArgumentError(
+            absl::StrCat(error.line, ":", error.column, ": ", error.message));
+      case internal::YamlLoadError::kInternal:
+        return absl::InternalError(error.message);
+      case internal::YamlLoadError::kSyntax:
+        break;
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(error.line, ":", error.column, ": malformed YAML: ", error.message));
   }
   Marks marks;
   Json j;
   try {
     RESIDENCY_RETURN_IF_ERROR(YamlToJson(root, "", 0, limits.max_depth * 2, &j, &marks));
-  } catch (const std::exception& e) {
+  } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("malformed YAML: ", e.what()));
+  } catch (const std::exception& e) {
+    // Out of memory or a bug: never the request's fault.
+    return absl::InternalError(absl::StrCat("internal error reading the request: ", e.what()));
   }
   Decoder d(&marks, limits);
   RESIDENCY_RETURN_IF_ERROR(d.Decode(j, &r));

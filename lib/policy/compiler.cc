@@ -10,11 +10,20 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "internal/country_names.h"
 #include "internal/openssl_util.h"
+#include "internal/text_util.h"
 #include "internal/time_util.h"
+#include "residency/lint.h"
 
 namespace residency::policy_internal {
 namespace {
+
+// " (did you mean `KR`?)" for a country written as alpha-3 or a name; "" otherwise.
+std::string CountryHint(const std::string& written) {
+  std::string a2 = internal::CountryAlpha2Hint(written);
+  return a2.empty() ? std::string() : absl::StrCat(" (did you mean `", a2, "`?)");
+}
 
 // The fixed class vocabulary (SPEC §2): id and the classes it is a kind of besides its dotted
 // prefixes.
@@ -181,6 +190,8 @@ class Compiler {
   }
 
   std::unique_ptr<CompiledSet> Run(const std::vector<PolicySource>& sources);
+  // Reads and checks one file by itself (see CheckFolderFile).
+  void CheckAlone(const PolicySource& src) { LoadFile(src); }
 
  private:
   void LoadFile(const PolicySource& src);
@@ -219,16 +230,23 @@ void Compiler::LoadFile(const PolicySource& src) {
                absl::StrCat("nesting deeper than ", options_.max_nesting, " levels"));
     return;
   }
-  LoadedFile f;
-  f.name = src.name;
-  try {
-    f.doc = YamlDoc::Parse(src.text);
-    f.root = f.doc->root();
-  } catch (const YAML::Exception& e) {
-    sink_->Add(Diagnostic::Severity::kError, src.name, e.mark.is_null() ? 0 : e.mark.line + 1,
-               e.mark.is_null() ? 0 : e.mark.column + 1, "yaml-syntax", e.msg);
+  if (size_t bad = internal::FirstNonUtf8Byte(src.text); bad != std::string::npos) {
+    int line = 0, col = 0;
+    internal::LineColumnAt(src.text, bad, &line, &col);
+    sink_->Add(Diagnostic::Severity::kError, src.name, line, col, "encoding",
+               internal::NotUtf8Message(bad));
     return;
   }
+  LoadedFile f;
+  f.name = src.name;
+  YamlError error;
+  f.doc = YamlDoc::Read(src.text, &error);
+  if (!f.doc) {
+    sink_->Add(Diagnostic::Severity::kError, src.name, error.line, error.column, error.code,
+               error.message);
+    return;
+  }
+  f.root = f.doc->root();
   if (!f.root.IsMap()) {
     sink_->Add(Diagnostic::Severity::kError, src.name, 1, 1, "kind",
                "a policy file must be a mapping with a top-level `kind:`");
@@ -250,7 +268,9 @@ void Compiler::LoadFile(const PolicySource& src) {
                      hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     return;
   }
-  // `tests` and `tagging` files are checked for their kind only.
+  // `tests` and `tagging` files are validated here; only policies and the catalogue compile.
+  if (f.kind == "tests") CheckTestsFile(f.root, f.name, sink_);
+  if (f.kind == "tagging") CheckTaggingFile(src, sink_);
   if (f.kind != "policy" && f.kind != "catalogue") {
     f.doc.reset();
     f.root = YNode();
@@ -350,7 +370,8 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
               std::none_of(gs.begin(), gs.end(), [&](const G& g) { return g.name == m; })) {
             std::vector<std::string> names;
             for (const auto& g : gs) names.push_back(g.name);
-            std::string hint = DidYouMean(m, names);
+            std::string hint = internal::CountryAlpha2Hint(m);
+            if (hint.empty()) hint = DidYouMean(m, names);
             sink_->Error(
                 f.name, gs[i].mark, "dangling-reference",
                 absl::StrCat("group `", gs[i].name, "` names `", m,
@@ -382,7 +403,8 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
       auto hq = pr.String("hq_country");
       if (hq && IsoCountryIndex(*hq) < 0) {
         sink_->Error(f.name, hqn.Mark(), "dangling-reference",
-                     absl::StrCat("`hq_country` `", *hq, "` is not an ISO 3166-1 alpha-2 code"));
+                     absl::StrCat("`hq_country` `", *hq, "` is not an ISO 3166-1 alpha-2 code",
+                                  CountryHint(*hq)));
       }
       pr.Finish();
       cat.provider_hq[name] = hq.value_or("");
@@ -391,9 +413,11 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
     sink_->Error(f.name, providers.Mark(), "wrong-type", "`providers` must be a mapping");
   }
   YNode locs = r.Raw("locations");
-  if (!locs.IsDefined() || !locs.IsSequence()) {
+  if (!locs.IsDefined() || locs.IsNull()) {
     sink_->Error(f.name, locs.IsDefined() ? locs.Mark() : f.root.Mark(), "missing-key",
                  "catalogue needs `locations`, a list");
+  } else if (!locs.IsSequence()) {
+    sink_->Error(f.name, locs.Mark(), "wrong-type", "`locations` must be a list");
   } else {
     nlohmann::json& lc = canon["locations"];
     lc = nlohmann::json::array();
@@ -458,7 +482,8 @@ void Compiler::CompileCatalogue(const LoadedFile& f) {
         if (loc.country < 0) {
           sink_->Error(f.name, cn.Mark(), "dangling-reference",
                        absl::StrCat("`country` `", *country,
-                                    "` is not an ISO 3166-1 alpha-2 code (the UK is GB)"));
+                                    "` is not an ISO 3166-1 alpha-2 code (the UK is GB)",
+                                    CountryHint(*country)));
           continue;
         }
       } else {
@@ -908,9 +933,11 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   {
     YNode rn = r.Raw("rules");
     std::vector<std::string> whens;  // canonical `when` of each rule, for the lint
-    if (!rn.IsDefined() || !rn.IsSequence()) {
+    if (!rn.IsDefined() || rn.IsNull()) {
       sink_->Error(f.name, rn.IsDefined() ? rn.Mark() : f.root.Mark(), "missing-key",
                    "policy needs `rules`, a list");
+    } else if (!rn.IsSequence()) {
+      sink_->Error(f.name, rn.Mark(), "wrong-type", "`rules` must be a list");
     } else {
       has_rules = true;
       size_t room = options_.max_rules - std::min(options_.max_rules, set_->rule_count);
@@ -966,7 +993,9 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   // Exceptions.
   {
     YNode en = r.Raw("exceptions");
-    if (en.IsDefined() && !en.IsNull()) {
+    if (en.IsDefined() && !en.IsNull() && !en.IsSequence()) {
+      sink_->Error(f.name, en.Mark(), "wrong-type", "`exceptions` must be a list");
+    } else if (en.IsDefined() && !en.IsNull()) {
       nlohmann::json& ec = canon["exceptions"];
       ec = nlohmann::json::array();
       for (const auto& e : en) {
@@ -1030,7 +1059,9 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   // Lifts and ignored evidence.
   {
     YNode ln = r.Raw("lifts");
-    if (ln.IsDefined() && !ln.IsNull()) {
+    if (ln.IsDefined() && !ln.IsNull() && !ln.IsSequence()) {
+      sink_->Error(f.name, ln.Mark(), "wrong-type", "`lifts` must be a list");
+    } else if (ln.IsDefined() && !ln.IsNull()) {
       nlohmann::json& lc = canon["lifts"];
       lc = nlohmann::json::array();
       for (const auto& e : ln) {
@@ -1059,7 +1090,9 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
       }
     }
     YNode in = r.Raw("ignore_evidence");
-    if (in.IsDefined() && !in.IsNull()) {
+    if (in.IsDefined() && !in.IsNull() && !in.IsSequence()) {
+      sink_->Error(f.name, in.Mark(), "wrong-type", "`ignore_evidence` must be a list");
+    } else if (in.IsDefined() && !in.IsNull()) {
       nlohmann::json& ic = canon["ignore_evidence"];
       ic = nlohmann::json::array();
       for (const auto& e : in) {
@@ -1251,7 +1284,9 @@ bool ResolveCountries(const std::vector<std::string>& names, const YAML::Mark& m
   for (const auto& n : names) {
     int j = ResolveJurisdiction(*ctx.set, n);
     if (j < 0) {
-      std::string hint = DidYouMean(n, ctx.set->catalogue.jurisdiction_names);
+      // A country written as alpha-3 or a name: its alpha-2 code, not the nearest spelling.
+      std::string hint = internal::CountryAlpha2Hint(n);
+      if (hint.empty()) hint = DidYouMean(n, ctx.set->catalogue.jurisdiction_names);
       ctx.sink->Error(
           ctx.file, mark, "dangling-reference",
           absl::StrCat(
@@ -1304,9 +1339,15 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
   std::unique_ptr<CompiledSet> set;
   try {
     set = compiler.Run(sources);
+  } catch (const std::bad_alloc&) {
+    // The loader catches yaml-cpp's exceptions where it reads a file; what reaches here is not
+    // the user's mistake.
+    sink.Add(Diagnostic::Severity::kError, "", 0, 0, "internal",
+             "internal error: out of memory compiling the policies");
+    set = nullptr;
   } catch (const std::exception& e) {
-    // yaml-cpp may throw on node access of malformed documents; never let it escape.
-    sink.Add(Diagnostic::Severity::kError, "", 0, 0, "yaml-syntax", e.what());
+    sink.Add(Diagnostic::Severity::kError, "", 0, 0, "internal",
+             absl::StrCat("internal error compiling the policies: ", e.what()));
     set = nullptr;
   }
   CompileResult result;
@@ -1320,6 +1361,18 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
     result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
   }
   return result;
+}
+
+std::vector<Diagnostic> CheckFolderFile(const PolicySource& source) {
+  DiagSink sink;
+  policy_internal::Compiler compiler(CompileOptions(), &sink);
+  try {
+    compiler.CheckAlone(source);
+  } catch (const std::exception& e) {
+    sink.Add(Diagnostic::Severity::kError, source.name, 0, 0, "internal",
+             absl::StrCat("internal error checking the file: ", e.what()));
+  }
+  return std::move(sink.diagnostics());
 }
 
 CompileResult CompilePolicies(const std::vector<std::string>& paths,

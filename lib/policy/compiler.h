@@ -44,6 +44,17 @@ bool ResolveClasses(const std::vector<std::string>& names, const YAML::Mark& mar
 bool ResolveCountries(const std::vector<std::string>& names, const YAML::Mark& mark,
                       CompileContext& ctx, CountryBits* out);
 
+// Validates a `kind: tests` file key by key (aux_files.cc).
+void CheckTestsFile(YNode root, const std::string& file, DiagSink* sink);
+// Validates a `kind: tagging` file as the tagger compiles it (aux_files.cc).
+void CheckTaggingFile(const PolicySource& src, DiagSink* sink);
+// The keys of a tests file, of a test case and of its `want`, and the decisions `want` takes:
+// what CheckTestsFile accepts (policies/schema/tests.schema.json is checked against these).
+const std::vector<std::string>& TestsFileKeys();
+const std::vector<std::string>& TestCaseKeys();
+const std::vector<std::string>& TestWantKeys();
+const std::vector<std::string>& TestDecisions();
+
 // True when the condition tree looks at the tag of the unit being evaluated.
 bool UsesTag(const Condition& c);
 

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "internal/yaml_util.h"
+
 namespace residency::policy_internal {
 
 // Records yaml-cpp's events as YAML::NodeBuilder does (src/nodebuilder.cpp): an anchor names the
@@ -96,7 +98,15 @@ class YamlDocBuilder : public YAML::EventHandler {
   std::vector<uint32_t> pending_;
 };
 
-std::unique_ptr<YamlDoc> YamlDoc::Parse(const std::string& text) {
+namespace {
+
+constexpr char kSecondDocument[] =
+    "a second YAML document starts here; a file holds one document (split it into two files)";
+
+}  // namespace
+
+std::unique_ptr<YamlDoc> YamlDoc::Build(const std::string& text, bool* second,
+                                        YAML::Mark* second_mark) {
   auto doc = std::make_unique<YamlDoc>();
   // Rough sizes for flow-style policies (about one node per 8 bytes) to avoid regrowth.
   doc->nodes_.reserve(text.size() / 8 + 16);
@@ -107,11 +117,47 @@ std::unique_ptr<YamlDoc> YamlDoc::Parse(const std::string& text) {
     YAML::Parser parser(in);
     YamlDocBuilder builder(doc.get());
     parser.HandleNextDocument(builder);
+    // Anything after the first document is a second one, even if it is malformed or empty.
+    *second = internal::NextDocumentFollows(parser, second_mark);
   }
   doc->nodes_.shrink_to_fit();
   doc->kids_.shrink_to_fit();
   doc->pool_.shrink_to_fit();
   return doc;
+}
+
+std::unique_ptr<YamlDoc> YamlDoc::Parse(const std::string& text) {
+  bool second = false;
+  YAML::Mark mark;
+  auto doc = Build(text, &second, &mark);
+  if (second) throw YAML::ParserException(mark, kSecondDocument);
+  return doc;
+}
+
+std::unique_ptr<YamlDoc> YamlDoc::Read(const std::string& text, YamlError* error) {
+  auto fail = [&](const YAML::Mark& m, const char* code, std::string message) {
+    error->line = m.is_null() ? 0 : m.line + 1;
+    error->column = m.is_null() ? 0 : m.column + 1;
+    error->code = code;
+    error->message = std::move(message);
+    return nullptr;
+  };
+  try {
+    bool second = false;
+    YAML::Mark mark;
+    auto doc = Build(text, &second, &mark);
+    if (second) return fail(mark, "multiple-documents", kSecondDocument);
+    return doc;
+  } catch (const YAML::Exception& e) {
+    return fail(e.mark, "yaml-syntax", e.msg);
+  } catch (const std::length_error&) {
+    return fail(YAML::Mark::null_mark(), "limit", "the document has too many nodes");
+  } catch (const std::bad_alloc&) {
+    return fail(YAML::Mark::null_mark(), "internal", "out of memory reading the document");
+  } catch (const std::exception& e) {
+    return fail(YAML::Mark::null_mark(), "internal",
+                std::string("internal error reading the document: ") + e.what());
+  }
 }
 
 YNode YamlDoc::root() const {
@@ -188,15 +234,7 @@ YNode YNode::Get(std::string_view key) const {
   return YNode();
 }
 
-YNode::Iterator YNode::begin() const {
-  if (IsMap()) {
-    YAML::Mark m = Mark();
-    throw std::runtime_error("a mapping where a list was expected (line " +
-                             std::to_string(m.line + 1) + ", column " +
-                             std::to_string(m.column + 1) + ")");
-  }
-  return Iterator(doc_, id_, 0);
-}
+YNode::Iterator YNode::begin() const { return Iterator(doc_, id_, 0); }
 
 YNode::Iterator YNode::end() const { return Iterator(doc_, id_, IsSequence() ? size() : 0); }
 

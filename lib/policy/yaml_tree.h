@@ -3,8 +3,9 @@
 // yaml-cpp's parser produces events; YamlDoc::Parse records them in flat arrays (one 16-byte
 // record per node, children as index ranges, scalar bytes in one pool) instead of yaml-cpp's
 // node graph of shared pointers. The structure is exactly what YAML::Load builds from the same
-// events: the first document only, nulls as nulls, every map pair in file order (duplicate keys
-// included, so the reader can report them), aliases resolved to the anchored node.
+// events: one document (a second one is an error, never dropped), nulls as nulls, every map pair in
+// file order (duplicate keys included, so the reader can report them), aliases resolved to the
+// anchored node.
 //
 // Thread safety: a YamlDoc is immutable after Parse and may be read from several threads.
 #ifndef RESIDENCY_LIB_POLICY_YAML_TREE_H_
@@ -50,8 +51,8 @@ class YNode {
   // The value of the first pair whose key is a scalar equal to `key`; absent otherwise.
   YNode Get(std::string_view key) const;
 
-  // Iteration over the elements of a sequence; nothing for null, scalars and absent nodes.
-  // Iterating a map as a sequence throws std::runtime_error (as yaml-cpp's invalid node did).
+  // Iteration over the elements of a sequence; nothing for maps, null, scalars and absent
+  // nodes (a caller that wants a list checks IsSequence() and reports the wrong type).
   class Iterator {
    public:
     YNode operator*() const { return YNode(doc_, id_)[i_]; }
@@ -79,10 +80,28 @@ class YNode {
   uint32_t id_ = 0;
 };
 
+// Why a YAML text could not be read: a 1-based position (0 when there is none), a diagnostic
+// code and a message.
+//   yaml-syntax          the text is not YAML
+//   multiple-documents   a second document follows the first (at its `---` or first token)
+//   limit                the document has more nodes than the format can index
+//   internal             out of memory or a bug (never the user's mistake)
+struct YamlError {
+  int line = 0;
+  int column = 0;
+  std::string code;
+  std::string message;
+};
+
 class YamlDoc {
  public:
-  // Parses the first document of `text`. Throws YAML::Exception (with its mark) on a syntax
-  // error, as YAML::Load does.
+  // Reads the one document of `text`; nullptr with `*error` set when the text is not YAML, holds
+  // more than one document, or cannot be held. Never throws: this is where yaml-cpp's exceptions
+  // are caught.
+  static std::unique_ptr<YamlDoc> Read(const std::string& text, YamlError* error);
+
+  // As Read, for tests: throws YAML::Exception (with its mark) on a syntax error and
+  // YAML::ParserException on a second document.
   static std::unique_ptr<YamlDoc> Parse(const std::string& text);
 
   // The document's root; a null node for an empty document (as YAML::Load).
@@ -94,6 +113,9 @@ class YamlDoc {
  private:
   friend class YNode;
   friend class YamlDocBuilder;
+  // Records the first document; `*second`: another document follows (at `*second_mark`).
+  static std::unique_ptr<YamlDoc> Build(const std::string& text, bool* second,
+                                        YAML::Mark* second_mark);
   enum Type : uint8_t { kNull = 0, kScalar = 1, kSequence = 2, kMap = 3 };
   struct Node {
     int32_t line;

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "internal/country_names.h"
+#include "internal/text_util.h"
+#include "internal/yaml_util.h"
 #include "residency/tagging.h"
 #include "tagging/ip_lpm.h"
 #include "tagging/plan.h"
@@ -46,7 +49,11 @@ class Compiler {
         return Error(it->first.Mark(), absl::StrCat("duplicate key `", key, "`"));
       }
       if (!allowed.empty() && !allowed.count(key)) {
-        return Error(it->first.Mark(), absl::StrCat("unknown key `", key, "` in ", what));
+        return Error(
+            it->first.Mark(),
+            absl::StrCat("unknown key `", key, "` in ", what,
+                         ::residency::internal::DidYouMeanSuffix(
+                             key, std::vector<std::string>(allowed.begin(), allowed.end()))));
       }
     }
     return absl::OkStatus();
@@ -63,8 +70,10 @@ class Compiler {
     absl::Status st = Scalar(node, what, &s);
     if (!st.ok()) return st;
     if (!IsIsoCountry(s)) {
+      const std::string hint = ::residency::internal::CountryAlpha2Hint(s);
       return Error(node.Mark(),
-                   absl::StrCat(what, " `", s, "` is not an iso 3166-1 alpha-2 country code"));
+                   absl::StrCat(what, " `", s, "` is not an iso 3166-1 alpha-2 country code",
+                                hint.empty() ? "" : absl::StrCat(" (did you mean `", hint, "`?)")));
     }
     out->code[0] = s[0];
     out->code[1] = s[1];
@@ -396,6 +405,14 @@ absl::Status PreCheck(std::string_view text, const Compiler& c) {
   constexpr int kMaxNesting = 64;
   constexpr int kMaxIndent = 256;
   if (text.size() > kMaxBytes) return c.Error(YAML::Mark(), "file is larger than 4 MiB");
+  if (size_t bad = ::residency::internal::FirstNonUtf8Byte(text); bad != std::string_view::npos) {
+    int line = 0, col = 0;
+    ::residency::internal::LineColumnAt(text, bad, &line, &col);
+    YAML::Mark m;
+    m.line = line - 1;
+    m.column = col - 1;
+    return c.Error(m, ::residency::internal::NotUtf8Message(bad));
+  }
   int depth = 0, line = 0, col = 0, indent = 0;
   bool at_line_start = true, comment = false;
   char quote = 0;
@@ -449,15 +466,31 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
   Compiler c(source_name);
   absl::Status pre = PreCheck(yaml_text, c);
   if (!pre.ok()) return pre;
+  YAML::Node root;
+  ::residency::internal::YamlLoadError error;
+  if (!::residency::internal::LoadOneYamlDocument(std::string(yaml_text), &root, &error)) {
+    YAML::Mark m = YAML::Mark::null_mark();
+    if (error.line > 0) {
+      m.line = error.line - 1;
+      m.column = error.column - 1;
+    }
+    if (error.kind == ::residency::internal::YamlLoadError::kInternal) {
+      return absl::InternalError(absl::StrCat(std::string(source_name), ": ", error.message));
+    }
+    return c.Error(m, error.message);
+  }
   try {
-    const YAML::Node root = YAML::Load(std::string(yaml_text));
     absl::Status st = c.Compile(root, d.get());
     if (!st.ok()) return st;
   } catch (const YAML::Exception& e) {
+    // Node access on a loaded document: a conversion yaml-cpp refuses.
     return c.Error(e.mark, e.msg.empty() ? std::string("invalid yaml") : e.msg);
+  } catch (const std::bad_alloc&) {
+    return absl::InternalError(
+        absl::StrCat(std::string(source_name), ": internal error: out of memory"));
   } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(source_name), ":1:1: error: ", e.what()));
+    return absl::InternalError(
+        absl::StrCat(std::string(source_name), ": internal error: ", e.what()));
   }
   absl::Status st = SelectKernel(options, d.get());
   if (!st.ok()) return st;

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "internal/text_util.h"
+
 namespace residency::tagging::internal {
 namespace {
 
@@ -116,7 +118,10 @@ std::string ParseRequestLine(std::string_view line, OwnedRequest* o) {
         return "`payload` must be a string or a list of strings";
       }
     } else {
-      return "unknown key " + Quoted(k) + " (headers, peer, tenant, payload)";
+      const std::string hint =
+          ::residency::internal::DidYouMean(k, {"headers", "peer", "tenant", "payload"});
+      return "unknown key " + Quoted(k) + " (headers, peer, tenant, payload" +
+             (hint.empty() ? "" : "; did you mean `" + hint + "`?") + ")";
     }
   }
   for (size_t i = 0; i + 1 < o->header_storage.size(); i += 2) {

@@ -1,5 +1,7 @@
 // residency check --policies DIR [REQUEST] | --batch FILE.jsonl (SPEC §7).
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -168,9 +170,17 @@ int RunCheck(int argc, char** argv) {
   };
 
   if (!batch.empty()) {
+    std::error_code ec;
+    if (batch != "-" && std::filesystem::is_directory(batch, ec)) {
+      std::fprintf(stderr, "residency check: %s: is a directory, not a file\n", batch.c_str());
+      return kExitCannotRun;
+    }
+    errno = 0;
     std::FILE* in = batch == "-" ? stdin : std::fopen(batch.c_str(), "rb");
     if (!in) {
-      std::fprintf(stderr, "residency check: %s: cannot open\n", batch.c_str());
+      const int err = errno;
+      std::fprintf(stderr, "residency check: %s: cannot open: %s\n", batch.c_str(),
+                   err != 0 ? std::strerror(err) : "unknown reason");
       return kExitCannotRun;
     }
     RequestLimits limits;
@@ -209,7 +219,16 @@ int RunCheck(int argc, char** argv) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       std::fputc('\n', stdout);
     }
+    // A read error ends the loop like the end of the input: the lines after it were not decided.
+    const bool read_error = std::ferror(in) != 0;
+    const int read_errno = errno;
     if (in != stdin) std::fclose(in);
+    if (read_error) {
+      std::fprintf(stderr, "residency check: %s: read failed after line %zu: %s\n", batch.c_str(),
+                   n, std::strerror(read_errno));
+      close_audit();
+      return kExitCannotRun;
+    }
     if (!close_audit()) return kExitCannotRun;
     return any_error ? kExitCannotRun : kExitOk;
   }

@@ -1,5 +1,9 @@
 #include "cli_util.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -7,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "commands.h"
+#include "internal/text_util.h"
 
 namespace residency::cli {
 
@@ -28,9 +33,21 @@ absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes)
     if (!s.ok()) return s;
     return data;
   }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not a file"));
+  }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  if (!in) {
+    const int err = errno;
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open: ", err != 0 ? std::strerror(err) : "unknown reason"));
+  }
   absl::Status s = read_stream(in);
+  if (s.ok() && in.bad()) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot read: ", std::strerror(errno)));
+  }
   if (!s.ok()) return s;
   return data;
 }
@@ -49,6 +66,24 @@ std::shared_ptr<const PolicySnapshot> LoadPolicies(const std::string& prog,
   return nullptr;
 }
 
+std::string UnknownFlagHint(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> known;
+  for (const CLI::Option* o : app.get_options()) {
+    for (const auto& l : o->get_lnames()) known.push_back("--" + l);
+    for (const auto& s : o->get_snames()) known.push_back("-" + s);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-' || arg == "-") continue;
+    arg = arg.substr(0, arg.find('='));
+    if (std::find(known.begin(), known.end(), arg) != known.end()) continue;
+    std::string hint = internal::DidYouMeanSuffix(arg, known);
+    if (!hint.empty()) return hint;
+  }
+  return "";
+}
+
 int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -57,7 +92,7 @@ int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv) {
       std::fputs(app.help().c_str(), stdout);
       return kExitOk;
     }
-    std::fprintf(stderr, "%s: %s\n", prog, e.what());
+    std::fprintf(stderr, "%s: %s%s\n", prog, e.what(), UnknownFlagHint(app, argc, argv).c_str());
     return kExitCannotRun;
   }
   return -1;

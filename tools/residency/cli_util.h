@@ -21,6 +21,10 @@ absl::StatusOr<std::string> ReadInput(const std::string& path, size_t max_bytes)
 std::shared_ptr<const PolicySnapshot> LoadPolicies(const std::string& prog,
                                                    const std::vector<std::string>& paths);
 
+// " (did you mean `--format`?)" for the first word of argv that looks like a flag `app` does not
+// know and is close to one it does; "" otherwise.
+std::string UnknownFlagHint(const CLI::App& app, int argc, char** argv);
+
 // Runs CLI11 parsing. Returns -1 to continue, else the exit status (help printed: 0; bad
 // flags: 2, one line on stderr).
 int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv);

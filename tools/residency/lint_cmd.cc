@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
@@ -33,7 +34,8 @@ int RunLint(int argc, char** argv) {
       std::fputs(app.help().c_str(), stdout);
       return kExitOk;
     }
-    std::fprintf(stderr, "residency lint: %s\n", e.what());
+    std::fprintf(stderr, "residency lint: %s%s\n", e.what(),
+                 UnknownFlagHint(app, argc, argv).c_str());
     return kExitCannotRun;
   }
   CompileResult r = CompilePolicies(paths);

@@ -2,8 +2,11 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "commands.h"
+#include "internal/text_util.h"
 #include "residency/version.h"
 
 namespace residency::cli {
@@ -59,7 +62,10 @@ int Main(int argc, char** argv) {
     }
     return c.run(argc - 1, argv + 1);
   }
-  std::fprintf(stderr, "residency: unknown command `%s` (see `residency --help`)\n", name);
+  std::vector<std::string> names;
+  for (const Command& c : kCommands) names.emplace_back(c.name);
+  std::fprintf(stderr, "residency: unknown command `%s`%s (see `residency --help`)\n", name,
+               internal::DidYouMeanSuffix(name, names).c_str());
   return kExitCannotRun;
 }
 

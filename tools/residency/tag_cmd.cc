@@ -1,11 +1,15 @@
 // `residency tag --config FILE [INPUT.jsonl]`: tags one request per input line (SPEC §9).
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "residency/tagging.h"
 #include "tagging/request_json.h"
@@ -29,7 +33,8 @@ int RunTag(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "residency tag: %s\n", e.what());
+    std::fprintf(stderr, "residency tag: %s%s\n", e.what(),
+                 UnknownFlagHint(app, argc, argv).c_str());
     return kExitCannotRun;
   }
   auto plan = tg::TaggerPlan::Load(config);
@@ -40,9 +45,17 @@ int RunTag(int argc, char** argv) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (input != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(input, ec)) {
+      std::fprintf(stderr, "residency tag: `%s` is a directory, not a file\n", input.c_str());
+      return kExitCannotRun;
+    }
+    errno = 0;
     file.open(input, std::ios::binary);
     if (!file) {
-      std::fprintf(stderr, "residency tag: cannot open `%s`\n", input.c_str());
+      const int err = errno;
+      std::fprintf(stderr, "residency tag: cannot open `%s`: %s\n", input.c_str(),
+                   err != 0 ? std::strerror(err) : "unknown reason");
       return kExitCannotRun;
     }
     in = &file;

@@ -1,0 +1,31 @@
+// Checks on user text before it is parsed: UTF-8 validity and byte offset -> line:column.
+#ifndef RESIDENCY_LIB_INTERNAL_TEXT_UTIL_H_
+#define RESIDENCY_LIB_INTERNAL_TEXT_UTIL_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace residency::internal {
+
+// The offset of the first byte of `text` that does not belong to well-formed UTF-8 (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF), or std::string_view::npos.
+size_t FirstNonUtf8Byte(std::string_view text);
+
+// 1-based line and column (in bytes) of byte `offset` of `text`.
+void LineColumnAt(std::string_view text, size_t offset, int* line, int* column);
+
+// The closest of `candidates` to `word` by edit distance (at most 2, or a third of the word's
+// length), or "" when none is that close. For "did you mean" hints.
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+
+// " (did you mean `X`?)" for DidYouMean's answer, "" when there is none.
+std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::string>& candidates);
+
+// "not UTF-8 text at byte N" (N: 0-based offset), never quoting the bytes themselves.
+std::string NotUtf8Message(size_t offset);
+
+}  // namespace residency::internal
+
+#endif  // RESIDENCY_LIB_INTERNAL_TEXT_UTIL_H_
