@@ -13,7 +13,9 @@ jobs=${RESIDENCY_JOBS:-$(nproc)}
 PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre2-dev
   libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   python3 python3-yaml python3-jsonschema python3-pytest python3-dev pybind11-dev
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev
+  libmicrohttpd-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  python3-grpcio python3-protobuf nginx-light wrk nghttp2-client)
 
 deps() {
   local missing=()

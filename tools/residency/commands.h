@@ -12,6 +12,7 @@ int RunTest(int argc, char** argv);
 int RunTag(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunDiff(int argc, char** argv);
+int RunServe(int argc, char** argv);
 
 // Exit statuses shared by every subcommand.
 inline constexpr int kExitOk = 0;
