@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "eval_fixtures.h"
 #include "gtest/gtest.h"
 #include "residency/policy.h"
-#include "eval_fixtures.h"
 #include "testing/fixtures.h"
 
 namespace residency {
