@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -56,6 +57,18 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind /*kind*/, const char* key, con
   }
   out->emplace_back(std::move(k), std::move(v));
   return MHD_YES;
+}
+
+// mTLS: libmicrohttpd asks for a client certificate when given a trust list, but leaves the
+// verdict to the application.
+bool ClientCertificateVerified(MHD_Connection* conn) {
+  const MHD_ConnectionInfo* ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (ti == nullptr || ti->tls_session == nullptr) return false;
+  auto session = static_cast<gnutls_session_t>(ti->tls_session);
+  unsigned int peers = 0;
+  if (gnutls_certificate_get_peers(session, &peers) == nullptr || peers == 0) return false;
+  unsigned int status = 0;
+  return gnutls_certificate_verify_peers2(session, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
 std::string ErrorBody(std::string_view message) {
@@ -170,6 +183,11 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
       return Respond(conn, c, 503, ErrorBody("too many requests in flight"), "application/json");
     }
     c->counted = true;
+    if (!options_.tls_client_ca.empty() && !ClientCertificateVerified(conn)) {
+      return Respond(conn, c, 403,
+                     ErrorBody("a client certificate signed by the configured CA is required"),
+                     "application/json");
+    }
     const char* len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (len != nullptr && std::strtoull(len, nullptr, 10) > options_.max_body_bytes) {
       c->too_large = true;

@@ -405,11 +405,12 @@ class Load:
         self.answers = []  # (status, decision, audit)
         self.errors = []
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        self.per_thread = [[] for _ in range(threads)]  # decisions, in each thread's order
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
         for t in self.threads:
             t.start()
 
-    def run(self):
+    def run(self, i):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         h = dict(gateway_headers(), **{"X-Residency-Destination": self.destination})
         while not self.stop_flag.is_set():
@@ -429,6 +430,7 @@ class Load:
                 continue
             with self.lock:
                 self.answers.append(a)
+            self.per_thread[i].append(a[1])
         c.close()
 
     def finish(self):
@@ -458,12 +460,13 @@ def test_hot_reload_under_load(tmp, policies):
         time.sleep(0.3)
         load.finish()
         assert load.errors == []
-        decisions = [d for _, d, _ in load.answers]
         assert all(st == 403 for st, _, _ in load.answers)  # deny, then escalate (as deny)
-        assert decisions[0] == "deny" and decisions[-1] == "escalate"
-        # Once escalate came, it stayed (the failed reload kept the snapshot).
-        first = decisions.index("escalate")
-        assert set(decisions[first:]) == {"escalate"}
+        for decisions in load.per_thread:
+            assert decisions[0] == "deny" and decisions[-1] == "escalate"
+            # In each thread's order: once escalate came, it stayed (the failed reload kept the
+            # snapshot).
+            first = decisions.index("escalate")
+            assert set(decisions[first:]) == {"escalate"}
         metrics = s.request("GET", "/metrics")[2].decode()
         assert 'residency_reloads_total{result="error"} 1' in metrics
     finally:
@@ -609,3 +612,81 @@ http {
             ng.kill()
             ng.wait()
         s.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration file, access log, TLS and mTLS
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_config_file_access_log_tls_and_mtls(tmp, policies):
+    import ssl
+
+    import grpc
+
+    def cert(name, ca=None):
+        key, crt = os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".pem")
+        if ca is None:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                            key, "-out", crt, "-days", "1", "-subj", "/CN=localhost", "-addext",
+                            "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True)
+        else:
+            csr = os.path.join(tmp, name + ".csr")
+            subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                            "-out", csr, "-subj", "/CN=" + name], check=True, capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0],
+                            "-CAcreateserial", "-out", crt, "-days", "1"], check=True,
+                           capture_output=True)
+        return key, crt
+
+    server_key, server_crt = cert("server")
+    client_key, client_crt = cert("client", ca=(server_key, server_crt))
+    access = os.path.join(tmp, "access.log")
+    config = os.path.join(tmp, "serve.yaml")
+    with open(config, "w") as f:
+        f.write("policies: %s\nhttp: 127.0.0.1:0\ngrpc: 127.0.0.1:0\ntls_cert: %s\n"
+                "tls_key: %s\ntls_client_ca: %s\naccess_log: %s\nwatch_interval: 0\n"
+                % (policies, server_crt, server_key, server_crt, access))
+    # Server() adds --policies/--http/--grpc flags; the file gives the rest.
+    s = Server(tmp, policies, "--config", config)
+    try:
+        ctx = ssl.create_default_context(cafile=server_crt)
+        ctx.load_cert_chain(client_crt, client_key)
+        c = http.client.HTTPSConnection("127.0.0.1", s.http_port, context=ctx, timeout=10)
+        c.request("GET", "/healthz")
+        assert c.getresponse().status == 200
+        c.close()
+        # Without a client certificate (mTLS): refused (403, or the handshake fails).
+        bare = ssl.create_default_context(cafile=server_crt)
+        try:
+            c = http.client.HTTPSConnection("127.0.0.1", s.http_port, context=bare, timeout=10)
+            c.request("GET", "/healthz")
+            assert c.getresponse().status == 403
+        except (ssl.SSLError, ConnectionError, http.client.HTTPException, OSError):
+            pass
+        # Plain HTTP on the TLS port: no answer either.
+        with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+            s.request("GET", "/healthz")
+        pb = grpc_modules(tmp)
+        creds = grpc.ssl_channel_credentials(open(server_crt, "rb").read(),
+                                             open(client_key, "rb").read(),
+                                             open(client_crt, "rb").read())
+        req = pb.CheckRequest()
+        req.attributes.request.http.headers["x-residency-user-jurisdiction"] = "KR"
+        req.attributes.request.http.headers["x-residency-prompt-classes"] = "personal"
+        req.attributes.context_extensions["destination"] = "ncp:KR"
+        with grpc.secure_channel("127.0.0.1:%d" % s.grpc_port, creds) as ch:
+            call = ch.unary_unary("/envoy.service.auth.v3.Authorization/Check",
+                                  request_serializer=lambda m: m.SerializeToString(),
+                                  response_deserializer=pb.CheckResponse.FromString)
+            assert call(req, timeout=10).status.code == 0
+    finally:
+        assert s.stop() == 0
+    lines = [json.loads(l) for l in open(access)]
+    assert any(l["path"] == "/healthz" and l["status"] == 200 for l in lines)
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("policies: x\nthreads: [1, 2]\n")
+    r = subprocess.run([CLI, "serve", "--config", bad], capture_output=True, text=True)
+    assert r.returncode == 2 and "bad.yaml:2:" in r.stderr, r.stderr
