@@ -14,7 +14,9 @@ PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre
   libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   python3 python3-yaml python3-jsonschema python3-pytest python3-dev pybind11-dev
   libcurl4-openssl-dev nginx python3-cryptography
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev
+  libmicrohttpd-dev libgnutls28-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl)
 
 deps() {
   local missing=()

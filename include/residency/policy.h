@@ -11,6 +11,7 @@
 #ifndef RESIDENCY_POLICY_H_
 #define RESIDENCY_POLICY_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -110,19 +111,36 @@ absl::StatusOr<std::shared_ptr<const PolicySnapshot>> CompilePolicy(
 
 // Holds the current snapshot for hot reload. A request takes one snapshot with Get() and uses it
 // from start to end; Swap() never disturbs a request already running.
+//
+// Get() takes no lock and touches no cache line that other threads write, except one atomic
+// generation counter that only Swap() writes: each thread keeps its own reference to the
+// current snapshot (refreshed, under a lock, only after a Swap) and hands out pointers that
+// share that thread's own reference count. So readers on several cores do not serialise. A
+// thread that has not called Get() since a Swap() keeps the previous snapshot alive until its
+// next Get() on this store (or its exit, or until it has used several other stores).
 // Thread safety: all methods are safe to call concurrently.
 class PolicyStore {
  public:
   explicit PolicyStore(std::shared_ptr<const PolicySnapshot> initial);
+  ~PolicyStore();
+  PolicyStore(const PolicyStore&) = delete;
+  PolicyStore& operator=(const PolicyStore&) = delete;
+
   std::shared_ptr<const PolicySnapshot> Get() const;
   void Swap(std::shared_ptr<const PolicySnapshot> next);
   // Compiles `paths` and swaps the result in; on any error the current snapshot stays.
   absl::Status Reload(const std::vector<std::string>& paths,
                       const CompileOptions& options = CompileOptions());
+  // Counts the swaps so far (0 for the initial snapshot).
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
+  std::shared_ptr<const PolicySnapshot> GetSlow() const;
+
+  const uint64_t id_;  // unique for the life of the process, never reused
   mutable std::mutex mu_;
-  std::shared_ptr<const PolicySnapshot> current_;
+  std::shared_ptr<const PolicySnapshot> current_;  // guarded by mu_
+  std::atomic<uint64_t> generation_{0};            // written under mu_, after current_
 };
 
 }  // namespace residency

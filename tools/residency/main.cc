@@ -26,6 +26,9 @@ constexpr Command kCommands[] = {
     {"tag", "tag inference requests (headers, peer IP, payload)", RunTag},
     {"audit", "audit keys, offline verification, dump and inclusion proofs", RunAudit},
     {"diff", "what a policy change widens or narrows", RunDiff},
+#ifdef RESIDENCY_HAVE_SERVE
+    {"serve", "decision service for gateways (Envoy ext_authz, nginx, JSON)", RunServe},
+#endif
 };
 
 void PrintUsage(std::FILE* out) {

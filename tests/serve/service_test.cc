@@ -1,0 +1,266 @@
+// The decision service without a transport: the trusted clock, /v1/check answers identical to
+// the engine's decision JSON, the gateway mapping (allow, deny, escalate, dry-run, bad input),
+// and fail-closed audit: a decision the log cannot take is a deny.
+#include "serve/service.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_split.h"
+#include "eval/eval_fixtures.h"
+#include "gtest/gtest.h"
+#include "residency/decision.h"
+#include "testing/fixtures.h"
+
+namespace residency::serve {
+namespace {
+
+absl::Time PinnedClock() { return absl::FromUnixSeconds(1782777600); }  // 2026-06-30T00:00:00Z
+
+std::shared_ptr<const PolicySnapshot> Snapshot(const std::string& otherwise = "deny") {
+  std::string p = testing::kKrPolicy;
+  p.replace(p.find("    otherwise: deny"), 19, "    otherwise: " + otherwise);
+  return testing::CompileWith({p}).snapshot;
+}
+
+ServiceOptions Options() {
+  ServiceOptions o;
+  o.clock = &PinnedClock;
+  return o;
+}
+
+// An audit log that refuses every record (a full disk, a failed fsync).
+class FailingLog : public AuditLog {
+ public:
+  absl::StatusOr<uint64_t> Append(const DecisionRecord&) override {
+    ++attempts;
+    return absl::UnavailableError("fsync failed");
+  }
+  absl::StatusOr<uint64_t> AppendPolicyLoaded(const std::string&) override {
+    return absl::UnavailableError("fsync failed");
+  }
+  absl::Status Flush() override { return absl::UnavailableError("fsync failed"); }
+  absl::Status Close() override { return absl::OkStatus(); }
+  const std::string& log_id() const override { return id_; }
+  std::string log_dir() const override { return "/nowhere/" + id_; }
+  const std::string& origin() const override { return id_; }
+  const std::string& commitment_secret() const override { return id_; }
+  uint64_t durable_size() const override { return 0; }
+  int attempts = 0;
+
+ private:
+  std::string id_ = "failing";
+};
+
+// An audit log in memory that takes every record.
+class MemoryLog : public FailingLog {
+ public:
+  absl::StatusOr<uint64_t> Append(const DecisionRecord& r) override {
+    records.push_back(r);
+    return records.size() - 1;
+  }
+  std::vector<DecisionRecord> records;
+};
+
+constexpr char kDatasetToTokyo[] =
+    R"({"kind": "dataset", "destination": "aws:ap-northeast-1",)"
+    R"( "dataset": {"id": "d", "partitions": [{"classes": ["personal"], "origin": "KR"}]}})";
+
+TEST(RequestNow, RefusedByDefaultIgnoredOrHonouredOnRequest) {
+  Request r;
+  r.now = absl::UnixEpoch();
+  EXPECT_FALSE(ApplyRequestNow(RequestNow::kRefuse, &r).ok());
+  EXPECT_TRUE(ApplyRequestNow(RequestNow::kHonour, &r).ok());
+  EXPECT_TRUE(r.now.has_value());
+  EXPECT_TRUE(ApplyRequestNow(RequestNow::kIgnore, &r).ok());
+  EXPECT_FALSE(r.now.has_value());
+  Request none;
+  EXPECT_TRUE(ApplyRequestNow(RequestNow::kRefuse, &none).ok());
+  EXPECT_FALSE(ParseRequestNow("sometimes").ok());
+  EXPECT_EQ(*ParseRequestNow("honour"), RequestNow::kHonour);
+}
+
+TEST(Check, AnswerIsTheEngineDecisionJsonAtTheServiceClock) {
+  auto snap = Snapshot();
+  ASSERT_TRUE(snap);
+  DecisionService service(snap, Options(), nullptr, nullptr);
+  CheckAnswer a = service.Check(kDatasetToTokyo);
+  ASSERT_EQ(a.http_status, 200) << a.body;
+  EvalOptions o;
+  o.now = PinnedClock();
+  auto d = Evaluate(*snap, *ParseRequest(kDatasetToTokyo), o);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(a.body, DecisionToJson(*d) + "\n");
+  EXPECT_NE(a.body.find("\"deny\""), std::string::npos);
+}
+
+TEST(Check, RequestNowIsRefusedUnlessConfigured) {
+  auto snap = Snapshot();
+  std::string with_now = kDatasetToTokyo;
+  with_now.insert(1, R"("now": "2020-01-01T00:00:00Z", )");
+  DecisionService strict(snap, Options(), nullptr, nullptr);
+  CheckAnswer a = strict.Check(with_now);
+  EXPECT_EQ(a.http_status, 400);
+  EXPECT_NE(a.body.find("own clock"), std::string::npos) << a.body;
+  ServiceOptions o = Options();
+  o.request_now = RequestNow::kHonour;
+  DecisionService lenient(snap, o, nullptr, nullptr);
+  CheckAnswer b = lenient.Check(with_now);
+  EXPECT_EQ(b.http_status, 200);
+  EXPECT_NE(b.body.find("2020-01-01T00:00:00Z"), std::string::npos) << b.body;
+}
+
+TEST(Check, BadInputIsA400WithOneLineError) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  for (const char* body : {"{", "{\"kind\": \"dataset\", \"bogus\": 1}", "", "[1,2]"}) {
+    CheckAnswer a = service.Check(body);
+    EXPECT_EQ(a.http_status, 400) << body;
+    EXPECT_EQ(a.body.find('\n'), a.body.size() - 1) << a.body;
+    EXPECT_EQ(a.body.find("allow"), std::string::npos) << a.body;
+  }
+}
+
+TEST(CheckBatch, OneAnswerLinePerInputLine) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  std::string body = std::string(kDatasetToTokyo) + "\n{bad\n\n" + kDatasetToTokyo + "\n";
+  CheckAnswer a = service.CheckBatch(body);
+  ASSERT_EQ(a.http_status, 200);
+  std::vector<std::string> lines = absl::StrSplit(a.body, '\n');
+  ASSERT_EQ(lines.size(), 5u) << a.body;  // four answers and the final newline
+  EXPECT_EQ(lines[0], lines[3]);
+  EXPECT_NE(lines[1].find("\"line\":2"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("empty line"), std::string::npos) << lines[2];
+}
+
+AuthzInput Gateway(const std::string& destination, const std::string& classes = "personal") {
+  AuthzInput in;
+  in.headers = {{"x-residency-user-jurisdiction", "KR"},
+                {"x-residency-user-provenance", "verified"},
+                {"x-residency-prompt-classes", classes}};
+  in.context["destination"] = destination;
+  return in;
+}
+
+std::string Header(const AuthzAnswer& a, const std::string& name) {
+  for (const auto& [k, v] : a.headers)
+    if (k == name) return v;
+  return "<absent>";
+}
+
+TEST(Authz, AllowDenyAndWhereToServe) {
+  auto log = std::make_shared<MemoryLog>();
+  DecisionService service(Snapshot(), Options(), log, nullptr);
+  AuthzAnswer deny = service.Authz(Gateway("aws:ap-northeast-1"));
+  EXPECT_FALSE(deny.allow);
+  EXPECT_EQ(deny.http_status, 403);
+  EXPECT_EQ(Header(deny, "x-residency-decision"), "deny");
+  EXPECT_NE(deny.body.find("kr.cross_border"), std::string::npos) << deny.body;
+  // Where to serve instead: a suggested location in Korea.
+  std::string where = Header(deny, "x-residency-location");
+  EXPECT_TRUE(where == "ncp:KR" || where == "ncp:gov-KR" || where == "nhn:kr1" ||
+              where == "aws:ap-northeast-2" || where == "site:naver-gak-sejong")
+      << where;
+  EXPECT_EQ(Header(deny, "x-residency-audit"), "failing/0");
+
+  AuthzAnswer allow = service.Authz(Gateway("ncp:KR"));
+  EXPECT_TRUE(allow.allow);
+  EXPECT_EQ(allow.http_status, 200);
+  EXPECT_EQ(Header(allow, "x-residency-decision"), "allow_with_obligations");
+  EXPECT_EQ(Header(allow, "x-residency-location"), "ncp:KR");
+  EXPECT_EQ(Header(allow, "x-residency-audit"), "failing/1");
+  ASSERT_EQ(log->records.size(), 2u);
+  EXPECT_EQ(log->records[0].decision, "deny");
+  EXPECT_EQ(log->records[1].decision, "allow_with_obligations");
+  EXPECT_NE(log->records[0].request_digest, log->records[1].request_digest);
+}
+
+TEST(Authz, EscalateIsDenyUnlessConfigured) {
+  auto snap = Snapshot("escalate");
+  DecisionService strict(snap, Options(), nullptr, nullptr);
+  AuthzAnswer a = strict.Authz(Gateway("aws:ap-northeast-1"));
+  EXPECT_FALSE(a.allow);
+  EXPECT_EQ(Header(a, "x-residency-decision"), "escalate");
+  ServiceOptions o = Options();
+  o.authz.allow_escalate = true;
+  DecisionService lenient(snap, o, nullptr, nullptr);
+  AuthzAnswer b = lenient.Authz(Gateway("aws:ap-northeast-1"));
+  EXPECT_TRUE(b.allow);
+  EXPECT_EQ(Header(b, "x-residency-decision"), "escalate");
+}
+
+TEST(Authz, DryRunAllowsAndRecordsTheRealDecision) {
+  auto log = std::make_shared<MemoryLog>();
+  ServiceOptions o = Options();
+  o.authz.dry_run = true;
+  DecisionService service(Snapshot(), o, log, nullptr);
+  AuthzAnswer a = service.Authz(Gateway("aws:ap-northeast-1"));
+  EXPECT_TRUE(a.allow);
+  EXPECT_EQ(a.http_status, 200);
+  EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
+  EXPECT_EQ(Header(a, "x-residency-dry-run"), "true");
+  ASSERT_EQ(log->records.size(), 1u);
+  EXPECT_EQ(log->records[0].decision, "deny");
+}
+
+TEST(Authz, BadInputIsADeny) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  AuthzInput no_destination = Gateway("");
+  no_destination.context.clear();
+  AuthzInput wrong_kind = Gateway("ncp:KR");
+  wrong_kind.context["kind"] = "training";
+  AuthzInput unknown_location = Gateway("mars:base-1");
+  for (const AuthzInput* in : {&no_destination, &wrong_kind, &unknown_location}) {
+    AuthzAnswer a = service.Authz(*in);
+    EXPECT_FALSE(a.allow);
+    EXPECT_NE(a.http_status, 200);
+    EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
+  }
+}
+
+TEST(Authz, NothingKnownAboutThePromptIsNotAnAllowAbroad) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  AuthzInput in = Gateway("aws:ap-northeast-1");
+  in.headers.pop_back();  // no classes header, no body
+  EXPECT_FALSE(service.Authz(in).allow);
+}
+
+TEST(Audit, ARecordTheLogCannotTakeIsADeny) {
+  auto log = std::make_shared<FailingLog>();
+  DecisionService service(Snapshot(), Options(), log, nullptr);
+  AuthzAnswer a = service.Authz(Gateway("ncp:KR"));  // would be allowed
+  EXPECT_FALSE(a.allow);
+  EXPECT_EQ(a.http_status, 403);
+  EXPECT_NE(a.body.find("audit log cannot take the record"), std::string::npos) << a.body;
+  CheckAnswer c = service.Check(kDatasetToTokyo);
+  EXPECT_EQ(c.http_status, 503);
+  EXPECT_NE(c.body.find("\"deny\""), std::string::npos);
+  EXPECT_EQ(log->attempts, 2);
+  EXPECT_NE(service.RenderMetrics().find("residency_audit_failures_total 2"), std::string::npos);
+}
+
+TEST(Metrics, CountsDecisionsByEffectAndPolicy) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  service.Authz(Gateway("aws:ap-northeast-1"));
+  service.Authz(Gateway("aws:ap-northeast-1"));
+  service.Authz(Gateway("ncp:KR"));
+  std::string m = service.RenderMetrics();
+  EXPECT_NE(m.find("residency_decisions_total{effect=\"deny\"} 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("residency_decisions_total{effect=\"allow_with_obligations\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m.find("residency_policy_decisions_total{policy=\"kr\",effect=\"deny\"} 2"),
+            std::string::npos);
+  EXPECT_NE(m.find("residency_decision_seconds_count 3"), std::string::npos);
+  EXPECT_NE(m.find("residency_ready 1"), std::string::npos);
+}
+
+TEST(Reload, AFailedCompileKeepsTheCurrentSnapshot) {
+  auto snap = Snapshot();
+  DecisionService service(snap, Options(), nullptr, nullptr);
+  EXPECT_FALSE(service.Reload({"/nonexistent/policies"}).ok());
+  EXPECT_EQ(service.store().Get(), snap);
+  EXPECT_NE(service.RenderMetrics().find("residency_reloads_total{result=\"error\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace residency::serve
