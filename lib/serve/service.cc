@@ -84,10 +84,10 @@ absl::Status DecisionService::Record(std::string_view raw, Decision* d) {
   DecisionRecord rec;
   rec.decision = EffectName(d->decision);
   rec.rule_ids.reserve(d->reasons.size());
-  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule);
+  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
   rec.tags = d->tags;
   rec.request_digest = AuditRequestDigest(raw);
-  rec.policy_digest = std::string(d->policy_digest);
+  rec.policy_digest = std::string(d->policy_digest());
   rec.now = d->now;
   auto index = audit_->Append(rec);
   if (!index.ok()) {
@@ -106,8 +106,8 @@ void DecisionService::Count(const Decision& d, absl::Duration took) {
   std::vector<std::string_view> policies;
   policies.reserve(d.reasons.size());
   for (const auto& r : d.reasons) {
-    if (std::find(policies.begin(), policies.end(), r.policy) == policies.end())
-      policies.push_back(r.policy);
+    if (std::find(policies.begin(), policies.end(), r.policy()) == policies.end())
+      policies.push_back(r.policy());
   }
   metrics_.CountDecision(static_cast<int>(d.decision), policies, absl::ToDoubleSeconds(took));
 }
@@ -320,8 +320,8 @@ AuthzAnswer DecisionService::Authz(const AuthzInput& in) {
   a.headers.push_back({"x-residency-decision", EffectName(d->decision)});
   if (allow) {
     a.headers.push_back({"x-residency-location", req->compute->location});
-  } else if (!d->suggested_locations.empty()) {
-    a.headers.push_back({"x-residency-location", std::string(d->suggested_locations[0])});
+  } else if (!d->suggested_locations().empty()) {
+    a.headers.push_back({"x-residency-location", std::string(d->suggested_locations()[0])});
   }
   if (d->audit) {
     a.headers.push_back(
