@@ -23,25 +23,7 @@ namespace {
 using audit::Hash;
 
 void Add(AuditLogReport* r, AuditLogStatus st, std::string kind, std::string msg) {
-  r->findings.push_back({st, std::move(kind), std::move(msg)});
-  auto rank = [](AuditLogStatus s) {
-    switch (s) {
-      case AuditLogStatus::kValid:
-        return 0;
-      case AuditLogStatus::kGap:
-        return 1;
-      case AuditLogStatus::kTruncated:
-        return 2;
-      case AuditLogStatus::kMissing:
-        return 3;
-      case AuditLogStatus::kInvalid:
-        return 4;
-      case AuditLogStatus::kEquivocation:
-        return 5;
-    }
-    return 4;
-  };
-  if (rank(st) > rank(r->status)) r->status = st;
+  audit::AddFinding(r, st, std::move(kind), std::move(msg));
 }
 
 // A fetch failure as a finding: a missing resource is "tile missing", bad bytes "malformed".

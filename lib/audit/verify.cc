@@ -55,8 +55,7 @@ class LogVerifier {
 
  private:
   void Add(AuditLogStatus st, std::string kind, std::string msg) {
-    if (Severity(st) > Severity(report_.status)) report_.status = st;
-    report_.findings.push_back({st, std::move(kind), std::move(msg)});
+    AddFinding(&report_, st, std::move(kind), std::move(msg));
   }
   // Parses and checks the signature of a note; nullopt (with a finding) when it fails.
   std::optional<Checkpoint> CheckNote(std::string_view note, const std::string& where,
@@ -419,6 +418,11 @@ bool IsLogDir(FileSystem* fs, const std::string& dir) {
 }
 
 }  // namespace
+
+void AddFinding(AuditLogReport* report, AuditLogStatus status, std::string kind, std::string msg) {
+  if (Severity(status) > Severity(report->status)) report->status = status;
+  report->findings.push_back({status, std::move(kind), std::move(msg)});
+}
 
 absl::StatusOr<std::vector<std::unique_ptr<NoteVerifier>>> LoadVerifierKeys(
     const std::vector<std::string>& vkeys) {

@@ -16,6 +16,11 @@
 
 namespace residency::audit {
 
+// Records a finding on `report` and raises its status to the finding's when that is more
+// severe (valid < gap < missing < truncated < invalid < equivocation). Every verifier (log
+// segments, tiles) reports through this one ranking.
+void AddFinding(AuditLogReport* report, AuditLogStatus status, std::string kind, std::string msg);
+
 absl::StatusOr<std::vector<std::unique_ptr<NoteVerifier>>> LoadVerifierKeys(
     const std::vector<std::string>& vkeys);
 
