@@ -1366,7 +1366,8 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
 
 std::vector<Diagnostic> CheckFolderFile(const PolicySource& source) {
   DiagSink sink;
-  policy_internal::Compiler compiler(CompileOptions(), &sink);
+  const CompileOptions options;  // the compiler holds a reference: it must outlive it
+  policy_internal::Compiler compiler(options, &sink);
   try {
     compiler.CheckAlone(source);
   } catch (const std::exception& e) {
