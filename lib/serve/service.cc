@@ -48,27 +48,12 @@ tagging::TagScratch& ScratchFor(const tagging::TaggerPlan& plan) {
 
 }  // namespace
 
-absl::StatusOr<RequestNow> ParseRequestNow(std::string_view text) {
-  if (text == "refuse") return RequestNow::kRefuse;
-  if (text == "ignore") return RequestNow::kIgnore;
-  if (text == "honour" || text == "honor") return RequestNow::kHonour;
+absl::StatusOr<RequestTime> ParseRequestNow(std::string_view text) {
+  if (text == "refuse") return RequestTime::kRefuse;
+  if (text == "ignore") return RequestTime::kIgnore;
+  if (text == "honour" || text == "honor") return RequestTime::kHonour;
   return absl::InvalidArgumentError(
       absl::StrCat("request-now: `", std::string(text), "` is not refuse, ignore or honour"));
-}
-
-absl::Status ApplyRequestNow(RequestNow policy, Request* request) {
-  if (!request->now.has_value()) return absl::OkStatus();
-  switch (policy) {
-    case RequestNow::kRefuse:
-      return absl::InvalidArgumentError(
-          "now: a request may not set its own evaluation time (the service uses its own clock)");
-    case RequestNow::kIgnore:
-      request->now.reset();
-      return absl::OkStatus();
-    case RequestNow::kHonour:
-      return absl::OkStatus();
-  }
-  return absl::OkStatus();
 }
 
 DecisionService::DecisionService(std::shared_ptr<const PolicySnapshot> initial,
@@ -115,15 +100,15 @@ void DecisionService::Count(const Decision& d, absl::Duration took) {
 CheckAnswer DecisionService::Check(std::string_view body) {
   const absl::Time start = absl::Now();
   auto req = ParseRequest(body, options_.request_limits);
-  absl::Status s = req.ok() ? ApplyRequestNow(options_.request_now, &*req) : req.status();
-  if (!s.ok()) {
+  if (!req.ok()) {
     metrics_.CountBadRequest();
-    return {400, ErrorJson(s.message())};
+    return {400, ErrorJson(req.status().message())};
   }
   auto snap = store_.Get();
   if (!snap) return {503, ErrorJson("no policy snapshot loaded")};
   EvalOptions o;
   o.now = Now();
+  o.request_time = options_.request_now;
   o.suggest = options_.suggest;
   auto d = Evaluate(*snap, *req, o);
   if (!d.ok()) {
@@ -145,6 +130,7 @@ CheckAnswer DecisionService::CheckBatch(std::string_view body) {
   if (!snap) return {503, ErrorJson("no policy snapshot loaded")};
   EvalOptions o;
   o.now = Now();  // read once for the batch, as `residency check --batch`
+  o.request_time = options_.request_now;
   o.suggest = options_.suggest;
   std::string out;
   size_t n = 0;
@@ -160,8 +146,8 @@ CheckAnswer DecisionService::CheckBatch(std::string_view body) {
       continue;
     }
     auto req = ParseRequest(line, options_.request_limits);
-    absl::Status s = req.ok() ? ApplyRequestNow(options_.request_now, &*req) : req.status();
-    absl::StatusOr<Decision> d = s.ok() ? Evaluate(*snap, *req, o) : absl::StatusOr<Decision>(s);
+    absl::StatusOr<Decision> d =
+        req.ok() ? Evaluate(*snap, *req, o) : absl::StatusOr<Decision>(req.status());
     if (d.ok()) {
       absl::Status rec = Record(line, &*d);
       if (!rec.ok())
@@ -296,6 +282,7 @@ AuthzAnswer DecisionService::Authz(const AuthzInput& in) {
   }
   EvalOptions o;
   o.now = Now();
+  o.request_time = options_.request_now;
   o.suggest = options_.suggest;
   auto d = Evaluate(*snap, *req, o);
   if (!d.ok()) {

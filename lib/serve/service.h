@@ -33,15 +33,11 @@
 
 namespace residency::serve {
 
-// What to do with a request's own `now` field. The service keeps a trusted clock: by default a
-// request that names its own evaluation time is refused (a client must not be able to move the
-// evaluation to a date when its evidence was valid).
-enum class RequestNow { kRefuse, kIgnore, kHonour };
-absl::StatusOr<RequestNow> ParseRequestNow(std::string_view text);  // refuse | ignore | honour
-
-// Applies `policy` to `request->now`: refuse → InvalidArgument when present; ignore → cleared;
-// honour → kept.
-absl::Status ApplyRequestNow(RequestNow policy, Request* request);
+// What the service does with a request's own `now` field (`EvalOptions::request_time`): refuse |
+// ignore | honour (or honor). The service keeps a trusted clock: by default a request that names
+// its own evaluation time is refused (a client must not be able to move the evaluation to a date
+// when its evidence was valid).
+absl::StatusOr<RequestTime> ParseRequestNow(std::string_view text);
 
 // How gateway requests (/v1/authz, ext_authz Check) become inference requests. Header names are
 // lowercase; context keys are the Envoy route's `context_extensions` (and, for /v1/authz, headers
@@ -64,7 +60,7 @@ struct AuthzMapping {
 };
 
 struct ServiceOptions {
-  RequestNow request_now = RequestNow::kRefuse;
+  RequestTime request_now = RequestTime::kRefuse;
   bool suggest = true;  // suggested_locations in decisions
   RequestLimits request_limits;
   AuthzMapping authz;

@@ -66,18 +66,13 @@ constexpr char kDatasetToTokyo[] =
     R"({"kind": "dataset", "destination": "aws:ap-northeast-1",)"
     R"( "dataset": {"id": "d", "partitions": [{"classes": ["personal"], "origin": "KR"}]}})";
 
-TEST(RequestNow, RefusedByDefaultIgnoredOrHonouredOnRequest) {
-  Request r;
-  r.now = absl::UnixEpoch();
-  EXPECT_FALSE(ApplyRequestNow(RequestNow::kRefuse, &r).ok());
-  EXPECT_TRUE(ApplyRequestNow(RequestNow::kHonour, &r).ok());
-  EXPECT_TRUE(r.now.has_value());
-  EXPECT_TRUE(ApplyRequestNow(RequestNow::kIgnore, &r).ok());
-  EXPECT_FALSE(r.now.has_value());
-  Request none;
-  EXPECT_TRUE(ApplyRequestNow(RequestNow::kRefuse, &none).ok());
+TEST(RequestNow, ParsesTheThreeWaysAndNothingElse) {
+  EXPECT_EQ(*ParseRequestNow("refuse"), RequestTime::kRefuse);
+  EXPECT_EQ(*ParseRequestNow("ignore"), RequestTime::kIgnore);
+  EXPECT_EQ(*ParseRequestNow("honour"), RequestTime::kHonour);
+  EXPECT_EQ(*ParseRequestNow("honor"), RequestTime::kHonour);
   EXPECT_FALSE(ParseRequestNow("sometimes").ok());
-  EXPECT_EQ(*ParseRequestNow("honour"), RequestNow::kHonour);
+  EXPECT_FALSE(ParseRequestNow("").ok());
 }
 
 TEST(Check, AnswerIsTheEngineDecisionJsonAtTheServiceClock) {
@@ -101,9 +96,15 @@ TEST(Check, RequestNowIsRefusedUnlessConfigured) {
   DecisionService strict(snap, Options(), nullptr, nullptr);
   CheckAnswer a = strict.Check(with_now);
   EXPECT_EQ(a.http_status, 400);
-  EXPECT_NE(a.body.find("own clock"), std::string::npos) << a.body;
+  EXPECT_NE(a.body.find("service's clock"), std::string::npos) << a.body;
+  ServiceOptions ignoring = Options();
+  ignoring.request_now = RequestTime::kIgnore;
+  DecisionService ignorer(snap, ignoring, nullptr, nullptr);
+  CheckAnswer c = ignorer.Check(with_now);
+  EXPECT_EQ(c.http_status, 200) << c.body;
+  EXPECT_EQ(c.body.find("2020-01-01"), std::string::npos) << c.body;
   ServiceOptions o = Options();
-  o.request_now = RequestNow::kHonour;
+  o.request_now = RequestTime::kHonour;
   DecisionService lenient(snap, o, nullptr, nullptr);
   CheckAnswer b = lenient.Check(with_now);
   EXPECT_EQ(b.http_status, 200);

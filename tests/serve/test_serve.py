@@ -203,7 +203,7 @@ def test_trusted_clock_refuses_a_request_now(tmp, policies):
     try:
         req = dict(DATASET, now="2020-01-01T00:00:00Z")
         status, _, out = s.request("POST", "/v1/check", json.dumps(req))
-        assert status == 400 and b"own clock" in out
+        assert status == 400 and b"service's clock" in out
     finally:
         s.stop()
     s = Server(tmp, policies, "--request-now", "honour")
