@@ -50,7 +50,7 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
-// The digest is SHA-256 of the canonical form (SPEC): these values were computed by the compiler
+// The digest is SHA-256 of the canonical form: these values were computed by the compiler
 // that built the form as one nlohmann tree (before it was streamed part by part); they must not
 // change unless the canonical form is meant to.
 const char kDigestPolicy[] = R"yaml(kind: policy
