@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -565,6 +566,13 @@ TEST(LintOutput, JsonAndSarifShapes) {
   EXPECT_EQ(s["version"], "2.1.0");
   const auto& run = s["runs"][0];
   EXPECT_EQ(run["tool"]["driver"]["name"], "residency");
+  // informationUri points at the diagnostics reference in this repository, which must exist.
+  const std::string info = run["tool"]["driver"]["informationUri"];
+  EXPECT_EQ(info, "policies/README.md#diagnostics");
+  std::ifstream doc(std::string(RESIDENCY_SOURCE_DIR) + "/" + info.substr(0, info.find('#')));
+  std::stringstream text;
+  text << doc.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("\n## Diagnostics\n")) << info;
   const auto& res = run["results"][0];
   EXPECT_EQ(res["level"], "error");
   EXPECT_EQ(res["ruleId"], "unknown-key");
