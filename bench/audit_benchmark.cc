@@ -1,6 +1,7 @@
 // Audit trail benchmarks. Two modes:
 //   audit_benchmark [google benchmark flags]   micro-benchmarks (encode, hash, append, verify)
-//   audit_benchmark --summary [--full]          the SPEC §10 numbers from our own harness,
+//   audit_benchmark --summary [--full]          the audit figures of docs/benchmarks.md from our
+//   own harness,
 //       medians over repetitions, printed as one JSON object:
 //       audit_append_per_s     records appended from one thread per CPU-second of the whole
 //                              process (the appending thread, the background writer and the
@@ -9,7 +10,7 @@
 //                              Flush included: one core's worth of appending. CPU time keeps the
 //                              figure honest on a shared machine; since the writer runs beside
 //                              the caller, the wall-clock rate on two idle cores is higher;
-//       audit_append_wall_per_s  the same appends per wall-clock second (SPEC §10's reading:
+//       audit_append_wall_per_s  the same appends per wall-clock second (the reading of the bar:
 //                              records/s appended from one thread, the writer on its own); it
 //                              drops when other work takes the writer's core. The caller/writer
 //                              split goes to stderr;

@@ -1,4 +1,4 @@
-# Decision-engine benchmarks (SPEC §10): check latency percentiles (own harness), rule-count
+# Decision-engine benchmarks (bars in docs/benchmarks.md): check latency percentiles (own harness), rule-count
 # scaling, compile time and peak RSS of a 10,000-rule set (own process), and a Google Benchmark
 # binary for ad-hoc profiling. Driven by bench/run_eval.sh.
 add_executable(eval_latency ${CMAKE_CURRENT_LIST_DIR}/eval_latency.cc)

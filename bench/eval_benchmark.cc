@@ -1,5 +1,5 @@
-// bench_eval: Google Benchmark for ad-hoc profiling of the decision engine (the SPEC §10
-// percentiles come from eval_latency, which Google Benchmark cannot give).
+// bench_eval: Google Benchmark for ad-hoc profiling of the decision engine (the latency
+// percentiles of docs/benchmarks.md come from eval_latency, which Google Benchmark cannot give).
 //
 //   BM_Evaluate/<request>/suggest:{0,1}  Evaluate() of one parsed example request against the
 //                                        shipped policies (JSON rendering excluded)

@@ -1,4 +1,4 @@
-// eval_latency: the project's own timing harness for check latency percentiles (SPEC §10;
+// eval_latency: the project's own timing harness for check latency percentiles (docs/benchmarks.md;
 // Google Benchmark reports means, not percentiles).
 //
 //   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest]

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generates policy sets of a given rule count for the rule-count scaling benchmark (SPEC §10).
+"""Generates policy sets of a given rule count for the rule-count scaling benchmark
+(docs/benchmarks.md, `rules_10k_vs_10`).
 
     bench/gen_policies.py OUTDIR --rules N [--policies 7] [--classes 200] [--seed 1]
 

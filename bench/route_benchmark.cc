@@ -1,4 +1,4 @@
-// Inference routing from tags (SPEC §10: <= 50 ns, no allocation): a warm Router lookup for a
+// Inference routing from tags (the bar: <= 50 ns, no allocation): a warm Router lookup for a
 // mix of request shapes against the shipped policies.
 #include <benchmark/benchmark.h>
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run_eval.sh OUTDIR [--full]: decision-engine benchmarks (SPEC §10). Binaries come from
+# bench/run_eval.sh OUTDIR [--full]: decision-engine benchmarks (docs/benchmarks.md). Binaries come from
 # $RESIDENCY_BENCH_BUILD (see bench/run.sh). Writes OUTDIR/eval.json with
 #   check_p50_ns, check_p99_ns                  the example requests vs the shipped policies,
 #                                               default options (suggestions on); median of 5 runs

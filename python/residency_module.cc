@@ -1,8 +1,8 @@
 // The Python binding: `import residency`.
 //
 //   policies = residency.compile(["policies"])          # ValueError: "FILE:LINE:COL: ..."
-//   d = policies.check({"kind": "dataset", ...})         # the decision, as the JSON of SPEC §6
-//   if d["decision"] == "deny": ...
+//   d = policies.check({"kind": "dataset", ...})         # the decision, as the JSON of `residency
+//   check` if d["decision"] == "deny": ...
 //
 // Requests go in as dicts (serialised with Python's json module, then residency::ParseRequest,
 // which rejects unknown keys and wrong types exactly as the CLI does) or as JSON/YAML text.

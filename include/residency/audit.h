@@ -1,4 +1,4 @@
-// Signed, tamper-evident audit trail for residency decisions (SPEC §8), and its offline
+// Signed, tamper-evident audit trail for residency decisions (docs/audit.md), and its offline
 // verifier. Self-contained: it does not depend on the decision engine's types.
 //
 // A log is one directory, `<audit dir>/<log id>/`, holding append-only segment files of
@@ -119,7 +119,8 @@ struct AuditOptions {
   std::string log_id;
   AuditDurability durability = AuditDurability::kAsync;
   // Background writer: write() at least every `flush_interval`, fdatasync at least every
-  // `sync_interval` (defaults 1 ms and 5 ms, research §7.11).
+  // `sync_interval` (defaults 1 ms and 5 ms; docs/audit.md, "Using it from
+  // C++").
   absl::Duration flush_interval = absl::Milliseconds(1);
   absl::Duration sync_interval = absl::Milliseconds(5);
   // Checkpoint cadence: after this many records or this much time, whichever comes first

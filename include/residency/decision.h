@@ -1,4 +1,5 @@
-// Evaluating a request against a compiled policy set (SPEC §4, §6).
+// Evaluating a request against a compiled policy set (policies/README.md, "How a request is
+// decided"; requests: docs/requests.md).
 //
 //   auto snap = residency::CompilePolicy({"policies"});            // once
 //   auto req = residency::ParseRequest(text);                       // or fill a Request
@@ -160,8 +161,9 @@ absl::StatusOr<Decision> CheckModel(const PolicySnapshot& snapshot, Request requ
 absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& snapshot, Request request,
                                       const EvalOptions& options = EvalOptions());
 
-// The decision as one line of JSON (SPEC §6), keys in a fixed order; byte-for-byte
-// deterministic for the same decision.
+// The decision as one line of JSON, keys in a fixed order (decision, reasons, obligations,
+// suggested_locations, tags, lifted, dry_run, now, policy_digest, then audit when recorded);
+// byte-for-byte deterministic for the same decision.
 std::string DecisionToJson(const Decision& decision);
 
 }  // namespace residency

@@ -1,4 +1,4 @@
-// What a policy change widens or narrows (SPEC §7, `residency diff`).
+// What a policy change widens or narrows (`residency diff`, docs/policy-review.md).
 //
 //   auto old_set = residency::CompilePolicy({"policies-old"});
 //   auto new_set = residency::CompilePolicy({"policies-new"});

@@ -1,5 +1,5 @@
-// The request: what the caller asks about (SPEC §5). Plain value types, filled by the caller or
-// parsed from JSON/YAML by ParseRequest().
+// The request: what the caller asks about (docs/requests.md). Plain value types, filled by the
+// caller or parsed from JSON/YAML by ParseRequest().
 //
 // Thread safety: plain values; ParseRequest is safe to call from any thread.
 #ifndef RESIDENCY_REQUEST_H_

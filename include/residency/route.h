@@ -1,4 +1,5 @@
-// Inference routing (SPEC §9): where may an inference request of a given shape be served?
+// Inference routing (docs/architecture.md, lib/eval Router): where may an inference request of a
+// given shape be served?
 //
 //   residency::Router router(snapshot);                       // per policy snapshot
 //   int model = *router.AddModel(model_with_lineage);         // once per served model

@@ -1,4 +1,4 @@
-// Per-request tagging: the fast path of an inference gateway (SPEC §9).
+// Per-request tagging: the fast path of an inference gateway (docs/tagging.md).
 //
 // A request view (headers, peer address, authenticated tenant, payload chunks) is turned into a
 // small tag set (`ORIGIN:class`), each tag with a provenance, plus the user's jurisdiction, the
@@ -39,7 +39,7 @@ const char* ProvenanceName(Provenance p);  // "verified" | "claimed" | "inferred
 enum class ScanStatus : uint8_t { kComplete = 0, kTruncated = 1, kError = 2 };
 const char* ScanStatusName(ScanStatus s);  // "complete" | "truncated" | "error"
 
-// The fixed detector names of SPEC §9, in output order.
+// The fixed detector names (docs/tagging.md), in output order.
 enum class Detector : uint8_t {
   kKrRrn = 0,
   kKrFrn = 1,
@@ -51,7 +51,8 @@ enum class Detector : uint8_t {
 inline constexpr int kNumDetectors = 6;
 const char* DetectorName(Detector d);  // "kr_rrn", "kr_frn", ...
 
-// The data classes the tagger can emit (SPEC §2 vocabulary), in bytewise order of their names.
+// The data classes the tagger can emit (built-in classes of policies/README.md), in bytewise
+// order of their names.
 enum class DataClass : uint8_t {
   kKrRrn = 0,              // "kr.rrn"
   kPersonal = 1,           // "personal"
@@ -134,8 +135,8 @@ struct TagResult {
   bool has_class(DataClass c) const { return classes & (1u << static_cast<int>(c)); }
 };
 
-// What the decision engine needs to build an inference request (SPEC §5 `compute.user` and
-// `compute.prompt.classes`). Allocates; call it off the per-byte hot path.
+// What the decision engine needs to build an inference request (`compute.user` and
+// `compute.prompt.classes` of docs/requests.md). Allocates; call it off the per-byte hot path.
 struct InferenceFacts {
   std::optional<std::string> user_jurisdiction;    // "KR", or nullopt when unknown
   Provenance user_provenance = Provenance::kNone;  // kNone exactly when unknown

@@ -1,4 +1,4 @@
-// RequestToJson: a request as the JSON that ParseRequest accepts (SPEC §5).
+// RequestToJson: a request as the JSON that ParseRequest accepts (docs/requests.md).
 #include <nlohmann/json.hpp>
 
 #include "internal/time_util.h"

@@ -1,4 +1,4 @@
-// Decision -> JSON, keys in the fixed order of SPEC §6.
+// Decision -> JSON, keys in a fixed order (include/residency/decision.h, DecisionToJson).
 #include <nlohmann/json.hpp>
 
 #include "internal/time_util.h"

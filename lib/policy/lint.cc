@@ -6,6 +6,14 @@
 #include "residency/version.h"
 
 namespace residency {
+namespace {
+
+// SARIF `tool.driver.informationUri`: the reference for the diagnostic codes, policies/README.md
+// "Diagnostics", relative to the repository root (the project publishes no URL of its own; SARIF
+// asks for an absolute URI here, so a published build should put its repository's URL in front).
+constexpr char kSarifInformationUri[] = "policies/README.md#diagnostics";
+
+}  // namespace
 
 int CountErrors(const std::vector<Diagnostic>& diagnostics) {
   int n = 0;
@@ -67,7 +75,7 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
                                         {{"driver",
                                           {{"name", "residency"},
                                            {"version", kVersionString},
-                                           {"informationUri", "https://example.invalid/residency"},
+                                           {"informationUri", kSarifInformationUri},
                                            {"rules", rules}}}}},
                                        {"results", results}}})}};
   return sarif.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -1,4 +1,5 @@
-// The JSON-lines request format of `residency tag` (SPEC §9), shared by the CLI and its fuzzer:
+// The JSON-lines request format of `residency tag` (docs/tagging.md), shared by the CLI and its
+// fuzzer:
 // {"headers": {...}, "peer": "IP", "tenant": "ID", "payload": "..." | ["chunk", ...]}, every
 // field optional; unknown keys, duplicate keys, wrong types and deep nesting are errors.
 #ifndef RESIDENCY_LIB_TAGGING_REQUEST_JSON_H_

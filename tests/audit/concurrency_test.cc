@@ -1,4 +1,4 @@
-// Many threads appending to one audit log (SPEC §11): unique indices, nothing lost, the log
+// Many threads appending to one audit log: unique indices, nothing lost, the log
 // verifies. Labelled `concurrency`; must be clean under ThreadSanitizer.
 #include <gtest/gtest.h>
 

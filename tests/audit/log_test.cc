@@ -1,4 +1,4 @@
-// The writer, recovery and the verifier end to end: clean logs, the SPEC §11 tamper matrix,
+// The writer, recovery and the verifier end to end: clean logs, the tamper matrix,
 // power loss through the fault-injecting file layer, fsync failure, kill -9 of a writer
 // process, proofs, show and the file sink.
 #include "audit/log.h"
@@ -408,7 +408,9 @@ TEST_F(AuditLogTest, FileSinkReceivesDurableRecordsAndCheckpoints) {
   EXPECT_EQ(ReadAll(sink_dir + "/" + (*log)->log_id() + ".checkpoints"), *cps);
 }
 
-// ---- the tamper matrix (SPEC §11) ----
+// ---- the tamper matrix: flipped bytes, rewritten, deleted, inserted, swapped or duplicated
+// records, truncated tails, removed or reordered segments, replayed or re-signed checkpoints,
+// rollback and wrong keys are each found by the verifier ----
 
 struct Frame {
   uint8_t type;

@@ -24,7 +24,8 @@ print("\n".join(cs.expected_keys(sys.argv[2])))
 PY
 ) || { echo "FAIL: cannot read the key list of $keys_md" >&2; exit 1; }
 count=$(echo "$keys" | wc -l)
-# The list holds at least the tagging keys the issue is about, and the ones SPEC names first.
+# The list holds at least the tagging keys the issue is about, and the headline bars (check
+# latency, routing, audit verification).
 for k in tag_vs_hyperscan hyperscan_prose_gbps tag_vs_re2set check_vs_cedar cedar_p50_ns \
          check_p50_ns route_ns audit_verify_per_s; do
   echo "$keys" | grep -qx "$k" || fail "docs/benchmarks.md does not list $k"

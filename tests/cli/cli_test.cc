@@ -1,4 +1,4 @@
-// The CLI's contract (SPEC §7): outputs, one-line errors and exit statuses.
+// The CLI's contract (README.md, "What it does"): outputs, one-line errors and exit statuses.
 #include <sys/wait.h>
 
 #include <cstdio>

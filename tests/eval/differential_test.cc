@@ -43,7 +43,7 @@ TEST(Differential, TestFixturePolicies) {
   Differential(*r.snapshot, 7, 3000);
 }
 
-// SPEC §4's definition of `suggested_locations`, read directly: the catalogue locations (other
+// The definition of `suggested_locations`, read directly: the catalogue locations (other
 // than the refused one) at which the same request, its primary placement moved there, is not
 // denied; same provider and country first, then same provider, then same country, then the
 // rest, catalogue order within each; at most 8. Each candidate is decided by the reference

@@ -445,7 +445,8 @@ TEST_F(EvalTest, NowDefaultsToTheOptionsThenTheClock) {
 
 // ---- Request parsing -----------------------------------------------------------------------
 
-// A request built in code, not parsed: a model artifact outside SPEC §5's three is refused (the
+// A request built in code, not parsed: a model artifact other than weights, checkpoint or
+// adapter is refused (the
 // rule index relies on a model never being a `dataset` or `prompt` artifact).
 TEST_F(EvalTest, ModelArtifactOutsideTheSpecIsAnError) {
   auto req = ParseRequest(

@@ -1,5 +1,6 @@
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -50,7 +51,7 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
-// The digest is SHA-256 of the canonical form (SPEC): these values were computed by the compiler
+// The digest is SHA-256 of the canonical form: these values were computed by the compiler
 // that built the form as one nlohmann tree (before it was streamed part by part); they must not
 // change unless the canonical form is meant to.
 const char kDigestPolicy[] = R"yaml(kind: policy
@@ -565,6 +566,13 @@ TEST(LintOutput, JsonAndSarifShapes) {
   EXPECT_EQ(s["version"], "2.1.0");
   const auto& run = s["runs"][0];
   EXPECT_EQ(run["tool"]["driver"]["name"], "residency");
+  // informationUri points at the diagnostics reference in this repository, which must exist.
+  const std::string info = run["tool"]["driver"]["informationUri"];
+  EXPECT_EQ(info, "policies/README.md#diagnostics");
+  std::ifstream doc(std::string(RESIDENCY_SOURCE_DIR) + "/" + info.substr(0, info.find('#')));
+  std::stringstream text;
+  text << doc.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("\n## Diagnostics\n")) << info;
   const auto& res = run["results"][0];
   EXPECT_EQ(res["level"], "error");
   EXPECT_EQ(res["ruleId"], "unknown-key");

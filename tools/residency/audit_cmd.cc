@@ -1,4 +1,4 @@
-// `residency audit keygen|verify|show|prove` (SPEC §7, §8).
+// `residency audit keygen|verify|show|prove` (docs/audit.md).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>

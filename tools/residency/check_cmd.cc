@@ -1,4 +1,5 @@
-// residency check --policies DIR [REQUEST] | --batch FILE.jsonl (SPEC §7).
+// residency check --policies DIR [REQUEST] | --batch FILE.jsonl (README.md; requests:
+// docs/requests.md).
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

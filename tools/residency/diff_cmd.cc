@@ -1,5 +1,5 @@
 // residency diff OLD_DIR NEW_DIR: what a policy change widens or narrows, with example requests
-// (SPEC §7). The exploration is in the library (include/residency/diff.h).
+// (docs/policy-review.md). The exploration is in the library (include/residency/diff.h).
 #include <cstdio>
 #include <string>
 

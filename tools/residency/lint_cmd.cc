@@ -1,4 +1,5 @@
-// residency lint PATH...: parse, validate and lint policy files (SPEC §7).
+// residency lint PATH...: parse, validate and lint policy files (policies/README.md,
+// "Diagnostics").
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>

@@ -1,4 +1,4 @@
-// `residency`: one binary, one subcommand per task (SPEC §7).
+// `residency`: one binary, one subcommand per task (README.md, "What it does").
 #include <cstdio>
 #include <cstring>
 #include <exception>

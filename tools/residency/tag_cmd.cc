@@ -1,4 +1,4 @@
-// `residency tag --config FILE [INPUT.jsonl]`: tags one request per input line (SPEC §9).
+// `residency tag --config FILE [INPUT.jsonl]`: tags one request per input line (docs/tagging.md).
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -19,7 +19,7 @@ namespace tg = residency::tagging;
 
 int RunTag(int argc, char** argv) {
   CLI::App app{
-      "Tag inference requests, one JSON object per input line (SPEC §9).\n"
+      "Tag inference requests, one JSON object per input line (docs/tagging.md).\n"
       "Input lines: {\"headers\": {...}, \"peer\": \"IP\", \"tenant\": \"ID\", "
       "\"payload\": \"...\" | [\"chunk\", ...]}, every field optional.\n"
       "Exit status: 0 every line tagged, 2 bad config or any bad line.",
