@@ -4,7 +4,10 @@
 #include <array>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "internal/country_names.h"
+#include "internal/text_util.h"
 
 namespace residency::eval_internal {
 namespace {
@@ -17,6 +20,38 @@ int Jurisdiction(const CompiledSet& set, const std::string& name) {
   if (iso >= 0) return iso;
   auto it = set.catalogue.jurisdiction_index.find(name);
   return it == set.catalogue.jurisdiction_index.end() ? -1 : it->second;
+}
+
+// "Did you mean" hints for names a request got wrong (only built when a name is unknown).
+std::string LocationHint(const CompiledSet& set, const std::string& name) {
+  std::vector<std::string> ids;
+  ids.reserve(set.catalogue.locations.size());
+  for (const auto& l : set.catalogue.locations) ids.push_back(l.id);
+  return internal::DidYouMeanSuffix(name, ids);
+}
+
+std::string ClassHint(const CompiledSet& set, const std::string& name) {
+  std::vector<std::string> ids;
+  ids.reserve(set.classes.size());
+  for (const auto& c : set.classes) ids.push_back(c.id);
+  return internal::DidYouMeanSuffix(name, ids);
+}
+
+// A country in the wrong case, as an alpha-3 code or by name gets its alpha-2 code; a longer
+// name is compared with the catalogue's groups (every two-letter code is two edits from every
+// other, so those get no guess).
+std::string JurisdictionHint(const CompiledSet& set, const std::string& name) {
+  std::string code = absl::AsciiStrToUpper(name);
+  if (code == name || policy_internal::IsoCountryIndex(code) < 0) {
+    code = internal::CountryAlpha2Hint(name);
+  }
+  if (!code.empty()) return absl::StrCat(" (did you mean `", code, "`?)");
+  if (name.size() <= 2) return "";
+  std::vector<std::string> groups;
+  for (const auto& j : set.catalogue.jurisdiction_names) {
+    if (j.size() > 2) groups.push_back(j);
+  }
+  return internal::DidYouMeanSuffix(name, groups);
 }
 
 ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time now) {
@@ -165,12 +200,14 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
     if (!named) names->emplace_back(r.origin, r.cls);
     if (cls < 0) {
       f->fail.push_back({"residency.unknown_class",
-                         absl::StrCat("data class `", *r.cls, "` is not in the vocabulary")});
+                         absl::StrCat("data class `", *r.cls, "` is not in the vocabulary",
+                                      ClassHint(set, *r.cls))});
     }
     if (origin < 0) {
       f->fail.push_back({"residency.unknown_origin",
                          absl::StrCat("origin `", *r.origin,
-                                      "` is neither an ISO 3166-1 code nor a catalogue group")});
+                                      "` is neither an ISO 3166-1 code nor a catalogue group",
+                                      JurisdictionHint(set, *r.origin))});
     }
     if (cls < 0 || origin < 0) continue;
     auto it = std::find_if(a->tags.begin(), a->tags.end(),
@@ -294,7 +331,8 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
         if (f->user_jurisdiction < 0) {
           f->fail.push_back({"residency.unknown_origin",
                              absl::StrCat("user jurisdiction `", c.user->jurisdiction,
-                                          "` is neither an ISO 3166-1 code nor a group")});
+                                          "` is neither an ISO 3166-1 code nor a group",
+                                          JurisdictionHint(set, c.user->jurisdiction))});
         }
       }
       if (c.prompt_classes && !c.prompt_classes->empty()) {
@@ -332,7 +370,9 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     if (idx < 0) {
       f->fail.push_back(
           {"residency.unknown_location",
-           absl::StrCat("location `", *loc_names[i], "` is not in the region catalogue"), i == 0});
+           absl::StrCat("location `", *loc_names[i], "` is not in the region catalogue",
+                        LocationHint(set, *loc_names[i])),
+           i == 0});
       if (i == 0) f->primary = -1;
       continue;
     }

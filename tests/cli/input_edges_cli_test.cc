@@ -171,6 +171,22 @@ TEST_F(InputEdgesCliTest, LintChecksTestFilesKeyByKey) {
   EXPECT_THAT(r.out, HasSubstr("did you mean `request`"));
 }
 
+// The shipped layout keeps tests in a subfolder (policies/tests/): a lint of the folder checks them
+// (and any other subfolder's YAML) too, without reading them into the policy set.
+TEST_F(InputEdgesCliTest, LintOfAFolderChecksTheFilesInItsSubfolders) {
+  std::string dir = CopyPolicies();
+  CliRun clean = Exec("lint " + dir);
+  EXPECT_EQ(clean.status, 0) << clean.out << clean.err;
+  Write("policies/tests/deep/t_test.yaml",
+        std::string("kind: tests\ncases:\n  - name: home\n    requets: ") + kKrHome +
+            "\n    want: {decision: allow}\n");
+  Write("policies/schema/ignored.yaml", "this is: [not checked\n");
+  CliRun r = Exec("lint " + dir);
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("deep/t_test.yaml:4:5: error: unknown key `requets`"));
+  EXPECT_THAT(r.out, Not(HasSubstr("ignored.yaml")));
+}
+
 TEST_F(InputEdgesCliTest, LintChecksTaggingFilesKeyByKey) {
   std::string dir = CopyPolicies();
   std::string tagging = Slurp(dir + "/tagging.yaml");

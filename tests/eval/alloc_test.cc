@@ -72,7 +72,9 @@ void ExpectOnlyOwnedAllocations(bool suggest) {
     EXPECT_EQ(testing::AllocationCount() - before_copy,
               (reasons.empty() ? 0 : 1) + (obligations.empty() ? 0 : 1));
   }
-  if (suggest) EXPECT_GT(with_suggestions, 0);
+  if (suggest) {
+    EXPECT_GT(with_suggestions, 0);
+  }
 }
 
 std::vector<int>* volatile g_escape;  // so that the compiler cannot elide the allocation

@@ -326,6 +326,33 @@ TEST_F(EvalTest, UnknownLocationClassOriginFailClosed) {
   EXPECT_THAT(Rules(o), ElementsAre("residency.unknown_origin"));
 }
 
+// The first reason's message, for the hint tests below.
+std::string FirstMessage(const Decision& d) {
+  return d.reasons.empty() ? std::string() : std::string(d.reasons[0].message());
+}
+
+TEST_F(EvalTest, UnknownNamesInARequestGetADidYouMeanHint) {
+  EXPECT_THAT(FirstMessage(Check(KrDataset("ncp:KRR"))),
+              ::testing::HasSubstr("(did you mean `ncp:KR`?)"));
+  EXPECT_THAT(FirstMessage(Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "", "[personl]"))),
+              ::testing::HasSubstr("(did you mean `personal`?)"));
+  for (const char* origin : {"kr", "KOR", "Korea"}) {
+    Decision d = Check(std::string("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: "
+                                   "\"ncp:KR\"\ndataset: {id: d, partitions: [{classes: [public], "
+                                   "origin: ") +
+                       origin + "}]}\n");
+    EXPECT_EQ(d.decision, Effect::kDeny) << origin;
+    EXPECT_THAT(FirstMessage(d), ::testing::HasSubstr("(did you mean `KR`?)")) << origin;
+  }
+  // Nothing close: no guess.
+  EXPECT_THAT(FirstMessage(Check(KrDataset("mars:base-1"))),
+              ::testing::Not(::testing::HasSubstr("did you mean")));
+  Decision xx = Check(
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [public], origin: XX}]}\n");
+  EXPECT_THAT(FirstMessage(xx), ::testing::Not(::testing::HasSubstr("did you mean")));
+}
+
 TEST_F(EvalTest, AnonymizedNeedsAnAttestation) {
   EXPECT_EQ(
       Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[anonymized]")).decision,
