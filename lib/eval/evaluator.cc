@@ -1,4 +1,6 @@
-// The evaluator: SPEC §4 over a compiled policy set.
+// The evaluator: runs the rules of a compiled policy set over the units of a request (each tag
+// of each artifact, and the request itself) at each checked location, in three-valued logic: a
+// rule whose condition cannot be evaluated for lack of a fact applies, and denies (fail closed).
 #include <algorithm>
 #include <array>
 #include <deque>
@@ -1117,7 +1119,7 @@ std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts
   return out;
 }
 
-// SPEC §5: a model artifact is weights, checkpoint or adapter (or not said). The rule index
+// A model artifact is weights, checkpoint or adapter (or not said). The rule index
 // relies on it (a model is never a `dataset` or `prompt` artifact).
 bool KnownModelArtifact(const Model& m) {
   return m.artifact.empty() || m.artifact == "weights" || m.artifact == "checkpoint" ||

@@ -26,7 +26,7 @@ std::string CountryHint(const std::string& written) {
   return a2.empty() ? std::string() : absl::StrCat(" (did you mean `", a2, "`?)");
 }
 
-// The fixed class vocabulary (SPEC §2): id and the classes it is a kind of besides its dotted
+// The built-in class vocabulary: id and the classes it is a kind of besides its dotted
 // prefixes.
 struct BuiltinClass {
   const char* id;
@@ -46,7 +46,7 @@ constexpr BuiltinClass kBuiltinClasses[] = {
     {"personal.biometric", nullptr},
     {"personal.genomic", nullptr},
     {"personal.child", nullptr},
-    // Still personal data unless a policy lifts it (SPEC §2).
+    // Still personal data unless a policy lifts it (`lifts`, with evidence).
     {"pseudonymized", "personal"},
     {"anonymized", nullptr},
     {"cn.important", nullptr},
@@ -209,8 +209,8 @@ class Compiler {
   DiagSink* sink_;
   std::unique_ptr<CompiledSet> set_;
   std::vector<LoadedFile> files_;
-  // The canonical form (SPEC: the digest) by part, dumped as each part is compiled; hashed in
-  // key order at the end. `canon_bad_utf8_`: a part held invalid UTF-8.
+  // The canonical form (what the digest hashes) by part, dumped as each part is compiled; hashed
+  // in key order at the end. `canon_bad_utf8_`: a part held invalid UTF-8.
   std::string canon_catalogue_, canon_classes_;
   std::vector<PolicyCanon> canon_policies_;
   bool canon_bad_utf8_ = false;
