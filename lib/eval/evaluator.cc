@@ -1187,7 +1187,9 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
     t.rule = fr.rule;
     t.basis = "fail_closed";
     t.effect = Effect::kDeny;
-    t.citation = "SPEC §4 (fail closed)";
+    t.citation =
+        "residency: fail closed (a fact the decision needs is missing, unknown or cannot be "
+        "checked)";
     t.message = builder.Keep(std::move(fr.message));
     d.reasons.push_back(DecisionBuilder::MakeReason(t));
   }
