@@ -345,14 +345,14 @@ def drift_checks(schemas):
         codes = re.findall(r'"([A-Z]{2})"', block[:block.index("};")])
         if sorted(codes) != sorted(pol["country"]["enum"]):
             failures.append("ISO 3166-1 codes in policy.schema.json differ from lib/policy/iso3166.cc")
-    comp = REPO / "lib" / "policy" / "compiler.cc"
+    comp = REPO / "lib" / "policy" / "catalogue.cc"
     if comp.is_file():
         src = comp.read_text(encoding="utf-8")
         block = src[src.index("kBuiltinClasses[] = {"):]
         block = block[:block.index("};")]
         builtin = re.findall(r'\{"([a-z_.]+)", ', block)
         if builtin != pol["class"]["anyOf"][0]["enum"]:
-            failures.append("built-in classes in policy.schema.json differ from lib/policy/compiler.cc")
+            failures.append("built-in classes in policy.schema.json differ from lib/policy/catalogue.cc")
     cond = REPO / "lib" / "policy" / "conditions.cc"
     if cond.is_file():
         src = cond.read_text(encoding="utf-8")

@@ -36,7 +36,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-# Built-in class hierarchy besides the dotted prefix (lib/policy/compiler.cc; policies/README.md,
+# Built-in class hierarchy besides the dotted prefix (lib/policy/catalogue.cc; policies/README.md,
 # "How a request is decided").
 EXTRA_PARENTS = {"kr.rrn": ["personal.unique_id"], "kr.emr": ["personal.health"],
                  "pseudonymized": ["personal"], "unscanned": ["personal"],

@@ -292,6 +292,9 @@ TEST_F(EvalTest, MissingLineageAndCyclesFailClosed) {
   EXPECT_EQ(d.decision, Effect::kDeny);
   EXPECT_THAT(Rules(d), ElementsAre("residency.missing_lineage"));
   EXPECT_EQ(d.reasons[0].basis(), "fail_closed");
+  // The engine's own reasons cite the engine, not a document outside the decision.
+  EXPECT_EQ(d.reasons[0].policy(), "residency");
+  EXPECT_THAT(d.reasons[0].citation(), HasSubstr("residency: fail closed"));
   // An explicit empty list is a claim: allowed.
   EXPECT_EQ(Check("kind: model\nnow: \"2026-06-30T00:00:00Z\"\nmodel: {id: m, location: "
                   "\"ncp:KR\", trained_on: []}\n")

@@ -50,21 +50,6 @@ ALLOWED_TESTDATA = {
 RELATIVE_TESTDATA = re.compile(r"(\$\{PROJECT_SOURCE_DIR\}/|\$here/\.\./|(?<![\w/.])|\()\.\./shared/" +
                                "testdata")
 
-# References in files another change is splitting (lib/policy/compiler.cc, lib/eval/evaluator.cc,
-# lib/diff/diff.cc): tolerated, line for line, in those folders until that change removes them.
-# Each entry is (folder, the exact line text after stripping blanks).
-PENDING = {
-    ("lib/policy/", "// The fixed class vocabulary (" + _S + " §2): id and the classes it is a kind "
-     "of besides its dotted"),
-    ("lib/policy/", "// Still personal data unless a policy lifts it (" + _S + " §2)."),
-    ("lib/policy/", "// The canonical form (" + _S + ": the digest) by part, dumped as each part is "
-     "compiled; hashed in"),
-    ("lib/eval/", "// The evaluator: " + _S + " §4 over a compiled policy set."),
-    ("lib/eval/", "// " + _S + " §5: a model artifact is weights, checkpoint or adapter (or not "
-     "said). The rule index"),
-    ("lib/eval/", "t.citation = \"" + _S + " §4 (fail closed)\";"),
-}
-
 SKIP_DIRS = {".git", ".ccache", "__pycache__"}
 
 
@@ -99,8 +84,6 @@ def check_line(path, text):
             rest = RELATIVE_TESTDATA.sub("", text)
             if "shared/" + "testdata" not in rest:
                 continue
-        if any(path.startswith(folder) and text.strip() == line for folder, line in PENDING):
-            continue
         reasons.append(why)
     return reasons
 

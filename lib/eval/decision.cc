@@ -1,0 +1,223 @@
+// Evaluate: checks the request, builds its facts, runs the rules, and assembles the decision
+// (reasons, dry-run reasons, obligations, lifted tags, suggested locations).
+#include "residency/decision.h"
+
+#include <algorithm>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "eval/evaluator.h"
+
+namespace residency {
+namespace {
+
+using eval_internal::DecisionBuilder;
+using eval_internal::Facts;
+using eval_internal::ObligationSlots;
+using eval_internal::Outcome;
+using eval_internal::Outcomes;
+using eval_internal::RunPolicies;
+using eval_internal::Suggest;
+using policy_internal::CompiledSet;
+using policy_internal::Policy;
+using policy_internal::Rule;
+
+struct Core {
+  Effect decision = Effect::kAllow;
+  Outcomes outcomes;
+  ObligationSlots obligations;
+  std::vector<LiftedTag> lifted;
+  bool fail = false;
+  bool suggestible = false;
+};
+
+void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
+  RunPolicies(set, facts, &core->outcomes, &core->obligations, &core->lifted);
+  core->decision = Effect::kAllow;
+  for (const auto& o : core->outcomes) {
+    if (o.dry_run) continue;
+    core->decision = std::max(core->decision, o.effect);
+    if (o.effect == Effect::kDeny && set.policies[o.policy].rules[o.rule].suggest) {
+      core->suggestible = true;
+    }
+  }
+  for (const auto& fr : facts.fail) {
+    core->fail = true;
+    core->decision = Effect::kDeny;
+    if (fr.primary_location) core->suggestible = true;
+  }
+}
+
+Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* builder) {
+  const Policy& p = set.policies[o.policy];
+  const Rule& r = p.rules[o.rule];
+  DecisionBuilder::ReasonText t;
+  t.policy = p.id;
+  t.rule = r.id;
+  t.basis = r.basis;
+  t.effect = o.effect;
+  t.citation = r.citation;
+  t.message = r.message;
+  if (o.missing) {
+    t.basis = "fail_closed";
+    t.message = builder->Keep(absl::StrCat(
+        r.message, " (cannot be evaluated: the request does not give `", o.missing, "`)"));
+  }
+  if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
+  if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;
+  return DecisionBuilder::MakeReason(t);
+}
+
+// A model artifact is weights, checkpoint or adapter (or not said). The rule index
+// relies on it (a model is never a `dataset` or `prompt` artifact).
+bool KnownModelArtifact(const Model& m) {
+  return m.artifact.empty() || m.artifact == "weights" || m.artifact == "checkpoint" ||
+         m.artifact == "adapter";
+}
+absl::Status BadModelArtifact(const Model& m) {
+  return absl::InvalidArgumentError(absl::StrCat("model `", m.id, "` has artifact `", m.artifact,
+                                                 "`; want weights, checkpoint or adapter"));
+}
+
+}  // namespace
+
+absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,
+                                  const EvalOptions& options) {
+  const CompiledSet& set = snapshot.impl();
+  switch (request.kind) {
+    case Request::Kind::kDataset:
+      if (!request.dataset) return absl::InvalidArgumentError("a dataset request needs `dataset`");
+      if (request.destination.empty() && request.dataset->location.empty()) {
+        return absl::InvalidArgumentError(
+            "a dataset request needs `destination` or `dataset.location`");
+      }
+      break;
+    case Request::Kind::kModel:
+      if (!request.model) return absl::InvalidArgumentError("a model request needs `model`");
+      if (request.destination.empty() && request.model->location.empty()) {
+        return absl::InvalidArgumentError(
+            "a model request needs `destination` or `model.location`");
+      }
+      if (!KnownModelArtifact(*request.model)) return BadModelArtifact(*request.model);
+      break;
+    case Request::Kind::kCompute:
+      if (!request.compute) return absl::InvalidArgumentError("a compute request needs `compute`");
+      if (request.compute->location.empty()) {
+        return absl::InvalidArgumentError("a compute request needs `compute.location`");
+      }
+      for (const auto& in : request.compute->inputs) {
+        if (in.dataset.has_value() == in.model.has_value()) {
+          return absl::InvalidArgumentError("each compute input is exactly one dataset or model");
+        }
+        if (in.model && !KnownModelArtifact(*in.model)) return BadModelArtifact(*in.model);
+      }
+      break;
+  }
+  if (request.now && options.request_time == RequestTime::kRefuse) {
+    return absl::InvalidArgumentError(
+        "request field `now` is refused here: the evaluation time is the service's clock");
+  }
+  const bool use_request_now = request.now && options.request_time == RequestTime::kHonour;
+  absl::Time now = use_request_now ? *request.now : options.now ? *options.now : absl::Now();
+  Facts facts;
+  eval_internal::BuildFacts(set, request, now, options, &facts);
+  Core core;
+  RunCore(set, facts, &core);
+
+  Decision d;
+  DecisionBuilder builder(snapshot);
+  d.decision = core.decision;
+  d.now = now;
+  d.tags = std::move(facts.all_tags);
+  // Reasons: the fail-closed ones, then every rule whose result is the decision.
+  for (auto& fr : facts.fail) {
+    DecisionBuilder::ReasonText t;
+    t.policy = "residency";
+    t.rule = fr.rule;
+    t.basis = "fail_closed";
+    t.effect = Effect::kDeny;
+    t.citation =
+        "residency: fail closed (a fact the decision needs is missing, unknown or cannot be "
+        "checked)";
+    t.message = builder.Keep(std::move(fr.message));
+    d.reasons.push_back(DecisionBuilder::MakeReason(t));
+  }
+  absl::InlinedVector<uint32_t, 16> order;  // outcomes by (policy, rule)
+  size_t deciding = 0, dry = 0;
+  for (uint32_t i = 0; i < core.outcomes.size(); ++i) {
+    const Outcome& o = core.outcomes[i];
+    if (o.dry_run) {
+      ++dry;
+    } else if (o.effect == d.decision) {
+      ++deciding;
+    } else {
+      continue;
+    }
+    order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const auto& x = core.outcomes[a];
+    const auto& y = core.outcomes[b];
+    return std::tie(x.policy, x.rule) < std::tie(y.policy, y.rule);
+  });
+  d.reasons.reserve(d.reasons.size() + deciding);
+  d.dry_run.reserve(dry);
+  for (uint32_t i : order) {
+    const Outcome& o = core.outcomes[i];
+    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &builder));
+  }
+  // Obligations: the union over every enforced rule result, by policy then id.
+  absl::InlinedVector<std::pair<int, int>, 16> obligations;  // policy, obligation
+  for (const auto& [slot, ob] : core.obligations) {
+    const Outcome& o = core.outcomes[slot];
+    if (!o.dry_run) obligations.emplace_back(o.policy, ob);
+  }
+  for (auto& [pi, ob] : obligations) ob = set.policies[pi].obligation_rank[ob];  // id order
+  std::sort(obligations.begin(), obligations.end());
+  obligations.erase(std::unique(obligations.begin(), obligations.end()), obligations.end());
+  d.obligations.reserve(obligations.size());
+  for (const auto& [pi, rank] : obligations) {
+    const Policy& p = set.policies[pi];
+    d.obligations.push_back(
+        DecisionBuilder::MakeObligation(p.obligations[p.obligation_order[rank]].id, p.id));
+  }
+  d.lifted = std::move(core.lifted);
+  auto key = [](const LiftedTag& l) {
+    return std::make_pair(std::string_view(l.tag()), l.policy());
+  };
+  std::sort(d.lifted.begin(), d.lifted.end(),
+            [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  d.lifted.erase(std::unique(d.lifted.begin(), d.lifted.end(),
+                             [&](const auto& a, const auto& b) { return key(a) == key(b); }),
+                 d.lifted.end());
+  std::vector<std::string_view> suggested;
+  if (d.decision == Effect::kDeny && options.suggest && core.suggestible) {
+    suggested = Suggest(set, facts);
+  }
+  builder.Finish(set.digest, std::move(suggested), &d);
+  return d;
+}
+
+absl::StatusOr<Decision> CheckDataset(const PolicySnapshot& s, Request r, const EvalOptions& o) {
+  r.kind = Request::Kind::kDataset;
+  return Evaluate(s, r, o);
+}
+absl::StatusOr<Decision> CheckModel(const PolicySnapshot& s, Request r, const EvalOptions& o) {
+  r.kind = Request::Kind::kModel;
+  return Evaluate(s, r, o);
+}
+absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& s, Request r, const EvalOptions& o) {
+  r.kind = Request::Kind::kCompute;
+  if (r.compute && r.action.empty()) {
+    static const std::pair<const char*, const char*> kJobAction[] = {{"training", "train"},
+                                                                     {"fine_tune", "fine_tune"},
+                                                                     {"batch", "process"},
+                                                                     {"evaluate", "evaluate"},
+                                                                     {"inference", "infer"}};
+    for (const auto& [job, action] : kJobAction)
+      if (r.compute->job == job) r.action = action;
+  }
+  return Evaluate(s, r, o);
+}
+
+}  // namespace residency
