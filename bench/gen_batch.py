@@ -33,7 +33,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--lines", type=int, default=200000)
     ap.add_argument("requests", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     paths = a.requests or sorted(glob.glob(os.path.join(here, "..", "examples", "requests",
                                                        "*.yaml")))
     if not paths:
