@@ -46,12 +46,12 @@ inline size_t Utf8Length(const char* p, const char* end) {
   return c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
-// `s` as a JSON string, as nlohmann's serializer writes it with ensure_ascii off and the replace
-// error handler: UTF-8 kept, `"` `\\` and control characters escaped (\b \f \n \r \t, else
-// \u00xx), invalid UTF-8 replaced (by nlohmann itself, so that those bytes stay what they were).
-void AppendEscaped(std::string_view s, std::string* out) {
+// The inside of `s` as a JSON string (the caller writes the quotes), as nlohmann's serializer
+// writes it with ensure_ascii off and the replace error handler: UTF-8 kept, `"` `\\` and control
+// characters escaped (\b \f \n \r \t, else \u00xx), invalid UTF-8 replaced (by nlohmann itself,
+// so that those bytes stay what they were).
+void Body(std::string_view s, std::string* out) {
   const size_t mark = out->size();
-  out->push_back('"');
   const char* p = s.data();
   const char* end = p + s.size();
   const char* run = p;  // start of the bytes not yet copied
@@ -64,8 +64,9 @@ void AppendEscaped(std::string_view s, std::string* out) {
       const size_t len = Utf8Length(p, end);
       if (len == 0) {  // invalid UTF-8: the rare path
         out->resize(mark);
-        out->append(nlohmann::json(std::string(s))
-                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        const std::string quoted = nlohmann::json(std::string(s)).dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out->append(quoted, 1, quoted.size() - 2);
         return;
       }
       p += len;
@@ -104,59 +105,47 @@ void AppendEscaped(std::string_view s, std::string* out) {
     }
   }
   out->append(run, p - run);
-  out->push_back('"');
 }
 
-// `"key":` (keys are fixed ASCII names).
-inline void Key(const char* key, std::string* out) {
-  out->push_back('"');
-  out->append(key);
-  out->append("\":");
+// A literal piece of the output (keys, punctuation) in one append.
+template <size_t N>
+inline void Put(const char (&text)[N], std::string* out) {
+  out->append(text, N - 1);
 }
 
 void AppendReason(const Reason& r, std::string* out) {
-  out->append("{\"policy\":");
-  AppendEscaped(r.policy(), out);
-  out->push_back(',');
-  Key("rule", out);
-  AppendEscaped(r.rule(), out);
-  out->push_back(',');
-  Key("basis", out);
-  AppendEscaped(r.basis(), out);
-  out->push_back(',');
-  Key("effect", out);
-  AppendEscaped(EffectName(r.effect()), out);
-  out->push_back(',');
-  Key("citation", out);
-  AppendEscaped(r.citation(), out);
-  out->push_back(',');
-  Key("message", out);
-  AppendEscaped(r.message(), out);
+  Put("{\"policy\":\"", out);
+  Body(r.policy(), out);
+  Put("\",\"rule\":\"", out);
+  Body(r.rule(), out);
+  Put("\",\"basis\":\"", out);
+  Body(r.basis(), out);
+  Put("\",\"effect\":\"", out);
+  Body(EffectName(r.effect()), out);
+  Put("\",\"citation\":\"", out);
+  Body(r.citation(), out);
+  Put("\",\"message\":\"", out);
+  Body(r.message(), out);
   if (!r.alternative().empty()) {
-    out->push_back(',');
-    Key("alternative", out);
-    AppendEscaped(r.alternative(), out);
+    Put("\",\"alternative\":\"", out);
+    Body(r.alternative(), out);
   }
   if (!r.exception().empty()) {
-    out->push_back(',');
-    Key("exception", out);
-    AppendEscaped(r.exception(), out);
+    Put("\",\"exception\":\"", out);
+    Body(r.exception(), out);
   }
-  out->push_back('}');
+  Put("\"}", out);
 }
 
+// The elements of `list`, comma-separated.
 template <typename List, typename F>
-void AppendArray(const char* key, const List& list, F&& each, std::string* out) {
-  out->push_back(',');
-  Key(key, out);
-  out->push_back('[');
+void Elements(const List& list, F&& each, std::string* out) {
   bool first = true;
   for (const auto& e : list) {
     if (!first) out->push_back(',');
     first = false;
     each(e);
   }
-  out->push_back(']');
 }
 
 // FormatTimestamp is slow next to the rest; a batch mostly repeats one `now`.
@@ -173,58 +162,58 @@ const std::string& Timestamp(absl::Time t) {
 }  // namespace
 
 void AppendDecisionJson(const Decision& d, std::string* out) {
-  out->append("{\"decision\":");
-  AppendEscaped(EffectName(d.decision), out);
-  AppendArray(
-      "reasons", d.reasons, [&](const Reason& r) { AppendReason(r, out); }, out);
-  AppendArray(
-      "obligations", d.obligations,
+  auto quoted = [&](std::string_view v) {
+    out->push_back('"');
+    Body(v, out);
+    out->push_back('"');
+  };
+  Put("{\"decision\":\"", out);
+  Body(EffectName(d.decision), out);
+  Put("\",\"reasons\":[", out);
+  Elements(d.reasons, [&](const Reason& r) { AppendReason(r, out); }, out);
+  Put("],\"obligations\":[", out);
+  Elements(
+      d.obligations,
       [&](const ObligationRef& o) {
-        out->append("{\"id\":");
-        AppendEscaped(o.id(), out);
-        out->push_back(',');
-        Key("policy", out);
-        AppendEscaped(o.policy(), out);
-        out->push_back('}');
+        Put("{\"id\":\"", out);
+        Body(o.id(), out);
+        Put("\",\"policy\":\"", out);
+        Body(o.policy(), out);
+        Put("\"}", out);
       },
       out);
-  AppendArray(
-      "suggested_locations", d.suggested_locations(),
-      [&](std::string_view s) { AppendEscaped(s, out); }, out);
-  AppendArray(
-      "tags", d.tags, [&](const std::string& s) { AppendEscaped(s, out); }, out);
-  AppendArray(
-      "lifted", d.lifted,
+  Put("],\"suggested_locations\":[", out);
+  Elements(d.suggested_locations(), quoted, out);
+  Put("],\"tags\":[", out);
+  Elements(d.tags, quoted, out);
+  Put("],\"lifted\":[", out);
+  Elements(
+      d.lifted,
       [&](const LiftedTag& l) {
-        out->append("{\"tag\":");
-        AppendEscaped(l.tag(), out);
-        out->push_back(',');
-        Key("policy", out);
-        AppendEscaped(l.policy(), out);
-        out->push_back('}');
+        Put("{\"tag\":\"", out);
+        Body(l.tag(), out);
+        Put("\",\"policy\":\"", out);
+        Body(l.policy(), out);
+        Put("\"}", out);
       },
       out);
-  AppendArray(
-      "dry_run", d.dry_run, [&](const Reason& r) { AppendReason(r, out); }, out);
-  out->push_back(',');
-  Key("now", out);
-  AppendEscaped(Timestamp(d.now), out);
-  out->push_back(',');
-  Key("policy_digest", out);
-  AppendEscaped(d.policy_digest(), out);
+  Put("],\"dry_run\":[", out);
+  Elements(d.dry_run, [&](const Reason& r) { AppendReason(r, out); }, out);
+  Put("],\"now\":\"", out);
+  Body(Timestamp(d.now), out);
+  Put("\",\"policy_digest\":\"", out);
+  Body(d.policy_digest(), out);
   if (d.audit) {
-    out->push_back(',');
-    Key("audit", out);
-    out->append("{\"log\":");
-    AppendEscaped(d.audit->log, out);
-    out->push_back(',');
-    Key("index", out);
+    Put("\",\"audit\":{\"log\":\"", out);
+    Body(d.audit->log, out);
+    Put("\",\"index\":", out);
     char num[24];
     auto [end, ec] = std::to_chars(num, num + sizeof num, d.audit->index);
     out->append(num, end - num);
-    out->push_back('}');
+    Put("}}", out);
+  } else {
+    Put("\"}", out);
   }
-  out->push_back('}');
 }
 
 std::string DecisionToJson(const Decision& d) {
