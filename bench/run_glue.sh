@@ -9,8 +9,9 @@
 #                  start excluded by subtracting a run on an empty input; median of 5 runs
 #                  (9 with --full)
 #   glue_vs_eval   batch time per request / Evaluate() mean time per call on the same mix
-#                  (eval_latency, default options as the CLI uses them, same core), each run's
-#                  pair measured back to back; median over the runs
+#                  (eval_latency, default options as the CLI uses them, same core, measured just
+#                  before and just after each run's batch pair, the two means averaged); median
+#                  over the runs
 # Raw outputs go to OUTDIR/glue_raw/ (not merged).
 set -uo pipefail
 out="${1:?usage: run_glue.sh OUTDIR [--full]}"
@@ -51,9 +52,13 @@ batch_run() {
   echo $(((t1 - t0)))
 }
 
-echo "-- check --batch: $lines lines, $runs runs (each: batch, empty input, Evaluate alone)"
+echo "-- check --batch: $lines lines, $runs runs (each: Evaluate alone, batch, empty input, Evaluate alone)"
 : >"$raw/runs.jsonl"
 for i in $(seq $runs); do
+  # Evaluate alone just before and just after the batch pair (the load of a shared machine moves
+  # within seconds; the mean of the two brackets the batch).
+  "${pin[@]}" "$lat" --policies "$root/policies" --mode suggest --runs 1 --budget-ms 1000 \
+    "${requests[@]}" >"$raw/eval_${i}a.json" 2>/dev/null || { echo "run_glue: eval_latency failed" >&2; exit 1; }
   full_ns=$(batch_run "$raw/batch.jsonl") || { echo "run_glue: check --batch failed" >&2; exit 1; }
   decided=$(grep -c '"decision"' "$raw/decisions.jsonl")
   if [ "$decided" != "$lines" ]; then
@@ -61,14 +66,15 @@ for i in $(seq $runs); do
     exit 1
   fi
   empty_ns=$(batch_run "$raw/empty.jsonl") || exit 1
-  "${pin[@]}" "$lat" --policies "$root/policies" --mode suggest --runs 1 --budget-ms 2000 \
-    "${requests[@]}" >"$raw/eval_$i.json" 2>/dev/null || { echo "run_glue: eval_latency failed" >&2; exit 1; }
-  python3 - "$raw/eval_$i.json" "$full_ns" "$empty_ns" "$lines" >>"$raw/runs.jsonl" <<'PY'
+  "${pin[@]}" "$lat" --policies "$root/policies" --mode suggest --runs 1 --budget-ms 1000 \
+    "${requests[@]}" >"$raw/eval_${i}b.json" 2>/dev/null || { echo "run_glue: eval_latency failed" >&2; exit 1; }
+  python3 - "$raw/eval_${i}a.json" "$raw/eval_${i}b.json" "$full_ns" "$empty_ns" "$lines" \
+    >>"$raw/runs.jsonl" <<'PY'
 import json, sys
-ev = json.load(open(sys.argv[1]))
-full_ns, empty_ns, lines = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+full_ns, empty_ns, lines = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 per_req = (full_ns - empty_ns) / lines
-mean = ev["sets"][0]["suggest"]["mean_ns"] if "sets" in ev else ev["suggest"]["mean_ns"]
+means = [json.load(open(p))["suggest"]["mean_ns"] for p in sys.argv[1:3]]
+mean = sum(means) / 2
 print(json.dumps({"full_ns": full_ns, "empty_ns": empty_ns, "batch_ns_per_request": per_req,
                   "batch_per_s": 1e9 / per_req, "eval_mean_ns": mean,
                   "glue_vs_eval": per_req / mean}))
