@@ -185,16 +185,8 @@ int Run(const std::string& policy_dir, const fs::path& work) {
 
     // 3. Audit the decision acted on. An unrecorded decision does not stand: refuse.
     if (acted.ok()) {
-      residency::DecisionRecord rec;
-      rec.decision = residency::EffectName(acted->decision);
-      for (const residency::Reason& r : acted->reasons) rec.rule_ids.emplace_back(r.rule());
-      rec.tags = acted->tags;
-      rec.request_digest = residency::AuditRequestDigest(in.body);
-      rec.policy_digest = acted->policy_digest();
-      rec.now = acted->now;
-      rec.principal = in.tenant;  // stored as a keyed commitment, never raw
-      absl::StatusOr<uint64_t> index = (*log)->Append(rec);
-      if (!index.ok()) route.clear();
+      // The principal is stored as a keyed commitment, never raw.
+      if (!residency::RecordDecision(**log, in.body, &*acted, in.tenant).ok()) route.clear();
     } else {
       route.clear();
     }

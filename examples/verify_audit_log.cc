@@ -109,21 +109,15 @@ int Run(const std::string& policy_dir, const fs::path& work) {
       std::printf("request refused: %s\n", std::string(d.status().message()).c_str());
       continue;
     }
-    residency::DecisionRecord rec;
-    rec.decision = residency::EffectName(d->decision);
-    for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
-    rec.tags = d->tags;
-    rec.request_digest = residency::AuditRequestDigest(text);  // the bytes as received
-    rec.policy_digest = d->policy_digest();
-    rec.now = d->now;
-    absl::StatusOr<uint64_t> index = (*log)->Append(rec);
-    if (!index.ok()) {  // not recorded: the decision does not stand
-      std::printf("audit append failed, refusing: %s\n",
-                  std::string(index.status().message()).c_str());
+    // The audit record of the decision, for the request bytes as received.
+    absl::Status recorded = residency::RecordDecision(**log, text, &*d);
+    if (!recorded.ok()) {  // not recorded: the decision does not stand
+      std::printf("audit append failed, refusing: %s\n", std::string(recorded.message()).c_str());
       return 1;
     }
-    std::printf("record %llu: %s %s\n", static_cast<unsigned long long>(*index),
-                rec.decision.c_str(), rec.rule_ids.empty() ? "" : rec.rule_ids.front().c_str());
+    std::printf("record %llu: %s %s\n", static_cast<unsigned long long>(d->audit->index),
+                residency::EffectName(d->decision),
+                d->reasons.empty() ? "" : std::string(d->reasons.front().rule()).c_str());
   }
 
   // 3. Close: the close record and the final checkpoint make the log complete.

@@ -192,20 +192,8 @@ class PyPolicies {
         error = Message(d.status());
       } else {
         if (log != nullptr) {
-          residency::DecisionRecord rec;
-          rec.decision = residency::EffectName(d->decision);
-          for (const residency::Reason& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
-          rec.tags = d->tags;
-          rec.request_digest = residency::AuditRequestDigest(text);
-          rec.policy_digest = d->policy_digest();
-          rec.now = d->now;
-          rec.principal = principal;
-          absl::StatusOr<uint64_t> index = log->Append(rec);
-          if (index.ok()) {
-            d->audit = residency::AuditRef{log->log_dir(), *index};
-          } else {
-            audit_error = Message(index.status());
-          }
+          absl::Status recorded = residency::RecordDecision(*log, text, &*d, principal);
+          if (!recorded.ok()) audit_error = Message(recorded);
         }
         out = residency::DecisionToJson(*d);
       }

@@ -14,16 +14,13 @@
 //   opts.key_file = key_pem;              // --audit-key KEY.pem (key name = file stem)
 //   auto log = residency::AuditLog::Open(opts);          // error: exit 2
 //   if (!log.ok()) { ...print (*log).status().message(); return 2; }
-//   ...for each decision d of request r:
-//   residency::DecisionRecord rec;
-//   rec.decision = d.decision;            // "allow" | "allow_with_obligations" | ...
-//   rec.rule_ids = ...ids of d.reasons, in order...;
-//   rec.tags = d.tags;                    // sorted, unique (the encoder sorts anyway)
-//   rec.request_digest = residency::AuditRequestDigest(request_bytes_as_read);
-//   rec.policy_digest = d.policy_digest;  // "sha256:<64 hex>"
-//   rec.now = d.now;
-//   auto index = (*log)->Append(rec);     // error: treat as deny, exit 2
-//   // decision JSON: "audit": {"log": (*log)->log_dir(), "index": *index}
+//   ...for each decision d of request r (residency/decision.h builds the record):
+//   absl::Status s = residency::RecordDecision(**log, request_bytes_as_read, &d);
+//   // error: treat as deny, exit 2; else d.audit = {(*log)->log_dir(), index} and the decision
+//   // JSON carries "audit": {"log": ..., "index": ...}
+//   // (AuditRecordOf(d, request_bytes_as_read) gives the DecisionRecord itself: the effect, the
+//   // rule ids of d.reasons in order, d.tags, AuditRequestDigest(request bytes), the policy
+//   // digest and d.now.)
 //   ...at exit: (*log)->Close();          // writes the close record and final checkpoint
 //
 // Any non-OK status from Open/Append/Flush/Close means the decision was not recorded: the caller

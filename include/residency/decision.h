@@ -165,6 +165,22 @@ absl::StatusOr<Decision> CheckCompute(const PolicySnapshot& snapshot, Request re
 // suggested_locations, tags, lifted, dry_run, now, policy_digest, then audit when recorded);
 // byte-for-byte deterministic for the same decision.
 std::string DecisionToJson(const Decision& decision);
+// The same bytes appended to `*out` (which is not cleared): for a caller that writes many
+// decisions through one reused buffer.
+void AppendDecisionJson(const Decision& decision, std::string* out);
+
+// The audit record of a decision (residency/audit.h), in one place for every caller.
+struct DecisionRecord;
+class AuditLog;
+// `decision` as an audit record: its effect, the ids of its reasons in order, its tags, its
+// policy digest and `now`, the digest of `request_bytes` (the request as received; never stored
+// itself) and `principal` (stored as a keyed commitment; may be empty).
+DecisionRecord AuditRecordOf(const Decision& decision, std::string_view request_bytes,
+                             std::string_view principal = {});
+// Appends AuditRecordOf(...) to `log` and, once appended, sets `decision->audit`. A non-OK
+// status means the decision was not recorded: the caller must not act on it (fail closed).
+absl::Status RecordDecision(AuditLog& log, std::string_view request_bytes, Decision* decision,
+                            std::string_view principal = {});
 
 }  // namespace residency
 

@@ -112,9 +112,8 @@ std::string DiffReportToJson(const DiffReport& report, int indent = -1);
 // The report for a reviewer: changes, then widened and narrowed groups with their examples.
 std::string DiffReportToText(const DiffReport& report);
 
-// A request as one line of JSON that ParseRequest (and `residency check`) accepts; keys in a
-// fixed order, empty fields left out.
-std::string RequestToJson(const Request& request);
+// RequestToJson (a request as the JSON that `residency check` accepts) is in
+// residency/request.h.
 
 }  // namespace residency
 

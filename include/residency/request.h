@@ -135,6 +135,10 @@ absl::StatusOr<Request> ParseRequest(std::string_view text,
 
 std::string_view KindName(Request::Kind kind);
 
+// A request as one line of JSON that ParseRequest (and `residency check`) accepts; keys in a
+// fixed order, empty fields left out.
+std::string RequestToJson(const Request& request);
+
 }  // namespace residency
 
 #endif  // RESIDENCY_REQUEST_H_

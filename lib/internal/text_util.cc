@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 namespace residency::internal {
 namespace {
@@ -47,6 +48,14 @@ size_t FirstNonUtf8Byte(std::string_view text) {
   const size_t n = text.size();
   size_t i = 0;
   while (i < n) {
+    if (n - i >= 8) {  // eight ASCII bytes at a time
+      uint64_t w;
+      std::memcpy(&w, s + i, 8);
+      if ((w & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const unsigned char c = s[i];
     if (c < 0x80) {
       ++i;

@@ -4,8 +4,51 @@
 
 namespace residency::internal {
 
+namespace {
+
+// The common forms `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM:SSZ` without absl::ParseTime (which costs
+// microseconds): false for anything else, and for values it leaves to ParseTime (years before
+// 1000, leap seconds, days past the month's end).
+bool ParseCanonical(std::string_view s, absl::Time* t) {
+  if (s.size() != 10 && s.size() != 20) return false;
+  auto digits = [&](size_t at, size_t n, int* v) {
+    int x = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      x = x * 10 + (s[i] - '0');
+    }
+    *v = x;
+    return true;
+  };
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  if (!digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
+      !digits(8, 2, &d)) {
+    return false;
+  }
+  if (s.size() == 20 && (s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' ||
+                         !digits(14, 2, &mi) || s[16] != ':' || !digits(17, 2, &sec) ||
+                         s[19] != 'Z')) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return false;
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > kDays[mo - 1] + (mo == 2 && leap ? 1 : 0)) return false;
+  // Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+  const int yy = mo <= 2 ? y - 1 : y;
+  const int era = yy / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+  const int64_t days = int64_t{era} * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+  *t = absl::FromUnixSeconds(days * 86400 + h * 3600 + mi * 60 + sec);
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text) {
   absl::Time t;
+  if (ParseCanonical(text, &t)) return t;
   std::string err;
   std::string s(text);
   if (s.size() == 10 && absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &err)) return t;

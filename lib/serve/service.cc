@@ -66,15 +66,7 @@ DecisionService::DecisionService(std::shared_ptr<const PolicySnapshot> initial,
 
 absl::Status DecisionService::Record(std::string_view raw, Decision* d) {
   if (audit_ == nullptr) return absl::OkStatus();
-  DecisionRecord rec;
-  rec.decision = EffectName(d->decision);
-  rec.rule_ids.reserve(d->reasons.size());
-  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
-  rec.tags = d->tags;
-  rec.request_digest = AuditRequestDigest(raw);
-  rec.policy_digest = std::string(d->policy_digest());
-  rec.now = d->now;
-  auto index = audit_->Append(rec);
+  auto index = audit_->Append(AuditRecordOf(*d, raw));
   if (!index.ok()) {
     metrics_.CountAuditFailure();
     return index.status();

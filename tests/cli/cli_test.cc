@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -177,6 +178,31 @@ TEST_F(CliTest, BatchRefusesAnOverlongLineAndGoesOn) {
   std::getline(in, l2);
   EXPECT_THAT(l1, HasSubstr("exceeds"));
   EXPECT_NE(nlohmann::json::parse(l2)["decision"], "deny");
+}
+
+TEST_F(CliTest, BatchReadsLinesAcrossBlocksAndALastLineWithoutNewline) {
+  // About 1.5 MB: lines cross the reader's 1 MiB blocks; the last line has no newline.
+  std::string batch;
+  const int n = 1500000 / (std::string(kKrHome).size() + 1);
+  for (int i = 0; i < n; ++i) absl::StrAppend(&batch, kKrHome, i % 7 == 0 ? "\r\n" : "\n");
+  absl::StrAppend(&batch, " \t\r\n", kKrToTokyo);
+  CliRun r = Exec("check --policies " + Policies() + " --batch " + Write("m.jsonl", batch));
+  EXPECT_EQ(r.status, 2) << "the blank line is an error";
+  CliRun one = Exec("check --policies " + Policies() + " -", kKrHome);
+  CliRun last = Exec("check --policies " + Policies() + " -", kKrToTokyo);
+  std::istringstream in(r.out);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n) + 2);
+  for (int i = 0; i < n; ++i) ASSERT_EQ(lines[i] + "\n", one.out) << "line " << i + 1;
+  EXPECT_EQ(lines[n], absl::StrCat(R"({"error":"empty line","line":)", n + 1, "}"));
+  EXPECT_EQ(lines[n + 1] + "\n", last.out);
+  // An overlong last line without a newline is reported too.
+  std::string huge = "{\"kind\":\"dataset\",\"purpose\":\"" + std::string(5 << 20, 'x');
+  CliRun h = Exec("check --policies " + Policies() + " --batch " +
+                  Write("h2.jsonl", std::string(kKrHome) + "\n" + huge));
+  EXPECT_EQ(h.status, 2);
+  EXPECT_THAT(h.out, HasSubstr(R"({"error":"line exceeds 4194304 bytes","line":2})"));
 }
 
 TEST_F(CliTest, CheckWritesAnAuditRecordThatVerifiesOffline) {

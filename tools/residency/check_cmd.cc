@@ -1,11 +1,17 @@
 // residency check --policies DIR [REQUEST] | --batch FILE.jsonl (README.md; requests:
 // docs/requests.md).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +27,7 @@ namespace residency::cli {
 namespace {
 
 constexpr int kExitEscalate = 3;
+constexpr size_t kOutBlock = 256 << 10;
 
 int ExitFor(Effect e) {
   switch (e) {
@@ -35,39 +42,87 @@ int ExitFor(Effect e) {
   return kExitFindings;
 }
 
-// Reads one line of at most `limit` bytes; a longer line is consumed and reported as too long.
-bool ReadLine(std::FILE* in, size_t limit, std::string* line, bool* too_long) {
-  line->clear();
-  *too_long = false;
-  int c;
-  bool any = false;
-  while ((c = std::fgetc(in)) != EOF) {
-    any = true;
-    if (c == '\n') return true;
-    if (line->size() < limit) {
-      line->push_back(static_cast<char>(c));
-    } else {
-      *too_long = true;
+// The lines of a file descriptor, read in large blocks. A line longer than `limit` bytes is
+// consumed whole and reported as too long; a last line without a newline is a line.
+class LineReader {
+ public:
+  // `before_wait` runs before every read that may block (the CLI flushes its output there, so
+  // that a caller feeding one line at a time through a pipe gets its answer).
+  LineReader(int fd, size_t limit, std::function<void()> before_wait)
+      : fd_(fd), limit_(limit), before_wait_(std::move(before_wait)) {
+    buf_.resize(std::min<size_t>(kBlock, limit_ + 1) + kBlock);
+  }
+
+  // The next line (without its newline) in *line, valid until the next call; *too_long instead
+  // when it exceeded the limit. False at the end of the input or on a read error (errno_value()).
+  bool Next(std::string_view* line, bool* too_long) {
+    *too_long = false;
+    size_t scanned = pos_;
+    for (;;) {
+      if (const char* nl = static_cast<const char*>(
+              std::memchr(buf_.data() + scanned, '\n', end_ - scanned))) {
+        const size_t len = nl - (buf_.data() + pos_);
+        *too_long = skipping_ || len > limit_;
+        skipping_ = false;
+        *line = std::string_view(buf_.data() + pos_, *too_long ? 0 : len);
+        pos_ = nl - buf_.data() + 1;
+        return true;
+      }
+      if (end_ - pos_ > limit_) {  // too long already: keep nothing of it
+        skipping_ = true;
+        pos_ = end_;
+      }
+      if (eof_) {
+        if (pos_ == end_ && !skipping_) return false;
+        *too_long = skipping_;
+        skipping_ = false;
+        *line = std::string_view(buf_.data() + pos_, *too_long ? 0 : end_ - pos_);
+        pos_ = end_;
+        return true;
+      }
+      // Move the partial line to the front, grow when it fills the buffer, read more.
+      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+      end_ -= pos_;
+      pos_ = 0;
+      scanned = end_;
+      if (buf_.size() - end_ < kBlock / 2) buf_.resize(buf_.size() * 2);
+      if (before_wait_) before_wait_();
+      ssize_t n;
+      do {
+        n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        eof_ = true;
+        if (n < 0) errno_ = errno;
+      } else {
+        end_ += static_cast<size_t>(n);
+      }
     }
   }
-  return any;
-}
+  int errno_value() const { return errno_; }
+
+ private:
+  static constexpr size_t kBlock = 1 << 20;
+  int fd_;
+  size_t limit_;
+  std::function<void()> before_wait_;
+  std::vector<char> buf_;
+  size_t pos_ = 0, end_ = 0;
+  bool skipping_ = false;  // inside a line that is already too long
+  bool eof_ = false;
+  int errno_ = 0;
+};
 
 // Writes the audit record of `d` (for the request bytes `raw`) and fills d.audit. A failure means
 // the decision was not recorded: the caller must not report it as decided.
 absl::Status Record(AuditLog* log, std::string_view raw, Decision* d) {
   if (log == nullptr) return absl::OkStatus();
-  DecisionRecord rec;
-  rec.decision = EffectName(d->decision);
-  for (const auto& r : d->reasons) rec.rule_ids.emplace_back(r.rule());
-  rec.tags = d->tags;
-  rec.request_digest = AuditRequestDigest(raw);
-  rec.policy_digest = d->policy_digest();
-  rec.now = d->now;
-  auto index = log->Append(rec);
-  if (!index.ok()) return index.status();
-  d->audit = AuditRef{log->log_dir(), *index};
-  return absl::OkStatus();
+  return RecordDecision(*log, raw, d);
+}
+
+void ErrorLine(size_t n, const std::string& message, std::string* out) {
+  out->append(nlohmann::json{{"line", n}, {"error", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -176,29 +231,40 @@ int RunCheck(int argc, char** argv) {
       std::fprintf(stderr, "residency check: %s: is a directory, not a file\n", batch.c_str());
       return kExitCannotRun;
     }
-    errno = 0;
-    std::FILE* in = batch == "-" ? stdin : std::fopen(batch.c_str(), "rb");
-    if (!in) {
-      const int err = errno;
-      std::fprintf(stderr, "residency check: %s: cannot open: %s\n", batch.c_str(),
-                   err != 0 ? std::strerror(err) : "unknown reason");
-      return kExitCannotRun;
+    int fd = STDIN_FILENO;
+    const bool own_fd = batch != "-";
+    if (own_fd) {
+      errno = 0;
+      fd = ::open(batch.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        const int err = errno;
+        std::fprintf(stderr, "residency check: %s: cannot open: %s\n", batch.c_str(),
+                     err != 0 ? std::strerror(err) : "unknown reason");
+        return kExitCannotRun;
+      }
     }
     RequestLimits limits;
-    std::string line;
+    // Decisions go out through one buffer, written when it is large or before the input may
+    // block.
+    std::string out;
+    out.reserve(kOutBlock + (64 << 10));
+    auto flush = [&] {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+      std::fflush(stdout);
+    };
+    LineReader reader(fd, limits.max_bytes, flush);
+    std::string_view line;
     bool too_long = false;
     bool any_error = false;
     size_t n = 0;
-    while (ReadLine(in, limits.max_bytes, &line, &too_long)) {
+    while (reader.Next(&line, &too_long)) {
       ++n;
-      std::string out;
       if (too_long) {
-        out = nlohmann::json{{"line", n},
-                             {"error", absl::StrCat("line exceeds ", limits.max_bytes, " bytes")}}
-                  .dump();
+        ErrorLine(n, absl::StrCat("line exceeds ", limits.max_bytes, " bytes"), &out);
         any_error = true;
-      } else if (line.find_first_not_of(" \t\r") == std::string::npos) {
-        out = nlohmann::json{{"line", n}, {"error", "empty line"}}.dump();
+      } else if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+        ErrorLine(n, "empty line", &out);
         any_error = true;
       } else {
         auto req = ParseRequest(line, limits);
@@ -210,21 +276,23 @@ int RunCheck(int argc, char** argv) {
             d = absl::Status(rec.code(), absl::StrCat("audit: ", std::string(rec.message())));
         }
         if (d.ok()) {
-          out = DecisionToJson(*d);
+          AppendDecisionJson(*d, &out);
         } else {
-          out = nlohmann::json{{"line", n}, {"error", std::string(d.status().message())}}.dump(
-              -1, ' ', false, nlohmann::json::error_handler_t::replace);
+          ErrorLine(n, std::string(d.status().message()), &out);
           any_error = true;
         }
       }
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      std::fputc('\n', stdout);
+      out.push_back('\n');
+      if (out.size() >= kOutBlock) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
     }
+    flush();
     // A read error ends the loop like the end of the input: the lines after it were not decided.
-    const bool read_error = std::ferror(in) != 0;
-    const int read_errno = errno;
-    if (in != stdin) std::fclose(in);
-    if (read_error) {
+    const int read_errno = reader.errno_value();
+    if (own_fd) ::close(fd);
+    if (read_errno != 0) {
       std::fprintf(stderr, "residency check: %s: read failed after line %zu: %s\n", batch.c_str(),
                    n, std::strerror(read_errno));
       close_audit();

@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/time_util.h"
-#include "residency/diff.h"
+#include "residency/request.h"
 
 namespace residency {
 namespace {
