@@ -396,10 +396,20 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
       first = false;
     }
   }
-  if (req.operator_party)
-    f->operator_country = policy_internal::IsoCountryIndex(req.operator_party->country);
-  if (req.recipient)
-    f->recipient_country = policy_internal::IsoCountryIndex(req.recipient->country);
+  // A party's country decides which policies bind it and which country conditions hold: one that
+  // is written but not an ISO 3166-1 alpha-2 code fails closed rather than match nothing.
+  auto party_country = [&](const std::optional<Party>& party, const char* who, int* out) {
+    if (!party) return;
+    *out = policy_internal::IsoCountryIndex(party->country);
+    if (*out < 0 && !party->country.empty()) {
+      f->fail.push_back(
+          {"residency.unknown_country",
+           absl::StrCat(who, " country `", party->country, "` is not an ISO 3166-1 alpha-2 code",
+                        JurisdictionHint(set, party->country))});
+    }
+  };
+  party_country(req.operator_party, "operator", &f->operator_country);
+  party_country(req.recipient, "recipient", &f->recipient_country);
   f->all_tags.reserve(names.size());
   for (const auto& [origin, cls] : names) f->all_tags.push_back(JoinTag(*origin, *cls));
   std::sort(f->all_tags.begin(), f->all_tags.end());

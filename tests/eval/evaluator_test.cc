@@ -356,6 +356,25 @@ TEST_F(EvalTest, UnknownNamesInARequestGetADidYouMeanHint) {
   EXPECT_THAT(FirstMessage(xx), ::testing::Not(::testing::HasSubstr("did you mean")));
 }
 
+// A party country that is not an ISO code would match no country condition and bring no policy
+// into scope by where the operator is established: it fails closed instead.
+TEST_F(EvalTest, PartyCountryThatIsNotAnIsoCodeFailsClosed) {
+  Decision op =
+      Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "operator: {id: o, country: KOR}\n"));
+  EXPECT_EQ(op.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(op), ElementsAre("residency.unknown_country"));
+  EXPECT_THAT(FirstMessage(op), ::testing::HasSubstr("operator country `KOR`"));
+  EXPECT_THAT(FirstMessage(op), ::testing::HasSubstr("(did you mean `KR`?)"));
+  Decision ok =
+      Check(KrDataset("ncp:KR", "2026-06-30T00:00:00Z", "operator: {id: o, country: KR}\n"));
+  EXPECT_EQ(ok.decision, Effect::kAllow);
+  std::string to_japan = KrDataset("aws:ap-northeast-1");
+  to_japan.replace(to_japan.find("country: JP"), 11, "country: Japan");
+  Decision rc = Check(to_japan);
+  EXPECT_EQ(rc.decision, Effect::kDeny);
+  EXPECT_THAT(Rules(rc), ::testing::Contains("residency.unknown_country"));
+}
+
 TEST_F(EvalTest, AnonymizedNeedsAnAttestation) {
   EXPECT_EQ(
       Check(KrDataset("aws:ap-northeast-1", "2026-06-30T00:00:00Z", "", "[anonymized]")).decision,

@@ -453,6 +453,12 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
       arts.push_back(a);
     }
   }
+  // A party country written but not an ISO code fails closed.
+  for (const auto* party : {&req.operator_party, &req.recipient}) {
+    if (*party && !(*party)->country.empty() && IsoCountryIndex((*party)->country) < 0) {
+      c.fail = true;
+    }
+  }
   RefDecision out;
   for (const auto& a : arts)
     for (const auto& pt : a.parts)
