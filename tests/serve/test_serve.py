@@ -489,6 +489,17 @@ def test_kill_9_under_load_then_restart(tmp, policies, key):
     s = Server(tmp, policies, audit=(audit_dir, key[0]))
     load = Load(s.http_port, destination="ncp:KR")
     time.sleep(1.0)
+    # Kill only once a checkpoint is signed: a log with no checkpoint at all has nothing signed and
+    # rightly fails verification ("no valid checkpoint yet"); on a busy machine the first one can
+    # take longer than the second above.
+    deadline = time.monotonic() + 30
+    while True:
+        v = subprocess.run([CLI, "audit", "verify", "--key", key[1], "--open", s.audit_log],
+                           capture_output=True, text=True)
+        if v.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert v.returncode == 0, "no checkpoint within 30 s: " + v.stdout + v.stderr
     s.proc.kill()  # SIGKILL under load
     s.proc.wait()
     load.finish()
