@@ -28,7 +28,7 @@ class TilesSink : public AuditSink {
         resume_dir_(std::move(resume_dir)),
         fs_(fs),
         next_(std::move(next)) {}
-  ~TilesSink() override { Stop(); }
+  ~TilesSink() override { Stop().IgnoreError(); }
 
   absl::Status OnOpen(const std::string& origin, const std::string& log_id) override {
     RESIDENCY_ASSIGN_OR_RETURN(store_, OpenDirTileStore(parent_ + "/" + log_id));
