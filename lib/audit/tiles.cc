@@ -411,7 +411,7 @@ absl::StatusOr<std::unique_ptr<TilesWriter>> TilesWriter::Open(TileStore* store,
   return w;
 }
 
-absl::Status TilesWriter::PushHash(int level, const Hash& h) {
+absl::Status TilesWriter::PushHash(int level, const Hash& h, const Hash* root) {
   if (static_cast<size_t>(level) >= levels_.size()) {
     levels_.resize(level + 1);
     published_width_.resize(level + 1, 0);
@@ -422,15 +422,20 @@ absl::Status TilesWriter::PushHash(int level, const Hash& h) {
   // The tile is full: write it once, and push its root one level up.
   const uint64_t n = (size_ >> (kTileHeight * (level + 1))) - 1;
   RESIDENCY_RETURN_IF_ERROR(store_->Put(TilePath(level, n, kTileWidth), HashBytes(v)));
-  const Hash root = SubtreeRoot(v, 0, kTileWidth, &hasher_);
+  const Hash tile_root = root != nullptr ? *root : SubtreeRoot(v, 0, kTileWidth, &hasher_);
   v.clear();
   published_width_[level] = 0;
-  return PushHash(level + 1, root);
+  return PushHash(level + 1, tile_root);
 }
 
 absl::Status TilesWriter::Add(std::string_view entry) { return Add(entry, hasher_.Leaf(entry)); }
 
 absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash) {
+  return Add(entry, leaf_hash, nullptr);
+}
+
+absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash,
+                              const Hash* tile_root) {
   if (entry.size() > kMaxTileEntryBytes) {
     return absl::InvalidArgumentError(absl::StrCat("record ", size_, " is ", entry.size(),
                                                    " bytes, more than a tile entry can hold (",
@@ -445,7 +450,7 @@ absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash) {
     bundle_.clear();
     published_bundle_width_ = 0;
   }
-  return PushHash(0, leaf_hash);
+  return PushHash(0, leaf_hash, tile_root);
 }
 
 Hash TilesWriter::RightEdgeRoot() { return EdgeRoot(levels_, &hasher_); }

@@ -87,6 +87,10 @@ class TilesWriter {
   // Adds the next leaf (the record's bytes). Fails for entries longer than 65535 bytes.
   absl::Status Add(std::string_view entry);
   absl::Status Add(std::string_view entry, const Hash& leaf_hash);
+  // Same; when this entry fills its level-0 tile, `tile_root` (if not null) is that tile's root
+  // as the caller computed it (the log's compact range has), so it is not hashed again. Publish
+  // checks every such root, as part of the tree, against the checkpoint's.
+  absl::Status Add(std::string_view entry, const Hash& leaf_hash, const Hash* tile_root);
   // Publishes the signed checkpoint `note`, whose tree size must be size(): writes the partial
   // tiles and bundle, makes every tile durable, then replaces `checkpoint`.
   absl::Status Publish(std::string_view note);
@@ -97,7 +101,7 @@ class TilesWriter {
 
  private:
   TilesWriter(TileStore* store, std::string origin) : store_(store), origin_(std::move(origin)) {}
-  absl::Status PushHash(int level, const Hash& h);
+  absl::Status PushHash(int level, const Hash& h, const Hash* root = nullptr);
   Hash RightEdgeRoot();
 
   TileStore* store_;
