@@ -398,6 +398,9 @@ class Log final : public AuditLog {
   std::unique_ptr<WritableFile> seg_;
   uint64_t seg_bytes_ = 0;
   std::string wbuf_, sink_buf_;
+  LeafHashSink* leaf_sink_ = nullptr;  // opts_.sink when it takes leaf hashes too
+  std::vector<Hash> sink_leaves_;      // for leaf_sink_: the leaf hashes of sink_buf_
+  std::vector<Hash> sink_subtrees_;    // and the roots of the subtrees they complete
   uint64_t sink_first_ = 0, sink_count_ = 0;
   uint64_t decisions_ = 0, last_cp_size_ = 0;
   int64_t last_time_ns_ = INT64_MIN;  // time of the last record processed
@@ -515,6 +518,7 @@ absl::Status Log::Start() {
     open.software = software;
     ReserveOwn(open);
   }
+  leaf_sink_ = dynamic_cast<LeafHashSink*>(opts_.sink.get());
   if (opts_.sink) RESIDENCY_RETURN_IF_ERROR(opts_.sink->OnOpen(origin_, log_id_));
   sink_first_ = consumed_;
   // The log_open (or recovery) record is durable before Open returns.
@@ -552,7 +556,16 @@ absl::Status Log::Process(std::string_view bytes, const Hash* leaf, std::string_
     last_time_ns_ = t;
   }
   if (seg_bytes_ + wbuf_.size() >= opts_.segment_bytes) RESIDENCY_RETURN_IF_ERROR(Rotate());
-  range_.Append(leaf ? *leaf : hasher_.Leaf(bytes), &hasher_);
+  const Hash leaf_hash = leaf ? *leaf : hasher_.Leaf(bytes);
+  if (leaf_sink_ != nullptr) {
+    Hash subtree;
+    range_.Append(leaf_hash, &hasher_, kLeafSinkSubtreeHeight, &subtree);
+    if ((range_.size() & ((uint64_t{1} << kLeafSinkSubtreeHeight) - 1)) == 0) {
+      sink_subtrees_.push_back(subtree);
+    }
+  } else {
+    range_.Append(leaf_hash, &hasher_);
+  }
   if (frame.empty()) {
     AppendFrame(kFrameRecord, bytes, &wbuf_);
   } else {
@@ -561,6 +574,7 @@ absl::Status Log::Process(std::string_view bytes, const Hash* leaf, std::string_
   if (opts_.sink) {
     PutU32(&sink_buf_, static_cast<uint32_t>(bytes.size()));
     sink_buf_.append(bytes.data(), bytes.size());
+    if (leaf_sink_ != nullptr) sink_leaves_.push_back(leaf_hash);
     ++sink_count_;
   }
   if (static_cast<uint8_t>(bytes[1]) == static_cast<uint8_t>(RecordType::kDecision)) ++decisions_;
@@ -622,7 +636,14 @@ absl::Status Log::SyncOut() {
   if (written_ == durable_.load()) return absl::OkStatus();
   RESIDENCY_RETURN_IF_ERROR(seg_->Sync());
   if (opts_.sink && sink_count_ > 0) {
-    RESIDENCY_RETURN_IF_ERROR(opts_.sink->OnRecords(sink_first_, sink_count_, sink_buf_));
+    if (leaf_sink_ != nullptr) {
+      RESIDENCY_RETURN_IF_ERROR(leaf_sink_->OnLeafRecords(
+          sink_first_, sink_count_, sink_buf_, std::move(sink_leaves_), std::move(sink_subtrees_)));
+      sink_leaves_.clear();
+      sink_subtrees_.clear();
+    } else {
+      RESIDENCY_RETURN_IF_ERROR(opts_.sink->OnRecords(sink_first_, sink_count_, sink_buf_));
+    }
     sink_buf_.clear();
     sink_first_ += sink_count_;
     sink_count_ = 0;

@@ -139,6 +139,18 @@ void CompactRange::Append(const Hash& leaf, TreeHasher* h) {
   ++size_;
 }
 
+void CompactRange::Append(const Hash& leaf, TreeHasher* h, int height, Hash* subtree) {
+  nodes_.push_back(leaf);
+  int merged = 0;
+  for (uint64_t s = size_; s & 1; s >>= 1) {
+    Hash right = nodes_.back();
+    nodes_.pop_back();
+    nodes_.back() = h->Node(nodes_.back(), right);
+    if (++merged == height) *subtree = nodes_.back();
+  }
+  ++size_;
+}
+
 Hash CompactRange::Root(TreeHasher* h) const {
   if (nodes_.empty()) return TreeHasher::Empty();
   Hash acc = nodes_.back();

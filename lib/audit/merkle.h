@@ -34,6 +34,10 @@ class TreeHasher {
 class CompactRange {
  public:
   void Append(const Hash& leaf_hash, TreeHasher* h);
+  // Same; when this leaf completes a perfect subtree of 2^height leaves (size() becomes a
+  // multiple of it), sets *subtree to that subtree's root, computed on the way (the tiles
+  // publisher takes each full tile's root from here). height >= 1.
+  void Append(const Hash& leaf_hash, TreeHasher* h, int height, Hash* subtree);
   Hash Root(TreeHasher* h) const;
   uint64_t size() const { return size_; }
 

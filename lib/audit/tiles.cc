@@ -109,12 +109,66 @@ class DirTileStore : public TileStore {
   }
   std::string Describe() const override { return dir_; }
 
+  // Every file but `checkpoint` holds bytes fixed by its path (a tile's or bundle's position
+  // and width in the one tree of this log), and no published checkpoint names a file before it
+  // is durable. So Put creates the file under its final name without an fsync of its own:
+  // written into an unnamed file (O_TMPFILE) and linked in whole, so the name never shows a torn
+  // file, and linking fails when the name exists (exclusive). A name that exists already was
+  // left by a run that stopped before publishing the checkpoint that would name it (or it is
+  // being brought up to date): its bytes are kept when right and replaced (temporary file,
+  // rename) when not, e.g. short after a power loss. Where O_TMPFILE is unsupported, every file
+  // is written to a temporary name and renamed. Barrier makes them all durable.
   absl::Status Put(const std::string& path, std::string_view data) override {
-    return Write(path, data, false);
+    const std::string full = dir_ + "/" + path;
+    const size_t slash = full.rfind('/');
+    const std::string parent = full.substr(0, slash);
+    if (tmpfile_) {
+      int fd = ::open(parent.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0 && errno == ENOENT) {
+        RESIDENCY_RETURN_IF_ERROR(MakeParents(full));
+        fd = ::open(parent.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+      }
+      if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        tmpfile_ = false;  // the file system has no O_TMPFILE: temporary names from here on
+      } else if (fd < 0) {
+        return Errno("cannot create a file in", parent);
+      } else {
+        absl::Status s = WriteAll(fd, data, full);
+        int rc = -1, link_errno = 0;
+        if (s.ok()) {
+          const std::string self = absl::StrCat("/proc/self/fd/", fd);
+          rc = ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, full.c_str(), AT_SYMLINK_FOLLOW);
+          link_errno = rc == 0 ? 0 : errno;
+        }
+        ::close(fd);
+        RESIDENCY_RETURN_IF_ERROR(s);
+        if (rc == 0) {
+          pending_.push_back(full);
+          dirty_dirs_.insert(parent);
+          return absl::OkStatus();
+        }
+        if (link_errno == EEXIST) return Existing(path, full, data);
+        tmpfile_ = false;  // no /proc, or linking refused: temporary names from here on
+      }
+    }
+    if (::access(full.c_str(), F_OK) == 0) return Existing(path, full, data);
+    return Replace(full, data);
   }
-  // Every Put was fdatasynced before its rename; what is left is the directory entries (a
-  // syncfs would also flush every other writer's data on the file system).
+  // Each file Put since the last Barrier: its data (fdatasync), then the directories it was
+  // linked or renamed into. One pass per checkpoint publication, not one sync per file; the
+  // checkpoint that names the files is replaced only after this returns. A file removed since
+  // its Put (by someone else, or before a writer that failed gave way to a new one, which Puts
+  // again what it needs) has nothing left to sync.
   absl::Status Barrier() override {
+    for (const std::string& f : pending_) {
+      int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) continue;
+      if (fd < 0) return Errno("cannot open", f);
+      int rc = ::fdatasync(fd);
+      ::close(fd);
+      if (rc != 0) return Errno("cannot sync", f);
+    }
+    pending_.clear();
     for (const std::string& d : dirty_dirs_) {
       int dfd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (dfd < 0) return Errno("cannot open", d);
@@ -125,25 +179,55 @@ class DirTileStore : public TileStore {
     dirty_dirs_.clear();
     return absl::OkStatus();
   }
+  // Replaces atomically and durably (the checkpoint): temporary file, fdatasync, rename, fsync of
+  // the directory.
   absl::Status PutDurable(const std::string& path, std::string_view data) override {
-    return Write(path, data, true);
+    const std::string full = dir_ + "/" + path;
+    RESIDENCY_RETURN_IF_ERROR(MakeParents(full));
+    RESIDENCY_RETURN_IF_ERROR(Replace(full, data, true));
+    const std::string parent = full.substr(0, full.rfind('/'));
+    int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return Errno("cannot open", parent);
+    int rc = ::fsync(dfd);
+    ::close(dfd);
+    if (rc != 0) return Errno("cannot sync", parent);
+    return absl::OkStatus();
   }
 
  private:
+  // Creates the missing directories above `full`; their parents are synced at the next Barrier.
   absl::Status MakeParents(const std::string& full) {
     std::string parent = full.substr(0, full.rfind('/'));
     if (made_.count(parent)) return absl::OkStatus();
+    std::vector<std::string> created;
+    for (std::string d = parent; d.size() > dir_.size() && !std::filesystem::exists(d);
+         d = d.substr(0, d.rfind('/'))) {
+      created.push_back(d);
+    }
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
     if (ec) {
       return absl::InternalError(
           absl::StrCat("cannot create directory `", parent, "`: ", ec.message()));
     }
+    for (const std::string& d : created) dirty_dirs_.insert(d.substr(0, d.rfind('/')));
     made_.insert(parent);
     return absl::OkStatus();
   }
-  absl::Status Write(const std::string& path, std::string_view data, bool durable) {
-    const std::string full = dir_ + "/" + path;
+  // `full` exists: kept when it holds `data` (synced at the next Barrier, as it may not be
+  // durable yet), else replaced.
+  absl::Status Existing(const std::string& path, const std::string& full, std::string_view data) {
+    auto cur = Get(path);
+    if (cur.ok() && *cur == data) {
+      pending_.push_back(full);
+      dirty_dirs_.insert(full.substr(0, full.rfind('/')));
+      return absl::OkStatus();
+    }
+    return Replace(full, data);
+  }
+  // Writes a temporary file and renames it over `full` (fdatasynced first when `durable`, else
+  // at the next Barrier).
+  absl::Status Replace(const std::string& full, std::string_view data, bool durable = false) {
     RESIDENCY_RETURN_IF_ERROR(MakeParents(full));
     const size_t slash = full.rfind('/');
     const std::string tmp =
@@ -151,7 +235,7 @@ class DirTileStore : public TileStore {
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Errno("cannot create", tmp);
     absl::Status s = WriteAll(fd, data, tmp);
-    if (s.ok() && ::fdatasync(fd) != 0) s = Errno("cannot sync", tmp);
+    if (s.ok() && durable && ::fdatasync(fd) != 0) s = Errno("cannot sync", tmp);
     if (::close(fd) != 0 && s.ok()) s = Errno("cannot close", tmp);
     if (s.ok() && ::rename(tmp.c_str(), full.c_str()) != 0) s = Errno("cannot rename", tmp);
     if (!s.ok()) {
@@ -159,20 +243,16 @@ class DirTileStore : public TileStore {
       return s;
     }
     if (!durable) {
+      pending_.push_back(full);
       dirty_dirs_.insert(full.substr(0, slash));
-    } else {
-      const std::string parent = full.substr(0, slash);
-      int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dfd < 0) return Errno("cannot open", parent);
-      int rc = ::fsync(dfd);
-      ::close(dfd);
-      if (rc != 0) return Errno("cannot sync", parent);
     }
     return absl::OkStatus();
   }
 
   std::string dir_;
+  bool tmpfile_ = true;  // O_TMPFILE works here (until it fails once)
   std::set<std::string> made_, dirty_dirs_;
+  std::vector<std::string> pending_;  // files Put since the last Barrier
 };
 
 }  // namespace
@@ -331,7 +411,7 @@ absl::StatusOr<std::unique_ptr<TilesWriter>> TilesWriter::Open(TileStore* store,
   return w;
 }
 
-absl::Status TilesWriter::PushHash(int level, const Hash& h) {
+absl::Status TilesWriter::PushHash(int level, const Hash& h, const Hash* root) {
   if (static_cast<size_t>(level) >= levels_.size()) {
     levels_.resize(level + 1);
     published_width_.resize(level + 1, 0);
@@ -342,15 +422,20 @@ absl::Status TilesWriter::PushHash(int level, const Hash& h) {
   // The tile is full: write it once, and push its root one level up.
   const uint64_t n = (size_ >> (kTileHeight * (level + 1))) - 1;
   RESIDENCY_RETURN_IF_ERROR(store_->Put(TilePath(level, n, kTileWidth), HashBytes(v)));
-  const Hash root = SubtreeRoot(v, 0, kTileWidth, &hasher_);
+  const Hash tile_root = root != nullptr ? *root : SubtreeRoot(v, 0, kTileWidth, &hasher_);
   v.clear();
   published_width_[level] = 0;
-  return PushHash(level + 1, root);
+  return PushHash(level + 1, tile_root);
 }
 
 absl::Status TilesWriter::Add(std::string_view entry) { return Add(entry, hasher_.Leaf(entry)); }
 
 absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash) {
+  return Add(entry, leaf_hash, nullptr);
+}
+
+absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash,
+                              const Hash* tile_root) {
   if (entry.size() > kMaxTileEntryBytes) {
     return absl::InvalidArgumentError(absl::StrCat("record ", size_, " is ", entry.size(),
                                                    " bytes, more than a tile entry can hold (",
@@ -365,7 +450,7 @@ absl::Status TilesWriter::Add(std::string_view entry, const Hash& leaf_hash) {
     bundle_.clear();
     published_bundle_width_ = 0;
   }
-  return PushHash(0, leaf_hash);
+  return PushHash(0, leaf_hash, tile_root);
 }
 
 Hash TilesWriter::RightEdgeRoot() { return EdgeRoot(levels_, &hasher_); }

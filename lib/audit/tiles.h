@@ -3,10 +3,11 @@
 // static files any web server, bucket or CDN can serve. Each entry is one record's exact bytes
 // (the leaf of the RFC 6962 tree), so the tiles and the segment files describe the same tree.
 //
-// Writing: full tiles and bundles are written once, when they fill (immutable afterwards);
-// partial tiles, the partial bundle and the checkpoint are replaced atomically (write, rename);
-// every tile a checkpoint needs is durable before the checkpoint is replaced, so a reader and a
-// crash only ever see a tree that verifies at the published checkpoint.
+// Writing: full tiles and bundles are written once, when they fill (immutable afterwards); a
+// partial tile or bundle once per checkpoint that needs it; each appears whole under its name
+// (never torn). Every tile a checkpoint needs is made durable (one pass per publication) before
+// the checkpoint is replaced atomically and durably, so a reader and a crash only ever see a tree
+// that verifies at the published checkpoint.
 //
 // Thread safety: TilesWriter and TileReader are thread-compatible (one thread at a time);
 // TileSource implementations are safe to share between threads unless noted.
@@ -55,8 +56,9 @@ class TileSource {
   virtual std::string Describe() const = 0;
 };
 
-// Where the writer puts tiles. Put replaces a file atomically but not yet durably; Barrier makes
-// every earlier Put durable; PutDurable replaces atomically and durably (the checkpoint).
+// Where the writer puts tiles. Put makes a file appear whole (its bytes are fixed by its path)
+// but not yet durably; Barrier makes every earlier Put durable; PutDurable replaces atomically
+// and durably (the checkpoint).
 class TileStore : public TileSource {
  public:
   virtual absl::Status Put(const std::string& path, std::string_view data) = 0;
@@ -64,8 +66,9 @@ class TileStore : public TileSource {
   virtual absl::Status PutDurable(const std::string& path, std::string_view data) = 0;
 };
 
-// A directory on the local file system (created when missing). Put writes a temporary file,
-// fdatasyncs it and renames it; Barrier fsyncs the directories renamed into.
+// A directory on the local file system (created when missing). Put writes an unnamed file
+// (O_TMPFILE) and links it under its name, or a temporary file renamed, with no sync of its own;
+// Barrier fdatasyncs those files and fsyncs the directories they went into.
 absl::StatusOr<std::unique_ptr<TileStore>> OpenDirTileStore(const std::string& dir);
 // A directory or an `http://` / `https://` base URL (libcurl) for reading.
 absl::StatusOr<std::unique_ptr<TileSource>> OpenTileSource(const std::string& location);
@@ -84,6 +87,10 @@ class TilesWriter {
   // Adds the next leaf (the record's bytes). Fails for entries longer than 65535 bytes.
   absl::Status Add(std::string_view entry);
   absl::Status Add(std::string_view entry, const Hash& leaf_hash);
+  // Same; when this entry fills its level-0 tile, `tile_root` (if not null) is that tile's root
+  // as the caller computed it (the log's compact range has), so it is not hashed again. Publish
+  // checks every such root, as part of the tree, against the checkpoint's.
+  absl::Status Add(std::string_view entry, const Hash& leaf_hash, const Hash* tile_root);
   // Publishes the signed checkpoint `note`, whose tree size must be size(): writes the partial
   // tiles and bundle, makes every tile durable, then replaces `checkpoint`.
   absl::Status Publish(std::string_view note);
@@ -94,7 +101,7 @@ class TilesWriter {
 
  private:
   TilesWriter(TileStore* store, std::string origin) : store_(store), origin_(std::move(origin)) {}
-  absl::Status PushHash(int level, const Hash& h);
+  absl::Status PushHash(int level, const Hash& h, const Hash* root = nullptr);
   Hash RightEdgeRoot();
 
   TileStore* store_;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/codec.h"
@@ -16,11 +17,15 @@
 namespace residency::audit {
 namespace {
 
-// The log's writer thread only queues (a copy of the durable records, the notes); a publisher
-// thread hashes, writes the tiles, waits for them to be durable and replaces the checkpoint, so
-// tile I/O never stalls appends. The published tree lags the log by the queue; Close waits for
-// it. A publication error fails the log at its next sink call (fail closed).
-class TilesSink : public AuditSink {
+static_assert(kLeafSinkSubtreeHeight == kTileHeight, "the log hands over level-0 tile roots");
+
+// The log's writer thread only queues (a copy of the durable records, their leaf hashes and the
+// roots of the level-0 tiles they fill, which the log computes anyway, and the notes); a
+// publisher thread writes the tiles, makes them durable and replaces the checkpoint, so tile I/O
+// never stalls appends and no record is hashed twice. The published tree lags the log by the
+// queue; Close waits for it. A publication error fails the log at its next sink call (fail
+// closed).
+class TilesSink : public LeafHashSink {
  public:
   TilesSink(std::string parent, std::string resume_dir, FileSystem* fs,
             std::shared_ptr<AuditSink> next)
@@ -49,13 +54,25 @@ class TilesSink : public AuditSink {
   }
 
   absl::Status OnRecords(uint64_t first_index, uint64_t count, std::string_view encoded) override {
+    return OnLeafRecords(first_index, count, encoded, {}, {});
+  }
+
+  // `leaves`: the records' leaf hashes and `tile_roots` the roots of the level-0 tiles they fill,
+  // or both empty (the publisher thread hashes them).
+  absl::Status OnLeafRecords(uint64_t first_index, uint64_t count, std::string_view encoded,
+                             std::vector<Hash> leaves, std::vector<Hash> tile_roots) override {
     if (!writer_) return absl::FailedPreconditionError("tiles publication is not open");
     if (first_index != expected_) {
       return absl::DataLossError(
           absl::StrCat("tiles publication expected record ", expected_, ", got ", first_index));
     }
+    const uint64_t filled = ((first_index + count) >> kTileHeight) - (first_index >> kTileHeight);
+    if (!leaves.empty() && (leaves.size() != count || tile_roots.size() != filled)) {
+      return absl::InternalError("tiles publication: hashes do not match the records");
+    }
     expected_ += count;
-    RESIDENCY_RETURN_IF_ERROR(Push(false, std::string(encoded), count));
+    RESIDENCY_RETURN_IF_ERROR(
+        Push(false, std::string(encoded), count, std::move(leaves), std::move(tile_roots)));
     return next_ ? next_->OnRecords(first_index, count, encoded) : absl::OkStatus();
   }
 
@@ -76,15 +93,19 @@ class TilesSink : public AuditSink {
     bool checkpoint = false;
     std::string data;
     uint64_t count = 0;
+    std::vector<Hash> leaves;      // empty, or one per record
+    std::vector<Hash> tile_roots;  // with leaves: the roots of the level-0 tiles they fill
   };
   static constexpr size_t kMaxQueuedBytes = 64u << 20;
 
-  absl::Status Push(bool checkpoint, std::string data, uint64_t count) {
+  absl::Status Push(bool checkpoint, std::string data, uint64_t count,
+                    std::vector<Hash> leaves = {}, std::vector<Hash> tile_roots = {}) {
     std::unique_lock<std::mutex> l(mu_);
     space_cv_.wait(l, [&] { return queued_ < kMaxQueuedBytes || !error_.ok() || done_; });
     if (!error_.ok()) return error_;
-    queued_ += data.size();
-    queue_.push_back({checkpoint, std::move(data), count});
+    queued_ += data.size() + (leaves.size() + tile_roots.size()) * sizeof(Hash);
+    queue_.push_back(
+        {checkpoint, std::move(data), count, std::move(leaves), std::move(tile_roots)});
     work_cv_.notify_one();
     return absl::OkStatus();
   }
@@ -103,13 +124,25 @@ class TilesSink : public AuditSink {
   absl::Status Apply(const Item& item) {
     if (item.checkpoint) return writer_->Publish(item.data);
     std::string_view rest = item.data;
+    size_t roots = 0;
     for (uint64_t i = 0; i < item.count; ++i) {
       if (rest.size() < 4) return absl::InternalError("short sink batch");
       const uint32_t len = LoadU32(rest.data());
       if (rest.size() < 4 + static_cast<size_t>(len)) {
         return absl::InternalError("short sink batch");
       }
-      RESIDENCY_RETURN_IF_ERROR(writer_->Add(rest.substr(4, len)));
+      const std::string_view entry = rest.substr(4, len);
+      if (item.leaves.empty()) {
+        RESIDENCY_RETURN_IF_ERROR(writer_->Add(entry));
+      } else {
+        // This entry fills its level-0 tile: the log's root of it.
+        const bool fills = ((writer_->size() + 1) & (kTileWidth - 1)) == 0;
+        if (fills && roots >= item.tile_roots.size()) {
+          return absl::InternalError("short sink batch");
+        }
+        RESIDENCY_RETURN_IF_ERROR(
+            writer_->Add(entry, item.leaves[i], fills ? &item.tile_roots[roots++] : nullptr));
+      }
       rest.remove_prefix(4 + static_cast<size_t>(len));
     }
     return absl::OkStatus();
