@@ -295,10 +295,6 @@ struct Scope {
   CountryBits user_jurisdictions;
 };
 
-struct RuleRef {
-  uint32_t rule;
-};
-
 struct Policy {
   std::string id, basis, file;
   bool dry_run = false;
