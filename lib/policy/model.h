@@ -88,7 +88,9 @@ struct Catalogue {
   std::vector<LocationBits> provider_locations;  // by Location::provider_id
 };
 
-struct DataClass {
+// One data class of the set's vocabulary (distinct from the tagger's residency::tagging::DataClass,
+// the closed set of classes the payload scan detects).
+struct CompiledClass {
   std::string id;
   ClassBits ancestors;  // itself and every class it is a kind of
 };
@@ -321,7 +323,7 @@ struct Policy {
 
 struct CompiledSet {
   Catalogue catalogue;
-  std::vector<DataClass> classes;
+  std::vector<CompiledClass> classes;
   absl::flat_hash_map<std::string, int> class_index;
   std::vector<Policy> policies;  // sorted by id
   std::string digest;            // sha256:<hex>
