@@ -1,7 +1,7 @@
 // The compiled, immutable form of a policy set: catalogue, class vocabulary, policies with their
 // rules compiled to bitsets and indexes. Built once by the compiler, read by the evaluator.
-#ifndef RESIDENCY_LIB_POLICY_MODEL_H_
-#define RESIDENCY_LIB_POLICY_MODEL_H_
+#ifndef RESIDENCY_LIB_POLICY_COMPILED_SET_H_
+#define RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 
 #include <array>
 #include <cstdint>
@@ -361,4 +361,4 @@ const char* IsoCountryCode(size_t index);
 
 }  // namespace residency::policy_internal
 
-#endif  // RESIDENCY_LIB_POLICY_MODEL_H_
+#endif  // RESIDENCY_LIB_POLICY_COMPILED_SET_H_
