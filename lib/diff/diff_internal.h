@@ -15,7 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/request.h"
 
 namespace residency::diff_internal {

@@ -21,15 +21,18 @@ struct Unit {
   const Artifact* artifact = nullptr;  // null for request units
   const TagFact* tag = nullptr;
   int location = -1;  // catalogue index
+  // The rule being judged (set by Judge and AddDenySet): its tag filters choose the partitions
+  // whose subject counts a subjects condition sums (PartitionSum).
+  const Rule* rule = nullptr;
 };
 
+// Rule index -> outcome index for the current policy, -1 if none; and the rule indexes set.
+// Kept between evaluations (RunPolicies keeps one per thread), so that a warm evaluation does
+// not allocate; each policy starts by resetting what the one before it (in this or an earlier
+// evaluation) set.
 struct SlotScratch {
   std::vector<int> slot, touched;
 };
-SlotScratch& Slots() {
-  thread_local SlotScratch scratch;
-  return scratch;
-}
 
 const char* FieldName(Field f) {
   switch (f) {
@@ -62,8 +65,12 @@ bool Contains(const std::vector<int>& v, int x) {
 
 class Evaluator {
  public:
-  Evaluator(const CompiledSet& set, const Facts& facts)
-      : set_(set), f_(facts), sets_(set.catalogue.all_locations, set.catalogue.locations.size()) {}
+  // `slots` is needed by Run only (DeniedCandidates records no outcomes).
+  Evaluator(const CompiledSet& set, const Facts& facts, SlotScratch* slots)
+      : set_(set),
+        f_(facts),
+        sets_(set.catalogue.all_locations, set.catalogue.locations.size()),
+        slots_(slots) {}
 
   // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
   // obligation index pairs) and `lifted`.
@@ -118,16 +125,11 @@ class Evaluator {
   const LocSets sets_;
   std::optional<double> PartitionSum(Field field, const Unit& u) const;
 
+  SlotScratch* const slots_;
   const Policy* policy_ = nullptr;
-  const Rule* rule_ = nullptr;
   int policy_index_ = -1;
   Outcomes* outcomes_ = nullptr;
   ObligationSlots* obligations_ = nullptr;
-  // Rule index -> outcome index for the current policy, -1 if none; and the rule indexes set.
-  // Per thread and kept between evaluations, so that a warm evaluation does not allocate; each
-  // policy starts by resetting what the one before it (in this or an earlier call) set.
-  std::vector<int>& slot_ = Slots().slot;
-  std::vector<int>& touched_ = Slots().touched;
 };
 
 bool Evaluator::InScope(const Policy& p) const {
@@ -358,7 +360,7 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
     case Field::kSubjects:
     case Field::kSensitiveSubjects:
     case Field::kCumulativeSubjects:
-      if (u.tag && rule_ && !rule_->tag_filters.empty()) {
+      if (u.tag && u.rule && !u.rule->tag_filters.empty()) {
         v = PartitionSum(c.field, u);
       } else if (u.tag) {
         v = c.field == Field::kSubjects            ? u.tag->subjects
@@ -397,7 +399,7 @@ std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const 
   double sum = 0;
   for (const auto& p : u.artifact->parts) {
     bool all = true;
-    for (const auto& filter : rule_->tag_filters) {
+    for (const auto& filter : u.rule->tag_filters) {
       bool any = false;
       for (int cls : p.effective_classes) {
         const ClassBits& anc = set_.classes[cls].ancestors;
@@ -555,9 +557,10 @@ LocationBits Evaluator::TrueAt(const Condition& c, const Unit& u) const {
   return sets_.True(v);
 }
 
-bool Evaluator::Judge(int rule_index, const Unit& u, Outcome* out) {
+bool Evaluator::Judge(int rule_index, const Unit& unit, Outcome* out) {
   const Rule& rule = policy_->rules[rule_index];
-  rule_ = &rule;
+  Unit u = unit;
+  u.rule = &rule;
   const char* missing = nullptr;
   Tri applies = Eval(rule.when, u, &missing);
   if (applies == Tri::kFalse) return false;
@@ -613,9 +616,9 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
                                 : o.exception >= 0   ? &policy_->exceptions[o.exception].obligations
                                 : o.alternative >= 0 ? &rule.alternatives[o.alternative].obligations
                                                      : &rule.obligations;
-  int& slot = slot_[rule_index];
+  int& slot = slots_->slot[rule_index];
   if (slot < 0) {
-    touched_.push_back(rule_index);
+    slots_->touched.push_back(rule_index);
     slot = static_cast<int>(outcomes_->size());
     outcomes_->push_back(o);
   } else {
@@ -634,9 +637,10 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
 
 // Judge's reading of a rule at every candidate location at once: adds to *denied the locations
 // where the unit makes it deny.
-void Evaluator::AddDenySet(int rule_index, const Unit& u, LocationBits* denied) {
+void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denied) {
   const Rule& rule = policy_->rules[rule_index];
-  rule_ = &rule;
+  Unit u = unit;
+  u.rule = &rule;
   const LocationBits& all = sets_.all();
   if (!rule.by_location) {
     // The same result at every location: judge it at any one.
@@ -727,9 +731,10 @@ void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
     policy_index_ = static_cast<int>(pi);
     // Reset only the slots the previous policy touched: a full reset per policy would cost
     // O(rules) per evaluation.
-    if (slot_.size() < p.rules.size()) slot_.resize(p.rules.size(), -1);
-    for (int r : touched_) slot_[r] = -1;
-    touched_.clear();
+    std::vector<int>& slot = slots_->slot;
+    if (slot.size() < p.rules.size()) slot.resize(p.rules.size(), -1);
+    for (int r : slots_->touched) slot[r] = -1;
+    slots_->touched.clear();
     ForEachUnit(p, lifted, [&](int ri, const Artifact* a, const TagFact* t) {
       if (!p.rules[ri].by_location) {
         // The same result at every checked location: one evaluation stands for all of them.
@@ -782,13 +787,14 @@ bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* d
 
 void RunPolicies(const CompiledSet& set, const Facts& facts, Outcomes* outcomes,
                  ObligationSlots* obligations, std::vector<LiftedTag>* lifted) {
-  Evaluator ev(set, facts);
+  thread_local SlotScratch slots;
+  Evaluator ev(set, facts, &slots);
   ev.Run(outcomes, obligations, lifted);
 }
 
 bool DeniedCandidates(const CompiledSet& set, const Facts& facts, const LocationBits& candidates,
                       LocationBits* denied) {
-  Evaluator ev(set, facts);
+  Evaluator ev(set, facts, nullptr);
   return ev.DeniedCandidates(candidates, denied);
 }
 

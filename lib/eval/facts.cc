@@ -12,8 +12,6 @@
 namespace residency::eval_internal {
 namespace {
 
-using policy_internal::DataClass;
-
 int Jurisdiction(const CompiledSet& set, const std::string& name) {
   // ISO countries come first, at their ISO index: most names need no hashing.
   int iso = policy_internal::IsoCountryIndex(name);

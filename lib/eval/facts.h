@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/decision.h"
 #include "residency/request.h"
 

@@ -10,7 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 
 namespace residency {
 namespace route_internal {

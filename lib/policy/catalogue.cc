@@ -341,7 +341,7 @@ void Compiler::FinishClasses() {
   }
   for (size_t i = 0; i < all.size(); ++i) {
     index[all[i].first] = static_cast<int>(i);
-    classes.push_back(DataClass{all[i].first, {}});
+    classes.push_back(CompiledClass{all[i].first, {}});
   }
   // Parents: explicit is_a plus every dotted prefix that is a class.
   std::vector<std::vector<int>> parents(all.size());

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "policy/yaml_reader.h"
 #include "residency/policy.h"
 

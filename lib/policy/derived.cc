@@ -5,7 +5,7 @@
 #include <map>
 #include <memory>
 
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 
 namespace residency::policy_internal {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 
 namespace residency::policy_internal {
 namespace {

@@ -3,7 +3,7 @@
 #include <memory>
 #include <mutex>
 
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/policy.h"
 
 namespace residency {

@@ -27,9 +27,9 @@ using internal::PlanData;
 // The keywords used when a file has no `rrn_keywords` (the shipped file lists the same).
 constexpr char kDefaultKeywords[] = "[\"주민등록번호\", \"주민번호\", \"RRN\"]";
 
-class Compiler {
+class ConfigCompiler {
  public:
-  Compiler(std::string_view source) : source_(source) {}
+  ConfigCompiler(std::string_view source) : source_(source) {}
 
   absl::Status Error(const YAML::Mark& mark, const std::string& msg) const {
     const int line = mark.line >= 0 ? mark.line + 1 : 1;
@@ -94,7 +94,7 @@ class Compiler {
     if (!st_.ok()) return st_; \
   } while (0)
 
-absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
+absl::Status ConfigCompiler::Keywords(const YAML::Node& node, PlanData* d) const {
   if (!node.IsSequence()) return Error(node.Mark(), "`rrn_keywords` must be a list of strings");
   if (node.size() > internal::kMaxKeywords) {
     return Error(node.Mark(),
@@ -187,7 +187,7 @@ absl::Status Compiler::Keywords(const YAML::Node& node, PlanData* d) const {
   return absl::OkStatus();
 }
 
-absl::Status Compiler::Networks(const YAML::Node& node, PlanData* d) const {
+absl::Status ConfigCompiler::Networks(const YAML::Node& node, PlanData* d) const {
   if (!node.IsSequence()) return Error(node.Mark(), "`networks` must be a list");
   std::vector<internal::LpmTable::Entry> v4, v6;
   std::vector<YAML::Mark> v4_marks, v6_marks;
@@ -247,7 +247,7 @@ absl::Status Compiler::Networks(const YAML::Node& node, PlanData* d) const {
   return absl::OkStatus();
 }
 
-absl::Status Compiler::Compile(const YAML::Node& root, PlanData* d) const {
+absl::Status ConfigCompiler::Compile(const YAML::Node& root, PlanData* d) const {
   if (!root || root.IsNull()) return Error(YAML::Mark(), "empty file; expected `kind: tagging`");
   RETURN_IF_ERROR_(CheckMap(root, "the file",
                             {"kind", "version", "max_scan_bytes", "unknown_origin", "detectors",
@@ -400,7 +400,7 @@ absl::Status SelectKernel(const TaggerOptions& options, PlanData* d) {
 
 // Bounds checked before yaml-cpp sees the text: size, flow nesting and indentation depth (a
 // tagging file is shallow; deep input would only cost stack and memory).
-absl::Status PreCheck(std::string_view text, const Compiler& c) {
+absl::Status PreCheck(std::string_view text, const ConfigCompiler& c) {
   constexpr size_t kMaxBytes = size_t{4} << 20;
   constexpr int kMaxNesting = 64;
   constexpr int kMaxIndent = 256;
@@ -463,7 +463,7 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
                                                std::string_view source_name,
                                                const TaggerOptions& options) {
   auto d = std::make_unique<PlanData>();
-  Compiler c(source_name);
+  ConfigCompiler c(source_name);
   absl::Status pre = PreCheck(yaml_text, c);
   if (!pre.ok()) return pre;
   YAML::Node root;

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "internal/time_util.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/decision.h"
 #include "residency/policy.h"
 #include "residency/request.h"

@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "reference_evaluator.h"
 #include "request_generator.h"
 #include "residency/decision.h"

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/request.h"
 
 namespace residency::testing {

@@ -5,7 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "policy/yaml_tree.h"
 #include "residency/lint.h"
 #include "residency/policy.h"

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "policy/model.h"
+#include "policy/compiled_set.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
 #include "residency/request.h"

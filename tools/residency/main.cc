@@ -15,10 +15,9 @@ namespace {
 struct Command {
   const char* name;
   const char* summary;
-  int (*run)(int, char**);  // nullptr: not built yet
+  int (*run)(int, char**);
 };
 
-// Wire a subcommand by replacing its nullptr with its Run function.
 constexpr Command kCommands[] = {
     {"lint", "parse, validate and lint policy files", RunLint},
     {"check", "decide one request or a batch against a policy set", RunCheck},
@@ -36,7 +35,7 @@ void PrintUsage(std::FILE* out) {
                "usage: residency <command> [options]\n\n"
                "Data-residency and data-sovereignty policy for AI workloads.\n\ncommands:\n");
   for (const Command& c : kCommands) {
-    std::fprintf(out, "  %-7s %s%s\n", c.name, c.summary, c.run ? "" : " (not built yet)");
+    std::fprintf(out, "  %-7s %s\n", c.name, c.summary);
   }
   std::fprintf(out,
                "\n`residency <command> --help` describes a command.\n"
@@ -59,10 +58,6 @@ int Main(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (std::strcmp(c.name, name) != 0) continue;
-    if (c.run == nullptr) {
-      std::fprintf(stderr, "residency: `%s` is not built yet in this version\n", name);
-      return kExitCannotRun;
-    }
     return c.run(argc - 1, argv + 1);
   }
   std::vector<std::string> names;

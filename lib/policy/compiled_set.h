@@ -1,7 +1,7 @@
 // The compiled, immutable form of a policy set: catalogue, class vocabulary, policies with their
 // rules compiled to bitsets and indexes. Built once by the compiler, read by the evaluator.
-#ifndef RESIDENCY_LIB_POLICY_MODEL_H_
-#define RESIDENCY_LIB_POLICY_MODEL_H_
+#ifndef RESIDENCY_LIB_POLICY_COMPILED_SET_H_
+#define RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 
 #include <array>
 #include <cstdint>
@@ -88,7 +88,9 @@ struct Catalogue {
   std::vector<LocationBits> provider_locations;  // by Location::provider_id
 };
 
-struct DataClass {
+// One data class of the set's vocabulary (distinct from the tagger's residency::tagging::DataClass,
+// the closed set of classes the payload scan detects).
+struct CompiledClass {
   std::string id;
   ClassBits ancestors;  // itself and every class it is a kind of
 };
@@ -295,10 +297,6 @@ struct Scope {
   CountryBits user_jurisdictions;
 };
 
-struct RuleRef {
-  uint32_t rule;
-};
-
 struct Policy {
   std::string id, basis, file;
   bool dry_run = false;
@@ -325,7 +323,7 @@ struct Policy {
 
 struct CompiledSet {
   Catalogue catalogue;
-  std::vector<DataClass> classes;
+  std::vector<CompiledClass> classes;
   absl::flat_hash_map<std::string, int> class_index;
   std::vector<Policy> policies;  // sorted by id
   std::string digest;            // sha256:<hex>
@@ -363,4 +361,4 @@ const char* IsoCountryCode(size_t index);
 
 }  // namespace residency::policy_internal
 
-#endif  // RESIDENCY_LIB_POLICY_MODEL_H_
+#endif  // RESIDENCY_LIB_POLICY_COMPILED_SET_H_
