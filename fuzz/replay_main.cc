@@ -19,8 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 namespace {
 bool InCi() {
   const char* ci = std::getenv("CI");
-  return ci != nullptr && *ci != '\0' && std::strcmp(ci, "0") != 0 &&
-         std::strcmp(ci, "false") != 0;
+  return ci != nullptr && *ci != '\0' && std::strcmp(ci, "0") != 0 && std::strcmp(ci, "false") != 0;
 }
 
 void RunFile(const std::filesystem::path& p, size_t* count) {

@@ -47,7 +47,8 @@ std::vector<std::filesystem::path> Vectors(const std::string& kind) {
 TEST(MerkleVectors, Inclusion) {
   auto files = Vectors("inclusion");
   if (files.empty()) {
-    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under " << SharedTestdata());
+    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under "
+                                     << SharedTestdata());
   }
   int happy = 0, mutated = 0;
   for (const auto& f : files) {
@@ -65,7 +66,8 @@ TEST(MerkleVectors, Inclusion) {
 TEST(MerkleVectors, Consistency) {
   auto files = Vectors("consistency");
   if (files.empty()) {
-    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under " << SharedTestdata());
+    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under "
+                                     << SharedTestdata());
   }
   int happy = 0, mutated = 0;
   for (const auto& f : files) {

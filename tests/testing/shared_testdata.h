@@ -14,8 +14,7 @@ namespace residency::testing {
 
 inline bool InCi() {
   const char* ci = std::getenv("CI");
-  return ci != nullptr && *ci != '\0' && std::strcmp(ci, "0") != 0 &&
-         std::strcmp(ci, "false") != 0;
+  return ci != nullptr && *ci != '\0' && std::strcmp(ci, "0") != 0 && std::strcmp(ci, "false") != 0;
 }
 
 }  // namespace residency::testing
