@@ -2,9 +2,10 @@
 # tools/bootstrap.sh demo | test [--quick] | deps
 #   deps  install the Debian packages this project needs that are missing (apt-get; root or sudo)
 #   demo  deps, build, lint the shipped policies, check every example request, print decisions
-#   test  deps, build, run the whole test suite: unit and CLI tests, the policy tests, fuzz-seed
-#         replays, then an ASan+UBSan build of the suite, the concurrency tests under TSan and a
-#         short libFuzzer run per target (clang); --quick runs only the first, normal build
+#   test  deps, build (warnings are errors), run the whole test suite: unit, CLI, policy tests,
+#         fuzz-seed replays, clang-format (ctest -L format); then an ASan+UBSan build of the suite,
+#         the concurrency tests under TSan and a short libFuzzer run per target (clang); --quick
+#         runs only the first, normal build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,7 +15,7 @@ PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre
   libyaml-cpp-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   python3 python3-yaml python3-jsonschema python3-pytest python3-dev pybind11-dev
   libcurl4-openssl-dev nginx python3-cryptography
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   libmicrohttpd-dev libgnutls28-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl)
 
@@ -94,7 +95,7 @@ unit_tests() {  # unit_tests DIR [ctest args...]
 test_all() {
   local quick=${1:-}
   deps
-  build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
+  build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3 -DRESIDENCY_WERROR=ON
   unit_tests build
   if [ "$quick" = "--quick" ]; then return; fi
   echo "== ASan+UBSan: the whole suite"
@@ -115,5 +116,5 @@ case "${1:-}" in
   deps) deps ;;
   demo) demo ;;
   test) shift; test_all "${1:-}" ;;
-  *) sed -n 2,9p "$0"; exit 2 ;;
+  *) sed -n 2,8p "$0"; exit 2 ;;
 esac

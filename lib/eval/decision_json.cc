@@ -1,5 +1,5 @@
-// Decision -> JSON (keys in a fixed order, include/residency/decision.h), and decision -> audit record: the glue
-// every caller (CLI, Python module, gateway service, examples) uses.
+// Decision -> JSON (keys in a fixed order, include/residency/decision.h), and decision -> audit
+// record: the glue every caller (CLI, Python module, gateway service, examples) uses.
 //
 // The JSON is written straight into a string, byte for byte what nlohmann::ordered_json::dump
 // gave for the same decision (compact, UTF-8 kept as is, control characters escaped, invalid
@@ -64,8 +64,9 @@ void Body(std::string_view s, std::string* out) {
       const size_t len = Utf8Length(p, end);
       if (len == 0) {  // invalid UTF-8: the rare path
         out->resize(mark);
-        const std::string quoted = nlohmann::json(std::string(s)).dump(
-            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+        const std::string quoted =
+            nlohmann::json(std::string(s))
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         out->append(quoted, 1, quoted.size() - 2);
         return;
       }
@@ -170,7 +171,8 @@ void AppendDecisionJson(const Decision& d, std::string* out) {
   Put("{\"decision\":\"", out);
   Body(EffectName(d.decision), out);
   Put("\",\"reasons\":[", out);
-  Elements(d.reasons, [&](const Reason& r) { AppendReason(r, out); }, out);
+  Elements(
+      d.reasons, [&](const Reason& r) { AppendReason(r, out); }, out);
   Put("],\"obligations\":[", out);
   Elements(
       d.obligations,
@@ -198,7 +200,8 @@ void AppendDecisionJson(const Decision& d, std::string* out) {
       },
       out);
   Put("],\"dry_run\":[", out);
-  Elements(d.dry_run, [&](const Reason& r) { AppendReason(r, out); }, out);
+  Elements(
+      d.dry_run, [&](const Reason& r) { AppendReason(r, out); }, out);
   Put("],\"now\":\"", out);
   Body(Timestamp(d.now), out);
   Put("\",\"policy_digest\":\"", out);

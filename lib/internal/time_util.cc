@@ -21,13 +21,12 @@ bool ParseCanonical(std::string_view s, absl::Time* t) {
     return true;
   };
   int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
-      !digits(8, 2, &d)) {
+  if (!digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d)) {
     return false;
   }
-  if (s.size() == 20 && (s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' ||
-                         !digits(14, 2, &mi) || s[16] != ':' || !digits(17, 2, &sec) ||
-                         s[19] != 'Z')) {
+  if (s.size() == 20 &&
+      (s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
+       !digits(17, 2, &sec) || s[19] != 'Z')) {
     return false;
   }
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

@@ -51,7 +51,10 @@ def test_dict_request_equals_cli_on_stdin(policies, cli):
 
 def test_decision_shape(policies):
     d = policies.check(CREDIT_LEDGER)
-    assert d["decision"] in ("allow", "allow_with_obligations", "escalate", "deny")
+    # A kr_financial operator keeping credit data on a Korean cloud (not on its premises):
+    # kr.fin.cloud_report allows it with the report to the supervisor as an obligation.
+    assert d["decision"] == "allow_with_obligations", d
+    assert [o["id"] for o in d["obligations"]] == ["kr.fin.cloud_report"], d
     for key in ("reasons", "obligations", "suggested_locations", "tags", "lifted", "dry_run"):
         assert isinstance(d[key], list)
     assert d["now"] == NOW
@@ -65,7 +68,7 @@ def test_credit_data_stays_in_korea(policies):
     assert abroad["decision"] == "deny"
     assert abroad["reasons"] and all(r["effect"] for r in abroad["reasons"])
     assert abroad["suggested_locations"], abroad
-    assert home["decision"] in ("allow", "allow_with_obligations")
+    assert home["decision"] == "allow_with_obligations", home
     # A suggested location is one the same request may use.
     suggested = policies.check(at(CREDIT_LEDGER, abroad["suggested_locations"][0]))
     assert suggested["decision"] != "deny"

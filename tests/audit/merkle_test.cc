@@ -10,6 +10,7 @@
 
 #include "audit/codec.h"
 #include "test_util.h"
+#include "testing/shared_testdata.h"
 
 namespace residency::audit {
 namespace {
@@ -45,7 +46,10 @@ std::vector<std::filesystem::path> Vectors(const std::string& kind) {
 
 TEST(MerkleVectors, Inclusion) {
   auto files = Vectors("inclusion");
-  if (files.empty()) GTEST_SKIP() << "shared merkle test data not found under " << SharedTestdata();
+  if (files.empty()) {
+    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under "
+                                     << SharedTestdata());
+  }
   int happy = 0, mutated = 0;
   for (const auto& f : files) {
     auto j = nlohmann::json::parse(ReadAll(f.string()));
@@ -61,7 +65,10 @@ TEST(MerkleVectors, Inclusion) {
 
 TEST(MerkleVectors, Consistency) {
   auto files = Vectors("consistency");
-  if (files.empty()) GTEST_SKIP() << "shared merkle test data not found under " << SharedTestdata();
+  if (files.empty()) {
+    RESIDENCY_SHARED_TESTDATA_ABSENT("shared merkle test data not found under "
+                                     << SharedTestdata());
+  }
   int happy = 0, mutated = 0;
   for (const auto& f : files) {
     auto j = nlohmann::json::parse(ReadAll(f.string()));

@@ -10,6 +10,7 @@
 #include "audit/codec.h"
 #include "residency/audit.h"
 #include "test_util.h"
+#include "testing/shared_testdata.h"
 
 namespace residency::audit {
 namespace {
@@ -20,7 +21,7 @@ using testing::TempDir;
 TEST(Ed25519, WycheproofVectors) {
   std::string path = testing::SharedTestdata() + "/wycheproof/ed25519_test.json";
   std::string text = ReadAll(path);
-  if (text.empty()) GTEST_SKIP() << "wycheproof vectors not found at " << path;
+  if (text.empty()) RESIDENCY_SHARED_TESTDATA_ABSENT("wycheproof vectors not found at " << path);
   auto j = nlohmann::json::parse(text);
   int valid = 0, invalid = 0;
   for (const auto& g : j["testGroups"]) {

@@ -116,18 +116,12 @@ TEST_F(CliTest, CheckExitStatusFollowsTheDecision) {
 
 TEST_F(CliTest, CheckEscalateExitsThree) {
   // GDPR Art. 49: occasional consent-based transfer to a non-adequate country escalates.
-  std::string esc =
-      Write("esc.yaml", Slurp(std::string(RESIDENCY_SOURCE_DIR) + "/policies/tests/eu_test.yaml"));
-  (void)esc;
   const char* req =
       R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent"}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
   CliRun r = Exec("check --policies " + Policies() + " " + Write("e.json", req));
   auto d = nlohmann::json::parse(r.out);
-  if (d["decision"] == "escalate") {
-    EXPECT_EQ(r.status, 3);
-  } else {
-    GTEST_SKIP() << "the shipped eu policy decides this request as " << d["decision"];
-  }
+  EXPECT_EQ(d["decision"], "escalate") << r.out;
+  EXPECT_EQ(r.status, 3) << r.err << r.out;
 }
 
 TEST_F(CliTest, BadInputExitsTwoWithOneLine) {

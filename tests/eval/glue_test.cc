@@ -4,9 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "eval/request_parse.h"
@@ -151,8 +150,8 @@ TEST(DecisionJson, EscapingMatchesTheNlohmannRendering) {
 void ExpectSameParse(std::string_view text, const RequestLimits& limits = RequestLimits()) {
   absl::StatusOr<Request> fast = ParseRequest(text, limits);
   absl::StatusOr<Request> general = eval_internal::ParseRequestGeneral(text, limits);
-  ASSERT_EQ(fast.ok(), general.ok()) << text << "\nfast: " << fast.status()
-                                     << "\ngeneral: " << general.status();
+  ASSERT_EQ(fast.ok(), general.ok())
+      << text << "\nfast: " << fast.status() << "\ngeneral: " << general.status();
   if (fast.ok()) {
     ASSERT_EQ(RequestToJson(*fast), RequestToJson(*general)) << text;
   } else {
@@ -203,7 +202,8 @@ TEST(ParseRequestFast, HandWrittenEdgesDecodeAlike) {
       R"({"dataset":{"location":"x"}})",
       R"({"kind":"dataset","dataset":{"location":"x"}} trailing)",
       R"({"kind":"dataset","dataset":{"location":"x"},})",
-      R"({"kind":"dataset","dataset":{"location":"x"}})" "\n\t ",
+      R"({"kind":"dataset","dataset":{"location":"x"}})"
+      "\n\t ",
       R"( {"kind" : "dataset" , "dataset" : { "location" : "x" } } )",
       R"({"kind":"dataset","dataset":{"location":"x\u00e9\ud83d\ude00\n\"\\\/"}})",
       R"({"kind":"dataset","dataset":{"location":"x\ud83d"}})",
@@ -289,7 +289,8 @@ TEST(AuditRecordOf, CarriesTheDecision) {
     DecisionRecord rec = AuditRecordOf(*d, text, "alice");
     EXPECT_EQ(rec.decision, EffectName(d->decision));
     ASSERT_EQ(rec.rule_ids.size(), d->reasons.size());
-    for (size_t i = 0; i < rec.rule_ids.size(); ++i) EXPECT_EQ(rec.rule_ids[i], d->reasons[i].rule());
+    for (size_t i = 0; i < rec.rule_ids.size(); ++i)
+      EXPECT_EQ(rec.rule_ids[i], d->reasons[i].rule());
     EXPECT_EQ(rec.tags, d->tags);
     EXPECT_EQ(rec.request_digest, AuditRequestDigest(text));
     EXPECT_EQ(rec.policy_digest, d->policy_digest());

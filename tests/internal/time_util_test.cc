@@ -62,9 +62,8 @@ TEST(Timestamp, CommonFormsAgreeWithAbslParseTime) {
     absl::Time want;
     std::string err;
     const std::string text = odd;
-    const bool ok =
-        absl::ParseTime(text.size() == 10 ? "%Y-%m-%d" : absl::RFC3339_full, text,
-                        absl::UTCTimeZone(), &want, &err);
+    const bool ok = absl::ParseTime(text.size() == 10 ? "%Y-%m-%d" : absl::RFC3339_full, text,
+                                    absl::UTCTimeZone(), &want, &err);
     auto got = ParseTimestamp(text);
     EXPECT_EQ(got.ok(), ok) << text;
     if (ok && got.ok()) {

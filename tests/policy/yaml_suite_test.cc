@@ -10,12 +10,15 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "testing/shared_testdata.h"
 
 namespace {
 
 TEST(YamlTestSuite, LintNeverCrashesAndNamesThePosition) {
   std::filesystem::path dir = std::filesystem::path(RESIDENCY_SHARED_TESTDATA) / "yaml-test-suite";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no " << dir << " (shared test data absent)";
+  if (!std::filesystem::exists(dir)) {
+    RESIDENCY_SHARED_TESTDATA_ABSENT("no " << dir << " (shared test data absent)");
+  }
   std::filesystem::path out =
       std::filesystem::temp_directory_path() / ("yaml_suite_" + std::to_string(::getpid()));
   std::string catalogue = std::string(RESIDENCY_SOURCE_DIR) + "/policies/regions.yaml";

@@ -11,8 +11,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -59,8 +59,8 @@ class LineReader {
     *too_long = false;
     size_t scanned = pos_;
     for (;;) {
-      if (const char* nl = static_cast<const char*>(
-              std::memchr(buf_.data() + scanned, '\n', end_ - scanned))) {
+      if (const char* nl =
+              static_cast<const char*>(std::memchr(buf_.data() + scanned, '\n', end_ - scanned))) {
         const size_t len = nl - (buf_.data() + pos_);
         *too_long = skipping_ || len > limit_;
         skipping_ = false;
