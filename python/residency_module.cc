@@ -15,6 +15,7 @@
 #include <array>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -235,7 +236,7 @@ PyPolicies Compile(py::handle paths_arg) {
 }
 
 // As `residency lint`: when the paths hold no catalogue, regions.yaml beside the first path is
-// used (or `catalogue`).
+// used (or `catalogue`); a folder's subfolders (tests/) are checked file by file.
 py::list Lint(py::handle paths_arg, std::optional<std::string> catalogue) {
   std::vector<std::string> paths = Paths(paths_arg);
   residency::CompileResult r;
@@ -253,6 +254,9 @@ py::list Lint(py::handle paths_arg, std::optional<std::string> catalogue) {
       with.push_back((dir / "regions.yaml").string());
       r = residency::CompilePolicies(with);
     }
+    std::vector<residency::Diagnostic> side = residency::CheckSubfolders(paths);
+    r.diagnostics.insert(r.diagnostics.end(), std::make_move_iterator(side.begin()),
+                         std::make_move_iterator(side.end()));
   }
   py::list out;
   for (const residency::Diagnostic& d : r.diagnostics) out.append(DiagnosticDict(d));

@@ -23,6 +23,12 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
 // checked further (CompilePolicies). `residency test` runs this on every test file first.
 std::vector<Diagnostic> CheckFolderFile(const PolicySource& source);
 
+// CheckFolderFile over every YAML file in the subfolders (any depth; `schema/` is skipped) of
+// each folder in `paths`, in name order, within CompileOptions' file-count and file-size limits.
+// A compile reads a folder's top level only; this is how a lint of a policy folder also covers
+// its `tests/` and other side files. Files named directly in `paths` are not read here.
+std::vector<Diagnostic> CheckSubfolders(const std::vector<std::string>& paths);
+
 // Counts of each severity.
 int CountErrors(const std::vector<Diagnostic>& diagnostics);
 int CountWarnings(const std::vector<Diagnostic>& diagnostics);

@@ -93,6 +93,21 @@ def test_lint_equals_cli_json(cli, tmp_path):
         assert residency.lint([str(path)]) == json.loads(out.stdout)["diagnostics"]
 
 
+def test_lint_checks_a_folders_tests_subfolder_like_the_cli(cli, tmp_path):
+    d = policy_dir_with(tmp_path, "extra.yaml", "")
+    (d / "extra.yaml").unlink()
+    (d / "tests").mkdir()
+    (d / "tests" / "t_test.yaml").write_text(
+        "kind: tests\ncases:\n  - name: n\n    requets: {}\n    want: {decision: allow}\n")
+    diags = residency.lint([str(d)])
+    errors = [x for x in diags if x["severity"] == "error"]
+    assert ("unknown-key", 4) in [(x["code"], x["line"]) for x in errors], diags
+    assert all(x["file"].endswith("t_test.yaml") for x in errors), diags
+    out = run_cli(cli, "lint", "--format", "json", str(d))
+    assert out.returncode == 1, out.stderr
+    assert diags == json.loads(out.stdout)["diagnostics"]
+
+
 def test_compile_releases_the_gil():
     """Another Python thread runs while compile() is in C++ (py::gil_scoped_release).
 

@@ -1,10 +1,8 @@
 // residency lint PATH...: parse, validate and lint policy files (policies/README.md,
 // "Diagnostics").
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 
 #include "cli_util.h"
@@ -13,70 +11,6 @@
 #include "residency/policy.h"
 
 namespace residency::cli {
-namespace {
-
-// The YAML files in the subfolders of `dir` (any depth; `schema/` holds JSON Schemas and is
-// skipped), sorted. The policy set is read from the folder itself; these are its tests and other
-// side files, which a lint of the folder checks one by one.
-std::vector<std::filesystem::path> SubfolderYaml(const std::filesystem::path& dir) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& sub : fs::directory_iterator(dir, ec)) {
-    if (!sub.is_directory(ec) || sub.path().filename() == "schema") continue;
-    for (auto it = fs::recursive_directory_iterator(sub.path(), ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const fs::path& p = it->path();
-      const std::string ext = p.extension().string();
-      if (it->is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) out.push_back(p);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// CheckFolderFile over the subfolder files of every folder in `paths`, within the compile limits.
-std::vector<Diagnostic> CheckSubfolderFiles(const std::vector<std::string>& paths) {
-  namespace fs = std::filesystem;
-  const CompileOptions limits;
-  std::vector<Diagnostic> out;
-  size_t files = 0;
-  for (const auto& path : paths) {
-    std::error_code ec;
-    if (!fs::is_directory(path, ec)) continue;
-    for (const auto& p : SubfolderYaml(path)) {
-      if (++files > limits.max_files) {
-        out.push_back(Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "limit",
-                                 "more than " + std::to_string(limits.max_files) +
-                                     " files in subfolders; the rest were not checked"});
-        return out;
-      }
-      const auto size = fs::file_size(p, ec);
-      if (ec || size > limits.max_file_bytes) {
-        out.push_back(Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError,
-                                 ec ? "io" : "limit",
-                                 ec ? "cannot read the file size: " + ec.message()
-                                    : "file is " + std::to_string(size) + " bytes; the limit is " +
-                                          std::to_string(limits.max_file_bytes)});
-        continue;
-      }
-      std::ifstream in(p, std::ios::binary);
-      if (!in) {
-        out.push_back(
-            Diagnostic{p.string(), 0, 0, Diagnostic::Severity::kError, "io", "cannot open file"});
-        continue;
-      }
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      for (auto& d : CheckFolderFile(PolicySource{p.string(), std::move(text)})) {
-        out.push_back(std::move(d));
-      }
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 int RunLint(int argc, char** argv) {
   CLI::App app{
       "Parse, validate and lint policy files and folders.\n"
@@ -126,7 +60,7 @@ int RunLint(int argc, char** argv) {
     r = CompilePolicies(with);
   }
   {
-    std::vector<Diagnostic> side = CheckSubfolderFiles(paths);
+    std::vector<Diagnostic> side = CheckSubfolders(paths);
     r.diagnostics.insert(r.diagnostics.end(), std::make_move_iterator(side.begin()),
                          std::make_move_iterator(side.end()));
   }
