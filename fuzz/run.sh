@@ -53,6 +53,13 @@ for bin in "$build"/fuzz/*_fuzzer; do
   if [ "$rc" != 0 ]; then
     echo "fuzz: $name failed (exit $rc); log: $log" >&2
     tail -30 "$log" >&2
+    # The input itself, so a failure on a machine that is gone can be replayed from its log.
+    for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+      [ -f "$a" ] || continue
+      echo "fuzz: input $(basename "$a") ($(wc -c <"$a") bytes), base64:" >&2
+      head -c 4096 "$a" | base64 -w 0 >&2
+      echo >&2
+    done
     exit 1
   fi
   [ -n "$keep" ] || rm -rf "$work" "$log"

@@ -5,6 +5,7 @@
 #include <new>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace residency::internal {
 namespace {
@@ -32,12 +33,10 @@ class DocumentProbe : public YAML::EventHandler {
   YAML::Mark start;
 };
 
-// Whether a second document follows the first one in `text` (and where it starts). A second
-// document needs a `---` or a `...` before it, so a text with neither is not scanned again.
+// Whether a second document follows the first one in `text`, and where it starts. yaml-cpp
+// starts a new document after any complete node, with or without a `---` or `...` marker
+// (`!!map {a: 1}\n[2]` is two documents), so the whole text is scanned.
 bool SecondDocument(const std::string& text, YAML::Mark* where) {
-  if (text.find("---") == std::string::npos && text.find("...") == std::string::npos) {
-    return false;
-  }
   std::istringstream in(text);
   YAML::Parser parser(in);
   DocumentProbe first;
@@ -60,6 +59,9 @@ bool NextDocumentFollows(YAML::Parser& parser, YAML::Mark* where) {
 
 namespace {
 
+constexpr char kSecondDocumentMessage[] =
+    "a second YAML document starts here; the input holds one document";
+
 bool Fail(YamlLoadError* error, YamlLoadError::Kind kind, const YAML::Mark& m, std::string msg) {
   error->kind = kind;
   error->line = m.is_null() ? 0 : m.line + 1;
@@ -72,12 +74,13 @@ bool Fail(YamlLoadError* error, YamlLoadError::Kind kind, const YAML::Mark& m, s
 
 bool LoadOneYamlDocument(const std::string& text, YAML::Node* out, YamlLoadError* error) {
   try {
-    *out = YAML::Load(text);
+    // Not YAML::LoadAll: it loops without end on some malformed texts (`---\n, &a x\n`).
+    YAML::Node first = YAML::Load(text);
     YAML::Mark second;
     if (SecondDocument(text, &second)) {
-      return Fail(error, YamlLoadError::kSecondDocument, second,
-                  "a second YAML document starts here; the input holds one document");
+      return Fail(error, YamlLoadError::kSecondDocument, second, kSecondDocumentMessage);
     }
+    *out = std::move(first);
     return true;
   } catch (const YAML::Exception& e) {
     return Fail(error, YamlLoadError::kSyntax, e.mark, e.msg.empty() ? "invalid YAML" : e.msg);

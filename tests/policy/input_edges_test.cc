@@ -71,6 +71,16 @@ TEST(MultiDocument, LeadingMarkerIsOneDocumentAndATrailingEmptyOneIsNot) {
   EXPECT_EQ(Find(bare, "multiple-documents")->line, 7);
 }
 
+TEST(MultiDocument, ASecondDocumentWithoutAMarkerIsAnErrorToo) {
+  // yaml-cpp starts a new document after any complete node, marker or not.
+  CompileResult r =
+      CompileWith({"!!map {kind: policy, id: a, basis: law, rules: []}\n{kind: policy, id: b}\n"});
+  const Diagnostic* d = Find(r, "multiple-documents");
+  ASSERT_NE(d, nullptr) << All(r);
+  EXPECT_EQ(d->line, 2);
+  EXPECT_EQ(d->column, 1);
+}
+
 TEST(MultiDocument, SecondDocumentWithASyntaxErrorIsStillNamedAsSecondDocument) {
   CompileResult r = CompileWith({std::string(kSmallPolicy) + "---\nkind: [unclosed\n"});
   ASSERT_NE(Find(r, "multiple-documents"), nullptr) << All(r);
