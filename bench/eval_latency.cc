@@ -1,7 +1,7 @@
 // eval_latency: the project's own timing harness for check latency percentiles (docs/benchmarks.md;
 // Google Benchmark reports means, not percentiles).
 //
-//   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest]
+//   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest|where]
 //                [--runs 5] [--evals 200000] [--budget-ms 3000] REQUEST.yaml...
 //   eval_latency --set DIR --set DIR ... [same flags] REQUEST.yaml...
 //
@@ -16,6 +16,7 @@
 // `--budget-ms` of wall time, whichever comes first (at least 50 rounds of the mix), so that the
 // slow suggestion path does not blow the time budget. p50/p99 are over all calls of a run, over
 // the whole mix; the reported figure is the median over runs. Per-request p50s are reported too.
+// --mode where times AllowedLocations (every location where the request may go) instead.
 //
 // Output: one JSON object on stdout (see Report below); a readable summary on stderr.
 #include <algorithm>
@@ -32,6 +33,7 @@
 #include "residency/decision.h"
 #include "residency/policy.h"
 #include "residency/request.h"
+#include "residency/where.h"
 
 namespace {
 
@@ -70,7 +72,7 @@ struct RunResult {
 };
 
 RunResult OneRun(const residency::PolicySnapshot& snap, const std::vector<residency::Request>& reqs,
-                 const residency::EvalOptions& opt, size_t max_evals, int64_t budget_ns,
+                 const residency::EvalOptions& opt, bool where, size_t max_evals, int64_t budget_ns,
                  double overhead) {
   const size_t n = reqs.size();
   std::vector<double> all;
@@ -81,7 +83,10 @@ RunResult OneRun(const residency::PolicySnapshot& snap, const std::vector<reside
   for (size_t i = 0; i < max_evals; ++i) {
     const size_t r = i % n;
     auto a = Clock::now();
-    {
+    if (where) {
+      auto w = residency::AllowedLocations(snap, reqs[r], residency::WhereOptions(), opt);
+      g_sink += w.ok() ? static_cast<int>(w->allowed.size()) : 7;
+    } else {
       auto d = residency::Evaluate(snap, reqs[r], opt);
       g_sink += d.ok() ? static_cast<int>(d->decision) : 7;
     }
@@ -171,7 +176,7 @@ int main(int argc, char** argv) {
   }
   if (policies.empty() == set_dirs.empty() || files.empty()) {
     std::cerr << "usage: eval_latency (--policies PATH... | --set DIR --set DIR...) "
-                 "[--mode both|suggest|nosuggest] [--runs N] [--evals N] [--budget-ms MS] "
+                 "[--mode both|suggest|nosuggest|where] [--runs N] [--evals N] [--budget-ms MS] "
                  "REQUEST...\n"
                  "  --policies: one policy set made of the paths given; --set: one policy set per "
                  "folder, measured interleaved (run r of every set before run r+1 of any)\n";
@@ -214,10 +219,15 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "eval_latency: %zu policy set(s), %zu requests, clock overhead %.1f ns\n",
                sets.size(), reqs.size(), overhead);
-  std::vector<std::pair<std::string, bool>> modes;
-  if (mode == "both" || mode == "suggest") modes.emplace_back("suggest", true);
-  if (mode == "both" || mode == "nosuggest") modes.emplace_back("nosuggest", false);
-  for (const auto& [mname, suggest] : modes) {
+  struct Mode {
+    std::string name;
+    bool suggest, where;
+  };
+  std::vector<Mode> modes;
+  if (mode == "both" || mode == "suggest") modes.push_back({"suggest", true, false});
+  if (mode == "both" || mode == "nosuggest") modes.push_back({"nosuggest", false, false});
+  if (mode == "where") modes.push_back({"where", false, true});
+  for (const auto& [mname, suggest, where] : modes) {
     residency::EvalOptions opt;
     opt.suggest = suggest;
     // Warm-up: two rounds of the mix per set.
@@ -236,7 +246,8 @@ int main(int argc, char** argv) {
     for (auto& a : acc) a.per.resize(reqs.size());
     for (int run = 0; run < runs; ++run) {
       for (size_t k = 0; k < sets.size(); ++k) {
-        RunResult rr = OneRun(*sets[k].snap, reqs, opt, max_evals, budget_ms * 1000000, overhead);
+        RunResult rr =
+            OneRun(*sets[k].snap, reqs, opt, where, max_evals, budget_ms * 1000000, overhead);
         acc[k].p50s.push_back(rr.p50);
         acc[k].p99s.push_back(rr.p99);
         acc[k].means.push_back(rr.mean);

@@ -4,6 +4,8 @@
 #   check_p50_ns, check_p99_ns                  the example requests vs the shipped policies,
 #                                               default options (suggestions on); median of 5 runs
 #   check_nosuggest_p50_ns, check_nosuggest_p99_ns   the same with EvalOptions.suggest = false
+#   where_p50_ns                                AllowedLocations p50 on kr-prompt-to-tokyo;
+#   where_mix_p50_ns, where_max_request_p50_ns  over the example mix, and its slowest request
 #   rules_10k_vs_10 (+ _nosuggest)              p50(10,000 generated rules) / p50(10)
 #   compile_10k_s, compile_10k_rss_mb           compile of the 10,000-rule set in its own process
 #                                               (median of 3 processes, 5 with --full)
@@ -43,6 +45,10 @@ cedar_subset=(eu-dataset-to-us-scc kr-financial-credit-seoul kr-finetune-inherit
 echo "-- check latency: ${#requests[@]} example requests, shipped policies, $runs runs"
 "$bin/eval_latency" --policies "$root/policies" --mode both --runs $runs --budget-ms $budget \
   "${requests[@]}" >"$raw/check.json" || rm -f "$raw/check.json"
+
+echo "-- where (AllowedLocations): the same requests, $runs runs"
+"$bin/eval_latency" --policies "$root/policies" --mode where --runs $runs --budget-ms $sbudget \
+  "${requests[@]}" >"$raw/where.json" || rm -f "$raw/where.json"
 
 echo "-- rule-count scaling: generated sets of 10, 100, 1000, 10000 rules, measured interleaved"
 sets=()
@@ -121,6 +127,15 @@ if check:
     put("check_p99_ns", check["suggest"]["p99_ns"])
     put("check_nosuggest_p50_ns", check["nosuggest"]["p50_ns"])
     put("check_nosuggest_p99_ns", check["nosuggest"]["p99_ns"])
+
+where = load("where.json")
+if where:
+    # The gateway's question, where may this prompt be served (52 of the catalogue's locations
+    # allowed), and the mix with its slowest request (allowed almost everywhere).
+    per = where["where"]["per_request_p50_ns"]
+    put("where_p50_ns", per.get("kr-prompt-to-tokyo"))
+    put("where_mix_p50_ns", where["where"]["p50_ns"])
+    put("where_max_request_p50_ns", max(per.values()))
 
 rules = {}
 scaling = load("rules.json")

@@ -33,6 +33,7 @@
 #include "residency/request.h"
 #include "residency/tagging.h"
 #include "residency/version.h"
+#include "residency/where.h"
 
 namespace py = pybind11;
 namespace tg = residency::tagging;
@@ -205,6 +206,34 @@ class PyPolicies {
     if (!audit_error.empty()) {
       throw std::runtime_error("decision not recorded in the audit log: " + audit_error);
     }
+    return JsonToPython(out);
+  }
+
+  py::object Where(py::handle request, py::handle now, const std::vector<std::string>& providers,
+                   const std::vector<std::string>& countries, bool include_escalate,
+                   bool include_reserved) const {
+    std::string text = RequestText(request);
+    residency::EvalOptions options;
+    options.now = ParseNow(now);
+    residency::WhereOptions where;
+    where.providers = providers;
+    where.countries = countries;
+    where.include_escalate = include_escalate;
+    where.include_reserved = include_reserved;
+    std::string error, out;
+    {
+      py::gil_scoped_release release;
+      absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
+      absl::StatusOr<residency::Placements> p =
+          req.ok() ? residency::AllowedLocations(*snap_, *req, where, options)
+                   : absl::StatusOr<residency::Placements>(req.status());
+      if (p.ok()) {
+        out = residency::PlacementsToJson(*p);
+      } else {
+        error = Message(p.status());
+      }
+    }
+    if (!error.empty()) throw py::value_error(error);
     return JsonToPython(out);
   }
 
@@ -483,6 +512,19 @@ PYBIND11_MODULE(residency, m) {
            "`audit`; `principal` (a user id) is stored only as a keyed commitment.\n"
            "Raises ValueError when the request cannot be parsed or decided (treat as deny) and\n"
            "RuntimeError when the decision could not be recorded (treat as deny).")
+      .def(
+          "where", &PyPolicies::Where, py::arg("request"), py::arg("now") = py::none(),
+          py::arg("providers") = std::vector<std::string>(),
+          py::arg("countries") = std::vector<std::string>(), py::arg("include_escalate") = false,
+          py::arg("include_reserved") = false,
+          "Every catalogue location where the request (a dict, or JSON/YAML text), its placement\n"
+          "moved there, would be allowed, as a dict shaped like `residency where --format json`:\n"
+          "{'allowed': [{'location', 'provider', 'country', 'site', 'reserved_for', 'effect',\n"
+          "'obligations'}], 'now', 'policy_digest'}, the placement's provider and country first.\n"
+          "`providers` and `countries` (codes or catalogue groups) filter; sector clouds are left\n"
+          "out unless the operator is in their sector or `include_reserved`.\n"
+          "Raises ValueError when the request cannot be parsed or decided, or a filter names\n"
+          "nothing in the catalogue.")
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")
       .def_property_readonly("policy_ids", &PyPolicies::policy_ids)

@@ -114,7 +114,9 @@ struct Decision {
   std::optional<AuditRef> audit;
 
   // For a denied placement, at most 8 catalogue locations where it would be allowed, best first
-  // (same provider and country, same provider, same country, the rest).
+  // (same provider and country, same provider, same country, the rest; government and
+  // financial sites only for an operator of their sector): the first of AllowedLocations with
+  // include_escalate (residency/where.h, docs/where.md), the refused location left out.
   const std::vector<std::string_view>& suggested_locations() const { return suggested_; }
   // `sha256:<64 hex>` of the policy set that decided; empty in a Decision not made by Evaluate.
   std::string_view policy_digest() const { return policy_digest_; }

@@ -48,6 +48,20 @@ void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
   }
 }
 
+// (policy index, obligation rank) of every enforced rule result's obligations, sorted, unique.
+using RankedObligations = absl::InlinedVector<std::pair<int, int>, 16>;
+RankedObligations Obligations(const CompiledSet& set, const Core& core) {
+  RankedObligations out;
+  for (const auto& [slot, ob] : core.obligations) {
+    const Outcome& o = core.outcomes[slot];
+    if (!o.dry_run) out.emplace_back(o.policy, ob);
+  }
+  for (auto& [pi, ob] : out) ob = set.policies[pi].obligation_rank[ob];  // id order
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* builder) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
@@ -167,14 +181,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
     (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &builder));
   }
   // Obligations: the union over every enforced rule result, by policy then id.
-  absl::InlinedVector<std::pair<int, int>, 16> obligations;  // policy, obligation
-  for (const auto& [slot, ob] : core.obligations) {
-    const Outcome& o = core.outcomes[slot];
-    if (!o.dry_run) obligations.emplace_back(o.policy, ob);
-  }
-  for (auto& [pi, ob] : obligations) ob = set.policies[pi].obligation_rank[ob];  // id order
-  std::sort(obligations.begin(), obligations.end());
-  obligations.erase(std::unique(obligations.begin(), obligations.end()), obligations.end());
+  RankedObligations obligations = Obligations(set, core);
   d.obligations.reserve(obligations.size());
   for (const auto& [pi, rank] : obligations) {
     const Policy& p = set.policies[pi];
@@ -197,6 +204,25 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   builder.Finish(set.digest, std::move(suggested), &d);
   return d;
 }
+
+namespace eval_internal {
+
+Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
+                std::vector<ObligationRef>* obligations) {
+  const CompiledSet& set = snapshot.impl();
+  Core core;
+  RunCore(set, facts, &core);
+  obligations->clear();
+  std::shared_ptr<const void> owner = snapshot.shared_impl();
+  for (const auto& [pi, rank] : Obligations(set, core)) {
+    const Policy& p = set.policies[pi];
+    obligations->push_back(
+        DecisionBuilder::MakeObligation(p.obligations[p.obligation_order[rank]].id, p.id, owner));
+  }
+  return core.decision;
+}
+
+}  // namespace eval_internal
 
 absl::StatusOr<Decision> CheckDataset(const PolicySnapshot& s, Request r, const EvalOptions& o) {
   r.kind = Request::Kind::kDataset;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,6 +60,13 @@ class DecisionBuilder {
     o.policy_ = policy;
     return o;
   }
+  // One that owns a share of its texts already (made outside a decision).
+  static ObligationRef MakeObligation(std::string_view id, std::string_view policy,
+                                      std::shared_ptr<const void> owner) {
+    ObligationRef o = MakeObligation(id, policy);
+    o.texts_ = std::move(owner);
+    return o;
+  }
   static LiftedTag MakeLifted(std::string tag, std::string_view policy) {
     LiftedTag l;
     l.tag_ = std::move(tag);
@@ -92,6 +100,7 @@ class DecisionBuilder {
   std::shared_ptr<OwnTexts> own_;
 };
 
+using policy_internal::Catalogue;
 using policy_internal::LocationBits;
 
 // ---------------------------------------------------------------------------------------------
@@ -261,9 +270,26 @@ bool DeniedCandidates(const CompiledSet& set, const Facts& facts, const Location
 // ---------------------------------------------------------------------------------------------
 // Suggestions (suggest.cc).
 
+// For AllowedLocations: the decision's effect for `facts` as Evaluate would make it (fail-closed
+// reasons included), and its obligations, without the rest of a decision.
+Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
+                std::vector<ObligationRef>* obligations);
+
+// Sector clouds (catalogue `site: gov` or `fin`) are for operators of their sector: removes from
+// *candidates those whose `reserved_for` sector `op` is not in.
+void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
+                         LocationBits* candidates);
+
+// `candidates` (catalogue indexes), at most `max`, in the order places are offered: the same
+// provider and country as `placement`, then the same provider, the same country, the rest;
+// catalogue order within each. For an unknown placement, its `provider:` prefix is the provider.
+using LocationOrder = absl::InlinedVector<int, 8>;  // inline: a decision's suggestions
+LocationOrder SuggestionOrder(const Catalogue& cat, std::string_view placement,
+                              const LocationBits& candidates, size_t max);
+
 // Up to 8 catalogue locations the denied request's primary placement could move to without
-// being denied: same provider and country first, then same provider, same country, the rest;
-// none when the request would be denied wherever it goes.
+// being denied, in SuggestionOrder, leaving out sector clouds the operator may not use; none
+// when the request would be denied wherever it goes.
 std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts);
 
 }  // namespace residency::eval_internal

@@ -370,7 +370,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
           {"residency.unknown_location",
            absl::StrCat("location `", *loc_names[i], "` is not in the region catalogue",
                         LocationHint(set, *loc_names[i])),
-           i == 0});
+           *loc_names[i] == *loc_names[0]});  // the placement, however often named
       if (i == 0) f->primary = -1;
       continue;
     }

@@ -71,6 +71,10 @@ struct Location {
   std::vector<std::string> certifications;
   std::map<std::string, std::string> attributes;
   int provider_id = -1;  // derived (FinishDerived): equal for locations of one provider
+  // Derived (FinishDerived): the operator sector a sector cloud is built for, `<cc>_public` for a
+  // `gov` site and `<cc>_financial` for a `fin` site (cc: its country, lower case); empty for
+  // every other site.
+  std::string reserved_for;
 };
 
 struct Catalogue {
@@ -86,6 +90,7 @@ struct Catalogue {
   LocationBits all_locations;
   std::vector<LocationBits> jurisdiction_locations;
   std::vector<LocationBits> provider_locations;  // by Location::provider_id
+  LocationBits reserved_locations;               // those with a `reserved_for` sector
 };
 
 // One data class of the set's vocabulary (distinct from the tagger's residency::tagging::DataClass,

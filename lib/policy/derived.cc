@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "policy/compiled_set.h"
 
 namespace residency::policy_internal {
@@ -181,12 +182,19 @@ size_t ListSegment(const NamedList& list, absl::Time now) {
 void FinishDerived(CompiledSet* set) {
   Catalogue& cat = set->catalogue;
   cat.all_locations = LocationBits();
+  cat.reserved_locations = LocationBits();
   std::map<std::string, int> providers;
   for (size_t i = 0; i < cat.locations.size(); ++i) {
     cat.all_locations.Set(i);
     Location& loc = cat.locations[i];
     loc.provider_id =
         providers.emplace(loc.provider, static_cast<int>(providers.size())).first->second;
+    loc.reserved_for.clear();
+    if (loc.site == "gov" || loc.site == "fin") {
+      loc.reserved_for = absl::AsciiStrToLower(loc.country_code);
+      loc.reserved_for += loc.site == "gov" ? "_public" : "_financial";
+      cat.reserved_locations.Set(i);
+    }
   }
   cat.provider_locations.assign(providers.size(), LocationBits());
   for (size_t i = 0; i < cat.locations.size(); ++i)

@@ -14,6 +14,7 @@
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct CliRun {
@@ -69,11 +70,38 @@ const char kKrHome[] =
 TEST_F(CliTest, HelpListsEveryCommand) {
   CliRun r = Exec("--help");
   EXPECT_EQ(r.status, 0);
-  for (const char* c : {"lint", "check", "test", "tag", "audit", "diff"}) {
+  for (const char* c : {"lint", "check", "test", "tag", "audit", "diff", "where"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("  ") + c)) << c;
   }
   EXPECT_EQ(Exec("nonsense").status, 2);
   EXPECT_EQ(Exec("check --help").status, 0);
+}
+
+TEST_F(CliTest, WhereListsTheAllowedLocationsAndExitsByWhetherThereAreAny) {
+  std::string req = Write("r.json", kKrToTokyo);
+  CliRun text = Exec("where --policies " + Policies() + " " + req);
+  EXPECT_EQ(text.status, 0) << text.err;
+  EXPECT_THAT(text.out, StartsWith("allowed at "));
+  EXPECT_THAT(text.out, HasSubstr("\n  aws:ap-northeast-2 "));
+  EXPECT_THAT(text.out, Not(HasSubstr("aws:ap-northeast-1 ")));
+  CliRun json = Exec("where --policies " + Policies() + " --format json --country KR " + req);
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto doc = nlohmann::json::parse(json.out);
+  ASSERT_FALSE(doc["allowed"].empty());
+  for (const auto& a : doc["allowed"]) EXPECT_EQ(a["country"], "KR") << a;
+  EXPECT_EQ(doc["allowed"][0]["location"], "aws:ap-northeast-2");  // its provider first
+  EXPECT_EQ(doc["now"], "2026-06-30T00:00:00Z");
+  // Nowhere left: Korean personal data in the US without a basis. Exit 1.
+  CliRun none = Exec("where --policies " + Policies() + " --country US --provider ncp " + req);
+  EXPECT_EQ(none.status, 1) << none.out << none.err;
+  EXPECT_THAT(none.out, StartsWith("allowed nowhere"));
+  CliRun bad = Exec("where --policies " + Policies() + " --provider nco " + req);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("provider `nco`"));
+  EXPECT_TRUE(bad.out.empty());
+  CliRun broken = Exec("where --policies " + Policies() + " -", "{\"kind\": \"datset\"}");
+  EXPECT_EQ(broken.status, 2);
+  EXPECT_THAT(broken.err, StartsWith("residency where: -:"));
 }
 
 TEST_F(CliTest, LintShippedPoliciesIsClean) {

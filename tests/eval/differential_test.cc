@@ -1,8 +1,10 @@
 // Thousands of generated requests through Evaluate() and the reference evaluator, against the
 // shipped policies and the test fixtures: decisions, deciding rules, obligations and lifted tags
 // must be identical. eval_diff_fuzzer runs the same comparison on requests built from fuzz bytes.
+#include <algorithm>
 #include <random>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "eval_fixtures.h"
@@ -46,8 +48,8 @@ TEST(Differential, TestFixturePolicies) {
 // The definition of `suggested_locations`, read directly: the catalogue locations (other
 // than the refused one) at which the same request, its primary placement moved there, is not
 // denied; same provider and country first, then same provider, then same country, then the
-// rest, catalogue order within each; at most 8. Each candidate is decided by the reference
-// evaluator.
+// rest, catalogue order within each; at most 8; government and financial sites only for an
+// operator of their sector. Each candidate is decided by the reference evaluator.
 std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const Request& r) {
   const auto& locs = snap.impl().catalogue.locations;
   std::string primary = r.kind == Request::Kind::kCompute   ? r.compute->location
@@ -60,8 +62,25 @@ std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const 
   std::vector<std::string> ranked[4];
   for (const auto& l : locs) {
     if (l.id == primary) continue;
+    // A government or financial site is offered only to an operator of its country's sector.
+    if (l.site == "gov" || l.site == "fin") {
+      std::string sector =
+          absl::AsciiStrToLower(l.country_code) + (l.site == "gov" ? "_public" : "_financial");
+      if (!r.operator_party ||
+          std::find(r.operator_party->sectors.begin(), r.operator_party->sectors.end(), sector) ==
+              r.operator_party->sectors.end()) {
+        continue;
+      }
+    }
     Request moved = r;
     if (moved.kind == Request::Kind::kCompute) {
+      // What the job holds where it runs moves with it.
+      for (auto& in : moved.compute->inputs) {
+        if (in.dataset && in.dataset->location == primary) in.dataset->location = l.id;
+        if (in.model && in.model->location == primary) in.model->location = l.id;
+      }
+      for (auto& out : moved.compute->outputs)
+        if (out.location == primary) out.location = l.id;
       moved.compute->location = l.id;
     } else {
       moved.destination = l.id;

@@ -747,10 +747,10 @@ rules:
   auto d = Evaluate(*r.snapshot, *req);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->decision, Effect::kDeny);
-  // Only the Korean locations: the provider's own first, then catalogue order.
-  EXPECT_THAT(d->suggested_locations(),
-              ::testing::ElementsAre("aws:ap-northeast-2", "ncp:KR", "ncp:gov-KR", "nhn:kr1",
-                                     "site:naver-gak-sejong"));
+  // Only the Korean locations: the provider's own first, then catalogue order; the government
+  // site only for a public body (the request names no operator).
+  EXPECT_THAT(d->suggested_locations(), ::testing::ElementsAre("aws:ap-northeast-2", "ncp:KR",
+                                                               "nhn:kr1", "site:naver-gak-sejong"));
   // With the contract the placement itself is allowed.
   req->evidence.push_back(Evidence{});
   req->evidence.back().type = "contract";

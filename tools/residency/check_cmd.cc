@@ -18,7 +18,6 @@
 #include "absl/strings/str_split.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "internal/time_util.h"
 #include "residency/audit.h"
 #include "residency/decision.h"
 #include "residency/request.h"
@@ -168,17 +167,7 @@ int RunCheck(int argc, char** argv) {
   options.request_time = request_now == "refuse"   ? RequestTime::kRefuse
                          : request_now == "ignore" ? RequestTime::kIgnore
                                                    : RequestTime::kHonour;
-  if (!now_text.empty()) {
-    auto t = internal::ParseTimestamp(now_text);
-    if (!t.ok()) {
-      std::fprintf(stderr, "residency check: --now: %s\n",
-                   std::string(t.status().message()).c_str());
-      return kExitCannotRun;
-    }
-    options.now = *t;
-  } else {
-    options.now = absl::Now();  // read once, for the whole batch
-  }
+  if (!SetNow("residency check", now_text, &options)) return kExitCannotRun;
   auto snapshot =
       LoadPolicies("residency check",
                    std::vector<std::string>(absl::StrSplit(policies_arg, ',', absl::SkipEmpty())));
@@ -302,26 +291,16 @@ int RunCheck(int argc, char** argv) {
     return any_error ? kExitCannotRun : kExitOk;
   }
 
-  auto text = ReadInput(request_path, RequestLimits().max_bytes);
-  if (!text.ok()) {
-    std::fprintf(stderr, "residency check: %s\n", std::string(text.status().message()).c_str());
-    return kExitCannotRun;
-  }
-  auto req = ParseRequest(*text);
-  if (!req.ok()) {
-    std::string msg(req.status().message());
-    bool positioned = !msg.empty() && msg[0] >= '0' && msg[0] <= '9';
-    std::fprintf(stderr, "residency check: %s:%s%s\n", request_path.c_str(), positioned ? "" : " ",
-                 msg.c_str());
-    return kExitCannotRun;
-  }
-  auto d = Evaluate(*snapshot, *req, options);
+  std::string text;
+  Request req;
+  if (!ReadRequest("residency check", request_path, &text, &req)) return kExitCannotRun;
+  auto d = Evaluate(*snapshot, req, options);
   if (!d.ok()) {
     std::fprintf(stderr, "residency check: %s: %s\n", request_path.c_str(),
                  std::string(d.status().message()).c_str());
     return kExitCannotRun;
   }
-  absl::Status rec = Record(audit.get(), *text, &*d);
+  absl::Status rec = Record(audit.get(), text, &*d);
   if (!rec.ok() || !close_audit()) {
     if (!rec.ok()) {
       std::fprintf(stderr, "residency check: audit log: %s (the decision was not recorded)\n",

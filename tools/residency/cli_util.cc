@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "commands.h"
 #include "internal/text_util.h"
+#include "internal/time_util.h"
 
 namespace residency::cli {
 
@@ -96,6 +97,38 @@ int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv) {
     return kExitCannotRun;
   }
   return -1;
+}
+
+bool ReadRequest(const char* prog, const std::string& path, std::string* text, Request* request) {
+  auto read = ReadInput(path, RequestLimits().max_bytes);
+  if (!read.ok()) {
+    std::fprintf(stderr, "%s: %s\n", prog, std::string(read.status().message()).c_str());
+    return false;
+  }
+  *text = std::move(*read);
+  auto req = ParseRequest(*text);
+  if (!req.ok()) {
+    std::string msg(req.status().message());
+    bool positioned = !msg.empty() && msg[0] >= '0' && msg[0] <= '9';
+    std::fprintf(stderr, "%s: %s:%s%s\n", prog, path.c_str(), positioned ? "" : " ", msg.c_str());
+    return false;
+  }
+  *request = std::move(*req);
+  return true;
+}
+
+bool SetNow(const char* prog, const std::string& now_text, EvalOptions* options) {
+  if (now_text.empty()) {
+    options->now = absl::Now();  // read once
+    return true;
+  }
+  auto t = internal::ParseTimestamp(now_text);
+  if (!t.ok()) {
+    std::fprintf(stderr, "%s: --now: %s\n", prog, std::string(t.status().message()).c_str());
+    return false;
+  }
+  options->now = *t;
+  return true;
 }
 
 }  // namespace residency::cli

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "residency/decision.h"
 #include "residency/policy.h"
+#include "residency/request.h"
 
 namespace residency::cli {
 
@@ -24,6 +26,14 @@ std::shared_ptr<const PolicySnapshot> LoadPolicies(const std::string& prog,
 // " (did you mean `--format`?)" for the first word of argv that looks like a flag `app` does not
 // know and is close to one it does; "" otherwise.
 std::string UnknownFlagHint(const CLI::App& app, int argc, char** argv);
+
+// Reads and parses the one request at `path` (or stdin for "-") into *request (and its bytes
+// into *text); on failure prints one line, `prog: path:line:col: message`, and returns false.
+bool ReadRequest(const char* prog, const std::string& path, std::string* text, Request* request);
+
+// Parses --now (RFC 3339) into options->now, or reads the clock once when `now_text` is empty;
+// on a bad value prints one line and returns false.
+bool SetNow(const char* prog, const std::string& now_text, EvalOptions* options);
 
 // Runs CLI11 parsing. Returns -1 to continue, else the exit status (help printed: 0; bad
 // flags: 2, one line on stderr).

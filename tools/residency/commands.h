@@ -12,6 +12,7 @@ int RunTest(int argc, char** argv);
 int RunTag(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunDiff(int argc, char** argv);
+int RunWhere(int argc, char** argv);
 int RunServe(int argc, char** argv);
 
 // `residency audit` parts over C2SP tiles (audit_tiles_cmd.cc), reached from RunAudit.

@@ -1,0 +1,49 @@
+"""Policies.where: the library's AllowedLocations, equal to `residency where --format json`."""
+import json
+
+import pytest
+
+from conftest import POLICIES, REQUESTS, run_cli
+
+
+def example_requests():
+    files = sorted(REQUESTS.glob("*.yaml"))
+    return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
+
+
+@pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))
+def test_where_equals_cli_for_every_example_request(policies, cli, path):
+    out = run_cli(cli, "where", "--policies", str(POLICIES), "--format", "json", str(path))
+    assert out.returncode in (0, 1), out.stderr
+    got = policies.where(path.read_text())
+    assert got == json.loads(out.stdout)
+    assert out.returncode == (0 if got["allowed"] else 1)
+
+
+def test_where_lists_each_location_once_with_what_checking_there_says(policies):
+    path = REQUESTS / "kr-prompt-to-tokyo.yaml"
+    if not path.exists():
+        pytest.skip("no example request kr-prompt-to-tokyo.yaml")
+    text = path.read_text()
+    got = policies.where(text)
+    ids = [a["location"] for a in got["allowed"]]
+    assert len(ids) == len(set(ids)) > 8
+    assert ids[0] == "aws:ap-northeast-2"  # same provider, then Korea
+    assert "aws:ap-northeast-1" not in ids  # where it was denied
+    decision = policies.check(text)
+    assert decision["decision"] == "deny"
+    with_escalations = policies.where(text, include_escalate=True)
+    assert decision["suggested_locations"] == [
+        a["location"] for a in with_escalations["allowed"]][:8]
+    kr = policies.where(text, countries=["KR"], providers=["aws"])
+    assert [a["location"] for a in kr["allowed"]] == ["aws:ap-northeast-2"]
+
+
+def test_where_errors_are_value_errors_with_a_message(policies):
+    path = REQUESTS / "kr-prompt-to-tokyo.yaml"
+    if not path.exists():
+        pytest.skip("no example request kr-prompt-to-tokyo.yaml")
+    with pytest.raises(ValueError, match="provider `nco`"):
+        policies.where(path.read_text(), providers=["nco"])
+    with pytest.raises(ValueError, match="`dataset`: is required"):
+        policies.where({"kind": "dataset", "action": "store"})
