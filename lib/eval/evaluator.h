@@ -281,10 +281,11 @@ void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
                          LocationBits* candidates);
 
 // `candidates` (catalogue indexes), at most `max`, in the order places are offered: the same
-// provider and country as `placement`, then the same provider, the same country, the rest;
-// catalogue order within each. For an unknown placement, its `provider:` prefix is the provider.
+// provider and country as the catalogue location `placement`, then the same provider, the same
+// country, the rest; catalogue order within each. For an unknown placement (-1), the `provider:`
+// prefix of its `name` is the provider.
 using LocationOrder = absl::InlinedVector<int, 8>;  // inline: a decision's suggestions
-LocationOrder SuggestionOrder(const Catalogue& cat, std::string_view placement,
+LocationOrder SuggestionOrder(const Catalogue& cat, int placement, std::string_view name,
                               const LocationBits& candidates, size_t max);
 
 // Up to 8 catalogue locations the denied request's primary placement could move to without

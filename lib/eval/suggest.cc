@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 
-#include "absl/strings/string_view.h"
 #include "eval/evaluator.h"
 
 namespace residency::eval_internal {
@@ -25,17 +24,16 @@ void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
   candidates->Remove(closed);
 }
 
-LocationOrder SuggestionOrder(const Catalogue& cat, std::string_view placement,
+LocationOrder SuggestionOrder(const Catalogue& cat, int placement, std::string_view name,
                               const LocationBits& candidates, size_t max) {
   // The placement's provider and country (an unknown location: its provider prefix).
   int provider = -1, country = -1;
-  if (auto it = cat.location_index.find(absl::string_view(placement.data(), placement.size()));
-      it != cat.location_index.end()) {
-    provider = cat.locations[it->second].provider_id;
-    country = cat.locations[it->second].country;
-  } else if (size_t colon = placement.find(':'); colon != std::string_view::npos) {
+  if (placement >= 0) {
+    provider = cat.locations[placement].provider_id;
+    country = cat.locations[placement].country;
+  } else if (size_t colon = name.find(':'); colon != std::string_view::npos) {
     for (const auto& l : cat.locations) {
-      if (l.provider == placement.substr(0, colon)) {
+      if (l.provider == name.substr(0, colon)) {
         provider = l.provider_id;
         break;
       }
@@ -79,7 +77,8 @@ std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts
   if (!DeniedCandidates(set, facts, candidates, &denied)) return {};
   candidates.Remove(denied);
   constexpr size_t kMax = 8;
-  LocationOrder chosen = SuggestionOrder(set.catalogue, facts.primary_name, candidates, kMax);
+  LocationOrder chosen =
+      SuggestionOrder(set.catalogue, current, facts.primary_name, candidates, kMax);
   std::vector<std::string_view> out(chosen.size());
   for (size_t k = 0; k < chosen.size(); ++k) out[k] = locs[chosen[k]].id;
   return out;

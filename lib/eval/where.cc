@@ -134,7 +134,8 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
   candidates.Remove(denied);
 
   const eval_internal::LocationOrder order =
-      eval_internal::SuggestionOrder(cat, Placement(request), candidates, SIZE_MAX);
+      eval_internal::SuggestionOrder(cat, facts.primary >= 0 ? facts.locations[facts.primary] : -1,
+                                     facts.primary_name, candidates, SIZE_MAX);
   // Each remaining location is decided on the request's facts with the placement swapped: what
   // the request holds at its placement (deduplicated into one checked location when the facts
   // were built) moves with it, as in PlacedAt; nothing else in the facts depends on it.
