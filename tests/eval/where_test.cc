@@ -119,6 +119,14 @@ void DifferentialWhere(const PolicySnapshot& snap, uint32_t seed, int n) {
     EXPECT_EQ(got->now, *r.now);
     ASSERT_EQ(Got(*got), ReferenceWhere(snap, r));
     (got->allowed.empty() ? nowhere : somewhere)++;
+    // PlacedAt moves what this test's MovedTo moves, and Evaluate there agrees.
+    for (const auto& a : got->allowed) {
+      Request placed = PlacedAt(r, a.location);
+      ASSERT_EQ(RequestToJson(placed), RequestToJson(MovedTo(r, a.location)));
+      auto d = Evaluate(snap, placed);
+      ASSERT_TRUE(d.ok()) << d.status();
+      EXPECT_EQ(d->decision, a.effect) << a.location;
+    }
   }
   // Both answers must occur, or the comparison proves little.
   EXPECT_GT(somewhere, n / 10);
