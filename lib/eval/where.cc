@@ -148,11 +148,29 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
     facts.locations.push_back(-1);
   }
   std::vector<ObligationRef> obligations;
+  out.allowed.reserve(order.size());
+  // Locations of one class are decided alike: each class is decided once. `seen[c]` is the
+  // index in out.allowed of the class's first location, kNotListed, or kNotSeen.
+  constexpr int kNotSeen = -1, kNotListed = -2;
+  const bool by_class = cat.location_class.size() == cat.locations.size();
+  std::vector<int> seen(by_class ? cat.location_class_count : 0, kNotSeen);
   for (int i : order) {
-    facts.locations[facts.primary] = i;
-    const Effect e = eval_internal::DecideAt(snapshot, facts, &obligations);
+    const int c = by_class ? cat.location_class[i] : -1;
+    if (c >= 0 && seen[c] == kNotListed) continue;
+    Effect e;
+    if (c >= 0 && seen[c] >= 0) {
+      e = out.allowed[seen[c]].effect;
+      obligations = out.allowed[seen[c]].obligations;
+    } else {
+      facts.locations[facts.primary] = i;
+      e = eval_internal::DecideAt(snapshot, facts, &obligations);
+    }
     const bool allowed = e == Effect::kAllow || e == Effect::kAllowWithObligations;
-    if (!allowed && !(where.include_escalate && e == Effect::kEscalate)) continue;
+    if (!allowed && !(where.include_escalate && e == Effect::kEscalate)) {
+      if (c >= 0) seen[c] = kNotListed;
+      continue;
+    }
+    if (c >= 0 && seen[c] == kNotSeen) seen[c] = static_cast<int>(out.allowed.size());
     const auto& loc = cat.locations[i];
     AllowedLocation a;
     a.location = loc.id;
@@ -161,7 +179,7 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
     a.site = loc.site;
     a.reserved_for = loc.reserved_for;
     a.effect = e;
-    a.obligations = obligations;
+    a.obligations = std::move(obligations);  // refilled before its next use
     out.allowed.push_back(std::move(a));
   }
   return out;

@@ -91,6 +91,11 @@ struct Catalogue {
   std::vector<LocationBits> jurisdiction_locations;
   std::vector<LocationBits> provider_locations;  // by Location::provider_id
   LocationBits reserved_locations;               // those with a `reserved_for` sector
+  // Derived (FinishDerived): locations in one class have the same country and are alike in every
+  // location condition and dated list of the policy set, so every request is decided alike at
+  // each of them (at any `now`).
+  std::vector<int> location_class;
+  int location_class_count = 0;
 };
 
 // One data class of the set's vocabulary (distinct from the tagger's residency::tagging::DataClass,

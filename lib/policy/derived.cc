@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "policy/compiled_set.h"
@@ -40,8 +41,12 @@ std::vector<int> TypeIds(CompiledSet* set, const std::vector<std::string>& types
   return ids;
 }
 
-// Fills the condition's derived fields; returns whether its value depends on the location.
-bool Finish(CompiledSet* set, Condition* c) {
+// Distinct location sets (their words), for the location classes.
+using LocationSplits = std::set<decltype(LocationBits::w)>;
+
+// Fills the condition's derived fields; returns whether its value depends on the location. Adds
+// to *splits the location set of each location condition.
+bool Finish(CompiledSet* set, Condition* c, LocationSplits* splits) {
   const Catalogue& cat = set->catalogue;
   bool by_location = false;
   if (c->kind == Condition::Kind::kLocation && c->location) {
@@ -49,6 +54,7 @@ bool Finish(CompiledSet* set, Condition* c) {
     l->fixed = LocationBits();
     for (size_t i = 0; i < cat.locations.size(); ++i)
       if (FixedMatch(*l, cat.locations[i], i)) l->fixed.Set(i);
+    splits->insert(l->fixed.w);
     c->location = std::move(l);
     by_location = true;
   }
@@ -59,7 +65,7 @@ bool Finish(CompiledSet* set, Condition* c) {
     c->evidence = std::move(e);
     by_location |= c->evidence->match_country;
   }
-  for (auto& ch : c->children) by_location |= Finish(set, &ch);
+  for (auto& ch : c->children) by_location |= Finish(set, &ch, splits);
   c->by_location = by_location;
   return by_location;
 }
@@ -208,6 +214,7 @@ void FinishDerived(CompiledSet* set) {
       }
     }
   }
+  LocationSplits splits;  // every location set a condition or list tells apart, once
   set->evidence_types.clear();
   set->attestation_type = TypeId(set, "anonymization_attestation");
   auto class_id = [&](const char* name) {
@@ -232,11 +239,11 @@ void FinishDerived(CompiledSet* set) {
                      [&](int a, int b) { return p.obligations[a].id < p.obligations[b].id; });
     p.obligation_rank.assign(order.size(), 0);
     for (size_t k = 0; k < order.size(); ++k) p.obligation_rank[order[k]] = static_cast<int>(k);
-    for (auto& x : p.exceptions) Finish(set, &x.when);
+    for (auto& x : p.exceptions) Finish(set, &x.when, &splits);
     for (size_t ri = 0; ri < p.rules.size(); ++ri) {
       Rule& r = p.rules[ri];
       r.corp = r.basis == "corp";
-      r.by_location = Finish(set, &r.when);
+      r.by_location = Finish(set, &r.when, &splits);
       r.top_location = nullptr;
       if (r.when.kind == Condition::Kind::kLocation) r.top_location = r.when.location.get();
       if (r.when.kind == Condition::Kind::kAll) {
@@ -247,7 +254,7 @@ void FinishDerived(CompiledSet* set) {
           }
         }
       }
-      for (auto& a : r.alternatives) r.by_location |= Finish(set, &a.when);
+      for (auto& a : r.alternatives) r.by_location |= Finish(set, &a.when, &splits);
       if (r.corp) {
         for (const auto& x : p.exceptions) {
           if (x.when.by_location &&
@@ -257,7 +264,23 @@ void FinishDerived(CompiledSet* set) {
         }
       }
     }
+    for (const auto& l : p.lists)
+      for (const auto& at : l.locations_at) splits.insert(at.w);
   }
+  // Location classes: the rules read a location only through its country and through these sets
+  // (a condition's fixed part, a list at some date), so two locations alike in all of them are
+  // decided alike for every request and every `now`.
+  std::map<std::pair<int, std::vector<bool>>, int> classes;
+  cat.location_class.assign(cat.locations.size(), 0);
+  for (size_t i = 0; i < cat.locations.size(); ++i) {
+    std::vector<bool> in;
+    in.reserve(splits.size());
+    for (const auto& w : splits) in.push_back((w[i / 64] >> (i % 64)) & 1);
+    auto key = std::make_pair(cat.locations[i].country, std::move(in));
+    cat.location_class[i] =
+        classes.emplace(std::move(key), static_cast<int>(classes.size())).first->second;
+  }
+  cat.location_class_count = static_cast<int>(classes.size());
 }
 
 }  // namespace residency::policy_internal

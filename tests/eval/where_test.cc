@@ -136,7 +136,7 @@ void DifferentialWhere(const PolicySnapshot& snap, uint32_t seed, int n) {
 TEST(Where, AgreesWithTheReferenceAtEveryLocationShippedPolicies) {
   auto snap = CompilePolicy({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(snap.ok()) << snap.status();
-  DifferentialWhere(**snap, 20261207, 120);
+  DifferentialWhere(**snap, 20261207, 300);
 }
 
 TEST(Where, AgreesWithTheReferenceAtEveryLocationTestFixturePolicies) {
@@ -173,6 +173,20 @@ TEST(Where, SuggestionsAreTheHeadOfTheList) {
         << RequestToJson(r);
   }
   EXPECT_EQ(compared, 100);
+}
+
+// Locations no condition, list or country tells apart share a class (where decides each class
+// once); the differential tests above check that the classes are sound.
+TEST(Where, LocationClassesMergeOnlyWhatNoRuleTellsApart) {
+  auto r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
+  ASSERT_TRUE(r.ok());
+  const auto& cat = r.snapshot->impl().catalogue;
+  auto cls = [&](const char* id) { return cat.location_class[cat.location_index.at(id)]; };
+  ASSERT_EQ(cat.location_class.size(), cat.locations.size());
+  EXPECT_LT(cat.location_class_count, static_cast<int>(cat.locations.size()));
+  EXPECT_EQ(cls("ncp:KR"), cls("nhn:kr1"));
+  EXPECT_NE(cls("aws:ap-northeast-1"), cls("ncp:JPN"));       // a corp exception names the first
+  EXPECT_NE(cls("aws:eu-central-1"), cls("aws:eu-north-1"));  // another country
 }
 
 class WhereTest : public ::testing::Test {
