@@ -1,6 +1,6 @@
 // The Python binding: `import residency`.
 //
-//   policies = residency.compile(["policies"])          # ValueError: "FILE:LINE:COL: ..."
+//   policies = residency.compile(["policies"])          # PolicyError: "FILE:LINE:COL: ..."
 //   d = policies.check({"kind": "dataset", ...})         # the decision, as the JSON of `residency
 //   check` if d["decision"] == "deny": ...
 //
@@ -40,7 +40,51 @@ namespace tg = residency::tagging;
 
 namespace {
 
-std::string Message(const absl::Status& s) { return std::string(s.message()); }
+std::string Message(const absl::Status& s) {
+  std::string m(s.message());
+  return m.empty() ? "error (" + absl::StatusCodeToString(s.code()) + ")" : m;
+}
+
+// The module's exceptions (made once at import; kept for the life of the process).
+struct Errors {
+  py::handle error, policy, request, audit;
+};
+Errors g_errors;
+
+// Raises `type(message)` with the attributes `set` gives it.
+template <typename F>
+[[noreturn]] void Raise(py::handle type, const std::string& message, F set) {
+  py::object e = py::reinterpret_borrow<py::object>(type)(message.empty() ? "error" : message);
+  set(e);
+  PyErr_SetObject(type.ptr(), e.ptr());
+  throw py::error_already_set();
+}
+[[noreturn]] void Raise(py::handle type, const std::string& message) {
+  Raise(type, message, [](py::object&) {});
+}
+
+// FileNotFoundError(ENOENT, ..., path) for a path that does not exist.
+void RequireExists(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec) return;  // other errors: the reader says
+  py::object e = py::module_::import("builtins")
+                     .attr("FileNotFoundError")(ENOENT, "No such file or directory", path);
+  PyErr_SetObject(PyExc_FileNotFoundError, e.ptr());
+  throw py::error_already_set();
+}
+
+// RequestError for a request that cannot be parsed or decided: the message, and `path`, `line`
+// and `column` where the library gives them (empty, 0).
+[[noreturn]] void RaiseRequestError(const absl::Status& status) {
+  residency::RequestErrorLocation at = residency::LocateRequestError(status);
+  Raise(g_errors.request, Message(status), [&](py::object& e) {
+    e.attr("path") = at.path;
+    e.attr("line") = at.line;
+    e.attr("column") = at.column;
+  });
+}
+
+[[noreturn]] void RaiseAuditError(const std::string& message) { Raise(g_errors.audit, message); }
 
 // One path or an iterable of paths (str or os.PathLike) -> list of strings.
 std::vector<std::string> Paths(py::handle arg) {
@@ -133,12 +177,12 @@ class PyAuditLog {
       }
       log = residency::AuditLog::Open(o);
     }
-    if (!log.ok()) throw std::runtime_error("audit log: " + Message(log.status()));
+    if (!log.ok()) RaiseAuditError("audit log: " + Message(log.status()));
     log_ = std::shared_ptr<residency::AuditLog>(std::move(*log));
   }
 
   residency::AuditLog& log() {
-    if (!log_) throw std::runtime_error("audit log is closed");
+    if (!log_) RaiseAuditError("audit log is closed");
     return *log_;
   }
   void Flush() {
@@ -148,7 +192,7 @@ class PyAuditLog {
       py::gil_scoped_release release;
       st = l.Flush();
     }
-    if (!st.ok()) throw std::runtime_error("audit log: " + Message(st));
+    if (!st.ok()) RaiseAuditError("audit log: " + Message(st));
   }
   void Close() {
     if (!log_) return;
@@ -158,7 +202,7 @@ class PyAuditLog {
       st = log_->Close();
     }
     log_.reset();
-    if (!st.ok()) throw std::runtime_error("audit log: " + Message(st));
+    if (!st.ok()) RaiseAuditError("audit log: " + Message(st));
   }
   bool closed() const { return !log_; }
 
@@ -181,7 +225,7 @@ class PyPolicies {
     options.suggest = suggest;
     residency::AuditLog* log = audit ? &audit->log() : nullptr;
 
-    std::string error;  // set when the request cannot be decided
+    absl::Status failed;  // set when the request cannot be decided
     std::string audit_error;
     std::string out;
     {
@@ -191,7 +235,7 @@ class PyPolicies {
           req.ok() ? residency::Evaluate(*snap_, *req, options)
                    : absl::StatusOr<residency::Decision>(req.status());
       if (!d.ok()) {
-        error = Message(d.status());
+        failed = d.status();
       } else {
         if (log != nullptr) {
           absl::Status recorded = residency::RecordDecision(*log, text, &*d, principal);
@@ -202,10 +246,9 @@ class PyPolicies {
     }
     // Fail closed: an undecidable request or an unrecorded decision is an exception, never a
     // dict a caller could mistake for an answer.
-    if (!error.empty()) throw py::value_error(error);
-    if (!audit_error.empty()) {
-      throw std::runtime_error("decision not recorded in the audit log: " + audit_error);
-    }
+    if (!failed.ok()) RaiseRequestError(failed);
+    if (!audit_error.empty())
+      RaiseAuditError("decision not recorded in the audit log: " + audit_error);
     return JsonToPython(out);
   }
 
@@ -220,7 +263,8 @@ class PyPolicies {
     where.countries = countries;
     where.include_escalate = include_escalate;
     where.include_reserved = include_reserved;
-    std::string error, out;
+    absl::Status failed;
+    std::string out;
     {
       py::gil_scoped_release release;
       absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
@@ -230,10 +274,10 @@ class PyPolicies {
       if (p.ok()) {
         out = residency::PlacementsToJson(*p);
       } else {
-        error = Message(p.status());
+        failed = p.status();
       }
     }
-    if (!error.empty()) throw py::value_error(error);
+    if (!failed.ok()) RaiseRequestError(failed);
     return JsonToPython(out);
   }
 
@@ -248,18 +292,24 @@ class PyPolicies {
 
 PyPolicies Compile(py::handle paths_arg) {
   std::vector<std::string> paths = Paths(paths_arg);
+  for (const std::string& p : paths) RequireExists(p);
   residency::CompileResult r;
   {
     py::gil_scoped_release release;
     r = residency::CompilePolicies(paths);
   }
   if (!r.ok()) {
+    // The first error is the message; every diagnostic is in `.diagnostics`.
+    std::string first;
+    py::list diagnostics;
     for (const residency::Diagnostic& d : r.diagnostics) {
-      if (d.severity == residency::Diagnostic::Severity::kError) {
-        throw py::value_error(residency::FormatDiagnostic(d));
+      if (d.severity == residency::Diagnostic::Severity::kError && first.empty()) {
+        first = residency::FormatDiagnostic(d);
       }
+      diagnostics.append(DiagnosticDict(d));
     }
-    throw py::value_error("policies did not compile");
+    if (first.empty()) first = "policies did not compile";
+    Raise(g_errors.policy, first, [&](py::object& e) { e.attr("diagnostics") = diagnostics; });
   }
   return PyPolicies(r.snapshot);
 }
@@ -380,6 +430,7 @@ py::dict TagResultDict(const tg::TagResult& r) {
 class PyTagger {
  public:
   PyTagger(const std::string& config_path, const std::string& kernel) {
+    RequireExists(config_path);
     tg::TaggerOptions options;
     options.force_kernel = kernel;
     absl::StatusOr<tg::TaggerPlan> plan = absl::UnknownError("not loaded");
@@ -502,6 +553,35 @@ PYBIND11_MODULE(residency, m) {
       "requests, verify audit logs. Decisions are dicts shaped like `residency check` JSON.";
   m.attr("__version__") = residency::kVersionString;
 
+  // Exceptions: residency.Error is the base of the module's own; each is also the builtin a
+  // caller may already catch (ValueError, RuntimeError). A missing file is FileNotFoundError and
+  // a wrong Python type TypeError, as everywhere in Python.
+  auto make = [&](const char* name, const char* doc, py::tuple bases) {
+    PyObject* e = PyErr_NewExceptionWithDoc((std::string("residency.") + name).c_str(), doc,
+                                            bases.ptr(), nullptr);
+    if (e == nullptr) throw py::error_already_set();
+    py::handle h(e);  // this reference is never released: the module's exceptions live on
+    m.add_object(name, h);
+    return h;
+  };
+  g_errors.error = make("Error", "Base of the exceptions residency raises itself.",
+                        py::make_tuple(py::handle(PyExc_Exception)));
+  g_errors.policy =
+      make("PolicyError",
+           "Policies did not compile. The message is the first error (FILE:LINE:COL: ...); "
+           "`diagnostics` lists them all as dicts: file, line, column, severity, code, message.",
+           py::make_tuple(g_errors.error, py::handle(PyExc_ValueError)));
+  g_errors.request =
+      make("RequestError",
+           "A request could not be parsed or decided (treat as deny). `path` is the field it is "
+           "about (`dataset.partitions[0].origin`; '' when none), `line` and `column` its 1-based "
+           "position in YAML or JSON text (0 when unknown).",
+           py::make_tuple(g_errors.error, py::handle(PyExc_ValueError)));
+  g_errors.audit = make("AuditError",
+                        "An audit log could not be opened or written, or a decision could not "
+                        "be recorded (treat the decision as deny).",
+                        py::make_tuple(g_errors.error, py::handle(PyExc_RuntimeError)));
+
   py::class_<PyPolicies>(m, "Policies",
                          "A compiled, immutable policy snapshot; share it between threads.")
       .def("check", &PyPolicies::Check, py::arg("request"), py::arg("now") = py::none(),
@@ -510,8 +590,9 @@ PYBIND11_MODULE(residency, m) {
            "`now` (RFC 3339 str or aware datetime) is the evaluation time when the request has\n"
            "none. With `audit`, the decision is appended to that AuditLog and the dict carries\n"
            "`audit`; `principal` (a user id) is stored only as a keyed commitment.\n"
-           "Raises ValueError when the request cannot be parsed or decided (treat as deny) and\n"
-           "RuntimeError when the decision could not be recorded (treat as deny).")
+           "Raises RequestError (a ValueError) when the request cannot be parsed or decided,\n"
+           "with the field `path`, `line` and `column`, and AuditError (a RuntimeError) when the\n"
+           "decision could not be recorded; treat either as deny.")
       .def(
           "where", &PyPolicies::Where, py::arg("request"), py::arg("now") = py::none(),
           py::arg("providers") = std::vector<std::string>(),
@@ -523,8 +604,8 @@ PYBIND11_MODULE(residency, m) {
           "'obligations'}], 'now', 'policy_digest'}, the placement's provider and country first.\n"
           "`providers` and `countries` (codes or catalogue groups) filter; sector clouds are left\n"
           "out unless the operator is in their sector or `include_reserved`.\n"
-          "Raises ValueError when the request cannot be parsed or decided, or a filter names\n"
-          "nothing in the catalogue.")
+          "Raises RequestError (a ValueError) when the request cannot be parsed or decided, or\n"
+          "a filter names nothing in the catalogue.")
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")
       .def_property_readonly("policy_ids", &PyPolicies::policy_ids)
@@ -537,7 +618,9 @@ PYBIND11_MODULE(residency, m) {
 
   m.def("compile", &Compile, py::arg("paths"),
         "Compiles policy files and folders (a path or a list of paths) into a Policies "
-        "snapshot. Raises ValueError with the first `FILE:LINE:COL: error: ...` diagnostic.");
+        "snapshot. Raises FileNotFoundError for a path that does not exist and PolicyError (a "
+        "ValueError) when they do not compile: its message is the first `FILE:LINE:COL: "
+        "error: ...` diagnostic, `.diagnostics` lists them all.");
   m.def("lint", &Lint, py::arg("paths"), py::arg("catalogue") = py::none(),
         "Lints policy files and folders; returns every diagnostic as a dict (file, line, column, "
         "severity, code, message). An empty list means clean.");

@@ -133,6 +133,16 @@ struct RequestLimits {
 absl::StatusOr<Request> ParseRequest(std::string_view text,
                                      const RequestLimits& limits = RequestLimits());
 
+// Where an error of ParseRequest points: the field path (`dataset.partitions[0].origin`; empty
+// when the error is not about one field) and the 1-based line and column in the text (0 when it
+// gives none: a field of a JSON request, or the request as a whole).
+struct RequestErrorLocation {
+  std::string path;
+  int line = 0;
+  int column = 0;
+};
+RequestErrorLocation LocateRequestError(const absl::Status& status);
+
 std::string_view KindName(Request::Kind kind);
 
 // A request as one line of JSON that ParseRequest (and `residency check`) accepts; keys in a

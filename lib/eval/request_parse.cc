@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "internal/status_macros.h"
 #include "internal/text_util.h"
@@ -31,6 +32,9 @@ struct Marks {
   std::map<std::string, std::pair<int, int>> by_path;  // YAML only: path -> 1-based line, col
 };
 
+// The field an error is about, kept apart from its message (LocateRequestError).
+constexpr char kFieldPayload[] = "type.residency/request.field";
+
 std::string Where(const Marks* marks, const std::string& path) {
   if (marks) {
     auto it = marks->by_path.find(path);
@@ -42,8 +46,10 @@ std::string Where(const Marks* marks, const std::string& path) {
 }
 
 absl::Status FieldError(const Marks* marks, const std::string& path, const std::string& msg) {
-  return absl::InvalidArgumentError(
+  absl::Status s = absl::InvalidArgumentError(
       absl::StrCat(Where(marks, path), "`", path.empty() ? "request" : path, "`: ", msg));
+  if (!path.empty()) s.SetPayload(kFieldPayload, absl::Cord(path));
+  return s;
 }
 
 // ---- YAML -> Json ------------------------------------------------------------------------
@@ -720,5 +726,26 @@ absl::StatusOr<Request> ParseRequestGeneral(std::string_view text, const Request
   return Parse(text, limits, /*fast=*/false);
 }
 }  // namespace eval_internal
+
+RequestErrorLocation LocateRequestError(const absl::Status& status) {
+  RequestErrorLocation out;
+  if (auto field = status.GetPayload(kFieldPayload)) out.path = std::string(*field);
+  // A positioned message starts with `line:column: `.
+  std::string_view m(status.message().data(), status.message().size());
+  int line = 0, column = 0;
+  size_t i = 0;
+  auto number = [&](int* v) {
+    size_t start = i;
+    while (i < m.size() && i - start < 9 && m[i] >= '0' && m[i] <= '9')
+      *v = *v * 10 + (m[i++] - '0');
+    return i > start;
+  };
+  if (number(&line) && i < m.size() && m[i] == ':' && (++i, number(&column)) && i < m.size() &&
+      m[i] == ':') {
+    out.line = line;
+    out.column = column;
+  }
+  return out;
+}
 
 }  // namespace residency

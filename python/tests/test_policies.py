@@ -60,9 +60,11 @@ def test_compile_error_is_value_error_with_position(tmp_path):
     assert int(m.group(2)) == 9  # the `effect: sometimes` line, 1-based
 
 
-def test_compile_missing_path_is_value_error(tmp_path):
-    with pytest.raises(ValueError):
-        residency.compile([str(tmp_path / "nowhere")])
+def test_compile_missing_path_is_file_not_found(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError) as e:
+        residency.compile([str(missing)])
+    assert e.value.filename == str(missing)
 
 
 def test_lint_shipped_policies_have_no_errors():

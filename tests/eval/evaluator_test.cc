@@ -679,6 +679,29 @@ TEST(RequestParse, UnknownKeysAndWrongTypesNameTheField) {
   EXPECT_THAT(std::string(y.status().message()), HasSubstr("subjects`: must be a number"));
 }
 
+TEST(RequestParse, LocateRequestErrorGivesTheFieldAndPositionApart) {
+  auto j = ParseRequest(
+      R"({"kind":"dataset","dataset":{"id":"d","partitions":[{"classes":["personal"],"origin":"KR","subject":3}]}})");
+  ASSERT_FALSE(j.ok());
+  RequestErrorLocation jl = LocateRequestError(j.status());
+  EXPECT_EQ(jl.path, "dataset.partitions[0].subject");
+  EXPECT_EQ(jl.line, 0);  // JSON fields carry no position
+  auto y = ParseRequest(
+      "kind: dataset\ndataset:\n  id: d\n  partitions:\n    - {classes: [personal], origin: KR, "
+      "subjects: many}\n");
+  ASSERT_FALSE(y.ok());
+  RequestErrorLocation yl = LocateRequestError(y.status());
+  EXPECT_EQ(yl.path, "dataset.partitions[0].subjects");
+  EXPECT_EQ(yl.line, 5);
+  EXPECT_GT(yl.column, 1);
+  auto syntax = ParseRequest("{\"kind\": \"dataset\",\n \"dataset\": {\"id\": }\n}");
+  ASSERT_FALSE(syntax.ok());
+  RequestErrorLocation sl = LocateRequestError(syntax.status());
+  EXPECT_EQ(sl.path, "");
+  EXPECT_EQ(sl.line, 2);
+  EXPECT_EQ(LocateRequestError(absl::InvalidArgumentError("12 apples: x")).line, 0);
+}
+
 TEST(RequestParse, MalformedInputHasAPosition) {
   auto j = ParseRequest("{\"kind\": \"dataset\",\n \"dataset\": {\"id\": }\n}");
   ASSERT_FALSE(j.ok());
