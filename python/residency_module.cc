@@ -281,6 +281,7 @@ class PyPolicies {
     return JsonToPython(out);
   }
 
+  const residency::PolicySnapshot& snapshot() const { return *snap_; }
   const std::string& digest() const { return snap_->digest(); }
   std::vector<std::string> policy_ids() const { return snap_->policy_ids(); }
   size_t rule_count() const { return snap_->rule_count(); }
@@ -290,26 +291,69 @@ class PyPolicies {
   std::shared_ptr<const residency::PolicySnapshot> snap_;
 };
 
+// PolicyError for a failed compile: the first error is the message; every diagnostic is in
+// `.diagnostics`.
+[[noreturn]] void RaisePolicyError(const residency::CompileResult& r) {
+  std::string first;
+  py::list diagnostics;
+  for (const residency::Diagnostic& d : r.diagnostics) {
+    if (d.severity == residency::Diagnostic::Severity::kError && first.empty()) {
+      first = residency::FormatDiagnostic(d);
+    }
+    diagnostics.append(DiagnosticDict(d));
+  }
+  if (first.empty()) first = "policies did not compile";
+  Raise(g_errors.policy, first, [&](py::object& e) { e.attr("diagnostics") = diagnostics; });
+}
+
+// Sources are kept: a Policies pickles as them and is compiled again where it is unpickled.
+residency::CompileOptions KeepSources() {
+  residency::CompileOptions o;
+  o.keep_sources = true;
+  return o;
+}
+
 PyPolicies Compile(py::handle paths_arg) {
   std::vector<std::string> paths = Paths(paths_arg);
   for (const std::string& p : paths) RequireExists(p);
   residency::CompileResult r;
   {
     py::gil_scoped_release release;
-    r = residency::CompilePolicies(paths);
+    r = residency::CompilePolicies(paths, KeepSources());
   }
-  if (!r.ok()) {
-    // The first error is the message; every diagnostic is in `.diagnostics`.
-    std::string first;
-    py::list diagnostics;
-    for (const residency::Diagnostic& d : r.diagnostics) {
-      if (d.severity == residency::Diagnostic::Severity::kError && first.empty()) {
-        first = residency::FormatDiagnostic(d);
-      }
-      diagnostics.append(DiagnosticDict(d));
-    }
-    if (first.empty()) first = "policies did not compile";
-    Raise(g_errors.policy, first, [&](py::object& e) { e.attr("diagnostics") = diagnostics; });
+  if (!r.ok()) RaisePolicyError(r);
+  return PyPolicies(r.snapshot);
+}
+
+// Pickling: (1, [(name, text bytes), ...], digest). Unpickling compiles the sources and refuses a
+// result whose digest differs from the pickled one.
+py::tuple PoliciesState(const PyPolicies& p) {
+  py::list sources;
+  for (const residency::PolicySource& src : p.snapshot().sources()) {
+    sources.append(py::make_tuple(src.name, py::bytes(src.text)));
+  }
+  return py::make_tuple(1, sources, p.digest());
+}
+
+PyPolicies PoliciesFromState(const py::tuple& state) {
+  if (state.size() != 3 || state[0].cast<int>() != 1) {
+    throw py::value_error("not a pickled residency.Policies (version 1)");
+  }
+  std::vector<residency::PolicySource> sources;
+  for (py::handle item : state[1]) {
+    auto pair = item.cast<py::tuple>();
+    sources.push_back({pair[0].cast<std::string>(), pair[1].cast<std::string>()});
+  }
+  const std::string digest = state[2].cast<std::string>();
+  residency::CompileResult r;
+  {
+    py::gil_scoped_release release;
+    r = residency::CompilePolicySources(sources, KeepSources());
+  }
+  if (!r.ok()) RaisePolicyError(r);
+  if (r.snapshot->digest() != digest) {
+    Raise(g_errors.policy,
+          "unpickled policies compile to " + r.snapshot->digest() + ", not the pickled " + digest);
   }
   return PyPolicies(r.snapshot);
 }
@@ -429,7 +473,7 @@ py::dict TagResultDict(const tg::TagResult& r) {
 
 class PyTagger {
  public:
-  PyTagger(const std::string& config_path, const std::string& kernel) {
+  PyTagger(const std::string& config_path, const std::string& kernel) : kernel_(kernel) {
     RequireExists(config_path);
     tg::TaggerOptions options;
     options.force_kernel = kernel;
@@ -440,6 +484,24 @@ class PyTagger {
     }
     if (!plan.ok()) throw py::value_error(Message(plan.status()));
     plan_ = std::make_shared<tg::TaggerPlan>(std::move(*plan));
+  }
+
+  // Pickling: (1, name, text bytes, kernel asked for, sha256 hex of the text).
+  py::tuple State() const {
+    py::bytes text(std::string(plan_->source_text()));
+    return py::make_tuple(1, std::string(plan_->source_name()), text, kernel_, Sha256Hex(text));
+  }
+  static PyTagger FromState(const py::tuple& state) {
+    if (state.size() != 5 || state[0].cast<int>() != 1) {
+      throw py::value_error("not a pickled residency.Tagger (version 1)");
+    }
+    py::bytes text = state[2].cast<py::bytes>();
+    if (Sha256Hex(text) != state[4].cast<std::string>()) {
+      throw py::value_error(
+          "pickled residency.Tagger: its configuration does not match its digest");
+    }
+    return PyTagger(state[1].cast<std::string>(), text.cast<std::string>(),
+                    state[3].cast<std::string>());
   }
 
   py::dict Tag(py::handle request) const {
@@ -469,6 +531,23 @@ class PyTagger {
   size_t max_scan_bytes() const { return plan_->max_scan_bytes(); }
 
  private:
+  PyTagger(const std::string& name, const std::string& text, const std::string& kernel)
+      : kernel_(kernel) {
+    tg::TaggerOptions options;
+    options.force_kernel = kernel;
+    absl::StatusOr<tg::TaggerPlan> plan = absl::UnknownError("not compiled");
+    {
+      py::gil_scoped_release release;
+      plan = tg::TaggerPlan::Compile(text, name, options);
+    }
+    if (!plan.ok()) throw py::value_error(Message(plan.status()));
+    plan_ = std::make_shared<tg::TaggerPlan>(std::move(*plan));
+  }
+  static std::string Sha256Hex(const py::bytes& b) {
+    return py::module_::import("hashlib").attr("sha256")(b).attr("hexdigest")().cast<std::string>();
+  }
+
+  std::string kernel_;  // as asked for ("" = the best the CPU has)
   std::shared_ptr<const tg::TaggerPlan> plan_;
 };
 
@@ -606,6 +685,7 @@ PYBIND11_MODULE(residency, m) {
           "out unless the operator is in their sector or `include_reserved`.\n"
           "Raises RequestError (a ValueError) when the request cannot be parsed or decided, or\n"
           "a filter names nothing in the catalogue.")
+      .def(py::pickle(&PoliciesState, &PoliciesFromState))
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")
       .def_property_readonly("policy_ids", &PyPolicies::policy_ids)
@@ -631,6 +711,8 @@ PYBIND11_MODULE(residency, m) {
       .def("tag", &PyTagger::Tag, py::arg("request"),
            "Tags one request {headers, peer, tenant, payload}; returns tags, detectors, "
            "provenance, status, bytes_scanned, user, classes.")
+      .def(py::pickle([](const PyTagger& t) { return t.State(); },
+                      [](const py::tuple& state) { return PyTagger::FromState(state); }))
       .def_property_readonly("kernel", &PyTagger::kernel)
       .def_property_readonly("max_scan_bytes", &PyTagger::max_scan_bytes);
   m.def(

@@ -56,6 +56,9 @@ struct CompileOptions {
   size_t max_pattern_bytes = 1024;     // one RE2 pattern
   int64_t max_regex_memory = 1 << 20;  // RE2 max_mem for one pattern (bytes)
   size_t max_list_entries = 100000;    // entries across all named lists
+  // Keep the sources in the snapshot (PolicySnapshot::sources()), e.g. to compile the same set
+  // in another process and check that it has the same digest. Off: they cost their size.
+  bool keep_sources = false;
 };
 
 // A file's name (used in diagnostics) and its text.
@@ -79,6 +82,9 @@ class PolicySnapshot {
   std::vector<std::string> policy_ids() const;
   size_t rule_count() const;
   // Catalogue location ids in catalogue order.
+  // The sources it was compiled from (names and texts, in compile order) when
+  // CompileOptions::keep_sources was set; empty otherwise.
+  const std::vector<PolicySource>& sources() const;
   std::vector<std::string> locations() const;
 
   const policy_internal::CompiledSet& impl() const { return *set_; }

@@ -171,6 +171,10 @@ class TaggerPlan {
   ~TaggerPlan();
 
   const char* kernel_name() const;  // "scalar" | "sse42" | "avx2"
+  // The configuration's name and text as compiled: Compile(source_text(), source_name()) makes
+  // the same plan again (e.g. in another process).
+  std::string_view source_name() const;
+  std::string_view source_text() const;
   size_t max_scan_bytes() const;
   const internal::PlanData& data() const { return *data_; }
 

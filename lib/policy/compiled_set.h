@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "re2/re2.h"
 #include "residency/decision.h"
+#include "residency/policy.h"
 
 namespace residency::policy_internal {
 
@@ -338,6 +339,7 @@ struct CompiledSet {
   std::vector<Policy> policies;  // sorted by id
   std::string digest;            // sha256:<hex>
   size_t rule_count = 0;
+  std::vector<PolicySource> sources;  // with CompileOptions::keep_sources only
   // Derived (FinishDerived): an id for every evidence type a policy names (conditions, lifts,
   // ignores) and the built-in `anonymization_attestation`; request evidence of any other type
   // gets -1 and matches nothing. The built-in classes the evaluator treats specially (-1 when

@@ -243,6 +243,7 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
                      return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
                    });
   if (set) {
+    if (options.keep_sources) set->sources = sources;
     policy_internal::FinishDerived(set.get());
     result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
   }

@@ -13,6 +13,8 @@ using policy_internal::CompiledSet;
 PolicySnapshot::PolicySnapshot(std::unique_ptr<const CompiledSet> set) : set_(std::move(set)) {}
 PolicySnapshot::~PolicySnapshot() = default;
 const std::string& PolicySnapshot::digest() const { return set_->digest; }
+
+const std::vector<PolicySource>& PolicySnapshot::sources() const { return set_->sources; }
 std::vector<std::string> PolicySnapshot::policy_ids() const {
   std::vector<std::string> out;
   for (const auto& p : set_->policies) out.push_back(p.id);

@@ -494,6 +494,8 @@ absl::StatusOr<TaggerPlan> TaggerPlan::Compile(std::string_view yaml_text,
   }
   absl::Status st = SelectKernel(options, d.get());
   if (!st.ok()) return st;
+  d->source_name = std::string(source_name);
+  d->source_text = std::string(yaml_text);
   return TaggerPlan(std::move(d));
 }
 

@@ -35,6 +35,8 @@ struct Network {
 };
 
 struct PlanData {
+  // The configuration it was compiled from (TaggerPlan::source_name/source_text).
+  std::string source_name, source_text;
   // Detectors.
   uint8_t enabled = 0;  // bit per Detector
   std::vector<Keyword> keywords;

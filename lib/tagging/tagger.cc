@@ -101,6 +101,8 @@ TaggerPlan::TaggerPlan(std::unique_ptr<internal::PlanData> data) : data_(std::mo
 TaggerPlan::TaggerPlan(TaggerPlan&&) noexcept = default;
 TaggerPlan& TaggerPlan::operator=(TaggerPlan&&) noexcept = default;
 TaggerPlan::~TaggerPlan() = default;
+std::string_view TaggerPlan::source_name() const { return data_->source_name; }
+std::string_view TaggerPlan::source_text() const { return data_->source_text; }
 const char* TaggerPlan::kernel_name() const { return internal::KernelName(data_->kernel); }
 size_t TaggerPlan::max_scan_bytes() const { return data_->max_scan_bytes; }
 

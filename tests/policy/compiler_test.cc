@@ -154,6 +154,24 @@ TEST(Digest, SameAcrossFileOrderAndFormatting) {
   EXPECT_EQ(a.snapshot->digest(), b.snapshot->digest());
 }
 
+TEST(KeepSources, TheSnapshotHoldsWhatItWasCompiledFromOnlyWhenAsked) {
+  const std::string dir = std::string(RESIDENCY_SOURCE_DIR) + "/policies";
+  CompileResult plain = CompilePolicies({dir});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain.snapshot->sources().empty());
+  CompileOptions keep;
+  keep.keep_sources = true;
+  CompileResult kept = CompilePolicies({dir}, keep);
+  ASSERT_TRUE(kept.ok());
+  const auto& sources = kept.snapshot->sources();
+  ASSERT_GT(sources.size(), 2u);
+  EXPECT_EQ(sources.front().name.substr(0, dir.size()), dir);
+  // Compiled again from them: the same set.
+  CompileResult again = CompilePolicySources(sources);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.snapshot->digest(), plain.snapshot->digest());
+}
+
 TEST(YamlDoc, RecordsWhatYamlLoadBuilds) {
   using policy_internal::YamlDoc;
   using policy_internal::YNode;

@@ -27,6 +27,18 @@ TagResult Meta(std::vector<Header> headers, std::string_view tenant, std::string
   return TagChunks(ShippedPlan(), {}, headers, tenant, peer);
 }
 
+TEST(TaggerPlanSource, ThePlanKeepsItsConfigurationToBeCompiledAgain) {
+  const std::string yaml = "kind: tagging\nversion: 1\n";
+  auto p = TaggerPlan::Compile(yaml, "t.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->source_name(), "t.yaml");
+  EXPECT_EQ(p->source_text(), yaml);
+  auto again = TaggerPlan::Compile(p->source_text(), p->source_name());
+  ASSERT_TRUE(again.ok());
+  EXPECT_STREQ(again->kernel_name(), p->kernel_name());
+  EXPECT_EQ(again->max_scan_bytes(), p->max_scan_bytes());
+}
+
 TEST(Metadata, TenantIsVerified) {
   const TagResult r = Meta({}, "t1", "");
   EXPECT_EQ(r.user.view(), "KR");
