@@ -5,7 +5,6 @@
 #include "residency/where.h"
 
 #include <algorithm>
-#include <array>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
