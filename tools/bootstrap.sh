@@ -83,6 +83,10 @@ if d["suggested_locations"]:
 PY
   done
   echo
+  echo "== residency where: where the Korean prompt denied in Tokyo may be served instead (aws)"
+  "$cli" where --policies policies --provider aws examples/requests/kr-prompt-to-tokyo.yaml \
+    || [ $? -eq 1 ]  # 1: allowed nowhere, still an answer
+  echo
   echo "== residency test --policies policies policies/tests"
   "$cli" test --policies policies policies/tests
 }

@@ -16,10 +16,11 @@
 namespace residency::cli {
 namespace {
 
-std::string Text(const Placements& p) {
+std::string Text(const Placements& p, bool filtered) {
   std::string out;
   if (p.allowed.empty()) {
-    out = "allowed nowhere in the region catalogue";
+    out = filtered ? "allowed nowhere among the locations asked about"
+                   : "allowed nowhere in the region catalogue";
   } else {
     absl::StrAppend(&out, "allowed at ", p.allowed.size(),
                     p.allowed.size() == 1 ? " location" : " locations");
@@ -99,7 +100,8 @@ int RunWhere(int argc, char** argv) {
                  std::string(placements.status().message()).c_str());
     return kExitCannotRun;
   }
-  std::string out = format == "json" ? PlacementsToJson(*placements) + "\n" : Text(*placements);
+  std::string out = format == "json" ? PlacementsToJson(*placements) + "\n"
+                                     : Text(*placements, !providers.empty() || !countries.empty());
   std::fwrite(out.data(), 1, out.size(), stdout);
   return placements->allowed.empty() ? kExitFindings : kExitOk;
 }
