@@ -52,10 +52,7 @@ TEST(Differential, TestFixturePolicies) {
 // operator of their sector. Each candidate is decided by the reference evaluator.
 std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const Request& r) {
   const auto& locs = snap.impl().catalogue.locations;
-  std::string primary = r.kind == Request::Kind::kCompute   ? r.compute->location
-                        : !r.destination.empty()            ? r.destination
-                        : r.kind == Request::Kind::kDataset ? r.dataset->location
-                                                            : r.model->location;
+  const std::string primary = testing::ReferencePlacement(r);
   std::string provider = primary.substr(0, primary.find(':')), country;
   for (const auto& l : locs)
     if (l.id == primary) country = l.country_code;
@@ -72,19 +69,7 @@ std::vector<std::string> ReferenceSuggestions(const PolicySnapshot& snap, const 
         continue;
       }
     }
-    Request moved = r;
-    if (moved.kind == Request::Kind::kCompute) {
-      // What the job holds where it runs moves with it.
-      for (auto& in : moved.compute->inputs) {
-        if (in.dataset && in.dataset->location == primary) in.dataset->location = l.id;
-        if (in.model && in.model->location == primary) in.model->location = l.id;
-      }
-      for (auto& out : moved.compute->outputs)
-        if (out.location == primary) out.location = l.id;
-      moved.compute->location = l.id;
-    } else {
-      moved.destination = l.id;
-    }
+    Request moved = testing::ReferenceMovedTo(r, l.id);
     if (testing::ReferenceEvaluate(snap.impl(), moved, *r.now).decision == "deny") continue;
     bool same_p = l.provider == provider, same_c = l.country_code == country;
     ranked[same_p && same_c ? 0 : same_p ? 1 : same_c ? 2 : 3].push_back(l.id);

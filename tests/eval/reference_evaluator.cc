@@ -616,4 +616,30 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
   return out;
 }
 
+std::string ReferencePlacement(const Request& r) {
+  if (r.kind == Request::Kind::kCompute) return r.compute->location;
+  if (!r.destination.empty()) return r.destination;
+  return r.kind == Request::Kind::kDataset ? r.dataset->location : r.model->location;
+}
+
+Request ReferenceMovedTo(Request r, const std::string& to) {
+  const std::string from = ReferencePlacement(r);
+  if (r.kind == Request::Kind::kCompute) {
+    r.compute->location = to;
+    for (auto& in : r.compute->inputs) {
+      if (in.dataset && in.dataset->location == from) in.dataset->location = to;
+      if (in.model && in.model->location == from) in.model->location = to;
+    }
+    for (auto& out : r.compute->outputs)
+      if (out.location == from) out.location = to;
+  } else if (!r.destination.empty()) {
+    r.destination = to;
+  } else if (r.kind == Request::Kind::kDataset) {
+    r.dataset->location = to;
+  } else {
+    r.model->location = to;
+  }
+  return r;
+}
+
 }  // namespace residency::testing

@@ -23,6 +23,13 @@ struct RefDecision {
 RefDecision ReferenceEvaluate(const policy_internal::CompiledSet& set, const Request& request,
                               absl::Time now);
 
+// The definitions behind suggestions and `where`, written out field by field: a request's
+// placement (a compute job's location, else its destination, else its dataset's or model's
+// location), and the request with its placement at `to`, a compute job taking along whatever
+// it holds at the same location.
+std::string ReferencePlacement(const Request& request);
+Request ReferenceMovedTo(Request request, const std::string& to);
+
 }  // namespace residency::testing
 
 #endif  // RESIDENCY_TESTS_EVAL_REFERENCE_EVALUATOR_H_

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "eval_fixtures.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -26,33 +25,8 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string PlacementOf(const Request& r) {
-  if (r.kind == Request::Kind::kCompute) return r.compute->location;
-  if (!r.destination.empty()) return r.destination;
-  return r.kind == Request::Kind::kDataset ? r.dataset->location : r.model->location;
-}
-
-// The request with its placement at `to`, written out field by field: a compute job takes along
-// whatever it holds at the same location.
-Request MovedTo(Request r, const std::string& to) {
-  const std::string from = PlacementOf(r);
-  if (r.kind == Request::Kind::kCompute) {
-    r.compute->location = to;
-    for (auto& in : r.compute->inputs) {
-      if (in.dataset && in.dataset->location == from) in.dataset->location = to;
-      if (in.model && in.model->location == from) in.model->location = to;
-    }
-    for (auto& out : r.compute->outputs)
-      if (out.location == from) out.location = to;
-  } else if (!r.destination.empty()) {
-    r.destination = to;
-  } else if (r.kind == Request::Kind::kDataset) {
-    r.dataset->location = to;
-  } else {
-    r.model->location = to;
-  }
-  return r;
-}
+using testing::ReferenceMovedTo;
+using testing::ReferencePlacement;
 
 struct Expected {
   std::string location, effect;
@@ -72,13 +46,14 @@ void PrintTo(const Expected& e, std::ostream* os) {
 // placement's provider and country, its provider, its country, the rest; catalogue order within.
 std::vector<Expected> ReferenceWhere(const PolicySnapshot& snap, const Request& r) {
   const auto& locs = snap.impl().catalogue.locations;
-  const std::string placement = PlacementOf(r);
+  const std::string placement = ReferencePlacement(r);
   std::string provider = placement.substr(0, placement.find(':')), country;
   for (const auto& l : locs)
     if (l.id == placement) country = l.country_code;
   std::vector<Expected> ranked[4];
   for (const auto& l : locs) {
-    testing::RefDecision d = testing::ReferenceEvaluate(snap.impl(), MovedTo(r, l.id), *r.now);
+    testing::RefDecision d =
+        testing::ReferenceEvaluate(snap.impl(), ReferenceMovedTo(r, l.id), *r.now);
     if (d.decision == "deny") continue;
     bool same_p = l.provider == provider, same_c = !country.empty() && l.country_code == country;
     ranked[same_p && same_c ? 0
@@ -119,10 +94,10 @@ void DifferentialWhere(const PolicySnapshot& snap, uint32_t seed, int n) {
     EXPECT_EQ(got->now, *r.now);
     ASSERT_EQ(Got(*got), ReferenceWhere(snap, r));
     (got->allowed.empty() ? nowhere : somewhere)++;
-    // PlacedAt moves what this test's MovedTo moves, and Evaluate there agrees.
+    // PlacedAt moves what the reference moves, and Evaluate there agrees.
     for (const auto& a : got->allowed) {
       Request placed = PlacedAt(r, a.location);
-      ASSERT_EQ(RequestToJson(placed), RequestToJson(MovedTo(r, a.location)));
+      ASSERT_EQ(RequestToJson(placed), RequestToJson(ReferenceMovedTo(r, a.location)));
       auto d = Evaluate(snap, placed);
       ASSERT_TRUE(d.ok()) << d.status();
       EXPECT_EQ(d->decision, a.effect) << a.location;
@@ -165,7 +140,7 @@ TEST(Where, SuggestionsAreTheHeadOfTheList) {
     ASSERT_TRUE(w.ok());
     std::vector<std::string> head;
     for (const auto& a : w->allowed) {
-      if (a.location != PlacementOf(r) && head.size() < 8) head.push_back(a.location);
+      if (a.location != ReferencePlacement(r) && head.size() < 8) head.push_back(a.location);
     }
     EXPECT_EQ(
         std::vector<std::string>(d->suggested_locations().begin(), d->suggested_locations().end()),
