@@ -64,10 +64,35 @@ class Reason {
   // The exception that lifted a corp deny, when one did; else empty.
   std::string_view exception() const { return exception_; }
 
+  // What in the request gave the rule this result (the first of them in request order, when
+  // several did; `residency explain` lists them all). Empty where it does not apply.
+  //   artifact_kind  `dataset`, `model` or `prompt`; empty for a rule on the request itself
+  //   artifact       the dataset's or model's id (empty for a prompt or an artifact without id)
+  //   via            the lineage dataset the tag was inherited from (`derived_from`,
+  //                  `trained_on`, a base model's); empty when the artifact itself carries it
+  //   tag            ORIGIN:class, as the request gives it
+  //   location       the catalogue location; empty when the rule decides alike everywhere
+  // Engine fail-closed reasons (`policy() == "residency"`) name the fact in their message.
+  std::string_view artifact_kind() const { return artifact_kind_; }
+  std::string_view artifact() const { return std::string_view(trigger_).substr(0, artifact_len_); }
+  std::string_view via() const {
+    return std::string_view(trigger_).substr(artifact_len_, via_len_);
+  }
+  std::string_view tag() const {
+    return std::string_view(trigger_).substr(artifact_len_ + via_len_);
+  }
+  std::string_view location() const { return location_; }
+
  private:
   friend class eval_internal::DecisionBuilder;
   std::shared_ptr<const void> texts_;  // owns what the views point to
   std::string_view policy_, rule_, basis_, citation_, message_, alternative_, exception_;
+  std::string_view location_;
+  // artifact, via and tag, one after the other: a copy of the request's own strings, which
+  // may be gone before the reason is.
+  std::string trigger_;
+  uint32_t artifact_len_ = 0, via_len_ = 0;
+  const char* artifact_kind_ = "";
   Effect effect_ = Effect::kDeny;
 };
 
@@ -77,11 +102,13 @@ class ObligationRef {
   ObligationRef() = default;
   std::string_view id() const { return id_; }
   std::string_view policy() const { return policy_; }
+  // What the caller must do, as the policy words it.
+  std::string_view text() const { return text_; }
 
  private:
   friend class eval_internal::DecisionBuilder;
   std::shared_ptr<const void> texts_;
-  std::string_view id_, policy_;
+  std::string_view id_, policy_, text_;
 };
 
 // A tag that a policy does not apply (its `lifts` matched the evidence).

@@ -79,6 +79,28 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* bui
   }
   if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
   if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;
+  if (o.artifact) {
+    const eval_internal::Artifact& a = *o.artifact;
+    switch (a.kind) {
+      case eval_internal::ArtifactKind::kDataset:
+        t.artifact_kind = "dataset";
+        t.artifact = a.dataset->id;
+        break;
+      case eval_internal::ArtifactKind::kModel:
+        t.artifact_kind = "model";
+        t.artifact = a.model->id;
+        break;
+      case eval_internal::ArtifactKind::kPrompt:
+        t.artifact_kind = "prompt";
+        break;
+    }
+  }
+  if (o.tag) {
+    if (o.tag->via) t.via = *o.tag->via;
+    t.tag_origin = *o.tag->origin_name;
+    t.tag_class = *o.tag->class_name;
+  }
+  if (o.location >= 0) t.location = set.catalogue.locations[o.location].id;
   return DecisionBuilder::MakeReason(t);
 }
 
@@ -185,8 +207,8 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.obligations.reserve(obligations.size());
   for (const auto& [pi, rank] : obligations) {
     const Policy& p = set.policies[pi];
-    d.obligations.push_back(
-        DecisionBuilder::MakeObligation(p.obligations[p.obligation_order[rank]].id, p.id));
+    const policy_internal::Obligation& ob = p.obligations[p.obligation_order[rank]];
+    d.obligations.push_back(DecisionBuilder::MakeObligation(ob.id, p.id, ob.message));
   }
   d.lifted = std::move(core.lifted);
   auto key = [](const LiftedTag& l) {
@@ -216,8 +238,8 @@ Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
   std::shared_ptr<const void> owner = snapshot.shared_impl();
   for (const auto& [pi, rank] : Obligations(set, core)) {
     const Policy& p = set.policies[pi];
-    obligations->push_back(
-        DecisionBuilder::MakeObligation(p.obligations[p.obligation_order[rank]].id, p.id, owner));
+    const policy_internal::Obligation& ob = p.obligations[p.obligation_order[rank]];
+    obligations->push_back(DecisionBuilder::MakeObligation(ob.id, p.id, ob.message, owner));
   }
   return core.decision;
 }

@@ -135,7 +135,27 @@ void AppendReason(const Reason& r, std::string* out) {
     Put("\",\"exception\":\"", out);
     Body(r.exception(), out);
   }
-  Put("\"}", out);
+  Put("\"", out);
+  // The trigger: only the parts that are known, in a fixed order.
+  const std::pair<const char*, std::string_view> trigger[] = {{"kind", r.artifact_kind()},
+                                                              {"artifact", r.artifact()},
+                                                              {"via", r.via()},
+                                                              {"tag", r.tag()},
+                                                              {"location", r.location()}};
+  char sep = '{';
+  for (const auto& [key, value] : trigger) {
+    if (value.empty()) continue;
+    if (sep == '{') Put(",\"trigger\":", out);
+    out->push_back(sep);
+    sep = ',';
+    out->push_back('"');
+    out->append(key);
+    Put("\":\"", out);
+    Body(value, out);
+    out->push_back('"');
+  }
+  if (sep == ',') out->push_back('}');
+  out->push_back('}');
 }
 
 // The elements of `list`, comma-separated.
@@ -181,6 +201,8 @@ void AppendDecisionJson(const Decision& d, std::string* out) {
         Body(o.id(), out);
         Put("\",\"policy\":\"", out);
         Body(o.policy(), out);
+        Put("\",\"text\":\"", out);
+        Body(o.text(), out);
         Put("\"}", out);
       },
       out);

@@ -616,6 +616,9 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
                                 : o.exception >= 0   ? &policy_->exceptions[o.exception].obligations
                                 : o.alternative >= 0 ? &rule.alternatives[o.alternative].obligations
                                                      : &rule.obligations;
+  o.artifact = u.artifact;
+  o.tag = u.tag;
+  o.location = rule.by_location ? u.location : -1;
   int& slot = slots_->slot[rule_index];
   if (slot < 0) {
     slots_->touched.push_back(rule_index);
@@ -623,12 +626,7 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
     outcomes_->push_back(o);
   } else {
     Outcome& prev = (*outcomes_)[slot];
-    if (o.effect > prev.effect) {
-      prev.effect = o.effect;
-      prev.alternative = o.alternative;
-      prev.exception = o.exception;
-      prev.missing = o.missing;
-    }
+    if (o.effect > prev.effect) prev = o;
   }
   if (obl) {
     for (int ob : *obl) obligations_->emplace_back(slot, ob);

@@ -41,6 +41,9 @@ class DecisionBuilder {
     std::string_view policy, rule, basis;
     Effect effect = Effect::kDeny;
     std::string_view citation, message, alternative, exception;
+    // The trigger (Reason::artifact() ...): the request's strings, copied into the reason.
+    const char* artifact_kind = "";
+    std::string_view artifact, via, tag_origin, tag_class, location;
   };
   static Reason MakeReason(const ReasonText& t) {
     Reason r;
@@ -52,18 +55,31 @@ class DecisionBuilder {
     r.message_ = t.message;
     r.alternative_ = t.alternative;
     r.exception_ = t.exception;
+    r.artifact_kind_ = t.artifact_kind;
+    r.location_ = t.location;
+    if (!t.artifact.empty() || !t.via.empty() || !t.tag_class.empty()) {
+      const bool tag = !t.tag_class.empty();
+      r.trigger_.reserve(t.artifact.size() + t.via.size() + t.tag_origin.size() + 1 +
+                         t.tag_class.size());
+      r.trigger_.append(t.artifact).append(t.via);
+      if (tag) r.trigger_.append(t.tag_origin).append(1, ':').append(t.tag_class);
+      r.artifact_len_ = static_cast<uint32_t>(t.artifact.size());
+      r.via_len_ = static_cast<uint32_t>(t.via.size());
+    }
     return r;
   }
-  static ObligationRef MakeObligation(std::string_view id, std::string_view policy) {
+  static ObligationRef MakeObligation(std::string_view id, std::string_view policy,
+                                      std::string_view text) {
     ObligationRef o;
     o.id_ = id;
     o.policy_ = policy;
+    o.text_ = text;
     return o;
   }
   // One that owns a share of its texts already (made outside a decision).
   static ObligationRef MakeObligation(std::string_view id, std::string_view policy,
-                                      std::shared_ptr<const void> owner) {
-    ObligationRef o = MakeObligation(id, policy);
+                                      std::string_view text, std::shared_ptr<const void> owner) {
+    ObligationRef o = MakeObligation(id, policy, text);
     o.texts_ = std::move(owner);
     return o;
   }
@@ -251,6 +267,11 @@ struct Outcome {
   int exception = -1;
   const char* missing = nullptr;  // a number the rule needed but the request lacked
   bool dry_run = false;
+  // What gave the rule its result first: the artifact and tag (null for a rule on the request
+  // itself) and the catalogue location (-1 when the result does not depend on the location).
+  const Artifact* artifact = nullptr;
+  const TagFact* tag = nullptr;
+  int location = -1;
 };
 
 using Outcomes = absl::InlinedVector<Outcome, 16>;

@@ -75,6 +75,8 @@ struct RawTag {
   const std::string* origin;
   std::optional<double> subjects, sensitive, cumulative;
   int part = 0;  // which partition of the artifact (lineage included) it comes from
+  // The lineage dataset it was inherited from; null when the artifact itself carries it.
+  const std::string* via = nullptr;
 };
 using RawTags = absl::InlinedVector<RawTag, 8>;
 
@@ -88,7 +90,8 @@ class LineageWalker {
       int part = parts_++;
       for (const auto& c : p.classes) {
         out->push_back(RawTag{&c, &p.origin, p.subjects, p.sensitive_subjects,
-                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects, part});
+                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects, part,
+                              depth > 1 ? &d.id : nullptr});
       }
     }
     for (const auto& parent : d.derived_from) Dataset(parent, depth + 1, out);
@@ -218,6 +221,7 @@ void FinishTags(const CompiledSet& set, const RawTags& raw, Artifact* a, Facts* 
       t.origin_bits = set.catalogue.jurisdiction_members[origin];
       t.origin_name = r.origin;
       t.class_name = r.cls;
+      t.via = r.via;
       AddSum(&t.subjects, r.subjects, true);
       AddSum(&t.sensitive_subjects, r.sensitive, true);
       AddSum(&t.cumulative_subjects, r.cumulative, true);

@@ -35,6 +35,9 @@ struct TagFact {
   // ORIGIN:class as given (the request's strings; the text is built only for output).
   const std::string* origin_name = nullptr;
   const std::string* class_name = nullptr;
+  // The id of the lineage dataset the tag was first found in (`derived_from`, `trained_on`);
+  // null when the artifact itself carries it.
+  const std::string* via = nullptr;
   // Sums over the partitions carrying this tag; nullopt when any of them lacks the number.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects;
   bool has_partition = false;

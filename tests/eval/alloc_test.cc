@@ -14,16 +14,29 @@
 namespace residency {
 namespace {
 
-// Heap blocks a decision owns: its vectors, and the texts it builds itself (tags, lifted tags)
-// when they are too long for the standard library's small-string buffer. Policy texts are views
-// into the policy set, which the decision and its parts share, and cost no allocation.
+const size_t kInlineChars = std::string().capacity();  // 15 in libstdc++, 22 in libc++
+
+// The block a reason keeps for its trigger (the request's artifact id, lineage dataset and tag,
+// copied into one string), when they are too long for the small-string buffer.
+long TriggerBlocks(const std::vector<Reason>& reasons) {
+  long n = 0;
+  for (const Reason& r : reasons)
+    n += r.artifact().size() + r.via().size() + r.tag().size() > kInlineChars ? 1 : 0;
+  return n;
+}
+
+// Heap blocks a decision owns: its vectors, and the texts it builds itself (tags, lifted tags,
+// reasons' triggers) when they are too long for the standard library's small-string buffer.
+// Policy texts are views into the policy set, which the decision and its parts share, and cost no
+// allocation.
 long OwnedBlocks(const Decision& d) {
   long n = 0;
-  const size_t inline_chars = std::string().capacity();  // 15 in libstdc++, 22 in libc++
-  auto str = [&](const std::string& s) { n += s.size() > inline_chars ? 1 : 0; };
+  auto str = [&](const std::string& s) { n += s.size() > kInlineChars ? 1 : 0; };
   auto vec = [&](const auto& v) { n += v.capacity() > 0 ? 1 : 0; };
   vec(d.reasons);
+  n += TriggerBlocks(d.reasons);
   vec(d.dry_run);
+  n += TriggerBlocks(d.dry_run);
   vec(d.obligations);
   vec(d.lifted);
   for (const auto& l : d.lifted) str(l.tag());
@@ -65,12 +78,13 @@ void ExpectOnlyOwnedAllocations(bool suggest) {
     for (const Reason& x : d->reasons) ASSERT_NE(x.basis(), "fail_closed") << DecisionToJson(*d);
     with_suggestions += d->suggested_locations().empty() ? 0 : 1;
     EXPECT_EQ(made, OwnedBlocks(*d)) << DecisionToJson(*d);
-    // Parts copied out share their texts: a copy of the reasons is one block, the vector.
+    // Parts copied out share the policy texts: a copy of the reasons is the vector and the
+    // reasons' own triggers.
     const long before_copy = testing::AllocationCount();
     std::vector<Reason> reasons = d->reasons;
     std::vector<ObligationRef> obligations = d->obligations;
     EXPECT_EQ(testing::AllocationCount() - before_copy,
-              (reasons.empty() ? 0 : 1) + (obligations.empty() ? 0 : 1));
+              (reasons.empty() ? 0 : 1) + TriggerBlocks(reasons) + (obligations.empty() ? 0 : 1));
   }
   if (suggest) {
     EXPECT_GT(with_suggestions, 0);

@@ -31,6 +31,13 @@ nlohmann::ordered_json ReasonJson(const Reason& r) {
   j["message"] = r.message();
   if (!r.alternative().empty()) j["alternative"] = r.alternative();
   if (!r.exception().empty()) j["exception"] = r.exception();
+  nlohmann::ordered_json trigger = nlohmann::ordered_json::object();
+  if (!r.artifact_kind().empty()) trigger["kind"] = r.artifact_kind();
+  if (!r.artifact().empty()) trigger["artifact"] = r.artifact();
+  if (!r.via().empty()) trigger["via"] = r.via();
+  if (!r.tag().empty()) trigger["tag"] = r.tag();
+  if (!r.location().empty()) trigger["location"] = r.location();
+  if (!trigger.empty()) j["trigger"] = trigger;
   return j;
 }
 
@@ -41,7 +48,7 @@ std::string ReferenceDecisionJson(const Decision& d) {
   for (const auto& r : d.reasons) j["reasons"].push_back(ReasonJson(r));
   j["obligations"] = nlohmann::ordered_json::array();
   for (const auto& o : d.obligations) {
-    j["obligations"].push_back({{"id", o.id()}, {"policy", o.policy()}});
+    j["obligations"].push_back({{"id", o.id()}, {"policy", o.policy()}, {"text", o.text()}});
   }
   j["suggested_locations"] = d.suggested_locations();
   j["tags"] = d.tags;
