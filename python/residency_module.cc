@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "residency/audit.h"
 #include "residency/decision.h"
+#include "residency/explain.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
 #include "residency/request.h"
@@ -278,6 +279,36 @@ class PyPolicies {
       }
     }
     if (!failed.ok()) RaiseRequestError(failed);
+    return JsonToPython(out);
+  }
+
+  // The explanation as a dict (the shape of `residency explain --format json`), or as text.
+  py::object Explain(py::handle request, py::handle now, const std::string& format,
+                     size_t max_places) const {
+    if (format != "dict" && format != "text") {
+      throw py::value_error("format must be 'dict' or 'text', not '" + format + "'");
+    }
+    std::string text = RequestText(request);
+    residency::ExplainOptions options;
+    options.eval.now = ParseNow(now);
+    options.max_units = max_places;
+    absl::Status failed;
+    std::string out;
+    {
+      py::gil_scoped_release release;
+      absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
+      absl::StatusOr<residency::Explanation> e =
+          req.ok() ? residency::Explain(*snap_, *req, options)
+                   : absl::StatusOr<residency::Explanation>(req.status());
+      if (e.ok()) {
+        out =
+            format == "text" ? residency::ExplanationToText(*e) : residency::ExplanationToJson(*e);
+      } else {
+        failed = e.status();
+      }
+    }
+    if (!failed.ok()) RaiseRequestError(failed);
+    if (format == "text") return py::str(out);
     return JsonToPython(out);
   }
 
@@ -685,6 +716,16 @@ PYBIND11_MODULE(residency, m) {
           "out unless the operator is in their sector or `include_reserved`.\n"
           "Raises RequestError (a ValueError) when the request cannot be parsed or decided, or\n"
           "a filter names nothing in the catalogue.")
+      .def("explain", &PyPolicies::Explain, py::arg("request"), py::arg("now") = py::none(),
+           py::arg("format") = "dict", py::arg("max_places") = 64,
+           "Why the request (a dict, or JSON/YAML text) is decided as it is: with format='dict'\n"
+           "(default) a dict shaped like `residency explain --format json`: {'decision': <as\n"
+           "check returns it>, 'policies_in_scope', 'policies_out_of_scope', 'rules': [{'policy',\n"
+           "'rule', 'effect', 'deciding', 'units': [{'artifact', 'tag', 'location', 'effect',\n"
+           "'when', 'alternatives': [{'name', 'effect', 'chosen', 'when'}], 'exceptions'}]}]},\n"
+           "each 'when' a condition tree {'condition', 'source', 'value', 'facts', 'children'};\n"
+           "with format='text' the text `residency explain` prints. `max_places` bounds the\n"
+           "places listed per rule. Raises RequestError as check does.")
       .def(py::pickle(&PoliciesState, &PoliciesFromState))
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")

@@ -79,27 +79,12 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* bui
   }
   if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
   if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;
-  if (o.artifact) {
-    const eval_internal::Artifact& a = *o.artifact;
-    switch (a.kind) {
-      case eval_internal::ArtifactKind::kDataset:
-        t.artifact_kind = "dataset";
-        t.artifact = a.dataset->id;
-        break;
-      case eval_internal::ArtifactKind::kModel:
-        t.artifact_kind = "model";
-        t.artifact = a.model->id;
-        break;
-      case eval_internal::ArtifactKind::kPrompt:
-        t.artifact_kind = "prompt";
-        break;
-    }
-  }
-  if (o.tag) {
-    if (o.tag->via) t.via = *o.tag->via;
-    t.tag_origin = *o.tag->origin_name;
-    t.tag_class = *o.tag->class_name;
-  }
+  const eval_internal::UnitNames names = eval_internal::NamesOf(o.artifact, o.tag);
+  t.artifact_kind = names.kind;
+  t.artifact = names.artifact;
+  t.via = names.via;
+  t.tag_origin = names.origin;
+  t.tag_class = names.cls;
   if (o.location >= 0) t.location = set.catalogue.locations[o.location].id;
   return DecisionBuilder::MakeReason(t);
 }

@@ -1,136 +1,11 @@
 // The evaluator: runs the rules of a compiled policy set over the units of a request (each tag
 // of each artifact, and the request itself) at each checked location, in three-valued logic: a
 // rule whose condition cannot be evaluated for lack of a fact applies, and denies (fail closed).
-#include "eval/evaluator.h"
-
 #include <algorithm>
 
-#include "absl/base/attributes.h"
+#include "eval/rule_eval.h"
 
 namespace residency::eval_internal {
-namespace {
-
-using policy_internal::ClassBits;
-using policy_internal::Condition;
-using policy_internal::Field;
-using policy_internal::Location;
-using policy_internal::Policy;
-using policy_internal::Rule;
-
-struct Unit {
-  const Artifact* artifact = nullptr;  // null for request units
-  const TagFact* tag = nullptr;
-  int location = -1;  // catalogue index
-  // The rule being judged (set by Judge and AddDenySet): its tag filters choose the partitions
-  // whose subject counts a subjects condition sums (PartitionSum).
-  const Rule* rule = nullptr;
-};
-
-// Rule index -> outcome index for the current policy, -1 if none; and the rule indexes set.
-// Kept between evaluations (RunPolicies keeps one per thread), so that a warm evaluation does
-// not allocate; each policy starts by resetting what the one before it (in this or an earlier
-// evaluation) set.
-struct SlotScratch {
-  std::vector<int> slot, touched;
-};
-
-const char* FieldName(Field f) {
-  switch (f) {
-    case Field::kSubjects:
-      return "subjects";
-    case Field::kSensitiveSubjects:
-      return "sensitive_subjects";
-    case Field::kCumulativeSubjects:
-      return "cumulative_subjects";
-    case Field::kTrainingFlops:
-      return "training_flops";
-    case Field::kRetentionHours:
-      return "transfer.retention_hours";
-    default:
-      return "value";
-  }
-}
-
-bool ActiveAt(const std::optional<absl::Time>& from, const std::optional<absl::Time>& until,
-              absl::Time now) {
-  return (!from || *from <= now) && (!until || now < *until);
-}
-
-bool Contains(const std::vector<std::string>& v, const std::string& s) {
-  return std::find(v.begin(), v.end(), s) != v.end();
-}
-bool Contains(const std::vector<int>& v, int x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
-class Evaluator {
- public:
-  // `slots` is needed by Run only (DeniedCandidates records no outcomes).
-  Evaluator(const CompiledSet& set, const Facts& facts, SlotScratch* slots)
-      : set_(set),
-        f_(facts),
-        sets_(set.catalogue.all_locations, set.catalogue.locations.size()),
-        slots_(slots) {}
-
-  // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
-  // obligation index pairs) and `lifted`.
-  void Run(Outcomes* outcomes, ObligationSlots* obligations, std::vector<LiftedTag>* lifted);
-
-  // For suggestions: the catalogue locations at which the request, with its primary placement
-  // moved there, would still be denied. False when it would be denied wherever that placement
-  // goes (a deny that does not depend on it).
-  bool DeniedCandidates(const LocationBits& candidates, LocationBits* denied);
-
- private:
-  bool InScope(const Policy& p) const;
-  bool Lifted(const Policy& p, const Artifact& a, const TagFact& t) const;
-  Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
-  void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;
-  LocationBits TrueAt(const Condition& c, const Unit& u) const;
-  // The nodes Eval dispatches to stay out of line (see Eval).
-  // all: (stop at kFalse) and any: (stop at kTrue), in Kleene logic.
-  ABSL_ATTRIBUTE_NOINLINE Tri Junction(const Condition& c, const Unit& u, const char** missing,
-                                       Tri stop) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Not(const Condition& c, const Unit& u, const char** missing) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Tags(const Condition& c, const Unit& u) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Values(const Condition& c, const Unit& u) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u, const char** missing) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Regex(const Condition& c, const Unit& u) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri User(const policy_internal::UserCond& uc) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri LocationMatches(const policy_internal::LocationCond& lc,
-                                              const Unit& u) const;
-  LocationBits LocationsMatching(const policy_internal::LocationCond& lc, const Unit& u) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri PartyMatches(const policy_internal::PartyCond& pc,
-                                           const std::optional<Party>& party, int country) const;
-  bool EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
-                      const ResolvedEvidence& e) const;
-  template <typename F>
-  bool AnyEvidence(const policy_internal::EvidenceCond& ec, const Unit& u, F f) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri EvidenceHolds(const policy_internal::EvidenceCond& ec,
-                                            const Unit& u) const;
-  LocationBits EvidenceLocations(const policy_internal::EvidenceCond& ec, const Unit& u) const;
-  bool ListHas(int list, const std::string& value) const;
-  bool ListHasLocation(int list, int location) const;
-  const LocationBits& ListLocations(int list) const;
-  bool Judge(int rule_index, const Unit& u, Outcome* o);
-  void EvalRule(int rule_index, const Unit& u);
-  void AddDenySet(int rule_index, const Unit& u, LocationBits* denied);
-  // Calls f(rule index, unit) for every rule of the current policy that can apply to a unit of
-  // the request, every unit (artifact tag or request) at every checked location.
-  template <typename F>
-  void ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f);
-
-  const CompiledSet& set_;
-  const Facts& f_;
-  const LocSets sets_;
-  std::optional<double> PartitionSum(Field field, const Unit& u) const;
-
-  SlotScratch* const slots_;
-  const Policy* policy_ = nullptr;
-  int policy_index_ = -1;
-  Outcomes* outcomes_ = nullptr;
-  ObligationSlots* obligations_ = nullptr;
-};
 
 bool Evaluator::InScope(const Policy& p) const {
   const auto& s = p.scope;
@@ -236,31 +111,37 @@ Tri Evaluator::PartyMatches(const policy_internal::PartyCond& pc, const std::opt
 }
 
 // The checks of an evidence condition on one item that do not depend on the location.
-bool Evaluator::EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
-                               const ResolvedEvidence& e) const {
-  if (!e.valid || !Contains(ec.type_ids, e.type)) return false;
+EvidenceFit Evaluator::Fit(const policy_internal::EvidenceCond& ec, const Unit& u,
+                           const ResolvedEvidence& e) const {
+  if (!Contains(ec.type_ids, e.type)) return EvidenceFit::kOtherType;
+  if (!e.valid) return EvidenceFit::kNotValid;
   if (u.tag) {
     for (const auto& ig : policy_->ignores) {
       if (Contains(ig.type_ids, e.type) &&
           set_.classes[u.tag->effective_cls].ancestors.Intersects(ig.classes)) {
-        return false;
+        return EvidenceFit::kIgnored;
       }
     }
   }
-  if (ec.require_country && !e.item->country) return false;
-  if (ec.require_recipient && !e.item->recipient) return false;
-  if (ec.require_origin && !e.item->origin) return false;
+  if (ec.require_country && !e.item->country) return EvidenceFit::kNoCountry;
+  if (ec.require_recipient && !e.item->recipient) return EvidenceFit::kNoRecipient;
+  if (ec.require_origin && !e.item->origin) return EvidenceFit::kNoOrigin;
   if (ec.match_recipient && e.item->recipient) {
     const auto& recipient = f_.request->recipient;
-    if (!recipient || recipient->id != *e.item->recipient) return false;
+    if (!recipient || recipient->id != *e.item->recipient) return EvidenceFit::kOtherRecipient;
   }
   if (ec.match_origin && e.item->origin && u.tag) {
     if (e.origin_unknown ||
         !u.tag->origin_bits.SubsetOf(set_.catalogue.jurisdiction_members[e.origin])) {
-      return false;
+      return EvidenceFit::kOtherOrigin;
     }
   }
-  return true;
+  return EvidenceFit::kUsable;
+}
+
+bool Evaluator::EvidenceUsable(const policy_internal::EvidenceCond& ec, const Unit& u,
+                               const ResolvedEvidence& e) const {
+  return Fit(ec, u, e) == EvidenceFit::kUsable;
 }
 
 // Calls `f(item)` for each evidence item the unit can use (the request's, then its artifact's)
@@ -353,34 +234,32 @@ Tri Evaluator::Values(const Condition& c, const Unit& u) const {
   }
 }
 
-Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) const {
-  std::optional<double> v;
-  const Request& r = *f_.request;
-  switch (c.field) {
+std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) const {
+  switch (field) {
     case Field::kSubjects:
     case Field::kSensitiveSubjects:
     case Field::kCumulativeSubjects:
-      if (u.tag && u.rule && !u.rule->tag_filters.empty()) {
-        v = PartitionSum(c.field, u);
-      } else if (u.tag) {
-        v = c.field == Field::kSubjects            ? u.tag->subjects
-            : c.field == Field::kSensitiveSubjects ? u.tag->sensitive_subjects
-                                                   : u.tag->cumulative_subjects;
-      } else {
-        v = c.field == Field::kSubjects            ? f_.subjects
-            : c.field == Field::kSensitiveSubjects ? f_.sensitive_subjects
-                                                   : f_.cumulative_subjects;
+      if (u.tag && u.rule && !u.rule->tag_filters.empty()) return PartitionSum(field, u);
+      if (u.tag) {
+        return field == Field::kSubjects            ? u.tag->subjects
+               : field == Field::kSensitiveSubjects ? u.tag->sensitive_subjects
+                                                    : u.tag->cumulative_subjects;
       }
-      break;
+      return field == Field::kSubjects            ? f_.subjects
+             : field == Field::kSensitiveSubjects ? f_.sensitive_subjects
+                                                  : f_.cumulative_subjects;
     case Field::kTrainingFlops:
-      v = (u.artifact && u.artifact->model) ? u.artifact->model->training_flops : f_.training_flops;
-      break;
+      return (u.artifact && u.artifact->model) ? u.artifact->model->training_flops
+                                               : f_.training_flops;
     case Field::kRetentionHours:
-      v = r.transfer.retention_hours;
-      break;
+      return f_.request->transfer.retention_hours;
     default:
-      break;
+      return std::nullopt;
   }
+}
+
+Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) const {
+  const std::optional<double> v = NumberOf(c.field, u);
   if (!v) {
     if (missing && !*missing) *missing = FieldName(c.field);
     return Tri::kUnknown;
@@ -676,48 +555,6 @@ void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denie
   sets_.Or(sets_.Unknown(applies), denied);  // cannot be evaluated: fail closed
 }
 
-// The rule index slot of a unit of artifact `a` in this request (policy_internal::UnitSlot).
-int Slot(Request::Kind kind, ArtifactKind a) {
-  switch (kind) {
-    case Request::Kind::kDataset:
-      return policy_internal::kSlotDatasetRequest;
-    case Request::Kind::kModel:
-      return policy_internal::kSlotModelRequest;
-    case Request::Kind::kCompute:
-      break;
-  }
-  return a == ArtifactKind::kDataset ? policy_internal::kSlotComputeDataset
-         : a == ArtifactKind::kModel ? policy_internal::kSlotComputeModel
-                                     : policy_internal::kSlotComputePrompt;
-}
-
-template <typename F>
-void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
-  const Request::Kind kind = f_.request->kind;
-  for (const auto& a : f_.artifacts) {
-    const auto& by_class = p.rules_by_slot[Slot(kind, a.kind)];
-    for (const auto& t : a.tags) {
-      if (!p.lifts.empty() && Lifted(p, a, t)) {
-        if (lifted) {
-          lifted->push_back(
-              eval_internal::DecisionBuilder::MakeLifted(eval_internal::TagText(t), p.id));
-        }
-        continue;
-      }
-      for (uint32_t ri : by_class[t.effective_cls]) {
-        const Rule& rule = p.rules[ri];
-        if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-        if (!f(static_cast<int>(ri), &a, &t)) return;
-      }
-    }
-  }
-  for (uint32_t ri : p.request_rules_by_kind[static_cast<int>(kind)]) {
-    const Rule& rule = p.rules[ri];
-    if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-    if (!f(static_cast<int>(ri), nullptr, nullptr)) return;
-  }
-}
-
 void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
                     std::vector<LiftedTag>* lifted) {
   outcomes_ = outcomes;
@@ -780,8 +617,6 @@ bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* d
   }
   return !everywhere;
 }
-
-}  // namespace
 
 void RunPolicies(const CompiledSet& set, const Facts& facts, Outcomes* outcomes,
                  ObligationSlots* obligations, std::vector<LiftedTag>* lifted) {

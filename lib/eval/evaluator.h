@@ -274,6 +274,38 @@ struct Outcome {
   int location = -1;
 };
 
+// What a unit names in a reason or an explanation: the artifact kind (`dataset`, `model`,
+// `prompt`; empty for the request itself) and id, the lineage dataset its tag came through and
+// the tag (views into the request).
+struct UnitNames {
+  const char* kind = "";
+  std::string_view artifact, via, origin, cls;
+};
+inline UnitNames NamesOf(const Artifact* a, const TagFact* t) {
+  UnitNames n;
+  if (a) {
+    switch (a->kind) {
+      case ArtifactKind::kDataset:
+        n.kind = "dataset";
+        n.artifact = a->dataset->id;
+        break;
+      case ArtifactKind::kModel:
+        n.kind = "model";
+        n.artifact = a->model->id;
+        break;
+      case ArtifactKind::kPrompt:
+        n.kind = "prompt";
+        break;
+    }
+  }
+  if (t) {
+    if (t->via) n.via = *t->via;
+    n.origin = *t->origin_name;
+    n.cls = *t->class_name;
+  }
+  return n;
+}
+
 using Outcomes = absl::InlinedVector<Outcome, 16>;
 using ObligationSlots = absl::InlinedVector<std::pair<int, int>, 16>;  // outcome, obligation
 

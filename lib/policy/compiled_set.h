@@ -219,6 +219,15 @@ struct Condition {
   // Derived after compilation (FinishDerived): the value can differ between two locations
   // (the condition is or contains a location or evidence condition).
   bool by_location = false;
+  // Where the policy writes it (Policy::condition_sources), for explanations; -1 if unknown.
+  int32_t source = -1;
+};
+
+// A condition as its policy writes it: `key: <canonical JSON>` (`location: {"not_in":["KR"]}`),
+// `all`, `any`, `not`, `all of` (the keys of one map) or `always`; 1-based position in the file.
+struct ConditionSource {
+  std::string text;
+  int line = 0, column = 0;
 };
 
 struct ListEntry {
@@ -318,6 +327,7 @@ struct Policy {
   std::vector<IgnoreEvidence> ignores;
   std::vector<NamedList> lists;
   std::vector<Obligation> obligations;
+  std::vector<ConditionSource> condition_sources;  // Condition::source
   // Index: for each class id, the tag-scoped rules that can match a tag of that class, in rule
   // order. Request-scoped rules are listed in `request_rules`.
   std::vector<std::vector<uint32_t>> rules_by_class;

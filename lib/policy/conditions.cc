@@ -50,6 +50,13 @@ Condition Values(Field f, std::vector<std::string> v) {
   return c;
 }
 
+int32_t AddConditionSource(CompileContext& ctx, std::string text, const YAML::Mark& mark) {
+  if (!ctx.policy) return -1;
+  auto& sources = ctx.policy->condition_sources;
+  sources.push_back({std::move(text), mark.line + 1, mark.column + 1});
+  return static_cast<int32_t>(sources.size() - 1);
+}
+
 std::shared_ptr<const RE2> CompileRegex(const std::string& pattern, const YAML::Mark& mark,
                                         CompileContext& ctx) {
   if (pattern.size() > ctx.options->max_pattern_bytes) {
@@ -289,6 +296,18 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
   all.kind = Condition::Kind::kAll;
   bool ok = true;
   auto sub = [&](const char* key) -> nlohmann::json* { return canon ? &(*canon)[key] : nullptr; };
+  // Where each child of `all` comes from (its key, and a key within it), for explanations; their
+  // texts are made at the end, once the canonical form is complete.
+  struct Origin {
+    size_t child;
+    const char* key;
+    const char* subkey;
+    YAML::Mark mark;
+  };
+  std::vector<Origin> origins;
+  auto from = [&](const char* key, YAML::Mark mark, const char* subkey = nullptr) {
+    origins.push_back({all.children.size() - 1, key, subkey, mark});
+  };
   auto list_of_conditions = [&](const char* key, Condition::Kind kind) {
     YNode n = r.Raw(key);
     if (!n.IsDefined()) return;
@@ -309,6 +328,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       if (arr) arr->push_back(std::move(child));
     }
     all.children.push_back(std::move(c));
+    from(key, n.Mark());
   };
   list_of_conditions("all", Condition::Kind::kAll);
   list_of_conditions("any", Condition::Kind::kAny);
@@ -317,6 +337,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.kind = Condition::Kind::kNot;
     c.children.push_back(ParseCondition(n, ctx, sub("not"), depth + 1));
     all.children.push_back(std::move(c));
+    from("not", n.Mark());
   }
   // Tag filters.
   {
@@ -324,7 +345,10 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.kind = Condition::Kind::kTags;
     if (auto v = r.StringList("tags"))
       ok &= ParseTagPatterns(*v, r.Raw("tags").Mark(), ctx, &c.tags);
-    if (!c.tags.empty()) all.children.push_back(std::move(c));
+    if (!c.tags.empty()) {
+      all.children.push_back(std::move(c));
+      from("tags", r.Raw("tags").Mark());
+    }
     if (auto v = r.StringList("classes")) {
       Condition k;
       k.kind = Condition::Kind::kTags;
@@ -333,6 +357,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       ok &= ResolveClasses(*v, r.Raw("classes").Mark(), ctx, &t.classes);
       k.tags.push_back(t);
       all.children.push_back(std::move(k));
+      from("classes", r.Raw("classes").Mark());
     }
     if (auto v = r.StringList("origins")) {
       Condition k;
@@ -342,6 +367,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       ok &= ResolveCountries(*v, r.Raw("origins").Mark(), ctx, &t.origins);
       k.tags.push_back(t);
       all.children.push_back(std::move(k));
+      from("origins", r.Raw("origins").Mark());
     }
   }
   struct ValueKey {
@@ -376,14 +402,22 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
       }
     }
     all.children.push_back(Values(vk.field, *v));
+    from(vk.key, r.Raw(vk.key).Mark());
   }
   if (YNode n = r.Raw("transfer"); n.IsDefined()) {
     MapReader t(n, ctx.file, ctx.sink, sub("transfer"), "`transfer`");
-    if (auto v = t.StringList("types")) all.children.push_back(Values(Field::kTransferType, *v));
-    if (auto v = t.StringList("patterns"))
+    if (auto v = t.StringList("types")) {
+      all.children.push_back(Values(Field::kTransferType, *v));
+      from("transfer", t.Raw("types").Mark(), "types");
+    }
+    if (auto v = t.StringList("patterns")) {
       all.children.push_back(Values(Field::kTransferPattern, *v));
-    if (auto v = t.StringList("transactions"))
+      from("transfer", t.Raw("patterns").Mark(), "patterns");
+    }
+    if (auto v = t.StringList("transactions")) {
       all.children.push_back(Values(Field::kTransaction, *v));
+      from("transfer", t.Raw("transactions").Mark(), "transactions");
+    }
     t.Finish();
   }
   const std::pair<const char*, Field> number_keys[] = {
@@ -401,6 +435,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.field = field;
     if (ParseBounds(n, ctx, sub(key), &c, key)) {
       all.children.push_back(std::move(c));
+      from(key, n.Mark());
     } else {
       ok = false;
     }
@@ -417,6 +452,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     c.regex = CompileRegex(*v, n.Mark(), ctx);
     if (c.regex) {
       all.children.push_back(std::move(c));
+      from(key, n.Mark());
     } else {
       ok = false;
     }
@@ -428,6 +464,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     ok &= ParseLocation(n, ctx, sub("location"), l.get());
     c.location = std::move(l);
     all.children.push_back(std::move(c));
+    from("location", n.Mark());
   }
   if (YNode n = r.Raw("operator"); n.IsDefined()) {
     Condition c;
@@ -436,6 +473,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     ok &= ParseParty(n, ctx, sub("operator"), p.get(), false);
     c.party = std::move(p);
     all.children.push_back(std::move(c));
+    from("operator", n.Mark());
   }
   if (YNode n = r.Raw("recipient"); n.IsDefined()) {
     Condition c;
@@ -444,6 +482,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     ok &= ParseParty(n, ctx, sub("recipient"), p.get(), true);
     c.party = std::move(p);
     all.children.push_back(std::move(c));
+    from("recipient", n.Mark());
   }
   if (YNode n = r.Raw("user"); n.IsDefined()) {
     Condition c;
@@ -467,6 +506,7 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     u.Finish();
     c.user = std::move(uc);
     all.children.push_back(std::move(c));
+    from("user", n.Mark());
   }
   if (YNode n = r.Raw("evidence"); n.IsDefined()) {
     Condition c;
@@ -475,12 +515,34 @@ Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon,
     ok &= ParseEvidence(n, ctx, sub("evidence"), e.get());
     c.evidence = std::move(e);
     all.children.push_back(std::move(c));
+    from("evidence", n.Mark());
   }
   for (const auto& k : kConditionKeys) r.Ignore(k.c_str());
   r.Finish();
   if (!ok) return Never();
+  for (const Origin& o : origins) {
+    std::string text = o.key;
+    if (o.subkey) absl::StrAppend(&text, ".", o.subkey);
+    // all, any and not show their children instead.
+    const bool compound = o.child < all.children.size() && !all.children[o.child].children.empty();
+    if (canon && !compound && canon->contains(o.key)) {
+      const nlohmann::json& j = (*canon)[o.key];
+      const bool sub_known = o.subkey && j.is_object() && j.contains(o.subkey);
+      if (!o.subkey || sub_known) {
+        absl::StrAppend(&text, ": ",
+                        (sub_known ? j[o.subkey] : j)
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      }
+    }
+    all.children[o.child].source = AddConditionSource(ctx, std::move(text), o.mark);
+  }
   if (all.children.size() == 1) return std::move(all.children[0]);
-  if (all.children.empty()) return Condition{};
+  if (all.children.empty()) {
+    Condition always;
+    always.source = AddConditionSource(ctx, "always", node.Mark());
+    return always;
+  }
+  all.source = AddConditionSource(ctx, "all of", node.Mark());
   all.children.shrink_to_fit();  // compiled sets are kept: no growth slack
   return all;
 }

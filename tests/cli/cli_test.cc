@@ -70,7 +70,7 @@ const char kKrHome[] =
 TEST_F(CliTest, HelpListsEveryCommand) {
   CliRun r = Exec("--help");
   EXPECT_EQ(r.status, 0);
-  for (const char* c : {"lint", "check", "test", "tag", "audit", "diff", "where"}) {
+  for (const char* c : {"lint", "check", "test", "tag", "audit", "diff", "explain", "where"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("  ") + c)) << c;
   }
   EXPECT_EQ(Exec("nonsense").status, 2);
@@ -150,6 +150,29 @@ TEST_F(CliTest, CheckEscalateExitsThree) {
   auto d = nlohmann::json::parse(r.out);
   EXPECT_EQ(d["decision"], "escalate") << r.out;
   EXPECT_EQ(r.status, 3) << r.err << r.out;
+}
+
+TEST_F(CliTest, ExplainShowsWhyAndExitsAsCheck) {
+  CliRun deny = Exec("explain --policies " + Policies() + " " + Write("a.json", kKrToTokyo));
+  EXPECT_EQ(deny.status, 1) << deny.err;
+  EXPECT_THAT(deny.out, StartsWith("decision: deny"));
+  EXPECT_THAT(deny.out, HasSubstr("kr.cross_border  (kr, law, deciding)"));
+  EXPECT_THAT(deny.out, HasSubstr("at dataset `d`, tag KR:personal, at aws:ap-northeast-1: deny"));
+  EXPECT_THAT(deny.out, HasSubstr("no evidence of type `consent.cross_border`"));
+  CliRun home = Exec("explain --policies " + Policies() + " --format json -", kKrHome);
+  EXPECT_EQ(home.status, 0) << home.err;
+  auto doc = nlohmann::json::parse(home.out);
+  EXPECT_EQ(doc["decision"]["decision"], "allow") << home.out;
+  EXPECT_EQ(doc["rules"][0]["rule"], "kr.home") << home.out;
+  EXPECT_FALSE(doc["rules"].empty());
+  EXPECT_THAT(doc["policies_in_scope"].dump(), HasSubstr("\"kr\""));
+  const char* escalate =
+      R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent"}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
+  EXPECT_EQ(Exec("explain --policies " + Policies() + " -", escalate).status, 3);
+  CliRun broken = Exec("explain --policies " + Policies() + " -", "{\"kind\": \"datset\"}");
+  EXPECT_EQ(broken.status, 2);
+  EXPECT_THAT(broken.err, StartsWith("residency explain: -:"));
+  EXPECT_TRUE(broken.out.empty());
 }
 
 TEST_F(CliTest, BadInputExitsTwoWithOneLine) {

@@ -25,21 +25,7 @@
 namespace residency::cli {
 namespace {
 
-constexpr int kExitEscalate = 3;
 constexpr size_t kOutBlock = 256 << 10;
-
-int ExitFor(Effect e) {
-  switch (e) {
-    case Effect::kAllow:
-    case Effect::kAllowWithObligations:
-      return kExitOk;
-    case Effect::kEscalate:
-      return kExitEscalate;
-    case Effect::kDeny:
-      return kExitFindings;
-  }
-  return kExitFindings;
-}
 
 // The lines of a file descriptor, read in large blocks. A line longer than `limit` bytes is
 // consumed whole and reported as too long; a last line without a newline is a line.
@@ -310,7 +296,7 @@ int RunCheck(int argc, char** argv) {
   }
   std::string out = DecisionToJson(*d);
   std::printf("%s\n", out.c_str());
-  return ExitFor(d->decision);
+  return ExitForEffect(d->decision);
 }
 
 }  // namespace residency::cli

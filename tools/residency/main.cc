@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"tag", "tag inference requests (headers, peer IP, payload)", RunTag},
     {"audit", "audit keys, offline verification, dump and inclusion proofs", RunAudit},
     {"diff", "what a policy change widens or narrows", RunDiff},
+    {"explain", "why a request is decided as it is: every rule, alternative and fact", RunExplain},
     {"where", "every location where a request may go", RunWhere},
 #ifdef RESIDENCY_HAVE_SERVE
     {"serve", "decision service for gateways (Envoy ext_authz, nginx, JSON)", RunServe},
