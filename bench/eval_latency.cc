@@ -1,7 +1,8 @@
 // eval_latency: the project's own timing harness for check latency percentiles (docs/benchmarks.md;
 // Google Benchmark reports means, not percentiles).
 //
-//   eval_latency --policies DIR [--policies DIR ...] [--mode both|suggest|nosuggest|where]
+//   eval_latency --policies DIR [--policies DIR ...]
+//                [--mode both|suggest|nosuggest|where|explain]
 //                [--runs 5] [--evals 200000] [--budget-ms 3000] REQUEST.yaml...
 //   eval_latency --set DIR --set DIR ... [same flags] REQUEST.yaml...
 //
@@ -16,7 +17,8 @@
 // `--budget-ms` of wall time, whichever comes first (at least 50 rounds of the mix), so that the
 // slow suggestion path does not blow the time budget. p50/p99 are over all calls of a run, over
 // the whole mix; the reported figure is the median over runs. Per-request p50s are reported too.
-// --mode where times AllowedLocations (every location where the request may go) instead.
+// --mode where times AllowedLocations (every location where the request may go) instead;
+// --mode explain times Explain (the decision and every rule's trace; rendering excluded).
 //
 // Output: one JSON object on stdout (see Report below); a readable summary on stderr.
 #include <algorithm>
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "residency/decision.h"
+#include "residency/explain.h"
 #include "residency/policy.h"
 #include "residency/request.h"
 #include "residency/where.h"
@@ -65,6 +68,8 @@ double ClockOverheadNs() {
 
 volatile int g_sink = 0;
 
+enum class Call { kEvaluate, kWhere, kExplain };
+
 struct RunResult {
   double p50 = 0, p99 = 0, mean = 0;
   size_t evals = 0;
@@ -72,7 +77,7 @@ struct RunResult {
 };
 
 RunResult OneRun(const residency::PolicySnapshot& snap, const std::vector<residency::Request>& reqs,
-                 const residency::EvalOptions& opt, bool where, size_t max_evals, int64_t budget_ns,
+                 const residency::EvalOptions& opt, Call call, size_t max_evals, int64_t budget_ns,
                  double overhead) {
   const size_t n = reqs.size();
   std::vector<double> all;
@@ -83,9 +88,14 @@ RunResult OneRun(const residency::PolicySnapshot& snap, const std::vector<reside
   for (size_t i = 0; i < max_evals; ++i) {
     const size_t r = i % n;
     auto a = Clock::now();
-    if (where) {
+    if (call == Call::kWhere) {
       auto w = residency::AllowedLocations(snap, reqs[r], residency::WhereOptions(), opt);
       g_sink += w.ok() ? static_cast<int>(w->allowed.size()) : 7;
+    } else if (call == Call::kExplain) {
+      residency::ExplainOptions eo;
+      eo.eval = opt;
+      auto e = residency::Explain(snap, reqs[r], eo);
+      g_sink += e.ok() ? static_cast<int>(e->rules.size()) : 7;
     } else {
       auto d = residency::Evaluate(snap, reqs[r], opt);
       g_sink += d.ok() ? static_cast<int>(d->decision) : 7;
@@ -175,11 +185,12 @@ int main(int argc, char** argv) {
     }
   }
   if (policies.empty() == set_dirs.empty() || files.empty()) {
-    std::cerr << "usage: eval_latency (--policies PATH... | --set DIR --set DIR...) "
-                 "[--mode both|suggest|nosuggest|where] [--runs N] [--evals N] [--budget-ms MS] "
-                 "REQUEST...\n"
-                 "  --policies: one policy set made of the paths given; --set: one policy set per "
-                 "folder, measured interleaved (run r of every set before run r+1 of any)\n";
+    std::cerr
+        << "usage: eval_latency (--policies PATH... | --set DIR --set DIR...) "
+           "[--mode both|suggest|nosuggest|where|explain] [--runs N] [--evals N] [--budget-ms MS] "
+           "REQUEST...\n"
+           "  --policies: one policy set made of the paths given; --set: one policy set per "
+           "folder, measured interleaved (run r of every set before run r+1 of any)\n";
     return 2;
   }
   std::vector<Set> sets(policies.empty() ? set_dirs.size() : 1);
@@ -221,13 +232,18 @@ int main(int argc, char** argv) {
                sets.size(), reqs.size(), overhead);
   struct Mode {
     std::string name;
-    bool suggest, where;
+    bool suggest;
+    Call call;
   };
   std::vector<Mode> modes;
-  if (mode == "both" || mode == "suggest") modes.push_back({"suggest", true, false});
-  if (mode == "both" || mode == "nosuggest") modes.push_back({"nosuggest", false, false});
-  if (mode == "where") modes.push_back({"where", false, true});
-  for (const auto& [mname, suggest, where] : modes) {
+  if (mode == "both" || mode == "suggest") modes.push_back({"suggest", true, Call::kEvaluate});
+  if (mode == "both" || mode == "nosuggest") {
+    modes.push_back({"nosuggest", false, Call::kEvaluate});
+  }
+  if (mode == "where") modes.push_back({"where", false, Call::kWhere});
+  // Explain's decision carries suggestions, as `residency explain` prints them.
+  if (mode == "explain") modes.push_back({"explain", true, Call::kExplain});
+  for (const auto& [mname, suggest, call] : modes) {
     residency::EvalOptions opt;
     opt.suggest = suggest;
     // Warm-up: two rounds of the mix per set.
@@ -247,7 +263,7 @@ int main(int argc, char** argv) {
     for (int run = 0; run < runs; ++run) {
       for (size_t k = 0; k < sets.size(); ++k) {
         RunResult rr =
-            OneRun(*sets[k].snap, reqs, opt, where, max_evals, budget_ms * 1000000, overhead);
+            OneRun(*sets[k].snap, reqs, opt, call, max_evals, budget_ms * 1000000, overhead);
         acc[k].p50s.push_back(rr.p50);
         acc[k].p99s.push_back(rr.p99);
         acc[k].means.push_back(rr.mean);

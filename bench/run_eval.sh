@@ -6,6 +6,7 @@
 #   check_nosuggest_p50_ns, check_nosuggest_p99_ns   the same with EvalOptions.suggest = false
 #   where_p50_ns                                AllowedLocations p50 on kr-prompt-to-tokyo;
 #   where_mix_p50_ns, where_max_request_p50_ns  over the example mix, and its slowest request
+#   explain_p50_ns, explain_max_request_p50_ns  Explain over the example mix, and its slowest request
 #   rules_10k_vs_10 (+ _nosuggest)              p50(10,000 generated rules) / p50(10)
 #   compile_10k_s, compile_10k_rss_mb           compile of the 10,000-rule set in its own process
 #                                               (median of 3 processes, 5 with --full)
@@ -49,6 +50,10 @@ echo "-- check latency: ${#requests[@]} example requests, shipped policies, $run
 echo "-- where (AllowedLocations): the same requests, $runs runs"
 "$bin/eval_latency" --policies "$root/policies" --mode where --runs $runs --budget-ms $sbudget \
   "${requests[@]}" >"$raw/where.json" || rm -f "$raw/where.json"
+
+echo "-- explain (Explain): the same requests, $runs runs"
+"$bin/eval_latency" --policies "$root/policies" --mode explain --runs $runs --budget-ms $sbudget \
+  "${requests[@]}" >"$raw/explain.json" || rm -f "$raw/explain.json"
 
 echo "-- rule-count scaling: generated sets of 10, 100, 1000, 10000 rules, measured interleaved"
 sets=()
@@ -136,6 +141,11 @@ if where:
     put("where_p50_ns", per.get("kr-prompt-to-tokyo"))
     put("where_mix_p50_ns", where["where"]["p50_ns"])
     put("where_max_request_p50_ns", max(per.values()))
+
+explain = load("explain.json")
+if explain:
+    put("explain_p50_ns", explain["explain"]["p50_ns"])
+    put("explain_max_request_p50_ns", max(explain["explain"]["per_request_p50_ns"].values()))
 
 rules = {}
 scaling = load("rules.json")

@@ -1,8 +1,9 @@
 // Differential fuzzing of the evaluator: requests built from the fuzz bytes (the generator of the
 // differential test, tests/eval/request_generator.h) go through Evaluate() and the reference
-// evaluator; any difference in decision, deciding rules, obligations, lifted or request tags
-// aborts. The first byte picks the policy set: the shipped policies/ (compiled once per process)
-// or the evaluator tests' fixture policies; every following byte feeds the generator's choices.
+// evaluator, and Explain(); any difference in decision, deciding rules, obligations, lifted or
+// request tags, or an explanation that disagrees with the decision, aborts. The first byte picks
+// the policy set: the shipped policies/ (compiled once per process) or the evaluator tests'
+// fixture policies; every following byte feeds the generator's choices.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +53,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     residency::testing::Comparison c = residency::testing::CompareWithReference(snap, request);
     if (!c.mismatch.empty()) {
       std::fprintf(stderr, "eval_diff_fuzzer: request #%d: %s\n", i, c.mismatch.c_str());
+      std::abort();
+    }
+    const std::string explained = residency::testing::CompareExplainWithEvaluate(snap, request);
+    if (!explained.empty()) {
+      std::fprintf(stderr, "eval_diff_fuzzer: request #%d: explain: %s\n", i, explained.c_str());
       std::abort();
     }
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "residency/decision.h"
+#include "residency/explain.h"
 #include "residency/policy.h"
 #include "residency/request.h"
 
@@ -70,5 +71,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto b = residency::Evaluate(Snapshot(), *req, o);
   if (a.ok() != b.ok()) std::abort();
   if (a.ok() && residency::DecisionToJson(*a) != residency::DecisionToJson(*b)) std::abort();
+  // The explanation of any request that parses: the same decision, and text and JSON that render.
+  residency::ExplainOptions eo;
+  eo.eval = o;
+  eo.max_units = 8;
+  auto e = residency::Explain(Snapshot(), *req, eo);
+  if (e.ok() != a.ok()) std::abort();
+  if (e.ok()) {
+    if (residency::DecisionToJson(e->decision) != residency::DecisionToJson(*a)) std::abort();
+    if (residency::ExplanationToText(*e).empty() || residency::ExplanationToJson(*e).empty()) {
+      std::abort();
+    }
+  }
   return 0;
 }

@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "residency/policy.h"
@@ -74,13 +75,9 @@ class Reason {
   //   location       the catalogue location; empty when the rule decides alike everywhere
   // Engine fail-closed reasons (`policy() == "residency"`) name the fact in their message.
   std::string_view artifact_kind() const { return artifact_kind_; }
-  std::string_view artifact() const { return std::string_view(trigger_).substr(0, artifact_len_); }
-  std::string_view via() const {
-    return std::string_view(trigger_).substr(artifact_len_, via_len_);
-  }
-  std::string_view tag() const {
-    return std::string_view(trigger_).substr(artifact_len_ + via_len_);
-  }
+  std::string_view artifact() const { return Trigger().substr(0, artifact_len_); }
+  std::string_view via() const { return Trigger().substr(artifact_len_, via_len_); }
+  std::string_view tag() const { return Trigger().substr(artifact_len_ + via_len_); }
   std::string_view location() const { return location_; }
 
  private:
@@ -88,9 +85,11 @@ class Reason {
   std::shared_ptr<const void> texts_;  // owns what the views point to
   std::string_view policy_, rule_, basis_, citation_, message_, alternative_, exception_;
   std::string_view location_;
+  std::string_view Trigger() const { return std::string_view(trigger_.data(), trigger_.size()); }
   // artifact, via and tag, one after the other: a copy of the request's own strings, which
-  // may be gone before the reason is.
-  std::string trigger_;
+  // may be gone before the reason is; inline up to the usual sizes, so that a reason costs no
+  // allocation of its own.
+  absl::InlinedVector<char, 48> trigger_;
   uint32_t artifact_len_ = 0, via_len_ = 0;
   const char* artifact_kind_ = "";
   Effect effect_ = Effect::kDeny;

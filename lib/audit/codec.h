@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "internal/text_util.h"
+
 namespace residency::audit {
 
 using Hash = std::array<uint8_t, 32>;
@@ -106,10 +108,7 @@ bool IsValidUtf8(std::string_view s);
 // is valid UTF-8.
 size_t FirstInvalidUtf8(std::string_view s);
 
-// `s` as it may appear inside backticks in an error message: at most about `max` bytes (an
-// ellipsis marks a cut), with control characters, backticks, backslashes and bytes that are
-// not UTF-8 written as `\xNN`. Never raw binary. Not for secrets: those are never echoed.
-std::string Excerpt(std::string_view s, size_t max = 64);
+using ::residency::internal::Excerpt;  // internal/text_util.h
 
 std::string HexEncode(std::string_view bytes);
 std::optional<std::string> HexDecode(std::string_view hex);  // lowercase only

@@ -56,7 +56,7 @@ bool Evaluator::ListHasLocation(int list, int location) const {
   return ListLocations(list).Test(location);
 }
 
-const LocationBits& Evaluator::ListLocations(int list) const {
+inline const LocationBits& Evaluator::ListLocations(int list) const {
   const auto& l = policy_->lists[list];
   return l.locations_at[policy_internal::ListSegment(l, f_.now)];
 }
@@ -73,8 +73,8 @@ Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Un
   return Tri::kTrue;
 }
 
-LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& lc,
-                                          const Unit& u) const {
+inline LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& lc,
+                                                 const Unit& u) const {
   LocationBits out = lc.fixed;
   if (lc.in_list >= 0) out &= ListLocations(lc.in_list);
   if (lc.not_in_list >= 0) out.Remove(ListLocations(lc.not_in_list));
@@ -168,8 +168,8 @@ Tri Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit
   return holds ? Tri::kTrue : Tri::kFalse;
 }
 
-LocationBits Evaluator::EvidenceLocations(const policy_internal::EvidenceCond& ec,
-                                          const Unit& u) const {
+inline LocationBits Evaluator::EvidenceLocations(const policy_internal::EvidenceCond& ec,
+                                                 const Unit& u) const {
   LocationBits out;
   const LocationBits& all = set_.catalogue.all_locations;
   AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
@@ -234,7 +234,7 @@ Tri Evaluator::Values(const Condition& c, const Unit& u) const {
   }
 }
 
-std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) const {
+inline std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) const {
   switch (field) {
     case Field::kSubjects:
     case Field::kSensitiveSubjects:
@@ -258,6 +258,10 @@ std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) const {
   }
 }
 
+std::optional<double> Evaluator::NumberFact(Field field, const Unit& u) const {
+  return NumberOf(field, u);
+}
+
 Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) const {
   const std::optional<double> v = NumberOf(c.field, u);
   if (!v) {
@@ -274,7 +278,7 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
 
 // Sum of `field` over the unit's artifact's partitions that the rule's tag filters match, each
 // partition counted once however many of its classes match; nullopt when one of them lacks it.
-std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const {
+inline std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const {
   double sum = 0;
   for (const auto& p : u.artifact->parts) {
     bool all = true;
@@ -555,8 +559,8 @@ void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denie
   sets_.Or(sets_.Unknown(applies), denied);  // cannot be evaluated: fail closed
 }
 
-void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
-                    std::vector<LiftedTag>* lifted) {
+inline void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
+                           std::vector<LiftedTag>* lifted) {
   outcomes_ = outcomes;
   obligations_ = obligations;
   for (size_t pi = 0; pi < set_.policies.size(); ++pi) {
@@ -588,7 +592,7 @@ void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
   }
 }
 
-bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* denied) {
+inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, LocationBits* denied) {
   const int primary = f_.primary;  // index into f_.locations, or -1: the placement is added
   bool everywhere = false;
   for (size_t pi = 0; pi < set_.policies.size() && !everywhere; ++pi) {

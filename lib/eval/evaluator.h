@@ -6,6 +6,7 @@
 #define RESIDENCY_LIB_EVAL_EVALUATOR_H_
 
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -59,10 +60,21 @@ class DecisionBuilder {
     r.location_ = t.location;
     if (!t.artifact.empty() || !t.via.empty() || !t.tag_class.empty()) {
       const bool tag = !t.tag_class.empty();
-      r.trigger_.reserve(t.artifact.size() + t.via.size() + t.tag_origin.size() + 1 +
-                         t.tag_class.size());
-      r.trigger_.append(t.artifact).append(t.via);
-      if (tag) r.trigger_.append(t.tag_origin).append(1, ':').append(t.tag_class);
+      const size_t n = t.artifact.size() + t.via.size() +
+                       (tag ? t.tag_origin.size() + 1 + t.tag_class.size() : 0);
+      r.trigger_.resize(n);
+      char* p = r.trigger_.data();
+      auto put = [&p](std::string_view s) {
+        if (!s.empty()) std::memcpy(p, s.data(), s.size());
+        p += s.size();
+      };
+      put(t.artifact);
+      put(t.via);
+      if (tag) {
+        put(t.tag_origin);
+        *p++ = ':';
+        put(t.tag_class);
+      }
       r.artifact_len_ = static_cast<uint32_t>(t.artifact.size());
       r.via_len_ = static_cast<uint32_t>(t.via.size());
     }

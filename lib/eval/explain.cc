@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "eval/rule_eval.h"
+#include "internal/text_util.h"
 #include "internal/time_util.h"
 
 namespace residency {
@@ -18,22 +19,8 @@ Truth ToTruth(Tri t) {
   return t == Tri::kTrue ? Truth::kTrue : t == Tri::kFalse ? Truth::kFalse : Truth::kUnknown;
 }
 
-// `s` quoted for a line of text (the request's strings can be anything: bounded and escaped).
-std::string Q(std::string_view s) {
-  constexpr size_t kMax = 120;
-  std::string out = "`";
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  if (s.size() > kMax) out.append("…");
-  out.push_back('`');
-  return out;
-}
+// `s` quoted for a line of text: the request's strings can be anything, so bounded and escaped.
+std::string Q(std::string_view s) { return absl::StrCat("`", internal::Excerpt(s, 120), "`"); }
 
 const char* ValueFieldName(Field f) {
   switch (f) {
@@ -174,7 +161,7 @@ void Evaluator::TraceFacts(const Condition& c, const Unit& u, Tri value,
       return;
     }
     case K::kNumber: {
-      const std::optional<double> v = NumberOf(c.field, u);
+      const std::optional<double> v = NumberFact(c.field, u);
       if (!v) {
         out->push_back(absl::StrCat("the request does not give `", FieldName(c.field),
                                     "`: the condition cannot be decided"));

@@ -80,7 +80,18 @@ enum class EvidenceFit : uint8_t {
   kOtherOrigin,     // covers data of another origin than the tag's
 };
 
-class Evaluator {
+// Hidden: the class is internal to the library, and a symbol that cannot be interposed at link
+// time can be inlined into its callers in position-independent code (the library is built so,
+// for the Python module); with default visibility GCC keeps every call out of line.
+#if defined(__GNUC__)
+#define RESIDENCY_INTERNAL_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define RESIDENCY_INTERNAL_HIDDEN
+#endif
+
+// A few hot members are defined `inline` in evaluator.cc (an inlining hint to the compiler):
+// they are called only there.
+class RESIDENCY_INTERNAL_HIDDEN Evaluator {
  public:
   // `slots` is needed by Run only (DeniedCandidates records no outcomes).
   Evaluator(const CompiledSet& set, const Facts& facts, SlotScratch* slots)
@@ -150,7 +161,8 @@ class Evaluator {
   std::optional<double> PartitionSum(Field field, const Unit& u) const;
   // The number a kNumber condition on `field` reads for the unit; nullopt when the request
   // lacks it.
-  std::optional<double> NumberOf(Field field, const Unit& u) const;
+  std::optional<double> NumberOf(Field field, const Unit& u) const;    // inline: for Number
+  std::optional<double> NumberFact(Field field, const Unit& u) const;  // the same, for explain.cc
 
   // Explanations (explain.cc).
   Tri Trace(const Condition& c, const Unit& u, ConditionTrace* out) const;
@@ -184,7 +196,7 @@ inline int Slot(Request::Kind kind, ArtifactKind a) {
 }
 
 template <typename F>
-void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
+inline void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
   const Request::Kind kind = f_.request->kind;
   for (const auto& a : f_.artifacts) {
     const auto& by_class = p.rules_by_slot[Slot(kind, a.kind)];

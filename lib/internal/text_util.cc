@@ -103,4 +103,39 @@ std::string NotUtf8Message(size_t offset) {
   return "not UTF-8 text at byte " + std::to_string(offset);
 }
 
+std::string Excerpt(std::string_view s, size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  size_t i = 0;
+  while (i < s.size() && out.size() < max) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '`' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      // A whole UTF-8 sequence (not a control character) is kept as it is.
+      size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+      if (len > 0 && i + len <= s.size() &&
+          FirstNonUtf8Byte(s.substr(i, len)) == std::string_view::npos) {
+        uint32_t cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        for (size_t k = 1; k < len; ++k)
+          cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+        if (cp >= 0xA0 && cp != 0x2028 && cp != 0x2029) {
+          out.append(s.data() + i, len);
+          i += len;
+          continue;
+        }
+      }
+    }
+    out += "\\x";
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+    ++i;
+  }
+  if (i < s.size()) out += "\xE2\x80\xA6";  // an ellipsis: cut here
+  return out;
+}
+
 }  // namespace residency::internal

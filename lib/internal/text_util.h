@@ -26,6 +26,11 @@ std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::strin
 // "not UTF-8 text at byte N" (N: 0-based offset), never quoting the bytes themselves.
 std::string NotUtf8Message(size_t offset);
 
+// `s` as it may appear inside backticks in a message: at most about `max` bytes (an ellipsis
+// marks a cut), with control characters, backticks, backslashes and bytes that are not UTF-8
+// written as `\xNN`. Never raw binary. Not for secrets: those are never echoed.
+std::string Excerpt(std::string_view s, size_t max = 64);
+
 }  // namespace residency::internal
 
 #endif  // RESIDENCY_LIB_INTERNAL_TEXT_UTIL_H_

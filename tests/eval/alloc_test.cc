@@ -17,11 +17,11 @@ namespace {
 const size_t kInlineChars = std::string().capacity();  // 15 in libstdc++, 22 in libc++
 
 // The block a reason keeps for its trigger (the request's artifact id, lineage dataset and tag,
-// copied into one string), when they are too long for the small-string buffer.
+// copied one after the other), when they are too long for the reason's own 48 bytes.
 long TriggerBlocks(const std::vector<Reason>& reasons) {
   long n = 0;
   for (const Reason& r : reasons)
-    n += r.artifact().size() + r.via().size() + r.tag().size() > kInlineChars ? 1 : 0;
+    n += r.artifact().size() + r.via().size() + r.tag().size() > 48 ? 1 : 0;
   return n;
 }
 

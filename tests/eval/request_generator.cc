@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "reference_evaluator.h"
+#include "residency/explain.h"
 
 namespace residency::testing {
 
@@ -239,6 +240,57 @@ Comparison CompareWithReference(const PolicySnapshot& snap, const Request& reque
     out.mismatch = Describe("tags", tags, ref.tags, *d);
   }
   return out;
+}
+
+std::string CompareExplainWithEvaluate(const PolicySnapshot& snap, const Request& request) {
+  ExplainOptions options;
+  options.max_units = 100000;
+  options.eval.suggest = false;
+  auto d = Evaluate(snap, request, options.eval);
+  auto e = Explain(snap, request, options);
+  if (d.ok() != e.ok()) {
+    return absl::StrCat("Evaluate: ", d.status().ToString(), "; Explain: ", e.status().ToString());
+  }
+  if (!d.ok()) return "";
+  if (DecisionToJson(e->decision) != DecisionToJson(*d)) {
+    return absl::StrCat("decisions differ: ", DecisionToJson(e->decision), " vs ",
+                        DecisionToJson(*d));
+  }
+  std::multiset<std::string> reasons, dry, deciding, dry_traced;
+  for (const Reason& x : d->reasons)
+    if (x.policy() != "residency") reasons.insert(std::string(x.rule()));
+  for (const Reason& x : d->dry_run)
+    dry.insert(absl::StrCat(std::string(x.rule()), "/", EffectName(x.effect())));
+  for (const RuleTrace& t : e->rules) {
+    if (t.deciding) deciding.insert(t.rule);
+    if (t.dry_run) dry_traced.insert(absl::StrCat(t.rule, "/", EffectName(t.effect)));
+  }
+  if (deciding != reasons) {
+    return absl::StrCat("deciding rules ", absl::StrJoin(deciding, ","), " vs reasons ",
+                        absl::StrJoin(reasons, ","));
+  }
+  if (dry_traced != dry) {
+    return absl::StrCat("dry-run rules ", absl::StrJoin(dry_traced, ","), " vs ",
+                        absl::StrJoin(dry, ","));
+  }
+  for (const Reason& x : d->reasons) {
+    if (x.policy() == "residency") continue;
+    bool found = false;
+    for (const RuleTrace& t : e->rules) {
+      if (t.rule != x.rule()) continue;
+      for (const UnitTrace& u : t.units) {
+        found |= u.artifact_kind == x.artifact_kind() && u.artifact == x.artifact() &&
+                 u.via == x.via() && u.tag == x.tag() && u.location == x.location() &&
+                 u.effect == x.effect();
+      }
+    }
+    if (!found) {
+      return absl::StrCat("reason ", std::string(x.rule()), " names ", std::string(x.artifact()),
+                          "|", std::string(x.via()), "|", std::string(x.tag()), "|",
+                          std::string(x.location()), ", not among its explained places");
+    }
+  }
+  return "";
 }
 
 }  // namespace residency::testing

@@ -84,6 +84,11 @@ struct Comparison {
 };
 Comparison CompareWithReference(const PolicySnapshot& snap, const Request& request);
 
+// Explain() against Evaluate() (without suggestions) on `request`: empty when they agree on the
+// decision (byte for byte), the deciding and dry-run rules, and when each reason's trigger is
+// one of its rule's explained places with the reason's effect there; otherwise what differs.
+std::string CompareExplainWithEvaluate(const PolicySnapshot& snap, const Request& request);
+
 }  // namespace residency::testing
 
 #endif  // RESIDENCY_TESTS_EVAL_REQUEST_GENERATOR_H_
