@@ -255,7 +255,10 @@ class PyPolicies {
 
   py::object Where(py::handle request, py::handle now, const std::vector<std::string>& providers,
                    const std::vector<std::string>& countries, bool include_escalate,
-                   bool include_reserved) const {
+                   bool include_reserved, const std::string& format) const {
+    if (format != "dict" && format != "html") {
+      throw py::value_error("format must be 'dict' or 'html', not '" + format + "'");
+    }
     std::string text = RequestText(request);
     residency::EvalOptions options;
     options.now = ParseNow(now);
@@ -273,12 +276,13 @@ class PyPolicies {
           req.ok() ? residency::AllowedLocations(*snap_, *req, where, options)
                    : absl::StatusOr<residency::Placements>(req.status());
       if (p.ok()) {
-        out = residency::PlacementsToJson(*p);
+        out = format == "html" ? residency::PlacementsToHtml(*p) : residency::PlacementsToJson(*p);
       } else {
         failed = p.status();
       }
     }
     if (!failed.ok()) RaiseRequestError(failed);
+    if (format == "html") return py::str(out);
     return JsonToPython(out);
   }
 
@@ -707,13 +711,14 @@ PYBIND11_MODULE(residency, m) {
           "where", &PyPolicies::Where, py::arg("request"), py::arg("now") = py::none(),
           py::arg("providers") = std::vector<std::string>(),
           py::arg("countries") = std::vector<std::string>(), py::arg("include_escalate") = false,
-          py::arg("include_reserved") = false,
+          py::arg("include_reserved") = false, py::arg("format") = "dict",
           "Every catalogue location where the request (a dict, or JSON/YAML text), its placement\n"
           "moved there, would be allowed, as a dict shaped like `residency where --format json`:\n"
           "{'allowed': [{'location', 'provider', 'country', 'site', 'reserved_for', 'effect',\n"
           "'obligations'}], 'now', 'policy_digest'}, the placement's provider and country first.\n"
           "`providers` and `countries` (codes or catalogue groups) filter; sector clouds are left\n"
-          "out unless the operator is in their sector or `include_reserved`.\n"
+          "out unless the operator is in their sector or `include_reserved`. format='html'\n"
+          "returns the self-contained page of `residency where --format html` as a str.\n"
           "Raises RequestError (a ValueError) when the request cannot be parsed or decided, or\n"
           "a filter names nothing in the catalogue.")
       .def("explain", &PyPolicies::Explain, py::arg("request"), py::arg("now") = py::none(),

@@ -72,8 +72,13 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
 Request PlacedAt(Request request, std::string_view location);
 
 // As one line of JSON, keys in a fixed order: {"allowed":[{"location","provider","country",
-// "site","reserved_for","effect","obligations":[{"id","policy"}]}],"now","policy_digest"}.
+// "site","reserved_for","effect","obligations":[{"id","policy","text"}]}],"now","policy_digest"}.
 std::string PlacementsToJson(const Placements& placements);
+
+// As one self-contained HTML page (no network; `residency where --format html`): the allowed
+// locations in a grid by country and provider, coloured by effect, obligations on hover.
+// `title` names the request in the heading (a file name; may be empty).
+std::string PlacementsToHtml(const Placements& placements, std::string_view title = {});
 
 }  // namespace residency
 

@@ -197,7 +197,9 @@ std::string PlacementsToJson(const Placements& p) {
     o["effect"] = EffectName(a.effect);
     nlohmann::ordered_json obs = nlohmann::ordered_json::array();
     for (const auto& ob : a.obligations) {
-      obs.push_back({{"id", std::string(ob.id())}, {"policy", std::string(ob.policy())}});
+      obs.push_back({{"id", std::string(ob.id())},
+                     {"policy", std::string(ob.policy())},
+                     {"text", std::string(ob.text())}});
     }
     o["obligations"] = std::move(obs);
     list.push_back(std::move(o));

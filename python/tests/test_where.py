@@ -47,3 +47,18 @@ def test_where_errors_are_value_errors_with_a_message(policies):
         policies.where(path.read_text(), providers=["nco"])
     with pytest.raises(ValueError, match="`dataset`: is required"):
         policies.where({"kind": "dataset", "action": "store"})
+
+
+def test_where_as_an_html_page(policies, cli):
+    path = REQUESTS / "kr-prompt-to-tokyo.yaml"
+    if not path.exists():
+        pytest.skip("no example request kr-prompt-to-tokyo.yaml")
+    page = policies.where(path.read_text(), format="html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert '"location":"aws:ap-northeast-2"' in page
+    out = run_cli(cli, "where", "--policies", str(POLICIES), "--format", "html", "-",
+                  stdin=path.read_text())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == page  # no file name from stdin: the same heading
+    with pytest.raises(ValueError, match="format must be"):
+        policies.where(path.read_text(), format="svg")

@@ -322,3 +322,51 @@ TEST_F(WhereTest, JsonHasEveryFieldInAFixedOrder) {
 
 }  // namespace
 }  // namespace residency
+
+namespace residency {
+namespace {
+
+// The HTML page carries the placements as JSON inside a <script> element and the title in the
+// markup: neither a policy's obligation text nor a file name can end the script or add markup.
+TEST(WhereHtml, PolicyTextAndTitleCannotBreakOutOfThePage) {
+  const char* policy = R"yaml(kind: policy
+id: x
+basis: law
+scope: {always: true}
+obligations:
+  x.note: "Tell them </script><img src=x onerror=alert(1)> <!-- now"
+rules:
+  - id: x.any
+    citation: "test"
+    message: "everything carries a note"
+    when: {classes: [personal]}
+    effect: allow_with_obligations
+    obligations: [x.note]
+)yaml";
+  auto r = testing::CompileWith({policy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto req = ParseRequest(R"({"kind": "dataset", "action": "store", "now": "2026-06-30T00:00:00Z",
+      "dataset": {"id": "d", "location": "ncp:KR",
+                  "partitions": [{"classes": ["personal"], "origin": "KR"}]}})");
+  ASSERT_TRUE(req.ok()) << req.status();
+  auto where = AllowedLocations(*r.snapshot, *req);
+  ASSERT_TRUE(where.ok()) << where.status();
+  ASSERT_FALSE(where->allowed.empty());
+  ASSERT_EQ(where->allowed[0].obligations.size(), 1u);
+  const std::string html = PlacementsToHtml(*where, "<b>a&b</b>.yaml");
+  size_t closers = 0;
+  for (size_t at = html.find("</script>"); at != std::string::npos;
+       at = html.find("</script>", at + 1)) {
+    ++closers;
+  }
+  EXPECT_EQ(closers, 2u) << "only the page's own two scripts end";
+  EXPECT_EQ(html.find("<!-- now"), std::string::npos);
+  EXPECT_THAT(html,
+              HasSubstr(R"(Tell them \u003c/script\u003e\u003cimg src=x onerror=alert(1)\u003e )"
+                        R"(\u003c!-- now)"));
+  EXPECT_THAT(html, HasSubstr("Where may &lt;b&gt;a&amp;b&lt;/b&gt;.yaml go?"));
+  EXPECT_EQ(html.find("<b>a&b</b>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace residency

@@ -2,6 +2,7 @@
 // (docs/where.md). The search is in the library (include/residency/where.h).
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -76,8 +77,10 @@ int RunWhere(int argc, char** argv) {
   app.add_flag("--include-reserved", include_reserved,
                "also list sector clouds whose sector the operator is not in");
   app.add_option("--now", now_text, "evaluation time (RFC 3339) when the request has no `now`");
-  app.add_option("--format", format, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--format", format,
+                 "text (default), json, or html (one self-contained page: a grid by country and "
+                 "provider, coloured by effect, obligations on hover)")
+      ->check(CLI::IsMember({"text", "json", "html"}));
   if (int rc = ParseFlags(app, "residency where", argc, argv); rc >= 0) return rc;
 
   EvalOptions options;
@@ -100,8 +103,14 @@ int RunWhere(int argc, char** argv) {
                  std::string(placements.status().message()).c_str());
     return kExitCannotRun;
   }
-  std::string out = format == "json" ? PlacementsToJson(*placements) + "\n"
-                                     : Text(*placements, !providers.empty() || !countries.empty());
+  std::string out =
+      format == "json" ? PlacementsToJson(*placements) + "\n"
+      : format == "html"
+          ? PlacementsToHtml(*placements,
+                             request_path == "-"
+                                 ? std::string()
+                                 : std::filesystem::path(request_path).filename().string())
+          : Text(*placements, !providers.empty() || !countries.empty());
   std::fwrite(out.data(), 1, out.size(), stdout);
   return placements->allowed.empty() ? kExitFindings : kExitOk;
 }
