@@ -3,15 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iostream>
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -19,95 +14,18 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "residency/audit.h"
+#include "residency/batch.h"
 #include "residency/decision.h"
 #include "residency/request.h"
 
 namespace residency::cli {
 namespace {
 
-constexpr size_t kOutBlock = 256 << 10;
-
-// The lines of a file descriptor, read in large blocks. A line longer than `limit` bytes is
-// consumed whole and reported as too long; a last line without a newline is a line.
-class LineReader {
- public:
-  // `before_wait` runs before every read that may block (the CLI flushes its output there, so
-  // that a caller feeding one line at a time through a pipe gets its answer).
-  LineReader(int fd, size_t limit, std::function<void()> before_wait)
-      : fd_(fd), limit_(limit), before_wait_(std::move(before_wait)) {
-    buf_.resize(std::min<size_t>(kBlock, limit_ + 1) + kBlock);
-  }
-
-  // The next line (without its newline) in *line, valid until the next call; *too_long instead
-  // when it exceeded the limit. False at the end of the input or on a read error (errno_value()).
-  bool Next(std::string_view* line, bool* too_long) {
-    *too_long = false;
-    size_t scanned = pos_;
-    for (;;) {
-      if (const char* nl =
-              static_cast<const char*>(std::memchr(buf_.data() + scanned, '\n', end_ - scanned))) {
-        const size_t len = nl - (buf_.data() + pos_);
-        *too_long = skipping_ || len > limit_;
-        skipping_ = false;
-        *line = std::string_view(buf_.data() + pos_, *too_long ? 0 : len);
-        pos_ = nl - buf_.data() + 1;
-        return true;
-      }
-      if (end_ - pos_ > limit_) {  // too long already: keep nothing of it
-        skipping_ = true;
-        pos_ = end_;
-      }
-      if (eof_) {
-        if (pos_ == end_ && !skipping_) return false;
-        *too_long = skipping_;
-        skipping_ = false;
-        *line = std::string_view(buf_.data() + pos_, *too_long ? 0 : end_ - pos_);
-        pos_ = end_;
-        return true;
-      }
-      // Move the partial line to the front, grow when it fills the buffer, read more.
-      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-      end_ -= pos_;
-      pos_ = 0;
-      scanned = end_;
-      if (buf_.size() - end_ < kBlock / 2) buf_.resize(buf_.size() * 2);
-      if (before_wait_) before_wait_();
-      ssize_t n;
-      do {
-        n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
-      } while (n < 0 && errno == EINTR);
-      if (n <= 0) {
-        eof_ = true;
-        if (n < 0) errno_ = errno;
-      } else {
-        end_ += static_cast<size_t>(n);
-      }
-    }
-  }
-  int errno_value() const { return errno_; }
-
- private:
-  static constexpr size_t kBlock = 1 << 20;
-  int fd_;
-  size_t limit_;
-  std::function<void()> before_wait_;
-  std::vector<char> buf_;
-  size_t pos_ = 0, end_ = 0;
-  bool skipping_ = false;  // inside a line that is already too long
-  bool eof_ = false;
-  int errno_ = 0;
-};
-
 // Writes the audit record of `d` (for the request bytes `raw`) and fills d.audit. A failure means
 // the decision was not recorded: the caller must not report it as decided.
 absl::Status Record(AuditLog* log, std::string_view raw, Decision* d) {
   if (log == nullptr) return absl::OkStatus();
   return RecordDecision(*log, raw, d);
-}
-
-void ErrorLine(size_t n, const std::string& message, std::string* out) {
-  out->append(nlohmann::json{{"line", n}, {"error", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -129,6 +47,11 @@ int RunCheck(int argc, char** argv) {
       ->required();
   app.add_option("request", request_path, "request file, or - for stdin (default)");
   app.add_option("--batch", batch, "JSON-lines file (or -): one request per line");
+  int threads = 1;
+  app.add_option("--threads", threads,
+                 "with --batch: threads that decide (0: one per hardware thread; default 1); the "
+                 "output order is the input's")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--now", now_text, "evaluation time (RFC 3339) when a request has no `now`");
   std::string request_now = "honour";
   app.add_option("--request-now", request_now,
@@ -218,63 +141,21 @@ int RunCheck(int argc, char** argv) {
         return kExitCannotRun;
       }
     }
-    RequestLimits limits;
-    // Decisions go out through one buffer, written when it is large or before the input may
-    // block.
-    std::string out;
-    out.reserve(kOutBlock + (64 << 10));
-    auto flush = [&] {
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      out.clear();
-      std::fflush(stdout);
-    };
-    LineReader reader(fd, limits.max_bytes, flush);
-    std::string_view line;
-    bool too_long = false;
-    bool any_error = false;
-    size_t n = 0;
-    while (reader.Next(&line, &too_long)) {
-      ++n;
-      if (too_long) {
-        ErrorLine(n, absl::StrCat("line exceeds ", limits.max_bytes, " bytes"), &out);
-        any_error = true;
-      } else if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
-        ErrorLine(n, "empty line", &out);
-        any_error = true;
-      } else {
-        auto req = ParseRequest(line, limits);
-        absl::StatusOr<Decision> d =
-            req.ok() ? Evaluate(*snapshot, *req, options) : absl::StatusOr<Decision>(req.status());
-        if (d.ok()) {
-          absl::Status rec = Record(audit.get(), line, &*d);
-          if (!rec.ok())
-            d = absl::Status(rec.code(), absl::StrCat("audit: ", std::string(rec.message())));
-        }
-        if (d.ok()) {
-          AppendDecisionJson(*d, &out);
-        } else {
-          ErrorLine(n, std::string(d.status().message()), &out);
-          any_error = true;
-        }
-      }
-      out.push_back('\n');
-      if (out.size() >= kOutBlock) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
-        out.clear();
-      }
-    }
-    flush();
-    // A read error ends the loop like the end of the input: the lines after it were not decided.
-    const int read_errno = reader.errno_value();
+    BatchOptions bo;
+    bo.eval = options;
+    bo.threads = threads;
+    bo.audit = audit.get();
+    auto summary = DecideJsonLines(*snapshot, fd, STDOUT_FILENO, bo);
     if (own_fd) ::close(fd);
-    if (read_errno != 0) {
-      std::fprintf(stderr, "residency check: %s: read failed after line %zu: %s\n", batch.c_str(),
-                   n, std::strerror(read_errno));
+    if (!summary.ok()) {
+      // The lines after it were not decided.
+      std::fprintf(stderr, "residency check: %s: %s\n", batch.c_str(),
+                   std::string(summary.status().message()).c_str());
       close_audit();
       return kExitCannotRun;
     }
     if (!close_audit()) return kExitCannotRun;
-    return any_error ? kExitCannotRun : kExitOk;
+    return summary->errors > 0 ? kExitCannotRun : kExitOk;
   }
 
   std::string text;
