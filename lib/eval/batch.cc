@@ -150,6 +150,10 @@ class JsonLinesDecider {
   void Block(const std::string& bytes, const std::vector<Line>& lines, std::string* out,
              BatchSummary* sum) {
     const int threads = ThreadCount(opt_.threads, lines.size());
+    if (opt_.audit == nullptr && threads == 1) {
+      for (const Line& l : lines) Put(l, Decide(bytes, l), out, sum);
+      return;
+    }
     if (opt_.audit == nullptr) {
       std::vector<std::string> parts(threads);
       std::vector<BatchSummary> sums(threads);
