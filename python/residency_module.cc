@@ -9,10 +9,14 @@
 // Decisions come back as dicts parsed from residency::DecisionToJson, so a dict equals the CLI's
 // `residency check` output. Evaluation, compilation, tagging and verification run with the GIL
 // released: a snapshot is immutable and shared, so Python threads evaluate in parallel.
+#include <fcntl.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "residency/audit.h"
+#include "residency/batch.h"
 #include "residency/decision.h"
 #include "residency/explain.h"
 #include "residency/lint.h"
@@ -74,15 +79,21 @@ void RequireExists(const std::string& path) {
   throw py::error_already_set();
 }
 
-// RequestError for a request that cannot be parsed or decided: the message, and `path`, `line`
-// and `column` where the library gives them (empty, 0).
-[[noreturn]] void RaiseRequestError(const absl::Status& status) {
+// RequestError for a request that cannot be parsed or decided: the message (after `prefix`), and
+// `path`, `line` and `column` where the library gives them (empty, 0).
+py::object RequestErrorFor(const absl::Status& status, const std::string& prefix = "") {
   residency::RequestErrorLocation at = residency::LocateRequestError(status);
-  Raise(g_errors.request, Message(status), [&](py::object& e) {
-    e.attr("path") = at.path;
-    e.attr("line") = at.line;
-    e.attr("column") = at.column;
-  });
+  const std::string message = Message(status);
+  py::object e = g_errors.request(prefix + (message.empty() ? "error" : message));
+  e.attr("path") = at.path;
+  e.attr("line") = at.line;
+  e.attr("column") = at.column;
+  return e;
+}
+[[noreturn]] void RaiseRequestError(const absl::Status& status, const std::string& prefix = "") {
+  py::object e = RequestErrorFor(status, prefix);
+  PyErr_SetObject(g_errors.request.ptr(), e.ptr());
+  throw py::error_already_set();
 }
 
 [[noreturn]] void RaiseAuditError(const std::string& message) { Raise(g_errors.audit, message); }
@@ -115,6 +126,14 @@ std::string RequestText(py::handle request) {
 
 py::object JsonToPython(const std::string& text) {
   return py::module_::import("json").attr("loads")(py::str(text));
+}
+
+// `threads`: None (one per hardware thread) or a positive int.
+int Threads(py::handle threads) {
+  if (threads.is_none()) return 0;
+  const int n = threads.cast<int>();
+  if (n < 1 || n > 1024) throw py::value_error("threads must be None or 1 to 1024");
+  return n;
 }
 
 // `now`: None, an RFC 3339 string, or a timezone-aware datetime.
@@ -314,6 +333,100 @@ class PyPolicies {
     if (!failed.ok()) RaiseRequestError(failed);
     if (format == "text") return py::str(out);
     return JsonToPython(out);
+  }
+
+  // Many requests decided on C++ threads with the GIL released; dicts in input order.
+  py::list CheckMany(py::iterable requests, py::handle now, bool suggest, py::handle threads,
+                     const std::string& errors) const {
+    if (errors != "raise" && errors != "return") {
+      throw py::value_error("errors must be 'raise' or 'return', not '" + errors + "'");
+    }
+    residency::EvalOptions options;
+    options.now = ParseNow(now);
+    options.suggest = suggest;
+    const int n_threads = Threads(threads);
+    std::vector<std::string> texts;
+    for (py::handle r : requests) texts.push_back(RequestText(r));
+    std::vector<std::string> out(texts.size());
+    std::vector<absl::Status> failed(texts.size());
+    {
+      py::gil_scoped_release release;
+      std::vector<std::string_view> views(texts.begin(), texts.end());
+      auto decisions = residency::DecideMany(*snap_, views, options, n_threads);
+      for (size_t i = 0; i < decisions.size(); ++i) {
+        if (decisions[i].ok()) {
+          out[i] = residency::DecisionToJson(*decisions[i]);
+        } else {
+          failed[i] = decisions[i].status();
+        }
+      }
+    }
+    py::list result;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (failed[i].ok()) {
+        result.append(JsonToPython(out[i]));
+      } else if (errors == "raise") {
+        RaiseRequestError(failed[i], "requests[" + std::to_string(i) + "]: ");
+      } else {
+        result.append(RequestErrorFor(failed[i], "requests[" + std::to_string(i) + "]: "));
+      }
+    }
+    return result;
+  }
+
+  // A JSON-lines file decided into another (residency/batch.h); the summary as a dict.
+  py::dict CheckJsonl(py::handle src, py::handle dst, py::handle now, bool suggest,
+                      py::handle threads, py::object progress, PyAuditLog* audit) const {
+    py::object fspath = py::module_::import("os").attr("fspath");
+    const std::string in_path = fspath(src).cast<std::string>();
+    const std::string out_path = fspath(dst).cast<std::string>();
+    RequireExists(in_path);
+    residency::BatchOptions options;
+    options.eval.now = ParseNow(now);
+    options.eval.suggest = suggest;
+    options.threads = Threads(threads);
+    options.audit = audit ? &audit->log() : nullptr;
+    // The callback runs with the GIL; an exception it raises stops the scan after that block.
+    std::optional<py::error_already_set> callback_error;
+    if (!progress.is_none()) {
+      options.progress = [&](size_t done) {
+        if (callback_error) return;
+        py::gil_scoped_acquire gil;
+        try {
+          progress(done);
+        } catch (py::error_already_set& e) {
+          callback_error.emplace(std::move(e));
+        }
+      };
+    }
+    const int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) throw py::value_error(in_path + ": cannot open: " + std::strerror(errno));
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+      const int err = errno;
+      ::close(in);
+      throw py::value_error(out_path + ": cannot open: " + std::strerror(err));
+    }
+    absl::StatusOr<residency::BatchSummary> sum;
+    {
+      py::gil_scoped_release release;
+      sum = residency::DecideJsonLines(*snap_, in, out, options);
+    }
+    ::close(in);
+    const bool closed = ::close(out) == 0;
+    if (callback_error) throw std::move(*callback_error);
+    if (!sum.ok()) throw std::runtime_error(in_path + ": " + Message(sum.status()));
+    if (!closed) throw std::runtime_error(out_path + ": close failed: " + std::strerror(errno));
+    py::dict by_decision;
+    for (int e = 0; e < 4; ++e) {
+      by_decision[residency::EffectName(static_cast<residency::Effect>(e))] = sum->by_effect[e];
+    }
+    py::dict d;
+    d["lines"] = sum->lines;
+    d["decided"] = sum->decided;
+    d["errors"] = sum->errors;
+    d["by_decision"] = by_decision;
+    return d;
   }
 
   const residency::PolicySnapshot& snapshot() const { return *snap_; }
@@ -731,6 +844,22 @@ PYBIND11_MODULE(residency, m) {
            "each 'when' a condition tree {'condition', 'source', 'value', 'facts', 'children'};\n"
            "with format='text' the text `residency explain` prints. `max_places` bounds the\n"
            "places listed per rule. Raises RequestError as check does.")
+      .def("check_many", &PyPolicies::CheckMany, py::arg("requests"), py::arg("now") = py::none(),
+           py::arg("suggest") = true, py::arg("threads") = py::none(), py::arg("errors") = "raise",
+           "Decides an iterable of requests (dicts, or JSON/YAML text) on C++ threads with the\n"
+           "GIL released (`threads`: None for one per hardware thread) and returns the decision\n"
+           "dicts in input order, each as check returns it. A request that cannot be decided\n"
+           "raises RequestError naming it (`requests[3]: ...`), or with errors='return' stands\n"
+           "in the list as that RequestError instance (treat it as deny).")
+      .def("check_jsonl", &PyPolicies::CheckJsonl, py::arg("src"), py::arg("dst"),
+           py::arg("now") = py::none(), py::arg("suggest") = true, py::arg("threads") = py::none(),
+           py::arg("progress") = py::none(), py::arg("audit") = nullptr,
+           "Decides a JSON-lines file of requests (`src`, one per line) into `dst`: a decision\n"
+           "line each, in order, or {\"error\": ..., \"line\": N} for a line that cannot be\n"
+           "decided, as `residency check --batch` writes them. Streams in blocks on C++ threads\n"
+           "with the GIL released; `progress(lines_done)` is called after each block; with\n"
+           "`audit`, every decision is recorded in order. Returns {'lines', 'decided', 'errors',\n"
+           "'by_decision': {'allow': n, ...}}. Raises FileNotFoundError for a missing `src`.")
       .def(py::pickle(&PoliciesState, &PoliciesFromState))
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")
