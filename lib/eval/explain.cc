@@ -73,182 +73,176 @@ std::string PartyText(const char* role, const std::optional<Party>& p) {
 
 }  // namespace
 
-// The facts a leaf condition reads, and what they give.
-void Evaluator::TraceFacts(const Condition& c, const Unit& u, Tri value,
-                           std::vector<std::string>* out) const {
-  using K = Condition::Kind;
+// The values a `values` condition on `field` reads for the unit (empty ones left out).
+std::vector<std::string> Evaluator::ValuesOf(Field field, const Unit& u) const {
   const Request& r = *f_.request;
-  const Catalogue& cat = set_.catalogue;
-  auto location_text = [&](int loc) {
-    const Location& l = cat.locations[loc];
-    return absl::StrCat("location ", Q(l.id), " is in ", l.country_code);
+  std::vector<std::string> have;
+  switch (field) {
+    case Field::kKind:
+      have.emplace_back(KindName(r.kind));
+      break;
+    case Field::kAction:
+      have.push_back(r.action);
+      break;
+    case Field::kJob:
+      if (r.compute) have.push_back(r.compute->job);
+      break;
+    case Field::kArtifact:
+      have.emplace_back(u.artifact ? NamesOf(u.artifact, nullptr).kind : KindName(r.kind));
+      if (u.artifact ? u.artifact->model != nullptr : r.model.has_value()) {
+        have.push_back(u.artifact ? u.artifact->model->artifact : r.model->artifact);
+      }
+      break;
+    case Field::kPurpose:
+      have.push_back(r.purpose);
+      break;
+    case Field::kUseCase:
+      have.push_back(r.use_case);
+      break;
+    case Field::kTier:
+      if (u.artifact && u.artifact->model) {
+        have.push_back(u.artifact->model->tier);
+      } else {
+        for (const std::string* t : f_.tiers) have.push_back(*t);
+      }
+      break;
+    case Field::kTransferType:
+      have.push_back(r.transfer.type);
+      break;
+    case Field::kTransferPattern:
+      have.push_back(r.transfer.pattern);
+      break;
+    case Field::kTransaction:
+      have.push_back(r.transfer.transaction);
+      break;
+    case Field::kUserProvenance:
+      if (r.compute && r.compute->user) have.push_back(r.compute->user->provenance);
+      break;
+    default:
+      break;
+  }
+  have.erase(std::remove(have.begin(), have.end(), std::string()), have.end());
+  return have;
+}
+
+std::string Evaluator::TagFacts(const Unit& u) const {
+  if (!u.tag) return "no tag: the rule is judged on the request itself";
+  std::string t = absl::StrCat("tag ", Q(TagText(*u.tag)));
+  if (u.tag->effective_cls != u.tag->cls) {
+    absl::StrAppend(&t, " counts as ", Q(set_.classes[u.tag->effective_cls].id),
+                    " (no valid anonymization attestation covers its origin)");
+  }
+  return t;
+}
+
+std::string Evaluator::NumberFacts(Field field, const Unit& u) const {
+  const std::optional<double> v = NumberFact(field, u);
+  if (!v) {
+    return absl::StrCat("the request does not give `", FieldName(field),
+                        "`: the condition cannot be decided");
+  }
+  const bool subjects = field == Field::kSubjects || field == Field::kSensitiveSubjects ||
+                        field == Field::kCumulativeSubjects;
+  const bool summed = subjects && u.tag && u.rule && !u.rule->tag_filters.empty();
+  return absl::StrCat("`", FieldName(field), "` is ", *v,
+                      summed ? " (over the partitions the rule's tags match)" : "");
+}
+
+std::string Evaluator::RegexFacts(Field field, const Unit& u) const {
+  std::vector<std::string> seen;
+  auto add = [&](const Dataset* d) {
+    if (d) seen.push_back(Q(field == Field::kDatasetId ? d->id : d->uri));
   };
+  if (u.artifact) {
+    add(u.artifact->dataset);
+  } else {
+    for (const auto& a : f_.artifacts) add(a.dataset);
+  }
+  if (seen.empty()) return "no dataset to match";
+  return absl::StrCat(ValueFieldName(field), " ", absl::StrJoin(seen, ", "));
+}
+
+void Evaluator::LocationFacts(const policy_internal::LocationCond& lc, const Unit& u,
+                              std::vector<std::string>* out) const {
+  const Location& l = set_.catalogue.locations[u.location];
+  out->push_back(absl::StrCat("location ", Q(l.id), " is in ", l.country_code));
+  if (!lc.fixed.Test(u.location)) {
+    out->push_back("the location is not among those the condition names");
+  }
+  auto list_line = [&](int list, const char* relation) {
+    const bool in = ListHasLocation(list, u.location);
+    out->push_back(absl::StrCat("the location is ", in ? "" : "not ", "in list ",
+                                Q(policy_->lists[list].name), " at ",
+                                internal::FormatTimestamp(f_.now), " (", relation, ")"));
+  };
+  if (lc.in_list >= 0) list_line(lc.in_list, "in_list");
+  if (lc.not_in_list >= 0) list_line(lc.not_in_list, "not_in_list");
+  if (!lc.outside_origin) return;
+  if (!u.tag) {
+    out->push_back("outside_origin needs a tag; the rule is judged on the request itself");
+    return;
+  }
+  const bool inside = u.tag->origin_bits.Test(l.country);
+  out->push_back(absl::StrCat("the tag's origin ", Q(*u.tag->origin_name),
+                              inside ? " contains " : " does not contain ", l.country_code));
+}
+
+void Evaluator::PartyFacts(const policy_internal::PartyCond& pc, bool op,
+                           std::vector<std::string>* out) const {
+  const auto& party = op ? f_.request->operator_party : f_.request->recipient;
+  out->push_back(PartyText(op ? "operator" : "recipient", party));
+  if (!party) return;
+  for (int list : {pc.in_list, pc.not_in_list}) {
+    if (list < 0) continue;
+    out->push_back(absl::StrCat(ListHas(list, party->id) ? "in" : "not in", " list ",
+                                Q(policy_->lists[list].name)));
+  }
+}
+
+// The facts a leaf condition reads, and what they give.
+void Evaluator::TraceFacts(const Condition& c, const Unit& u, std::vector<std::string>* out) const {
+  using K = Condition::Kind;
   switch (c.kind) {
     case K::kTrue:
     case K::kAll:
     case K::kAny:
     case K::kNot:
       return;
-    case K::kTags: {
-      if (!u.tag) {
-        out->push_back("no tag: the rule is judged on the request itself");
-        return;
-      }
-      std::string t = absl::StrCat("tag ", Q(TagText(*u.tag)));
-      if (u.tag->effective_cls != u.tag->cls) {
-        absl::StrAppend(&t, " counts as ", Q(set_.classes[u.tag->effective_cls].id),
-                        " (no valid anonymization attestation covers its origin)");
-      }
-      out->push_back(std::move(t));
+    case K::kTags:
+      out->push_back(TagFacts(u));
       return;
-    }
     case K::kValues: {
-      std::vector<std::string> have;
-      switch (c.field) {
-        case Field::kKind:
-          have.emplace_back(KindName(r.kind));
-          break;
-        case Field::kAction:
-          have.push_back(r.action);
-          break;
-        case Field::kJob:
-          if (r.compute) have.push_back(r.compute->job);
-          break;
-        case Field::kArtifact:
-          if (u.artifact) {
-            have.emplace_back(NamesOf(u.artifact, nullptr).kind);
-            if (u.artifact->model) have.push_back(u.artifact->model->artifact);
-          } else {
-            have.emplace_back(KindName(r.kind));
-            if (r.model) have.push_back(r.model->artifact);
-          }
-          break;
-        case Field::kPurpose:
-          have.push_back(r.purpose);
-          break;
-        case Field::kUseCase:
-          have.push_back(r.use_case);
-          break;
-        case Field::kTier:
-          if (u.artifact && u.artifact->model) {
-            have.push_back(u.artifact->model->tier);
-          } else {
-            for (const std::string* t : f_.tiers) have.push_back(*t);
-          }
-          break;
-        case Field::kTransferType:
-          have.push_back(r.transfer.type);
-          break;
-        case Field::kTransferPattern:
-          have.push_back(r.transfer.pattern);
-          break;
-        case Field::kTransaction:
-          have.push_back(r.transfer.transaction);
-          break;
-        case Field::kUserProvenance:
-          if (r.compute && r.compute->user) have.push_back(r.compute->user->provenance);
-          break;
-        default:
-          break;
-      }
-      have.erase(std::remove(have.begin(), have.end(), std::string()), have.end());
       std::vector<std::string> q;
-      for (const auto& h : have) q.push_back(Q(h));
+      for (const auto& h : ValuesOf(c.field, u)) q.push_back(Q(h));
       out->push_back(
-          have.empty()
-              ? absl::StrCat("the request gives no `", ValueFieldName(c.field), "`")
-              : absl::StrCat("`", ValueFieldName(c.field), "` is ", absl::StrJoin(q, ", ")));
+          q.empty() ? absl::StrCat("the request gives no `", ValueFieldName(c.field), "`")
+                    : absl::StrCat("`", ValueFieldName(c.field), "` is ", absl::StrJoin(q, ", ")));
       return;
     }
-    case K::kNumber: {
-      const std::optional<double> v = NumberFact(c.field, u);
-      if (!v) {
-        out->push_back(absl::StrCat("the request does not give `", FieldName(c.field),
-                                    "`: the condition cannot be decided"));
-        return;
-      }
-      const bool summed = u.tag && u.rule && !u.rule->tag_filters.empty() &&
-                          (c.field == Field::kSubjects || c.field == Field::kSensitiveSubjects ||
-                           c.field == Field::kCumulativeSubjects);
-      out->push_back(absl::StrCat("`", FieldName(c.field), "` is ", *v,
-                                  summed ? " (over the partitions the rule's tags match)" : ""));
+    case K::kNumber:
+      out->push_back(NumberFacts(c.field, u));
       return;
-    }
-    case K::kRegex: {
-      auto text = [&](const Dataset* d) {
-        return Q(c.field == Field::kDatasetId ? d->id : d->uri);
-      };
-      std::vector<std::string> seen;
-      if (u.artifact) {
-        if (u.artifact->dataset) seen.push_back(text(u.artifact->dataset));
-      } else {
-        for (const auto& a : f_.artifacts)
-          if (a.dataset) seen.push_back(text(a.dataset));
-      }
-      out->push_back(seen.empty()
-                         ? std::string("no dataset to match")
-                         : absl::StrCat(ValueFieldName(c.field), " ", absl::StrJoin(seen, ", ")));
+    case K::kRegex:
+      out->push_back(RegexFacts(c.field, u));
       return;
-    }
-    case K::kLocation: {
-      const auto& lc = *c.location;
-      out->push_back(location_text(u.location));
-      if (!lc.fixed.Test(u.location)) {
-        out->push_back("the location is not among those the condition names");
-      }
-      auto list_line = [&](int list, const char* relation) {
-        const bool in = ListHasLocation(list, u.location);
-        out->push_back(absl::StrCat("the location is ", in ? "" : "not ", "in list ",
-                                    Q(policy_->lists[list].name), " at ",
-                                    internal::FormatTimestamp(f_.now), " (", relation, ")"));
-      };
-      if (lc.in_list >= 0) list_line(lc.in_list, "in_list");
-      if (lc.not_in_list >= 0) list_line(lc.not_in_list, "not_in_list");
-      if (lc.outside_origin) {
-        if (!u.tag) {
-          out->push_back("outside_origin needs a tag; the rule is judged on the request itself");
-        } else {
-          const bool inside = u.tag->origin_bits.Test(cat.locations[u.location].country);
-          out->push_back(absl::StrCat("the tag's origin ", Q(*u.tag->origin_name),
-                                      inside ? " contains " : " does not contain ",
-                                      cat.locations[u.location].country_code));
-        }
-      }
+    case K::kLocation:
+      LocationFacts(*c.location, u, out);
       return;
-    }
     case K::kOperator:
-    case K::kRecipient: {
-      const bool op = c.kind == K::kOperator;
-      const auto& party = op ? r.operator_party : r.recipient;
-      out->push_back(PartyText(op ? "operator" : "recipient", party));
-      const auto& pc = *c.party;
-      if (party) {
-        if (pc.in_list >= 0) {
-          out->push_back(absl::StrCat(ListHas(pc.in_list, party->id) ? "in" : "not in", " list ",
-                                      Q(policy_->lists[pc.in_list].name)));
-        }
-        if (pc.not_in_list >= 0) {
-          out->push_back(absl::StrCat(ListHas(pc.not_in_list, party->id) ? "in" : "not in",
-                                      " list ", Q(policy_->lists[pc.not_in_list].name)));
-        }
-      }
+    case K::kRecipient:
+      PartyFacts(*c.party, c.kind == K::kOperator, out);
       return;
-    }
     case K::kUser: {
-      const auto& user = r.compute ? r.compute->user : std::nullopt;
-      if (!user) {
-        out->push_back("the request names no user");
-      } else {
-        out->push_back(absl::StrCat("user jurisdiction ", Q(user->jurisdiction), ", provenance ",
-                                    Q(user->provenance)));
-      }
+      const auto& user = f_.request->compute ? f_.request->compute->user : std::nullopt;
+      out->push_back(user ? absl::StrCat("user jurisdiction ", Q(user->jurisdiction),
+                                         ", provenance ", Q(user->provenance))
+                          : std::string("the request names no user"));
       return;
     }
     case K::kEvidence:
       EvidenceFacts(*c.evidence, u, out);
       return;
   }
-  (void)value;
 }
 
 std::string Evaluator::EvidenceName(const ResolvedEvidence& e, const Unit& u) const {
@@ -266,68 +260,59 @@ std::string Evaluator::EvidenceName(const ResolvedEvidence& e, const Unit& u) co
   return absl::StrCat("evidence #", k, " ", Q(e.item->type), " of ", n.kind, " ", Q(n.artifact));
 }
 
+// Why an evidence item of a type the condition names serves it or not, after its name.
+std::string Evaluator::EvidenceLine(const policy_internal::EvidenceCond& ec, const Unit& u,
+                                    const ResolvedEvidence& e, EvidenceFit fit) const {
+  const Evidence& item = *e.item;
+  auto at = [](const std::optional<absl::Time>& t) { return internal::FormatTimestamp(*t); };
+  switch (fit) {
+    case EvidenceFit::kNotValid:
+      if (item.withdrawn_at && *item.withdrawn_at <= f_.now) {
+        return "withdrawn at " + at(item.withdrawn_at);
+      }
+      if (item.not_before && f_.now < *item.not_before) {
+        return "not valid before " + at(item.not_before);
+      }
+      return "expired at " + at(item.not_after);
+    case EvidenceFit::kIgnored:
+      return absl::StrCat("this policy ignores it for data of class ",
+                          Q(set_.classes[u.tag->effective_cls].id), " (ignore_evidence)");
+    case EvidenceFit::kNoCountry:
+      return "does not name the `country` it covers, which is required here";
+    case EvidenceFit::kNoRecipient:
+      return "does not name its `recipient`, which is required here";
+    case EvidenceFit::kNoOrigin:
+      return "does not name the `origin` of the data it covers, which is required here";
+    case EvidenceFit::kOtherRecipient:
+      return absl::StrCat("is bound to recipient ", Q(*item.recipient), "; ",
+                          f_.request->recipient ? absl::StrCat("the request's recipient is ",
+                                                               Q(f_.request->recipient->id))
+                                                : std::string("the request names no recipient"));
+    case EvidenceFit::kOtherOrigin:
+      return absl::StrCat("covers data from ", Q(*item.origin), ", not from the tag's origin ",
+                          Q(*u.tag->origin_name));
+    case EvidenceFit::kOtherType:
+    case EvidenceFit::kUsable:
+      break;
+  }
+  if (!ec.match_country || !item.country) return "holds";
+  if (e.country_unknown) {
+    return absl::StrCat("its country ", Q(*item.country), " is not a known jurisdiction");
+  }
+  const Location& l = set_.catalogue.locations[u.location];
+  const bool in = set_.catalogue.jurisdiction_members[e.country].Test(l.country);
+  return absl::StrCat(in ? "holds: it covers " : "covers ", Q(*item.country),
+                      in ? ", which contains " : ", not ", "the location's country ",
+                      l.country_code);
+}
+
 void Evaluator::EvidenceFacts(const policy_internal::EvidenceCond& ec, const Unit& u,
                               std::vector<std::string>* out) const {
-  const Catalogue& cat = set_.catalogue;
   const size_t before = out->size();
   auto one = [&](const ResolvedEvidence& e) {
     const EvidenceFit fit = Fit(ec, u, e);
     if (fit == EvidenceFit::kOtherType) return;
-    const Evidence& item = *e.item;
-    std::string line = EvidenceName(e, u) + ": ";
-    auto at = [](const std::optional<absl::Time>& t) { return internal::FormatTimestamp(*t); };
-    switch (fit) {
-      case EvidenceFit::kNotValid:
-        if (item.withdrawn_at && *item.withdrawn_at <= f_.now) {
-          absl::StrAppend(&line, "withdrawn at ", at(item.withdrawn_at));
-        } else if (item.not_before && f_.now < *item.not_before) {
-          absl::StrAppend(&line, "not valid before ", at(item.not_before));
-        } else {
-          absl::StrAppend(&line, "expired at ", at(item.not_after));
-        }
-        break;
-      case EvidenceFit::kIgnored:
-        absl::StrAppend(&line, "this policy ignores it for data of class ",
-                        Q(set_.classes[u.tag->effective_cls].id), " (ignore_evidence)");
-        break;
-      case EvidenceFit::kNoCountry:
-        absl::StrAppend(&line, "does not name the `country` it covers, which is required here");
-        break;
-      case EvidenceFit::kNoRecipient:
-        absl::StrAppend(&line, "does not name its `recipient`, which is required here");
-        break;
-      case EvidenceFit::kNoOrigin:
-        absl::StrAppend(&line,
-                        "does not name the `origin` of the data it covers, which is "
-                        "required here");
-        break;
-      case EvidenceFit::kOtherRecipient:
-        absl::StrAppend(&line, "is bound to recipient ", Q(*item.recipient), "; ",
-                        f_.request->recipient ? absl::StrCat("the request's recipient is ",
-                                                             Q(f_.request->recipient->id))
-                                              : std::string("the request names no recipient"));
-        break;
-      case EvidenceFit::kOtherOrigin:
-        absl::StrAppend(&line, "covers data from ", Q(*item.origin), ", not from the tag's origin ",
-                        Q(*u.tag->origin_name));
-        break;
-      case EvidenceFit::kUsable:
-        if (!ec.match_country || !item.country) {
-          absl::StrAppend(&line, "holds");
-        } else if (e.country_unknown) {
-          absl::StrAppend(&line, "its country ", Q(*item.country), " is not a known jurisdiction");
-        } else {
-          const Location& l = cat.locations[u.location];
-          const bool in = cat.jurisdiction_members[e.country].Test(l.country);
-          absl::StrAppend(&line, in ? "holds: it covers " : "covers ", Q(*item.country),
-                          in ? ", which contains " : ", not ", "the location's country ",
-                          l.country_code);
-        }
-        break;
-      case EvidenceFit::kOtherType:
-        break;
-    }
-    out->push_back(std::move(line));
+    out->push_back(absl::StrCat(EvidenceName(e, u), ": ", EvidenceLine(ec, u, e, fit)));
   };
   for (const auto& e : f_.request_evidence) one(e);
   if (u.artifact) {
@@ -371,7 +356,7 @@ Tri Evaluator::Trace(const Condition& c, const Unit& u, ConditionTrace* out) con
     }
     default:
       value = Eval(c, u, nullptr);
-      TraceFacts(c, u, value, &out->facts);
+      TraceFacts(c, u, &out->facts);
       break;
   }
   out->value = ToTruth(value);
@@ -417,6 +402,43 @@ UnitTrace Evaluator::TraceUnit(int rule_index, const Unit& unit) {
   return t;
 }
 
+RuleTrace Evaluator::NewRuleTrace(const Rule& rule) const {
+  RuleTrace rt;
+  rt.policy = policy_->id;
+  rt.rule = rule.id;
+  rt.basis = rule.basis;
+  rt.citation = rule.citation;
+  rt.message = rule.message;
+  rt.source = absl::StrCat(policy_->file, ":", rule.line, ":", rule.column);
+  rt.dry_run = rule.dry_run || policy_->dry_run;
+  rt.effect = Effect::kAllow;
+  return rt;
+}
+
+// Adds the unit to its rule's trace in *traces (made on its first unit) when the rule applies
+// there; beyond `max_units` places only its effect counts.
+void Evaluator::ExplainUnit(int ri, const Unit& unit, size_t max_units, TraceSlots* traces) {
+  const Rule& rule = policy_->rules[ri];
+  Unit u = unit;
+  u.rule = &rule;
+  if (Eval(rule.when, u, nullptr) == Tri::kFalse) return;
+  int& slot = traces->slot[ri];
+  if (slot < 0) {
+    slot = static_cast<int>(traces->rules.size());
+    traces->rules.emplace_back(ri, NewRuleTrace(rule));
+  }
+  RuleTrace& rt = traces->rules[slot].second;
+  if (rt.units.size() >= max_units) {
+    Outcome o;
+    Judge(ri, unit, &o);
+    rt.effect = std::max(rt.effect, o.effect);
+    ++rt.units_left_out;
+    return;
+  }
+  rt.units.push_back(TraceUnit(ri, unit));
+  rt.effect = std::max(rt.effect, rt.units.back().effect);
+}
+
 void Evaluator::Explain(size_t max_units, std::vector<RuleTrace>* out,
                         std::vector<std::string>* in_scope,
                         std::vector<std::string>* out_of_scope) {
@@ -429,54 +451,25 @@ void Evaluator::Explain(size_t max_units, std::vector<RuleTrace>* out,
     in_scope->push_back(p.id);
     policy_ = &p;
     policy_index_ = static_cast<int>(pi);
-    std::vector<int> slot(p.rules.size(), -1);  // rule -> index into `traces`
-    std::vector<std::pair<int, RuleTrace>> traces;
-    auto visit = [&](int ri, const Artifact* a, const TagFact* t, int loc) {
-      const Rule& rule = p.rules[ri];
-      Unit u{a, t, loc};
-      u.rule = &rule;
-      if (Eval(rule.when, u, nullptr) == Tri::kFalse) return;
-      if (slot[ri] < 0) {
-        slot[ri] = static_cast<int>(traces.size());
-        RuleTrace& rt = traces.emplace_back(ri, RuleTrace()).second;
-        rt.policy = p.id;
-        rt.rule = rule.id;
-        rt.basis = rule.basis;
-        rt.citation = rule.citation;
-        rt.message = rule.message;
-        rt.source = absl::StrCat(p.file, ":", rule.line, ":", rule.column);
-        rt.dry_run = rule.dry_run || p.dry_run;
-        rt.effect = Effect::kAllow;
-      }
-      RuleTrace& rt = traces[slot[ri]].second;
-      if (rt.units.size() >= max_units) {
-        Outcome o;
-        Judge(ri, Unit{a, t, loc}, &o);
-        rt.effect = std::max(rt.effect, o.effect);
-        ++rt.units_left_out;
-        return;
-      }
-      rt.units.push_back(TraceUnit(ri, Unit{a, t, loc}));
-      rt.effect = std::max(rt.effect, rt.units.back().effect);
-    };
+    TraceSlots traces;
+    traces.slot.assign(p.rules.size(), -1);
+    // The units and locations Run visits, each rule judged where it can apply.
     ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
       const Rule& rule = p.rules[ri];
       if (!rule.by_location) {
-        if (!f_.locations.empty()) visit(ri, a, t, f_.locations[0]);
+        if (!f_.locations.empty()) ExplainUnit(ri, Unit{a, t, f_.locations[0]}, max_units, &traces);
         return true;
       }
       for (int loc : f_.locations) {
-        if (rule.top_location &&
-            LocationMatches(*rule.top_location, Unit{a, t, loc}) == Tri::kFalse) {
-          continue;
-        }
-        visit(ri, a, t, loc);
+        const Unit u{a, t, loc};
+        if (rule.top_location && LocationMatches(*rule.top_location, u) == Tri::kFalse) continue;
+        ExplainUnit(ri, u, max_units, &traces);
       }
       return true;
     });
-    std::sort(traces.begin(), traces.end(),
+    std::sort(traces.rules.begin(), traces.rules.end(),
               [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (auto& [ri, rt] : traces) out->push_back(std::move(rt));
+    for (auto& [ri, rt] : traces.rules) out->push_back(std::move(rt));
   }
 }
 

@@ -74,6 +74,74 @@ void ConditionText(const ConditionTrace& c, int depth, std::string* out) {
   for (const auto& ch : c.children) ConditionText(ch, depth + 1, out);
 }
 
+// The decision, its fail-closed reasons, obligations and suggestions, and the policies in scope.
+void HeaderText(const Explanation& e, std::string* out) {
+  const Decision& d = e.decision;
+  absl::StrAppend(out, "decision: ", EffectName(d.decision), "  (at ",
+                  internal::FormatTimestamp(d.now), ", policy set ", std::string(d.policy_digest()),
+                  ")\n");
+  for (const Reason& r : d.reasons) {
+    if (r.basis() != "fail_closed" || r.policy() != "residency") continue;
+    absl::StrAppend(out, "  fail closed: ", std::string(r.rule()), ": ", std::string(r.message()),
+                    "\n");
+  }
+  for (const ObligationRef& o : d.obligations) {
+    absl::StrAppend(out, "  obligation ", std::string(o.id()), ": ", std::string(o.text()), "\n");
+  }
+  if (!d.suggested_locations().empty()) {
+    absl::StrAppend(out, "  could go instead to:");
+    for (auto l : d.suggested_locations()) absl::StrAppend(out, " ", std::string(l));
+    out->push_back('\n');
+  }
+  absl::StrAppend(out, "policies in scope:");
+  for (const auto& p : e.policies_in_scope) absl::StrAppend(out, " ", p);
+  absl::StrAppend(out, "\npolicies out of scope:");
+  for (const auto& p : e.policies_out_of_scope) absl::StrAppend(out, " ", p);
+  out->push_back('\n');
+}
+
+const char* AlternativeVerdict(const AlternativeTrace& a) {
+  if (a.chosen) return "chosen";
+  switch (a.when.value) {
+    case Truth::kTrue:
+      return "holds, not chosen (a more lenient one decided, or the rule failed closed)";
+    case Truth::kUnknown:
+      return "cannot be decided, so it legalises nothing";
+    case Truth::kFalse:
+      break;
+  }
+  return "does not hold";
+}
+
+// One place a rule applies: why, then each alternative and exception with its conditions.
+void UnitText(const UnitTrace& u, std::string* out) {
+  absl::StrAppend(out, "  at ", Place(u), ": ", EffectName(u.effect), "\n");
+  absl::StrAppend(out, "    applies because:\n");
+  ConditionText(u.when, 3, out);
+  if (!u.unknown.empty()) {
+    absl::StrAppend(out, "    the request does not give `", u.unknown,
+                    "`: the rule fails closed\n");
+  }
+  bool chosen = false;
+  for (const auto& a : u.alternatives) {
+    absl::StrAppend(out, "    alternative ", a.name, " (", EffectName(a.effect),
+                    "): ", AlternativeVerdict(a), "\n");
+    ConditionText(a.when, 3, out);
+    chosen |= a.chosen;
+  }
+  if (!u.alternatives.empty() && !chosen && u.unknown.empty()) {
+    absl::StrAppend(out, "    no alternative holds: the rule's own effect, ", EffectName(u.effect),
+                    "\n");
+  }
+  for (const auto& x : u.exceptions) {
+    const char* verdict = x.chosen    ? "lifts it"
+                          : !x.active ? "not active at this time"
+                                      : "does not hold";
+    absl::StrAppend(out, "    exception ", x.id, ": ", verdict, "\n");
+    ConditionText(x.when, 3, out);
+  }
+}
+
 }  // namespace
 
 std::string ExplanationToJson(const Explanation& e) {
@@ -102,67 +170,14 @@ std::string ExplanationToJson(const Explanation& e) {
 }
 
 std::string ExplanationToText(const Explanation& e) {
-  const Decision& d = e.decision;
-  std::string out =
-      absl::StrCat("decision: ", EffectName(d.decision), "  (at ", internal::FormatTimestamp(d.now),
-                   ", policy set ", std::string(d.policy_digest()), ")\n");
-  for (const Reason& r : d.reasons) {
-    if (r.basis() != "fail_closed" || r.policy() != "residency") continue;
-    absl::StrAppend(&out, "  fail closed: ", std::string(r.rule()), ": ", std::string(r.message()),
-                    "\n");
-  }
-  for (const ObligationRef& o : d.obligations) {
-    absl::StrAppend(&out, "  obligation ", std::string(o.id()), ": ", std::string(o.text()), "\n");
-  }
-  if (!d.suggested_locations().empty()) {
-    absl::StrAppend(&out, "  could go instead to:");
-    for (auto l : d.suggested_locations()) absl::StrAppend(&out, " ", std::string(l));
-    out.push_back('\n');
-  }
-  absl::StrAppend(&out, "policies in scope:");
-  for (const auto& p : e.policies_in_scope) absl::StrAppend(&out, " ", p);
-  absl::StrAppend(&out, "\npolicies out of scope:");
-  for (const auto& p : e.policies_out_of_scope) absl::StrAppend(&out, " ", p);
-  out.push_back('\n');
+  std::string out;
+  HeaderText(e, &out);
   if (e.rules.empty()) absl::StrAppend(&out, "\nno rule applies to this request\n");
   for (const auto& r : e.rules) {
     absl::StrAppend(&out, "\n", EffectName(r.effect), "  ", r.rule, "  (", r.policy, ", ", r.basis,
                     r.dry_run ? ", dry run" : "", r.deciding ? ", deciding" : "", ")  ", r.source,
                     "\n  ", r.citation, "\n  ", r.message, "\n");
-    for (const auto& u : r.units) {
-      absl::StrAppend(&out, "  at ", Place(u), ": ", EffectName(u.effect), "\n");
-      absl::StrAppend(&out, "    applies because:\n");
-      ConditionText(u.when, 3, &out);
-      if (!u.unknown.empty()) {
-        absl::StrAppend(&out, "    the request does not give `", u.unknown,
-                        "`: the rule fails closed\n");
-      }
-      for (const auto& a : u.alternatives) {
-        absl::StrAppend(&out, "    alternative ", a.name, " (", EffectName(a.effect), "): ",
-                        a.chosen                       ? "chosen"
-                        : a.when.value == Truth::kTrue ? "holds, not chosen (a more lenient one "
-                                                         "decided, or the rule failed closed)"
-                        : a.when.value == Truth::kUnknown
-                            ? "cannot be decided, so it legalises nothing"
-                            : "does not hold",
-                        "\n");
-        ConditionText(a.when, 3, &out);
-      }
-      bool chosen = false;
-      for (const auto& a : u.alternatives) chosen |= a.chosen;
-      if (!u.alternatives.empty() && !chosen && u.unknown.empty()) {
-        absl::StrAppend(&out, "    no alternative holds: the rule's own effect, ",
-                        EffectName(u.effect), "\n");
-      }
-      for (const auto& x : u.exceptions) {
-        absl::StrAppend(&out, "    exception ", x.id, ": ",
-                        x.chosen    ? "lifts it"
-                        : !x.active ? "not active at this time"
-                                    : "does not hold",
-                        "\n");
-        ConditionText(x.when, 3, &out);
-      }
-    }
+    for (const auto& u : r.units) UnitText(u, &out);
     if (r.units_left_out > 0) {
       absl::StrAppend(&out, "  … and ", r.units_left_out, " more places\n");
     }

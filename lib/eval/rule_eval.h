@@ -166,12 +166,28 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
 
   // Explanations (explain.cc).
   Tri Trace(const Condition& c, const Unit& u, ConditionTrace* out) const;
-  void TraceFacts(const Condition& c, const Unit& u, Tri value,
+  void TraceFacts(const Condition& c, const Unit& u, std::vector<std::string>* out) const;
+  std::vector<std::string> ValuesOf(Field field, const Unit& u) const;
+  std::string TagFacts(const Unit& u) const;
+  std::string NumberFacts(Field field, const Unit& u) const;
+  std::string RegexFacts(Field field, const Unit& u) const;
+  void LocationFacts(const policy_internal::LocationCond& lc, const Unit& u,
+                     std::vector<std::string>* out) const;
+  void PartyFacts(const policy_internal::PartyCond& pc, bool op,
                   std::vector<std::string>* out) const;
   void EvidenceFacts(const policy_internal::EvidenceCond& ec, const Unit& u,
                      std::vector<std::string>* out) const;
+  std::string EvidenceLine(const policy_internal::EvidenceCond& ec, const Unit& u,
+                           const ResolvedEvidence& e, EvidenceFit fit) const;
   std::string EvidenceName(const ResolvedEvidence& e, const Unit& u) const;
   UnitTrace TraceUnit(int rule_index, const Unit& u);
+  // The rules of one policy traced so far: rule index -> index into `rules`, or -1.
+  struct TraceSlots {
+    std::vector<int> slot;
+    std::vector<std::pair<int, RuleTrace>> rules;  // rule index, its trace
+  };
+  RuleTrace NewRuleTrace(const Rule& rule) const;
+  void ExplainUnit(int rule_index, const Unit& unit, size_t max_units, TraceSlots* traces);
 
   SlotScratch* const slots_;
   const Policy* policy_ = nullptr;
