@@ -62,6 +62,16 @@ RankedObligations Obligations(const CompiledSet& set, const Core& core) {
   return out;
 }
 
+// The message of a rule result: the deciding alternative's own, else the one the rule words for
+// the result's effect, else the rule's `message`.
+std::string_view MessageOf(const Rule& r, const Outcome& o) {
+  if (o.alternative >= 0 && !r.alternatives[o.alternative].message.empty()) {
+    return r.alternatives[o.alternative].message;
+  }
+  const std::string& by_effect = r.messages[static_cast<int>(o.effect)];
+  return by_effect.empty() ? std::string_view(r.message) : std::string_view(by_effect);
+}
+
 Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* builder) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
@@ -71,11 +81,12 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* bui
   t.basis = r.basis;
   t.effect = o.effect;
   t.citation = r.citation;
-  t.message = r.message;
+  t.message = MessageOf(r, o);
   if (o.missing) {
     t.basis = "fail_closed";
-    t.message = builder->Keep(absl::StrCat(
-        r.message, " (cannot be evaluated: the request does not give `", o.missing, "`)"));
+    t.message = builder->Keep(absl::StrCat(std::string(t.message),
+                                           " (cannot be evaluated: the request does not give `",
+                                           o.missing, "`)"));
   }
   if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
   if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;

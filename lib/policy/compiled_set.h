@@ -256,10 +256,14 @@ struct Alternative {
   Condition when;
   Effect effect = Effect::kAllow;
   std::vector<int> obligations;
+  std::string message;  // the reason's message when this alternative decides; empty: the rule's
 };
 
 struct Rule {
   std::string id, basis, citation, message;
+  // The message of each outcome (by Effect) where the policy words it apart from `message`;
+  // empty: `message`.
+  std::array<std::string, 4> messages;
   bool dry_run = false;
   std::optional<absl::Time> from, until;
   Condition when;

@@ -105,6 +105,18 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
   if (canon) (*canon)["basis"] = rule->basis;
   if (auto v = r.String("citation", true)) rule->citation = *v;
   if (auto v = r.String("message", true)) rule->message = *v;
+  // The message of one outcome, where it differs from `message`.
+  if (YNode mn = r.Raw("messages"); mn.IsDefined()) {
+    MapReader mr(mn, ctx.file, sink_, canon ? &(*canon)["messages"] : nullptr, "`messages`");
+    if (mr.ok()) {
+      for (const auto& effect : kEffects) {
+        if (auto v = mr.String(effect.c_str())) {
+          rule->messages[static_cast<int>(ParseEffect(effect))] = *v;
+        }
+      }
+      mr.Finish();
+    }
+  }
   if (auto v = r.Enum("mode", {"enforce", "dry_run"})) rule->dry_run = *v == "dry_run";
   rule->from = ReadTime(r, "effective_from");
   rule->until = ReadTime(r, "effective_until");
@@ -138,6 +150,7 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
         a.when = ParseCondition(ar.Raw("when"), ctx, &aj["when"], 1);
         if (aj["when"].is_null()) aj.erase("when");
         if (auto v = ar.Enum("effect", kEffects, true)) a.effect = ParseEffect(*v);
+        if (auto v = ar.String("message")) a.message = *v;
         a.obligations = ResolveObligations(ar, "obligations", *ctx.policy);
         if (a.effect == Effect::kAllow && !a.obligations.empty()) {
           sink_->Error(ctx.file, an.Mark(), "bad-value",

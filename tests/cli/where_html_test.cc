@@ -75,7 +75,8 @@ class WhereHtmlTest : public ::testing::Test {
     int status = 0;
     // A profile of its own in the test's folder: nothing is read from or left in $HOME.
     std::string dom = Shell(
-        "timeout 120 '" + browser_ + "' --headless --no-sandbox --disable-gpu --user-data-dir='" +
+        "timeout 120 '" + browser_ +
+            "' --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir='" +
             (dir_ / "profile").string() + "' --dump-dom 'file://" + html_path + "' 2>/dev/null",
         &status);
     EXPECT_EQ(status, 0) << dom;

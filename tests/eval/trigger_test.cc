@@ -1,7 +1,10 @@
 // Each reason names what in the request triggered it (the artifact, through lineage where the tag
 // was inherited, the tag and the location), and each obligation carries its text.
+#include <fstream>
+#include <iterator>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "residency/decision.h"
 #include "testing/fixtures.h"
@@ -194,6 +197,91 @@ dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 10}]}
                                    R"(the records for three years."})"),
             std::string::npos)
       << DecisionToJson(d);
+}
+
+}  // namespace
+}  // namespace residency
+
+namespace residency {
+namespace {
+
+// A rule words each outcome: the deciding alternative's `message`, else `messages` for the
+// effect, else `message`.
+TEST(OutcomeMessages, TheAlternativeThenTheEffectThenTheRule) {
+  const char* policy = R"yaml(kind: policy
+id: m
+basis: law
+scope: {always: true}
+obligations:
+  m.keep: "keep the contract"
+rules:
+  - id: m.abroad
+    citation: "test"
+    message: "none of the ways out applies to this destination"
+    messages:
+      allow_with_obligations: "allowed on the basis named in this reason"
+      escalate: "a person must decide"
+    when: {classes: [personal], location: {not_in: [KR]}}
+    alternatives:
+      - name: contract
+        when: {evidence: {types: [contract]}}
+        effect: allow_with_obligations
+        obligations: [m.keep]
+        message: "the contract with the recipient carries the transfer"
+      - name: certificate
+        when: {evidence: {types: [certificate]}}
+        effect: allow_with_obligations
+        obligations: [m.keep]
+      - name: occasional
+        when: {transfer: {patterns: [occasional]}}
+        effect: escalate
+    otherwise: deny
+)yaml";
+  CompileResult r = testing::CompileWith({policy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto message = [&](const std::string& extra) {
+    auto req = ParseRequest(absl::StrCat(
+        "kind: dataset\naction: transfer\nnow: \"2026-06-30T00:00:00Z\"\n",
+        "destination: \"aws:ap-northeast-1\"\n", extra,
+        "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 10}]}\n"));
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok() && d->reasons.size() == 1) << (d.ok() ? DecisionToJson(*d) : "");
+    return d.ok() && !d->reasons.empty() ? std::string(d->reasons[0].message()) : "";
+  };
+  EXPECT_EQ(message("evidence: [{type: contract}]\n"),
+            "the contract with the recipient carries the transfer");
+  EXPECT_EQ(message("evidence: [{type: certificate}]\n"),
+            "allowed on the basis named in this reason");
+  EXPECT_EQ(message("transfer: {pattern: occasional}\n"), "a person must decide");
+  EXPECT_EQ(message(""), "none of the ways out applies to this destination");
+
+  // An unknown outcome is an error at its key.
+  CompileResult bad = testing::CompileWith({absl::StrCat(
+      "kind: policy\nid: b\nbasis: law\nscope: {always: true}\nrules:\n",
+      "  - {id: b.r, citation: c, message: m, messages: {allowed: x}, effect: deny}\n")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(FormatDiagnostic(bad.diagnostics[0]).find("unknown key `allowed`"), std::string::npos)
+      << FormatDiagnostic(bad.diagnostics[0]);
+}
+
+// The shipped EU transfer rule no longer tells an allow through SCCs that "none applies".
+TEST(OutcomeMessages, AnSccTransferSaysWhatItRestsOn) {
+  auto snap = CompilePolicy({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  std::ifstream in(std::string(RESIDENCY_SOURCE_DIR) +
+                   "/examples/requests/eu-dataset-to-us-scc.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto req = ParseRequest(text);
+  ASSERT_TRUE(req.ok()) << req.status();
+  auto d = Evaluate(**snap, *req);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->decision, Effect::kAllowWithObligations);
+  ASSERT_EQ(d->reasons.size(), 1u);
+  EXPECT_EQ(d->reasons[0].alternative(), "scc_with_tia");
+  EXPECT_EQ(std::string(d->reasons[0].message()).find("None applies"), std::string::npos);
+  EXPECT_NE(std::string(d->reasons[0].message()).find("standard contractual clauses"),
+            std::string::npos);
 }
 
 }  // namespace

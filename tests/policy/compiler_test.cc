@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:69f0c0871d4afa23854c7a74c3bacead12ea07d4cae30c7bd31817297fb24a07");
+            "sha256:8f69b4266bd281863c8d86c70fef71c5277f7ad285fbf77924077dde4b23dccc");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
