@@ -426,6 +426,8 @@ class PyPolicies {
     d["decided"] = sum->decided;
     d["errors"] = sum->errors;
     d["by_decision"] = by_decision;
+    d["by_rule"] = sum->by_rule;
+    d["by_location"] = sum->by_location;
     return d;
   }
 
@@ -774,7 +776,7 @@ py::dict AuditVerify(py::handle paths_arg, py::handle keys_arg, bool open,
 
 }  // namespace
 
-PYBIND11_MODULE(residency, m) {
+PYBIND11_MODULE(_residency, m) {
   m.doc() =
       "Data-residency policy for AI workloads: compile policies, check requests, tag gateway "
       "requests, verify audit logs. Decisions are dicts shaped like `residency check` JSON.";
@@ -859,7 +861,8 @@ PYBIND11_MODULE(residency, m) {
            "decided, as `residency check --batch` writes them. Streams in blocks on C++ threads\n"
            "with the GIL released; `progress(lines_done)` is called after each block; with\n"
            "`audit`, every decision is recorded in order. Returns {'lines', 'decided', 'errors',\n"
-           "'by_decision': {'allow': n, ...}}. Raises FileNotFoundError for a missing `src`.")
+           "'by_decision': {'allow': n, ...}, 'by_rule': {rule: reasons}, 'by_location':\n"
+           "{location: reasons}}. Raises FileNotFoundError for a missing `src`.")
       .def(py::pickle(&PoliciesState, &PoliciesFromState))
       .def_property_readonly("digest", &PyPolicies::digest,
                              "`sha256:<hex>` of the compiled policy set")

@@ -17,7 +17,8 @@ PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre
   libcurl4-openssl-dev nginx python3-cryptography
   clang libclang-rt-14-dev clang-format clang-tidy
   libmicrohttpd-dev libgnutls28-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl chromium)
+  python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl chromium
+  python3-distributed python3-pandas)
 
 deps() {
   local missing=()

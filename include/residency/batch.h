@@ -18,6 +18,8 @@
 #include <array>
 #include <cstddef>
 #include <functional>
+#include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,6 +52,9 @@ struct BatchSummary {
   size_t decided = 0;                 // lines that got a decision
   size_t errors = 0;                  // error lines
   std::array<size_t, 4> by_effect{};  // decided lines by Effect (index: static_cast<int>)
+  // Enforced reasons by rule id, and by the location their trigger names (Reason::location();
+  // a reason whose rule decides alike everywhere counts under ""): what a report groups by.
+  std::map<std::string, size_t> by_rule, by_location;
 };
 
 // Parses and decides each of `texts` (JSON or YAML, one request each) on `threads` threads

@@ -209,6 +209,10 @@ class JsonLinesDecider {
       AppendDecisionJson(*d, out);
       ++sum->decided;
       ++sum->by_effect[static_cast<int>(d->decision)];
+      for (const Reason& r : d->reasons) {
+        ++sum->by_rule[std::string(r.rule())];
+        ++sum->by_location[std::string(r.location())];
+      }
     } else {
       ErrorLine(l.number, std::string(d.status().message()), out);
       ++sum->errors;
@@ -219,6 +223,8 @@ class JsonLinesDecider {
     to->decided += a.decided;
     to->errors += a.errors;
     for (size_t i = 0; i < a.by_effect.size(); ++i) to->by_effect[i] += a.by_effect[i];
+    for (const auto& [k, n] : a.by_rule) to->by_rule[k] += n;
+    for (const auto& [k, n] : a.by_location) to->by_location[k] += n;
   }
 
   const PolicySnapshot& snap_;

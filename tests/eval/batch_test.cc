@@ -64,6 +64,10 @@ std::string Expected(const PolicySnapshot& snap, const std::vector<std::string>&
       absl::StrAppend(&out, DecisionToJson(*d), "\n");
       ++sum->decided;
       ++sum->by_effect[static_cast<int>(d->decision)];
+      for (const Reason& r : d->reasons) {
+        ++sum->by_rule[std::string(r.rule())];
+        ++sum->by_location[std::string(r.location())];
+      }
     } else {
       absl::StrAppend(&out, ErrorLine(n, std::string(d.status().message())), "\n");
       ++sum->errors;
@@ -124,6 +128,9 @@ TEST(DecideJsonLines, SameAsEvaluateInOrderOnAnyNumberOfThreads) {
     EXPECT_EQ(sum->decided, want_sum.decided);
     EXPECT_EQ(sum->errors, want_sum.errors);
     EXPECT_EQ(sum->by_effect, want_sum.by_effect);
+    EXPECT_EQ(sum->by_rule, want_sum.by_rule);
+    EXPECT_EQ(sum->by_location, want_sum.by_location);
+    EXPECT_GT(sum->by_rule.size(), 10u);
     ASSERT_GE(progress.size(), 2u);
     EXPECT_EQ(progress.back(), lines.size());
     EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
