@@ -3,7 +3,8 @@
 #   deps  install the Debian packages this project needs that are missing (apt-get; root or sudo)
 #   demo  deps, build, lint the shipped policies, check every example request, print decisions
 #   test  deps, build (warnings are errors), run the whole test suite: unit, CLI, policy tests,
-#         fuzz-seed replays, clang-format (ctest -L format); then an ASan+UBSan build of the suite,
+#         fuzz-seed replays, clang-format (ctest -L format), the Python package pip-installed into
+#         a fresh venv and tested there; then an ASan+UBSan build of the suite,
 #         the concurrency tests under TSan and a short libFuzzer run per target (clang); --quick
 #         runs only the first, normal build
 set -euo pipefail
@@ -18,7 +19,7 @@ PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre
   clang libclang-rt-14-dev clang-format clang-tidy
   libmicrohttpd-dev libgnutls28-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl chromium
-  python3-distributed python3-pandas)
+  python3-distributed python3-pandas python3-pip python3-venv python3-setuptools python3-wheel)
 
 deps() {
   local missing=()
@@ -97,11 +98,29 @@ unit_tests() {  # unit_tests DIR [ctest args...]
   (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@")
 }
 
+# The Python package as a user installs it: pip into a fresh venv (offline, the system CMake,
+# reusing build/), then the Python tests against the installed package, not the build tree.
+installed_python() {
+  echo "== Python: pip install into a fresh venv, the tests against the installed package"
+  local tmp venv
+  tmp=$(mktemp -d)
+  venv=$tmp/venv
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  RESIDENCY_CMAKE_BUILD_DIR="$root/build" "$venv/bin/pip" install -q --no-build-isolation \
+    --no-index "$root/python"
+  rm -rf "$root/python/build" "$root/python/residency.egg-info"
+  (cd "$tmp" && RESIDENCY_INSTALLED_PREFIX="$venv" RESIDENCY_SOURCE_DIR="$root" \
+    RESIDENCY_CLI="$root/build/tools/residency/residency" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests")
+  rm -rf "$tmp"
+}
+
 test_all() {
   local quick=${1:-}
   deps
   build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3 -DRESIDENCY_WERROR=ON
   unit_tests build
+  installed_python
   if [ "$quick" = "--quick" ]; then return; fi
   echo "== ASan+UBSan: the whole suite"
   build build-asan -DRESIDENCY_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
