@@ -25,7 +25,8 @@ if ! bash "$here/install_peers.sh"; then
 fi
 export RESIDENCY_BENCH_BUILD="${RESIDENCY_BENCH_BUILD:-$root/build-bench}"
 cmake -S "$root" -B "$RESIDENCY_BENCH_BUILD" -DCMAKE_BUILD_TYPE=Release \
-  -DRESIDENCY_BUILD_BENCHMARKS=ON -DRESIDENCY_BUILD_TESTS=OFF >/dev/null
+  -DRESIDENCY_BUILD_BENCHMARKS=ON -DRESIDENCY_BUILD_TESTS=OFF -DRESIDENCY_BUILD_PYTHON=ON \
+  -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$RESIDENCY_BENCH_BUILD" -j"$(nproc)" >/dev/null
 failed=()
 for frag in "$here"/run_*.sh; do
