@@ -237,7 +237,7 @@ class PyPolicies {
   explicit PyPolicies(std::shared_ptr<const residency::PolicySnapshot> snap)
       : snap_(std::move(snap)) {}
 
-  py::object Check(py::handle request, py::handle now, bool suggest, PyAuditLog* audit,
+  py::object Check(py::object request, py::object now, bool suggest, PyAuditLog* audit,
                    const std::string& principal) const {
     std::string text = RequestText(request);
     residency::EvalOptions options;
@@ -272,7 +272,7 @@ class PyPolicies {
     return JsonToPython(out);
   }
 
-  py::object Where(py::handle request, py::handle now, const std::vector<std::string>& providers,
+  py::object Where(py::object request, py::object now, const std::vector<std::string>& providers,
                    const std::vector<std::string>& countries, bool include_escalate,
                    bool include_reserved, const std::string& format) const {
     if (format != "dict" && format != "html") {
@@ -306,7 +306,7 @@ class PyPolicies {
   }
 
   // The explanation as a dict (the shape of `residency explain --format json`), or as text.
-  py::object Explain(py::handle request, py::handle now, const std::string& format,
+  py::object Explain(py::object request, py::object now, const std::string& format,
                      size_t max_places) const {
     if (format != "dict" && format != "text") {
       throw py::value_error("format must be 'dict' or 'text', not '" + format + "'");
@@ -336,7 +336,7 @@ class PyPolicies {
   }
 
   // Many requests decided on C++ threads with the GIL released; dicts in input order.
-  py::list CheckMany(py::iterable requests, py::handle now, bool suggest, py::handle threads,
+  py::list CheckMany(py::iterable requests, py::object now, bool suggest, py::object threads,
                      const std::string& errors) const {
     if (errors != "raise" && errors != "return") {
       throw py::value_error("errors must be 'raise' or 'return', not '" + errors + "'");
@@ -375,8 +375,8 @@ class PyPolicies {
   }
 
   // A JSON-lines file decided into another (residency/batch.h); the summary as a dict.
-  py::dict CheckJsonl(py::handle src, py::handle dst, py::handle now, bool suggest,
-                      py::handle threads, py::object progress, PyAuditLog* audit) const {
+  py::dict CheckJsonl(py::object src, py::object dst, py::object now, bool suggest,
+                      py::object threads, py::object progress, PyAuditLog* audit) const {
     py::object fspath = py::module_::import("os").attr("fspath");
     const std::string in_path = fspath(src).cast<std::string>();
     const std::string out_path = fspath(dst).cast<std::string>();
@@ -463,7 +463,7 @@ residency::CompileOptions KeepSources() {
   return o;
 }
 
-PyPolicies Compile(py::handle paths_arg) {
+PyPolicies Compile(py::object paths_arg) {
   std::vector<std::string> paths = Paths(paths_arg);
   for (const std::string& p : paths) RequireExists(p);
   residency::CompileResult r;
@@ -510,7 +510,7 @@ PyPolicies PoliciesFromState(const py::tuple& state) {
 
 // As `residency lint`: when the paths hold no catalogue, regions.yaml beside the first path is
 // used (or `catalogue`); a folder's subfolders (tests/) are checked file by file.
-py::list Lint(py::handle paths_arg, std::optional<std::string> catalogue) {
+py::list Lint(py::object paths_arg, std::optional<std::string> catalogue) {
   std::vector<std::string> paths = Paths(paths_arg);
   residency::CompileResult r;
   {
@@ -654,7 +654,7 @@ class PyTagger {
                     state[3].cast<std::string>());
   }
 
-  py::dict Tag(py::handle request) const {
+  py::dict Tag(py::object request) const {
     OwnedTagRequest o = TagInput(request);
     tg::IpAddress peer;
     if (!o.peer.empty() && !tg::IpAddress::Parse(o.peer, &peer)) {
@@ -711,7 +711,7 @@ std::string ReadKey(const std::string& k) {
   return *std::move(vkey);
 }
 
-py::dict AuditVerify(py::handle paths_arg, py::handle keys_arg, bool open,
+py::dict AuditVerify(py::object paths_arg, py::object keys_arg, bool open,
                      std::vector<std::string> trusted_checkpoints) {
   std::vector<std::string> paths = Paths(paths_arg);
   residency::AuditVerifyOptions opts;
@@ -811,6 +811,24 @@ PYBIND11_MODULE(_residency, m) {
                         "be recorded (treat the decision as deny).",
                         py::make_tuple(g_errors.error, py::handle(PyExc_RuntimeError)));
 
+  // Registered before the classes whose methods take one, so that their signatures name it.
+  py::class_<PyAuditLog>(m, "AuditLog",
+                         "An open, signed audit log (one directory under audit_dir).")
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
+                    const std::string&>(),
+           py::arg("audit_dir"), py::arg("key_file"), py::arg("durability") = "async",
+           py::arg("log_id") = "", py::arg("resume_log_dir") = "")
+      .def("flush", &PyAuditLog::Flush,
+           "Waits until every record so far is durable and covered by a signed checkpoint.")
+      .def("close", &PyAuditLog::Close, "Writes the close record and the final checkpoint.")
+      .def_property_readonly("closed", &PyAuditLog::closed)
+      .def_property_readonly("log_dir", [](PyAuditLog& l) { return l.log().log_dir(); })
+      .def_property_readonly("log_id", [](PyAuditLog& l) { return l.log().log_id(); })
+      .def_property_readonly("origin", [](PyAuditLog& l) { return l.log().origin(); })
+      .def_property_readonly("durable_size", [](PyAuditLog& l) { return l.log().durable_size(); })
+      .def("__enter__", [](py::object self) { return self; })
+      .def("__exit__", [](PyAuditLog& l, py::args) { l.Close(); });
+
   py::class_<PyPolicies>(m, "Policies",
                          "A compiled, immutable policy snapshot; share it between threads.")
       .def("check", &PyPolicies::Check, py::arg("request"), py::arg("now") = py::none(),
@@ -895,28 +913,11 @@ PYBIND11_MODULE(_residency, m) {
       .def_property_readonly("max_scan_bytes", &PyTagger::max_scan_bytes);
   m.def(
       "tag",
-      [](const std::string& config_path, py::handle request) {
+      [](const std::string& config_path, py::object request) {
         return PyTagger(config_path, "").Tag(request);
       },
       py::arg("config_path"), py::arg("request"),
       "Loads a tagger configuration and tags one request (use Tagger for many).");
-
-  py::class_<PyAuditLog>(m, "AuditLog",
-                         "An open, signed audit log (one directory under audit_dir).")
-      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    const std::string&>(),
-           py::arg("audit_dir"), py::arg("key_file"), py::arg("durability") = "async",
-           py::arg("log_id") = "", py::arg("resume_log_dir") = "")
-      .def("flush", &PyAuditLog::Flush,
-           "Waits until every record so far is durable and covered by a signed checkpoint.")
-      .def("close", &PyAuditLog::Close, "Writes the close record and the final checkpoint.")
-      .def_property_readonly("closed", &PyAuditLog::closed)
-      .def_property_readonly("log_dir", [](PyAuditLog& l) { return l.log().log_dir(); })
-      .def_property_readonly("log_id", [](PyAuditLog& l) { return l.log().log_id(); })
-      .def_property_readonly("origin", [](PyAuditLog& l) { return l.log().origin(); })
-      .def_property_readonly("durable_size", [](PyAuditLog& l) { return l.log().durable_size(); })
-      .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](PyAuditLog& l, py::args) { l.Close(); });
 
   m.def(
       "audit_keygen",

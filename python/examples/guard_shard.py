@@ -25,6 +25,7 @@ import io
 import logging
 import pathlib
 import sys
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 import residency
 
@@ -34,12 +35,13 @@ log = logging.getLogger("guard_shard")
 @dataclasses.dataclass(frozen=True)
 class Shard:
     path: str
-    dataset: dict  # the dataset as in a residency request (id, location, partitions, ...)
+    dataset: Dict[str, Any]  # the dataset as in a residency request (id, location, partitions, ...)
 
 
 class ShardGuard:
-    def __init__(self, policy_paths, *, operator, job, location, purpose=None, now=None,
-                 audit=None):
+    def __init__(self, policy_paths: Sequence[str], *, operator: Dict[str, Any], job: str,
+                 location: str, purpose: Optional[str] = None, now: Optional[str] = None,
+                 audit: Optional[residency.AuditLog] = None) -> None:
         self.policies = residency.compile(policy_paths)  # ValueError: FILE:LINE:COL: ...
         self.operator = operator
         self.job = job
@@ -47,18 +49,18 @@ class ShardGuard:
         self.purpose = purpose
         self.now = now          # None: the clock; a fixed RFC 3339 time for reproducible runs
         self.audit = audit      # an optional residency.AuditLog
-        self._decisions = {}    # dataset id -> decision
+        self._decisions: Dict[str, Dict[str, Any]] = {}  # dataset id -> decision
         log.info("policies %s, job %s at %s", self.policies.digest, job, location)
 
-    def request_for(self, dataset):
-        req = {"kind": "compute", "operator": self.operator,
+    def request_for(self, dataset: Dict[str, Any]) -> Dict[str, Any]:
+        req: Dict[str, Any] = {"kind": "compute", "operator": self.operator,
                "compute": {"job": self.job, "location": self.location,
                            "inputs": [{"dataset": dataset}]}}
         if self.purpose:
             req["purpose"] = self.purpose
         return req
 
-    def check(self, shard):
+    def check(self, shard: Shard) -> Dict[str, Any]:
         """The decision for reading `shard`; raises PermissionError unless it is allowed."""
         key = shard.dataset.get("id") or shard.path
         decision = self._decisions.get(key)
@@ -81,37 +83,39 @@ class ShardGuard:
                 + (f"; allowed compute locations include {', '.join(hint[:3])}" if hint else ""))
         return decision
 
-    def open(self, shard, opener=open, mode="rb"):
+    def open(self, shard: Shard, opener: Callable[[str, str], IO[bytes]] = open,
+             mode: str = "rb") -> IO[bytes]:
         self.check(shard)
         return opener(shard.path, mode)
 
 
-def demo(policy_dir):
+def demo(policy_dir: str) -> bool:
     guard = ShardGuard([policy_dir],
                        operator={"id": "naver-cloud-ai", "country": "KR"},
                        job="training", location="site:naver-gak-sejong",
                        purpose="model_training", now="2026-06-30T00:00:00Z")
-    kr = {"id": "kr-chat-2026q2", "location": "ncp:KR",
+    kr: Dict[str, Any] = {"id": "kr-chat-2026q2", "location": "ncp:KR",
           "partitions": [{"classes": ["personal"], "origin": "KR", "subjects": 12000000}]}
     # Japanese users' chats, with their consent to the transfer to Korea on file with the
     # dataset: allowed, with obligations the guard logs.
-    jp = {"id": "jp-chat-2026", "location": "aws:ap-northeast-1",
+    jp: Dict[str, Any] = {"id": "jp-chat-2026", "location": "aws:ap-northeast-1",
           "partitions": [{"classes": ["personal"], "origin": "JP", "subjects": 40000}],
           "evidence": [{"type": "consent.cross_border", "country": "KR",
                         "not_after": "2027-01-01T00:00:00Z"}]}
-    cn = {"id": "cn-ecommerce-2026", "location": "alibaba:cn-shanghai",
+    cn: Dict[str, Any] = {"id": "cn-ecommerce-2026", "location": "alibaba:cn-shanghai",
           "partitions": [{"classes": ["personal"], "origin": "CN", "subjects": 500000,
                           "cumulative_subjects": 500000, "sensitive_subjects": 0}]}
-    unknown = {"id": "unknown-bucket", "location": "minio:basement",  # not in the catalogue
+    unknown: Dict[str, Any] = {"id": "unknown-bucket", "location": "minio:basement",  # not in the catalogue
                "partitions": [{"classes": ["public"], "origin": "KR"}]}
     shards = [Shard(f"{ds['id']}/shard-{i:05d}", ds) for ds in (kr, jp, cn, unknown)
               for i in range(2)]
 
     # A stand-in for the real storage client: every shard is a few bytes in memory.
-    def fake_open(path, mode):
+    def fake_open(path: str, mode: str) -> IO[bytes]:
         return io.BytesIO(f"tokens of {path}".encode())
 
-    opened, refused = [], []
+    opened: List[str] = []
+    refused: List[str] = []
     for shard in shards:
         try:
             with guard.open(shard, opener=fake_open) as f:
@@ -129,9 +133,9 @@ def demo(policy_dir):
             and {p.split("/")[0] for p in refused} == {"cn-ecommerce-2026", "unknown-bucket"})
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     default = pathlib.Path(__file__).resolve().parents[2] / "policies"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--policies", default=str(default), help="policy folder")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,

@@ -26,7 +26,7 @@ import os
 import pickle
 import threading
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import residency
 
@@ -67,7 +67,7 @@ except ImportError:  # pragma: no cover - distributed is optional for `import re
     _WorkerPlugin = object  # type: ignore[assignment,misc]
 
 
-class PoliciesPlugin(_WorkerPlugin):  # type: ignore[misc,valid-type]
+class PoliciesPlugin(_WorkerPlugin):
     """Compiles a policy set once in each worker process, when the worker starts."""
 
     def __init__(self, policies: "residency.Policies") -> None:
@@ -106,10 +106,10 @@ def check_bag(bag: Any, policies: "residency.Policies", now: Optional[str] = Non
     return bag.map_partitions(_check_partition, ref, now, suggest)
 
 
-def _count_partition(decisions: Iterable[Any]) -> List[Dict[str, Counter]]:
-    by_decision: Counter = Counter()
-    by_rule: Counter = Counter()
-    by_location: Counter = Counter()
+def _count_partition(decisions: Iterable[Any]) -> List[Dict[str, "Counter[str]"]]:
+    by_decision: "Counter[str]" = Counter()
+    by_rule: "Counter[str]" = Counter()
+    by_location: "Counter[str]" = Counter()
     for d in decisions:
         if not isinstance(d, dict):
             by_decision["error"] += 1
@@ -122,7 +122,7 @@ def _count_partition(decisions: Iterable[Any]) -> List[Dict[str, Counter]]:
 
 
 def _merge(parts: Iterable[Mapping[str, Mapping[str, int]]]) -> Dict[str, Dict[str, int]]:
-    out: Dict[str, Counter] = {"by_decision": Counter(), "by_rule": Counter(),
+    out: Dict[str, "Counter[str]"] = {"by_decision": Counter(), "by_rule": Counter(),
                                "by_location": Counter()}
     for p in parts:
         for key in out:
@@ -138,7 +138,7 @@ def summarize(decisions: Any) -> Dict[str, Dict[str, int]]:
 
 
 # (audit_dir, key_file) -> the open AuditLog of this worker process.
-_audit_logs: Dict[tuple, "residency.AuditLog"] = {}
+_audit_logs: Dict[Tuple[str, str], "residency.AuditLog"] = {}
 
 
 def _audit_log(audit_dir: str, key_file: str) -> "residency.AuditLog":
@@ -162,7 +162,7 @@ def close_audit_logs() -> List[str]:
 
 
 def _check_file(src: str, dst: str, ref: _PolicyRef, now: Optional[str], suggest: bool,
-                threads: int, audit: Optional[tuple]) -> Dict[str, Any]:
+                threads: int, audit: Optional[Tuple[str, str]]) -> Dict[str, Any]:
     log = _audit_log(*audit) if audit else None
     summary = ref.get().check_jsonl(src, dst, now=now, suggest=suggest, threads=threads, audit=log)
     summary["src"], summary["dst"] = src, dst
@@ -200,17 +200,17 @@ def check_jsonl_files(client: Any, policies: "residency.Policies", paths: Sequen
                for src, name in zip(sources, names)]
     if progress:
         from distributed import progress as _progress
-        _progress(futures)
+        _progress(futures)  # type: ignore[no-untyped-call]
     try:
         files = client.gather(futures)
     finally:
         # Every worker closes its log, also when a task failed: what was recorded verifies.
         closed = client.run(close_audit_logs) if audit else {}
-    total = _merge(files)
+    total: Dict[str, Any] = dict(_merge(files))
     for key in ("lines", "decided", "errors"):
-        total[key] = sum(f[key] for f in files)  # type: ignore[assignment]
-    total["files"] = files  # type: ignore[assignment]
-    total["audit_logs"] = sorted(d for dirs in closed.values() for d in dirs)  # type: ignore
+        total[key] = sum(f[key] for f in files)
+    total["files"] = files
+    total["audit_logs"] = sorted(d for dirs in closed.values() for d in dirs)
     return total
 
 
@@ -266,7 +266,7 @@ def check_dataframe(frame: Any, policies: "residency.Policies", columns: Mapping
     with three more columns: `decision` (`error` when the row cannot be decided), `rules` and
     `obligations` (ids joined by `;`; for an error, its message in `rules`).
     """
-    import pandas as pd
+    import pandas as pd  # type: ignore[import]
 
     known = {"id", "location", "destination", "origin", "classes", "subjects", "action", "now"}
     unknown = (set(columns) | set(defaults or {})) - known
