@@ -515,21 +515,7 @@ py::list Lint(py::object paths_arg, std::optional<std::string> catalogue) {
   residency::CompileResult r;
   {
     py::gil_scoped_release release;
-    std::vector<std::string> with = paths;
-    if (catalogue) with.push_back(*catalogue);
-    r = residency::CompilePolicies(with);
-    if (!catalogue && r.diagnostics.size() == 1 && r.diagnostics[0].code == "no-catalogue") {
-      const std::filesystem::path first(paths[0]);
-      std::error_code ec;
-      std::filesystem::path dir =
-          std::filesystem::is_directory(first, ec) ? first : first.parent_path();
-      if (dir.empty()) dir = ".";
-      with.push_back((dir / "regions.yaml").string());
-      r = residency::CompilePolicies(with);
-    }
-    std::vector<residency::Diagnostic> side = residency::CheckSubfolders(paths);
-    r.diagnostics.insert(r.diagnostics.end(), std::make_move_iterator(side.begin()),
-                         std::make_move_iterator(side.end()));
+    r = residency::LintPolicies(paths, catalogue.value_or(""));
   }
   py::list out;
   for (const residency::Diagnostic& d : r.diagnostics) out.append(DiagnosticDict(d));

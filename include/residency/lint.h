@@ -29,6 +29,13 @@ std::vector<Diagnostic> CheckFolderFile(const PolicySource& source);
 // its `tests/` and other side files. Files named directly in `paths` are not read here.
 std::vector<Diagnostic> CheckSubfolders(const std::vector<std::string>& paths);
 
+// What `residency lint PATHS` (and Python's `residency.lint`) checks: compiles `paths` with
+// `catalogue` when one is given; when none is given and the paths hold no catalogue, with the
+// `regions.yaml` beside the first path (in it, for a folder); then adds CheckSubfolders. The
+// result's diagnostics are all of them; its snapshot is set when the compile succeeded.
+CompileResult LintPolicies(const std::vector<std::string>& paths,
+                           const std::string& catalogue = "");
+
 // Counts of each severity.
 int CountErrors(const std::vector<Diagnostic>& diagnostics);
 int CountWarnings(const std::vector<Diagnostic>& diagnostics);

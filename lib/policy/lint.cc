@@ -148,4 +148,24 @@ std::vector<Diagnostic> CheckSubfolders(const std::vector<std::string>& paths) {
   return out;
 }
 
+CompileResult LintPolicies(const std::vector<std::string>& paths, const std::string& catalogue) {
+  std::vector<std::string> with = paths;
+  if (!catalogue.empty()) with.push_back(catalogue);
+  CompileResult r = CompilePolicies(with);
+  if (catalogue.empty() && !paths.empty() && r.diagnostics.size() == 1 &&
+      r.diagnostics[0].code == "no-catalogue") {
+    const std::filesystem::path first(paths[0]);
+    std::error_code ec;
+    std::filesystem::path dir =
+        std::filesystem::is_directory(first, ec) ? first : first.parent_path();
+    if (dir.empty()) dir = ".";
+    with.push_back((dir / "regions.yaml").string());
+    r = CompilePolicies(with);
+  }
+  std::vector<Diagnostic> side = CheckSubfolders(paths);
+  r.diagnostics.insert(r.diagnostics.end(), std::make_move_iterator(side.begin()),
+                       std::make_move_iterator(side.end()));
+  return r;
+}
+
 }  // namespace residency

@@ -42,28 +42,7 @@ int RunLint(int argc, char** argv) {
                  UnknownFlagHint(app, argc, argv).c_str());
     return kExitCannotRun;
   }
-  CompileResult r = CompilePolicies(paths);
-  bool no_catalogue = r.diagnostics.size() == 1 && r.diagnostics[0].code == "no-catalogue";
-  if (no_catalogue) {
-    std::vector<std::string> with = paths;
-    if (catalogue.empty()) {
-      std::filesystem::path first(paths[0]);
-      auto dir = std::filesystem::is_directory(first) ? first : first.parent_path();
-      if (dir.empty()) dir = ".";
-      catalogue = (dir / "regions.yaml").string();
-    }
-    with.push_back(catalogue);
-    r = CompilePolicies(with);
-  } else if (!catalogue.empty()) {
-    std::vector<std::string> with = paths;
-    with.push_back(catalogue);
-    r = CompilePolicies(with);
-  }
-  {
-    std::vector<Diagnostic> side = CheckSubfolders(paths);
-    r.diagnostics.insert(r.diagnostics.end(), std::make_move_iterator(side.begin()),
-                         std::make_move_iterator(side.end()));
-  }
+  CompileResult r = LintPolicies(paths, catalogue);
   // Nothing readable at all is "could not run".
   bool io_only = !r.diagnostics.empty();
   for (const auto& d : r.diagnostics) io_only &= d.code == "io";
