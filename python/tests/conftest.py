@@ -4,6 +4,7 @@ Run from the build tree (ctest `python_tests` sets these):
     PYTHONPATH=build/python RESIDENCY_CLI=build/tools/residency/residency \
         /usr/bin/python3 -m pytest python/tests
 """
+from typing import Optional
 import os
 import pathlib
 import subprocess
@@ -19,12 +20,12 @@ REQUESTS = SOURCE_DIR / "examples" / "requests"
 
 
 @pytest.fixture(scope="session")
-def policies():
+def policies() -> residency.Policies:
     return residency.compile([str(POLICIES)])
 
 
 @pytest.fixture(scope="session")
-def cli():
+def cli() -> str:
     """Path of the residency CLI built beside the module, or skip."""
     path = os.environ.get("RESIDENCY_CLI")
     if not path or not os.access(path, os.X_OK):
@@ -32,5 +33,6 @@ def cli():
     return path
 
 
-def run_cli(cli, *args, stdin=None):
+def run_cli(cli: str, *args: str,
+            stdin: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
     return subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, timeout=120)

@@ -1,5 +1,8 @@
 """Key files are never echoed: a private key where a verifier key goes (and the reverse) is named,
 and no exception carries any byte of the key (issue 13)."""
+from typing import Any, Set, Tuple
+import pathlib
+from typing import Any
 import base64
 import binascii
 
@@ -8,7 +11,7 @@ import pytest
 import residency
 
 
-def _key_material(pem_text):
+def _key_material(pem_text: str) -> Tuple[Set[str], bytes]:
     """Windows of the private key as it could leak: PEM base64, raw seed, seed hex and base64."""
     body = "".join(l for l in pem_text.splitlines() if not l.startswith("-----"))
     seed = base64.b64decode(body)[-32:]
@@ -18,7 +21,7 @@ def _key_material(pem_text):
     return windows, seed
 
 
-def _assert_no_leak(message, pem_text):
+def _assert_no_leak(message: str, pem_text: str) -> None:
     windows, seed = _key_material(pem_text)
     for w in windows:
         assert w not in message, f"key material {w!r} in {message!r}"
@@ -28,7 +31,7 @@ def _assert_no_leak(message, pem_text):
 
 
 @pytest.fixture
-def keys(tmp_path):
+def keys(tmp_path: pathlib.Path) -> Any:
     residency.audit_keygen("ops", str(tmp_path / "keys"))
     pem = tmp_path / "keys" / "ops.pem"
     vkey = tmp_path / "keys" / "ops.vkey"
@@ -38,7 +41,7 @@ def keys(tmp_path):
     return pem, vkey, audit_dir
 
 
-def test_private_key_as_verifier_key_is_named_not_echoed(keys):
+def test_private_key_as_verifier_key_is_named_not_echoed(keys: Any) -> None:
     pem, vkey, audit_dir = keys
     pem_text = pem.read_text()
     with pytest.raises(ValueError) as e:
@@ -59,7 +62,7 @@ def test_private_key_as_verifier_key_is_named_not_echoed(keys):
     assert str(e.value).startswith(f"`{raw}`: ")
 
 
-def test_verifier_key_as_audit_key_is_named(keys, tmp_path):
+def test_verifier_key_as_audit_key_is_named(keys: Any, tmp_path: pathlib.Path) -> None:
     pem, vkey, audit_dir = keys
     with pytest.raises(RuntimeError) as e:
         residency.AuditLog(str(tmp_path / "audit2"), str(vkey))

@@ -1,4 +1,6 @@
 """Policies.check_many and Policies.check_jsonl: the library's batch calls, equal to check."""
+from typing import List
+import pathlib
 import json
 
 import pytest
@@ -9,14 +11,14 @@ from conftest import POLICIES, REQUESTS, run_cli
 NOW = "2026-06-30T00:00:00Z"
 
 
-def example_texts():
+def example_texts() -> List[str]:
     texts = [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
     if not texts:
         pytest.skip("no example requests")
     return texts
 
 
-def test_check_many_equals_check_in_order(policies):
+def test_check_many_equals_check_in_order(policies: residency.Policies) -> None:
     texts = example_texts() * 30
     many = policies.check_many(texts, threads=3)
     assert many == [policies.check(t) for t in texts]
@@ -30,7 +32,7 @@ def test_check_many_equals_check_in_order(policies):
     assert policies.check_many(as_json)[0]["decision"] == "allow"
 
 
-def test_check_many_names_the_request_that_cannot_be_decided(policies):
+def test_check_many_names_the_request_that_cannot_be_decided(policies: residency.Policies) -> None:
     texts = example_texts()[:2] + ['{"kind": "datset"}'] + example_texts()[:1]
     with pytest.raises(residency.RequestError, match=r"^requests\[2\]: ") as e:
         policies.check_many(texts)
@@ -40,12 +42,12 @@ def test_check_many_names_the_request_that_cannot_be_decided(policies):
     assert got[2].path == "kind"
     assert got[3] == policies.check(texts[3])
     with pytest.raises(ValueError, match="errors must be"):
-        policies.check_many(texts, errors="ignore")
+        policies.check_many(texts, errors="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="threads must be"):
         policies.check_many(texts, threads=0)
 
 
-def test_check_jsonl_equals_the_cli_batch(policies, cli, tmp_path):
+def test_check_jsonl_equals_the_cli_batch(policies: residency.Policies, cli: str, tmp_path: pathlib.Path) -> None:
     lines = [json.dumps({"kind": "dataset", "action": "transfer", "now": NOW,
                          "destination": dest,
                          "dataset": {"id": f"d{i}", "location": "ncp:KR",
@@ -57,7 +59,7 @@ def test_check_jsonl_equals_the_cli_batch(policies, cli, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n")
     dst = tmp_path / "out.jsonl"
-    seen = []
+    seen: List[int] = []
     summary = policies.check_jsonl(src, dst, threads=2, progress=seen.append)
     assert summary["lines"] == len(lines)
     assert summary["errors"] == 2
@@ -73,13 +75,13 @@ def test_check_jsonl_equals_the_cli_batch(policies, cli, tmp_path):
     assert json.loads(got[0]) == policies.check(lines[0])
 
 
-def test_check_jsonl_errors(policies, tmp_path):
+def test_check_jsonl_errors(policies: residency.Policies, tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError):
         policies.check_jsonl(tmp_path / "missing.jsonl", tmp_path / "out.jsonl")
     src = tmp_path / "in.jsonl"
     src.write_text("{}\n" * 10)
 
-    def stop(done):
+    def stop(done: int) -> None:
         raise KeyboardInterrupt("stop")
 
     with pytest.raises(KeyboardInterrupt):

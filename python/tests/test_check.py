@@ -1,4 +1,8 @@
 """Policies.check: decisions as dicts, equal to `residency check`; input errors; `now`; threads."""
+import residency
+from typing import Any, List
+import pathlib
+from typing import Any
 import copy
 import datetime
 import json
@@ -24,32 +28,32 @@ CREDIT_LEDGER = {
 }
 
 
-def at(request, destination):
+def at(request: Any, destination: str) -> Any:
     r = copy.deepcopy(request)
     r["destination"] = destination
     return r
 
 
-def example_requests():
-    files = sorted(REQUESTS.glob("*.yaml"))
+def example_requests() -> List[Any]:
+    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
     return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))
-def test_check_equals_cli_for_every_example_request(policies, cli, path):
+def test_check_equals_cli_for_every_example_request(policies: residency.Policies, cli: str, path: pathlib.Path) -> None:
     out = run_cli(cli, "check", "--policies", str(POLICIES), str(path))
     assert out.returncode in (0, 1, 3), out.stderr
     expected = json.loads(out.stdout)
     assert policies.check(path.read_text(encoding="utf-8")) == expected
 
 
-def test_dict_request_equals_cli_on_stdin(policies, cli):
+def test_dict_request_equals_cli_on_stdin(policies: residency.Policies, cli: str) -> None:
     text = json.dumps(CREDIT_LEDGER)
     out = run_cli(cli, "check", "--policies", str(POLICIES), "-", stdin=text)
     assert policies.check(CREDIT_LEDGER) == json.loads(out.stdout)
 
 
-def test_decision_shape(policies):
+def test_decision_shape(policies: residency.Policies) -> None:
     d = policies.check(CREDIT_LEDGER)
     # A kr_financial operator keeping credit data on a Korean cloud (not on its premises):
     # kr.fin.cloud_report allows it with the report to the supervisor as an obligation.
@@ -62,7 +66,7 @@ def test_decision_shape(policies):
     assert "KR:personal.credit" in d["tags"]
 
 
-def test_credit_data_stays_in_korea(policies):
+def test_credit_data_stays_in_korea(policies: residency.Policies) -> None:
     abroad = policies.check(at(CREDIT_LEDGER, "aws:us-east-1"))
     home = policies.check(CREDIT_LEDGER)
     assert abroad["decision"] == "deny"
@@ -74,23 +78,23 @@ def test_credit_data_stays_in_korea(policies):
     assert suggested["decision"] != "deny"
 
 
-def test_suggest_false_leaves_suggestions_empty(policies):
+def test_suggest_false_leaves_suggestions_empty(policies: residency.Policies) -> None:
     d = policies.check(at(CREDIT_LEDGER, "aws:us-east-1"), suggest=False)
     assert d["decision"] == "deny" and d["suggested_locations"] == []
 
 
-def test_unknown_location_fails_closed(policies):
+def test_unknown_location_fails_closed(policies: residency.Policies) -> None:
     d = policies.check(at(CREDIT_LEDGER, "nowhere:moon-1"))
     assert d["decision"] == "deny"
 
 
-def test_unknown_key_is_value_error_naming_it(policies):
+def test_unknown_key_is_value_error_naming_it(policies: residency.Policies) -> None:
     bad = dict(CREDIT_LEDGER, destinaton="aws:us-east-1")
     with pytest.raises(ValueError, match="destinaton"):
         policies.check(bad)
 
 
-def test_wrong_type_and_bad_text_are_value_errors(policies):
+def test_wrong_type_and_bad_text_are_value_errors(policies: residency.Policies) -> None:
     with pytest.raises(ValueError):
         policies.check(dict(CREDIT_LEDGER, kind=3))
     with pytest.raises(ValueError):
@@ -98,10 +102,10 @@ def test_wrong_type_and_bad_text_are_value_errors(policies):
     with pytest.raises(ValueError):
         policies.check({"kind": "dataset", "dataset": {"partitions": [{"subjects": float("nan")}]}})
     with pytest.raises(TypeError):
-        policies.check(["not", "a", "request"])
+        policies.check(["not", "a", "request"])  # type: ignore[arg-type]
 
 
-def test_now_is_used_only_when_the_request_has_none(policies):
+def test_now_is_used_only_when_the_request_has_none(policies: residency.Policies) -> None:
     bare = {k: v for k, v in CREDIT_LEDGER.items() if k != "now"}
     assert policies.check(bare, now="2027-01-02T03:04:05Z")["now"] == "2027-01-02T03:04:05Z"
     aware = datetime.datetime(2027, 1, 2, 12, 0, tzinfo=datetime.timezone.utc)
@@ -113,12 +117,12 @@ def test_now_is_used_only_when_the_request_has_none(policies):
         policies.check(bare, now=datetime.datetime(2027, 1, 2))
 
 
-def test_threads_get_the_same_answers(policies):
+def test_threads_get_the_same_answers(policies: residency.Policies) -> None:
     requests = [at(CREDIT_LEDGER, loc) for loc in ("ncp:FKR", "aws:us-east-1", "aws:ap-northeast-2")]
     expected = [policies.check(r) for r in requests]
     results, errors = [], []
 
-    def work():
+    def work() -> None:
         try:
             for _ in range(50):
                 results.append([policies.check(r) for r in requests])

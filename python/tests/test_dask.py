@@ -1,5 +1,8 @@
 """residency.dask on a real distributed.LocalCluster of 2 worker processes: the same decisions as
 Policies.check, policies compiled once per worker by the plugin, summaries that add up."""
+from typing import Any, Dict, Iterator, List
+import pathlib
+from typing import Any
 import json
 import os
 
@@ -20,7 +23,7 @@ NOW = "2026-06-30T00:00:00Z"
 
 
 @pytest.fixture(scope="module")
-def client():
+def client() -> Iterator[Any]:
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=40)
     c = distributed.Client(cluster)
@@ -29,11 +32,11 @@ def client():
     cluster.close()
 
 
-def _compiled_digests():
+def _compiled_digests() -> List[str]:
     return sorted(rdask._compiled)
 
 
-def test_the_plugin_compiles_once_per_worker(client, policies):
+def test_the_plugin_compiles_once_per_worker(client: Any, policies: residency.Policies) -> None:
     name = rdask.register(client, policies)
     assert name.startswith("residency-policies-")
     per_worker = client.run(_compiled_digests)
@@ -43,30 +46,30 @@ def test_the_plugin_compiles_once_per_worker(client, policies):
     assert len(set(pids.values())) == 2  # two processes, not threads
 
 
-def example_texts():
+def example_texts() -> List[str]:
     texts = [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
     if not texts:
         pytest.skip("no example requests")
     return texts
 
 
-def test_a_bag_decides_as_check_does(client, policies):
+def test_a_bag_decides_as_check_does(client: Any, policies: residency.Policies) -> None:
     texts = example_texts() * 20 + ['{"kind": "datset"}']
-    bag = db.from_sequence(texts, npartitions=6)
+    bag = db.from_sequence(texts, npartitions=6)  # type: ignore[attr-defined]
     got = rdask.check_bag(bag, policies).compute()
     assert got[:-1] == [policies.check(t) for t in texts[:-1]]
     assert isinstance(got[-1], residency.RequestError)
     summary = rdask.summarize(rdask.check_bag(bag, policies))
     assert summary["by_decision"]["error"] == 1
     assert sum(summary["by_decision"].values()) == len(texts)
-    want_rules = {}
+    want_rules: Dict[str, int] = {}
     for d in got[:-1]:
         for r in d["reasons"]:
             want_rules[r["rule"]] = want_rules.get(r["rule"], 0) + 1
     assert summary["by_rule"] == dict(sorted(want_rules.items()))
 
 
-def test_jsonl_files_on_the_cluster(client, policies, tmp_path):
+def test_jsonl_files_on_the_cluster(client: Any, policies: residency.Policies, tmp_path: pathlib.Path) -> None:
     lines = [json.dumps({"kind": "dataset", "action": "transfer", "now": NOW,
                          "destination": dest,
                          "dataset": {"id": f"d{i}", "location": "ncp:KR",
@@ -108,7 +111,7 @@ def test_jsonl_files_on_the_cluster(client, policies, tmp_path):
         rdask.check_jsonl_files(client, policies, [paths[0], paths[0]], out)
 
 
-def test_a_dataframe_of_manifests(client, policies):
+def test_a_dataframe_of_manifests(client: Any, policies: residency.Policies) -> None:
     frame = pd.DataFrame({
         "dataset_id": ["a", "b", "c", "d"],
         "region": ["ncp:KR", "ncp:KR", "ncp:KR", "ncp:KR"],
@@ -117,7 +120,7 @@ def test_a_dataframe_of_manifests(client, policies):
         "data_classes": ["personal", "personal", "public;personal", "personal"],
         "people": [10, 10, 10, 10],
     })
-    ddf = dd.from_pandas(frame, npartitions=2)
+    ddf = dd.from_pandas(frame, npartitions=2)  # type: ignore[attr-defined]
     got = rdask.check_dataframe(
         ddf, policies,
         columns={"id": "dataset_id", "location": "region", "destination": "target",

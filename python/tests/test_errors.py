@@ -1,5 +1,7 @@
 """The module's exceptions: residency.Error and its kinds, each with a message and the fields a
 caller needs (diagnostics of a policy error, the field and position of a request error)."""
+from typing import Callable, List
+import pathlib
 import pytest
 
 import residency
@@ -16,7 +18,7 @@ GOOD = {
 }
 
 
-def test_the_hierarchy_keeps_the_builtins_callers_already_catch():
+def test_the_hierarchy_keeps_the_builtins_callers_already_catch() -> None:
     assert issubclass(residency.Error, Exception)
     for kind, builtin in ((residency.PolicyError, ValueError),
                           (residency.RequestError, ValueError),
@@ -27,7 +29,7 @@ def test_the_hierarchy_keeps_the_builtins_callers_already_catch():
         assert kind.__doc__
 
 
-def test_policy_error_carries_every_diagnostic(tmp_path):
+def test_policy_error_carries_every_diagnostic(tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     with pytest.raises(residency.PolicyError) as e:
         residency.compile([str(d)])
@@ -40,7 +42,7 @@ def test_policy_error_carries_every_diagnostic(tmp_path):
     assert first["column"] > 0 and first["message"]
 
 
-def test_request_error_names_the_field_and_position(policies):
+def test_request_error_names_the_field_and_position(policies: residency.Policies) -> None:
     bad = dict(GOOD, dataset={"id": "d", "partitions": [{"classes": ["personal"],
                                                          "origin": "KR", "subject": 3}]})
     with pytest.raises(residency.RequestError) as e:
@@ -59,7 +61,7 @@ def test_request_error_names_the_field_and_position(policies):
     assert s.value.path == "" and s.value.line > 0
 
 
-def test_an_undecidable_request_is_a_request_error_too(policies):
+def test_an_undecidable_request_is_a_request_error_too(policies: residency.Policies) -> None:
     # Parses, but Evaluate refuses it: a dataset request with no location to check.
     req = {"kind": "dataset", "action": "store",
            "dataset": {"id": "d", "partitions": [{"classes": ["personal"], "origin": "KR"}]}}
@@ -69,23 +71,25 @@ def test_an_undecidable_request_is_a_request_error_too(policies):
     assert (e.value.path, e.value.line) == ("", 0)
 
 
-def test_missing_files_are_file_not_found(tmp_path):
+def test_missing_files_are_file_not_found(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError):
         residency.Tagger(str(tmp_path / "tagging.yaml"))
     with pytest.raises(FileNotFoundError):
         residency.compile(str(tmp_path / "policies"))
 
 
-def test_audit_errors_are_audit_errors_with_a_message(tmp_path):
+def test_audit_errors_are_audit_errors_with_a_message(tmp_path: pathlib.Path) -> None:
     with pytest.raises(residency.AuditError) as e:
         residency.AuditLog(str(tmp_path / "audit"), str(tmp_path / "missing.pem"))
     assert str(e.value).startswith("audit log: ")
     assert "missing.pem" in str(e.value)
 
 
-def test_every_error_has_a_message(policies):
-    for call in (lambda: policies.check("{}"), lambda: policies.check("kind: dataset\n"),
-                 lambda: policies.check("---\n---\n"), lambda: policies.where({"kind": "x"})):
+def test_every_error_has_a_message(policies: residency.Policies) -> None:
+    calls: List[Callable[[], object]] = [
+                 lambda: policies.check("{}"), lambda: policies.check("kind: dataset\n"),
+                 lambda: policies.check("---\n---\n"), lambda: policies.where({"kind": "x"})]
+    for call in calls:
         with pytest.raises(residency.Error) as e:
             call()
         assert str(e.value).strip()

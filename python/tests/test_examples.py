@@ -9,7 +9,7 @@ from conftest import POLICIES
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_guard_shard_example():
+def test_guard_shard_example() -> None:
     out = subprocess.run([sys.executable, str(EXAMPLES / "guard_shard.py"),
                           "--policies", str(POLICIES)],
                          capture_output=True, text=True, timeout=120, env=dict(os.environ))

@@ -1,4 +1,8 @@
 """Policies.explain: the library's Explain, equal to `residency explain`; reasons' triggers."""
+from typing import Any, Dict, Iterator, List
+from typing import Any, List
+import pathlib
+from typing import Dict
 import json
 
 import pytest
@@ -7,13 +11,13 @@ import residency
 from conftest import POLICIES, REQUESTS, run_cli
 
 
-def example_requests():
-    files = sorted(REQUESTS.glob("*.yaml"))
+def example_requests() -> List[Any]:
+    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
     return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))
-def test_explain_equals_cli_for_every_example_request(policies, cli, path):
+def test_explain_equals_cli_for_every_example_request(policies: residency.Policies, cli: str, path: pathlib.Path) -> None:
     out = run_cli(cli, "explain", "--policies", str(POLICIES), "--format", "json", str(path))
     assert out.returncode in (0, 1, 3), out.stderr
     got = policies.explain(path.read_text())
@@ -33,13 +37,13 @@ KR_TO_TOKYO = {
 }
 
 
-def facts(tree):
+def facts(tree: Dict[str, Any]) -> Iterator[str]:
     yield from tree.get("facts", [])
     for child in tree.get("children", []):
         yield from facts(child)
 
 
-def test_a_consent_for_another_recipient_is_named(policies):
+def test_a_consent_for_another_recipient_is_named(policies: residency.Policies) -> None:
     e = policies.explain(KR_TO_TOKYO)
     assert e["decision"]["decision"] == "deny"
     rule = next(r for r in e["rules"] if r["rule"] == "kr.cross_border")
@@ -52,7 +56,7 @@ def test_a_consent_for_another_recipient_is_named(policies):
                for f in lines), lines
 
 
-def test_reasons_name_their_trigger_and_obligations_their_text(policies):
+def test_reasons_name_their_trigger_and_obligations_their_text(policies: residency.Policies) -> None:
     d = policies.check(KR_TO_TOKYO)
     reason = next(r for r in d["reasons"] if r["rule"] == "kr.cross_border")
     assert reason["trigger"] == {"kind": "dataset", "artifact": "kr-customers",
@@ -68,7 +72,7 @@ def test_reasons_name_their_trigger_and_obligations_their_text(policies):
         assert o["text"] and o["id"] and o["policy"], o
 
 
-def test_bad_arguments(policies):
+def test_bad_arguments(policies: residency.Policies) -> None:
     with pytest.raises(residency.RequestError):
         policies.explain({"kind": "datset"})
     with pytest.raises(ValueError, match="format must be"):

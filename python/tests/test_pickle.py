@@ -1,5 +1,7 @@
 """Policies and Tagger pickle by their sources: another process (spawn, as Dask and Ray ship
 them) compiles them again, checks the digest, and decides and tags identically."""
+from typing import Any, Dict, List
+from typing import Any, List
 import multiprocessing
 import pickle
 
@@ -9,20 +11,20 @@ import residency
 from conftest import POLICIES, REQUESTS
 
 
-def example_texts():
+def example_texts() -> List[str]:
     return [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
 
 
-def _decide_all(policies, texts):
+def _decide_all(policies: residency.Policies, texts: List[str]) -> List[Dict[str, Any]]:
     # Runs in the child: the decisions as dicts, in order.
     return [policies.check(t) for t in texts]
 
 
-def _tag_one(tagger, request):
+def _tag_one(tagger: residency.Tagger, request: Any) -> Dict[str, Any]:
     return tagger.tag(request)
 
 
-def test_policies_round_trip_in_process(policies):
+def test_policies_round_trip_in_process(policies: residency.Policies) -> None:
     copy = pickle.loads(pickle.dumps(policies))
     assert copy.digest == policies.digest
     assert copy.rule_count == policies.rule_count
@@ -30,7 +32,7 @@ def test_policies_round_trip_in_process(policies):
         assert copy.check(t) == policies.check(t)
 
 
-def test_a_pickled_policies_decides_identically_in_a_spawned_process(policies):
+def test_a_pickled_policies_decides_identically_in_a_spawned_process(policies: residency.Policies) -> None:
     texts = example_texts()
     if not texts:
         pytest.skip("no example requests")
@@ -40,7 +42,7 @@ def test_a_pickled_policies_decides_identically_in_a_spawned_process(policies):
     assert theirs == [policies.check(t) for t in texts]
 
 
-def test_unpickling_refuses_sources_that_do_not_give_the_digest(policies):
+def test_unpickling_refuses_sources_that_do_not_give_the_digest(policies: residency.Policies) -> None:
     version, sources, digest = policies.__getstate__()
     assert version == 1 and digest == policies.digest
     assert any(name.endswith("regions.yaml") for name, _ in sources)
@@ -56,7 +58,7 @@ def test_unpickling_refuses_sources_that_do_not_give_the_digest(policies):
     assert pickle.loads(state).digest == digest
 
 
-def test_a_pickled_tagger_tags_identically_in_a_spawned_process():
+def test_a_pickled_tagger_tags_identically_in_a_spawned_process() -> None:
     cfg = POLICIES / "tagging.yaml"
     if not cfg.exists():
         pytest.skip("no policies/tagging.yaml")

@@ -1,4 +1,5 @@
 """compile, lint, Policies: errors with positions, digests, properties, agreement with the CLI."""
+import pathlib
 import json
 import re
 import shutil
@@ -20,7 +21,7 @@ rules:
 """
 
 
-def policy_dir_with(tmp_path, name, text):
+def policy_dir_with(tmp_path: pathlib.Path, name: str, text: str) -> pathlib.Path:
     """A copy of the shipped policies plus one more file."""
     d = tmp_path / "policies"
     shutil.copytree(POLICIES, d, ignore=shutil.ignore_patterns("tests", "schema"))
@@ -28,7 +29,7 @@ def policy_dir_with(tmp_path, name, text):
     return d
 
 
-def test_compile_properties(policies):
+def test_compile_properties(policies: residency.Policies) -> None:
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", policies.digest)
     assert policies.rule_count > 0
     assert "kr" in policies.policy_ids
@@ -36,12 +37,12 @@ def test_compile_properties(policies):
     assert policies.digest in repr(policies)
 
 
-def test_compile_accepts_one_path_or_pathlike(policies):
+def test_compile_accepts_one_path_or_pathlike(policies: residency.Policies) -> None:
     assert residency.compile(str(POLICIES)).digest == policies.digest
     assert residency.compile(POLICIES).digest == policies.digest
 
 
-def test_compile_is_deterministic_and_sensitive(policies, tmp_path):
+def test_compile_is_deterministic_and_sensitive(policies: residency.Policies, tmp_path: pathlib.Path) -> None:
     again = residency.compile([str(POLICIES)])
     assert again.digest == policies.digest
     extra = policy_dir_with(tmp_path, "zz-extra.yaml", BROKEN_POLICY.replace("sometimes", "deny"))
@@ -50,7 +51,7 @@ def test_compile_is_deterministic_and_sensitive(policies, tmp_path):
     assert changed.rule_count == policies.rule_count + 1
 
 
-def test_compile_error_is_value_error_with_position(tmp_path):
+def test_compile_error_is_value_error_with_position(tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     with pytest.raises(ValueError) as e:
         residency.compile([str(d)])
@@ -60,19 +61,19 @@ def test_compile_error_is_value_error_with_position(tmp_path):
     assert int(m.group(2)) == 9  # the `effect: sometimes` line, 1-based
 
 
-def test_compile_missing_path_is_file_not_found(tmp_path):
+def test_compile_missing_path_is_file_not_found(tmp_path: pathlib.Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError) as e:
         residency.compile([str(missing)])
     assert e.value.filename == str(missing)
 
 
-def test_lint_shipped_policies_have_no_errors():
+def test_lint_shipped_policies_have_no_errors() -> None:
     diags = residency.lint([str(POLICIES)])
     assert [d for d in diags if d["severity"] == "error"] == []
 
 
-def test_lint_reports_error_dicts(tmp_path):
+def test_lint_reports_error_dicts(tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     diags = residency.lint([str(d)])
     errors = [x for x in diags if x["severity"] == "error"]
@@ -82,12 +83,12 @@ def test_lint_reports_error_dicts(tmp_path):
     assert errors[0]["line"] == 9 and errors[0]["column"] > 0
 
 
-def test_lint_single_file_finds_catalogue_beside_it():
+def test_lint_single_file_finds_catalogue_beside_it() -> None:
     diags = residency.lint([str(POLICIES / "kr.yaml")])
     assert not any(d["code"] == "no-catalogue" for d in diags), diags
 
 
-def test_lint_equals_cli_json(cli, tmp_path):
+def test_lint_equals_cli_json(cli: str, tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     for path in (POLICIES, d):
         out = run_cli(cli, "lint", "--format", "json", str(path))
@@ -95,7 +96,7 @@ def test_lint_equals_cli_json(cli, tmp_path):
         assert residency.lint([str(path)]) == json.loads(out.stdout)["diagnostics"]
 
 
-def test_lint_checks_a_folders_tests_subfolder_like_the_cli(cli, tmp_path):
+def test_lint_checks_a_folders_tests_subfolder_like_the_cli(cli: str, tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "extra.yaml", "")
     (d / "extra.yaml").unlink()
     (d / "tests").mkdir()
@@ -110,7 +111,7 @@ def test_lint_checks_a_folders_tests_subfolder_like_the_cli(cli, tmp_path):
     assert diags == json.loads(out.stdout)["diagnostics"]
 
 
-def test_compile_releases_the_gil():
+def test_compile_releases_the_gil() -> None:
     """Another Python thread runs while compile() is in C++ (py::gil_scoped_release).
 
     The main thread waits for the worker to enter compile(). Were the GIL held there, the main
@@ -125,7 +126,7 @@ def test_compile_releases_the_gil():
         started = threading.Event()
         times = {}
 
-        def work():
+        def work() -> None:
             times["t0"] = time.monotonic()
             started.set()
             residency.compile([str(POLICIES)])

@@ -1,4 +1,6 @@
 """tag / Tagger and the audit functions: agreement with the CLI, fail-closed errors, tampering."""
+from typing import Any, Dict, List, Tuple
+from typing import Tuple
 import json
 import pathlib
 
@@ -9,7 +11,7 @@ from conftest import POLICIES, run_cli
 
 TAGGING = POLICIES / "tagging.yaml"
 
-TAG_REQUESTS = [
+TAG_REQUESTS: List[Dict[str, Any]] = [
     {"tenant": "acme-kr", "payload": "제 전화번호는 010-1234-5678 입니다"},
     {"peer": "198.51.100.7", "payload": "mail anna.schmidt@example.de please"},
     {"headers": {"x-user-country": "JP"}, "payload": "card 4111 1111 1111 1111"},
@@ -18,7 +20,7 @@ TAG_REQUESTS = [
 ]
 
 
-def test_tag_equals_cli(cli, tmp_path):
+def test_tag_equals_cli(cli: str, tmp_path: pathlib.Path) -> None:
     lines = tmp_path / "in.jsonl"
     lines.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in TAG_REQUESTS),
                      encoding="utf-8")
@@ -32,7 +34,7 @@ def test_tag_equals_cli(cli, tmp_path):
         assert residency.tag(str(TAGGING), req) == got
 
 
-def test_tag_semantics():
+def test_tag_semantics() -> None:
     r = residency.tag(str(TAGGING), TAG_REQUESTS[0])
     assert r["user"] == {"jurisdiction": "KR", "provenance": "verified"}
     assert "kr_phone" in r["detectors"]
@@ -44,7 +46,7 @@ def test_tag_semantics():
     assert empty["tags"] == [] and empty["user"]["jurisdiction"] is None
 
 
-def test_tag_input_errors():
+def test_tag_input_errors() -> None:
     tagger = residency.Tagger(str(TAGGING))
     with pytest.raises(ValueError, match="payloads"):
         tagger.tag({"payloads": "x"})
@@ -56,7 +58,7 @@ def test_tag_input_errors():
         residency.Tagger(str(POLICIES / "kr.yaml"))  # not a tagging file
 
 
-def test_forced_scalar_kernel_gives_the_same_tags():
+def test_forced_scalar_kernel_gives_the_same_tags() -> None:
     best = residency.Tagger(str(TAGGING))
     scalar = residency.Tagger(str(TAGGING), kernel="scalar")
     assert scalar.kernel == "scalar"
@@ -65,7 +67,8 @@ def test_forced_scalar_kernel_gives_the_same_tags():
 
 
 @pytest.fixture
-def audited(policies, tmp_path):
+def audited(policies: residency.Policies,
+            tmp_path: pathlib.Path) -> Tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
     """Keys, and a closed log with three audited decisions; returns (vkey file, audit dir)."""
     vkey = residency.audit_keygen("py1", str(tmp_path / "keys"))
     audit_dir = tmp_path / "audit"
@@ -91,7 +94,7 @@ def audited(policies, tmp_path):
     return tmp_path / "keys" / "py1.vkey", audit_dir, pathlib.Path(log_dir)
 
 
-def test_audit_verify_valid_then_tampered(audited, cli):
+def test_audit_verify_valid_then_tampered(audited: Tuple[pathlib.Path, pathlib.Path, pathlib.Path], cli: str) -> None:
     vkey_file, audit_dir, log_dir = audited
     report = residency.audit_verify(str(audit_dir), [str(vkey_file)])
     assert report["ok"] is True
@@ -119,6 +122,6 @@ def test_audit_verify_valid_then_tampered(audited, cli):
     assert tampered["logs"][0]["findings"]
 
 
-def test_audit_verify_cannot_run_is_value_error(tmp_path):
+def test_audit_verify_cannot_run_is_value_error(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ValueError):
         residency.audit_verify(str(tmp_path), ["not-a-key-file"])

@@ -1,4 +1,7 @@
 """Policies.where: the library's AllowedLocations, equal to `residency where --format json`."""
+import residency
+from typing import Any, List
+import pathlib
 import json
 
 import pytest
@@ -6,13 +9,13 @@ import pytest
 from conftest import POLICIES, REQUESTS, run_cli
 
 
-def example_requests():
-    files = sorted(REQUESTS.glob("*.yaml"))
+def example_requests() -> List[Any]:
+    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
     return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))
-def test_where_equals_cli_for_every_example_request(policies, cli, path):
+def test_where_equals_cli_for_every_example_request(policies: residency.Policies, cli: str, path: pathlib.Path) -> None:
     out = run_cli(cli, "where", "--policies", str(POLICIES), "--format", "json", str(path))
     assert out.returncode in (0, 1), out.stderr
     got = policies.where(path.read_text())
@@ -20,7 +23,7 @@ def test_where_equals_cli_for_every_example_request(policies, cli, path):
     assert out.returncode == (0 if got["allowed"] else 1)
 
 
-def test_where_lists_each_location_once_with_what_checking_there_says(policies):
+def test_where_lists_each_location_once_with_what_checking_there_says(policies: residency.Policies) -> None:
     path = REQUESTS / "kr-prompt-to-tokyo.yaml"
     if not path.exists():
         pytest.skip("no example request kr-prompt-to-tokyo.yaml")
@@ -39,7 +42,7 @@ def test_where_lists_each_location_once_with_what_checking_there_says(policies):
     assert [a["location"] for a in kr["allowed"]] == ["aws:ap-northeast-2"]
 
 
-def test_where_errors_are_value_errors_with_a_message(policies):
+def test_where_errors_are_value_errors_with_a_message(policies: residency.Policies) -> None:
     path = REQUESTS / "kr-prompt-to-tokyo.yaml"
     if not path.exists():
         pytest.skip("no example request kr-prompt-to-tokyo.yaml")
@@ -49,7 +52,7 @@ def test_where_errors_are_value_errors_with_a_message(policies):
         policies.where({"kind": "dataset", "action": "store"})
 
 
-def test_where_as_an_html_page(policies, cli):
+def test_where_as_an_html_page(policies: residency.Policies, cli: str) -> None:
     path = REQUESTS / "kr-prompt-to-tokyo.yaml"
     if not path.exists():
         pytest.skip("no example request kr-prompt-to-tokyo.yaml")
@@ -61,4 +64,4 @@ def test_where_as_an_html_page(policies, cli):
     assert out.returncode == 0, out.stderr
     assert out.stdout == page  # no file name from stdin: the same heading
     with pytest.raises(ValueError, match="format must be"):
-        policies.where(path.read_text(), format="svg")
+        policies.where(path.read_text(), format="svg")  # type: ignore[call-overload]
