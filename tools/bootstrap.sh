@@ -19,7 +19,8 @@ PACKAGES=(cmake g++ make ninja-build pkg-config git libssl-dev libabsl-dev libre
   clang libclang-rt-14-dev clang-format clang-tidy
   libmicrohttpd-dev libgnutls28-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   python3-grpcio python3-protobuf nginx-light wrk nghttp2-client openssl chromium
-  python3-distributed python3-pandas python3-pip python3-venv python3-setuptools python3-wheel mypy)
+  python3-distributed python3-pandas python3-pip python3-venv python3-setuptools python3-wheel mypy
+  python3-matplotlib)
 
 deps() {
   local missing=()
