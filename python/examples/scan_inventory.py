@@ -19,7 +19,6 @@ import base64
 import html
 import io
 import json
-import os
 import pathlib
 import random
 import sys

@@ -4,10 +4,10 @@ Run from the build tree (ctest `python_tests` sets these):
     PYTHONPATH=build/python RESIDENCY_CLI=build/tools/residency/residency \
         /usr/bin/python3 -m pytest python/tests
 """
-from typing import Optional
 import os
 import pathlib
 import subprocess
+from typing import Any, List, Optional
 
 import pytest
 
@@ -36,3 +36,17 @@ def cli() -> str:
 def run_cli(cli: str, *args: str,
             stdin: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
     return subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def example_requests() -> List[Any]:
+    """The example request files, for parametrize; one skipped case when there are none."""
+    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
+    return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
+
+
+def example_texts() -> List[str]:
+    """The example requests' texts; skips the test when there are none."""
+    texts = [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
+    if not texts:
+        pytest.skip("no example requests")
+    return texts

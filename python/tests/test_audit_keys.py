@@ -1,10 +1,8 @@
 """Key files are never echoed: a private key where a verifier key goes (and the reverse) is named,
 and no exception carries any byte of the key (issue 13)."""
-from typing import Any, Set, Tuple
-import pathlib
-from typing import Any
 import base64
-import binascii
+import pathlib
+from typing import Any, Set, Tuple
 
 import pytest
 
@@ -36,7 +34,7 @@ def keys(tmp_path: pathlib.Path) -> Any:
     pem = tmp_path / "keys" / "ops.pem"
     vkey = tmp_path / "keys" / "ops.vkey"
     audit_dir = tmp_path / "audit"
-    with residency.AuditLog(str(audit_dir), str(pem)) as log:
+    with residency.AuditLog(str(audit_dir), str(pem)):
         pass
     return pem, vkey, audit_dir
 

@@ -1,21 +1,15 @@
 """Policies.check_many and Policies.check_jsonl: the library's batch calls, equal to check."""
-from typing import List
-import pathlib
 import json
+import pathlib
+from typing import List
 
 import pytest
 
 import residency
-from conftest import POLICIES, REQUESTS, run_cli
+from conftest import POLICIES, example_texts, run_cli
 
 NOW = "2026-06-30T00:00:00Z"
 
-
-def example_texts() -> List[str]:
-    texts = [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
-    if not texts:
-        pytest.skip("no example requests")
-    return texts
 
 
 def test_check_many_equals_check_in_order(policies: residency.Policies) -> None:

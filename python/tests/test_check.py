@@ -1,16 +1,15 @@
 """Policies.check: decisions as dicts, equal to `residency check`; input errors; `now`; threads."""
-import residency
-from typing import Any, List
-import pathlib
-from typing import Any
 import copy
 import datetime
 import json
+import pathlib
 import threading
+from typing import Any
 
 import pytest
 
-from conftest import POLICIES, REQUESTS, run_cli
+import residency
+from conftest import POLICIES, example_requests, run_cli
 
 NOW = "2026-06-30T00:00:00Z"
 
@@ -33,10 +32,6 @@ def at(request: Any, destination: str) -> Any:
     r["destination"] = destination
     return r
 
-
-def example_requests() -> List[Any]:
-    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
-    return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))

@@ -1,15 +1,14 @@
 """residency.dask on a real distributed.LocalCluster of 2 worker processes: the same decisions as
 Policies.check, policies compiled once per worker by the plugin, summaries that add up."""
-from typing import Any, Dict, Iterator, List
-import pathlib
-from typing import Any
 import json
 import os
+import pathlib
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
 import residency
-from conftest import POLICIES, REQUESTS
+from conftest import example_texts
 
 distributed = pytest.importorskip(
     "distributed", reason="python3-distributed is not installed (CI installs it)")
@@ -45,12 +44,6 @@ def test_the_plugin_compiles_once_per_worker(client: Any, policies: residency.Po
     pids = client.run(os.getpid)
     assert len(set(pids.values())) == 2  # two processes, not threads
 
-
-def example_texts() -> List[str]:
-    texts = [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
-    if not texts:
-        pytest.skip("no example requests")
-    return texts
 
 
 def test_a_bag_decides_as_check_does(client: Any, policies: residency.Policies) -> None:

@@ -1,11 +1,11 @@
 """The module's exceptions: residency.Error and its kinds, each with a message and the fields a
 caller needs (diagnostics of a policy error, the field and position of a request error)."""
-from typing import Callable, List
 import pathlib
+from typing import Callable, List
+
 import pytest
 
 import residency
-from conftest import POLICIES
 from test_policies import BROKEN_POLICY, policy_dir_with
 
 GOOD = {

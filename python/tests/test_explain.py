@@ -1,19 +1,12 @@
 """Policies.explain: the library's Explain, equal to `residency explain`; reasons' triggers."""
-from typing import Any, Dict, Iterator, List
-from typing import Any, List
-import pathlib
-from typing import Dict
 import json
+import pathlib
+from typing import Any, Dict, Iterator
 
 import pytest
 
 import residency
-from conftest import POLICIES, REQUESTS, run_cli
-
-
-def example_requests() -> List[Any]:
-    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
-    return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
+from conftest import POLICIES, example_requests, run_cli
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))

@@ -1,18 +1,13 @@
 """Policies and Tagger pickle by their sources: another process (spawn, as Dask and Ray ship
 them) compiles them again, checks the digest, and decides and tags identically."""
-from typing import Any, Dict, List
-from typing import Any, List
 import multiprocessing
 import pickle
+from typing import Any, Dict, List
 
 import pytest
 
 import residency
-from conftest import POLICIES, REQUESTS
-
-
-def example_texts() -> List[str]:
-    return [p.read_text() for p in sorted(REQUESTS.glob("*.yaml"))]
+from conftest import POLICIES, example_texts
 
 
 def _decide_all(policies: residency.Policies, texts: List[str]) -> List[Dict[str, Any]]:

@@ -1,6 +1,6 @@
 """compile, lint, Policies: errors with positions, digests, properties, agreement with the CLI."""
-import pathlib
 import json
+import pathlib
 import re
 import shutil
 

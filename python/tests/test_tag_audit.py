@@ -1,8 +1,7 @@
 """tag / Tagger and the audit functions: agreement with the CLI, fail-closed errors, tampering."""
-from typing import Any, Dict, List, Tuple
-from typing import Tuple
 import json
 import pathlib
+from typing import Any, Dict, List, Tuple
 
 import pytest
 

@@ -1,17 +1,11 @@
 """Policies.where: the library's AllowedLocations, equal to `residency where --format json`."""
-import residency
-from typing import Any, List
-import pathlib
 import json
+import pathlib
 
 import pytest
 
-from conftest import POLICIES, REQUESTS, run_cli
-
-
-def example_requests() -> List[Any]:
-    files: List[Any] = sorted(REQUESTS.glob("*.yaml"))
-    return files or [pytest.param(None, marks=pytest.mark.skip("no example requests"))]
+import residency
+from conftest import POLICIES, REQUESTS, example_requests, run_cli
 
 
 @pytest.mark.parametrize("path", example_requests(), ids=lambda p: getattr(p, "stem", "none"))
