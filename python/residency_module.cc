@@ -386,7 +386,8 @@ class PyPolicies {
     options.eval.suggest = suggest;
     options.threads = Threads(threads);
     options.audit = audit ? &audit->log() : nullptr;
-    // The callback runs with the GIL; an exception it raises stops the scan after that block.
+    // The callback runs with the GIL; after it raises it is not called again, the scan runs to the
+    // end of the input and the exception is raised then (the output file is complete).
     std::optional<py::error_already_set> callback_error;
     if (!progress.is_none()) {
       options.progress = [&](size_t done) {
