@@ -85,7 +85,8 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* bui
   if (o.missing) {
     t.basis = "fail_closed";
     t.message = builder->Keep(absl::StrCat(std::string(t.message),
-                                           " (cannot be evaluated: the request does not give `",
+                                           " (judged as if the rule applied: the request does "
+                                           "not give `",
                                            o.missing, "`)"));
   }
   if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;

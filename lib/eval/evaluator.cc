@@ -1,6 +1,9 @@
 // The evaluator: runs the rules of a compiled policy set over the units of a request (each tag
-// of each artifact, and the request itself) at each checked location, in three-valued logic: a
-// rule whose condition cannot be evaluated for lack of a fact applies, and denies (fail closed).
+// of each artifact, and the request itself) at each checked location, in three-valued logic. A
+// rule whose condition cannot be evaluated for lack of a fact gives the most restrictive result
+// over the values the fact could take: it is judged as if it applied, and an alternative or an
+// exception that cannot be evaluated legalises nothing. A deny rule denies, an obligations rule
+// attaches its obligations, an escalate rule escalates (fail closed, capped at the rule's effect).
 #include <algorithm>
 
 #include "eval/rule_eval.h"
@@ -451,10 +454,8 @@ bool Evaluator::Judge(int rule_index, const Unit& unit, Outcome* out) {
   o.policy = policy_index_;
   o.rule = rule_index;
   o.dry_run = rule.dry_run || policy_->dry_run;
-  if (applies == Tri::kUnknown) {
-    o.effect = Effect::kDeny;
-    o.missing = missing;
-  } else if (!rule.has_alternatives) {
+  if (applies == Tri::kUnknown) o.missing = missing;
+  if (!rule.has_alternatives) {
     o.effect = rule.effect;
   } else {
     int best = -1;
@@ -474,8 +475,7 @@ bool Evaluator::Judge(int rule_index, const Unit& unit, Outcome* out) {
       o.effect = rule.effect;
     }
   }
-  if ((o.effect == Effect::kDeny || o.effect == Effect::kEscalate) && o.missing == nullptr &&
-      rule.corp) {
+  if ((o.effect == Effect::kDeny || o.effect == Effect::kEscalate) && rule.corp) {
     for (size_t x = 0; x < policy_->exceptions.size(); ++x) {
       const auto& ex = policy_->exceptions[x];
       if (std::find(ex.rules.begin(), ex.rules.end(), rule_index) == ex.rules.end()) continue;
@@ -495,8 +495,7 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
   Outcome o;
   if (!Judge(rule_index, u, &o)) return;
   const Rule& rule = policy_->rules[rule_index];
-  const std::vector<int>* obl = o.missing            ? nullptr
-                                : o.exception >= 0   ? &policy_->exceptions[o.exception].obligations
+  const std::vector<int>* obl = o.exception >= 0     ? &policy_->exceptions[o.exception].obligations
                                 : o.alternative >= 0 ? &rule.alternatives[o.alternative].obligations
                                                      : &rule.obligations;
   o.artifact = u.artifact;
@@ -534,7 +533,9 @@ void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denie
   LocVal applies;
   EvalAt(rule.when, u, &applies);
   if (!applies.varies && applies.tri == Tri::kFalse) return;
-  LocationBits deny = sets_.True(applies);  // where it applies with a deny effect, below
+  // Where it applies, or cannot be evaluated (judged as if it applied), with a deny effect, below.
+  LocationBits deny = sets_.True(applies);
+  sets_.Or(sets_.Unknown(applies), &deny);
   if (!rule.has_alternatives) {
     if (rule.effect != Effect::kDeny) deny = LocationBits();
   } else {
@@ -556,7 +557,6 @@ void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denie
     }
   }
   sets_.Or(deny, denied);
-  sets_.Or(sets_.Unknown(applies), denied);  // cannot be evaluated: fail closed
 }
 
 inline void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,

@@ -120,7 +120,7 @@ void UnitText(const UnitTrace& u, std::string* out) {
   ConditionText(u.when, 3, out);
   if (!u.unknown.empty()) {
     absl::StrAppend(out, "    the request does not give `", u.unknown,
-                    "`: the rule fails closed\n");
+                    "`: judged as if the rule applied (fail closed)\n");
   }
   bool chosen = false;
   for (const auto& a : u.alternatives) {
@@ -129,7 +129,7 @@ void UnitText(const UnitTrace& u, std::string* out) {
     ConditionText(a.when, 3, out);
     chosen |= a.chosen;
   }
-  if (!u.alternatives.empty() && !chosen && u.unknown.empty()) {
+  if (!u.alternatives.empty() && !chosen) {
     absl::StrAppend(out, "    no alternative holds: the rule's own effect, ", EffectName(u.effect),
                     "\n");
   }

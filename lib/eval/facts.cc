@@ -89,9 +89,10 @@ class LineageWalker {
     for (const auto& p : d.partitions) {
       int part = parts_++;
       for (const auto& c : p.classes) {
+        // Each number as given: a missing cumulative count is unknown, never the partition's
+        // own count (a rule on it then cannot be ruled out, and is judged as if it applied).
         out->push_back(RawTag{&c, &p.origin, p.subjects, p.sensitive_subjects,
-                              p.cumulative_subjects ? p.cumulative_subjects : p.subjects, part,
-                              depth > 1 ? &d.id : nullptr});
+                              p.cumulative_subjects, part, depth > 1 ? &d.id : nullptr});
       }
     }
     for (const auto& parent : d.derived_from) Dataset(parent, depth + 1, out);

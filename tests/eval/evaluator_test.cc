@@ -203,15 +203,105 @@ TEST_F(EvalTest, ConsentIsIgnoredForRrnButStatuteCounts) {
   EXPECT_EQ(s.decision, Effect::kAllow);
 }
 
-TEST_F(EvalTest, MissingNumberFailsClosed) {
+TEST_F(EvalTest, MissingNumberGivesTheRulesOwnEffectNamingTheFact) {
+  // kr.volume escalates from 1,000,000 subjects: without a count it cannot be ruled out, so it
+  // escalates (its own effect; never a deny it could not give) and names the missing fact.
   std::string no_count =
       "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"ncp:KR\"\n"
       "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n";
   Decision d = Check(no_count);
-  EXPECT_EQ(d.decision, Effect::kDeny);
+  EXPECT_EQ(d.decision, Effect::kEscalate);
   ASSERT_THAT(Rules(d), ElementsAre("kr.volume"));
   EXPECT_EQ(d.reasons[0].basis(), "fail_closed");
   EXPECT_THAT(d.reasons[0].message(), HasSubstr("`subjects`"));
+}
+
+// One rule per effect on a number the request may lack, and one whose alternative needs it.
+const char kUnknownFactsPolicy[] = R"yaml(kind: policy
+id: u
+basis: law
+scope: {always: true}
+obligations:
+  u.report: "report"
+  u.small: "small"
+rules:
+  - id: u.duty
+    citation: "t"
+    message: "large models carry a duty"
+    when: {kind: [model], training_flops: {gte: 1.0e26}}
+    effect: allow_with_obligations
+    obligations: [u.report]
+  - id: u.review
+    citation: "t"
+    message: "long retention is reviewed"
+    when: {kind: [compute], retention_hours: {gt: 720}}
+    effect: escalate
+  - id: u.ban
+    citation: "t"
+    message: "huge exports are refused"
+    when: {kind: [dataset], cumulative_subjects: {gte: 5000000}}
+    effect: deny
+  - id: u.export
+    citation: "t"
+    message: "exports need a basis"
+    when: {kind: [dataset], location: {not_in: [KR]}}
+    alternatives:
+      - {name: small, when: {cumulative_subjects: {lt: 1000}}, effect: allow_with_obligations, obligations: [u.small]}
+    otherwise: deny
+)yaml";
+
+TEST(UnknownFacts, EachRuleGivesTheMostRestrictiveResultItCouldGiveCappedAtItsEffect) {
+  CompileResult r = testing::CompileWith({kUnknownFactsPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& yaml) {
+    auto req = ParseRequest("now: \"2026-06-30T00:00:00Z\"\n" + yaml);
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : Decision{};
+  };
+  auto rules = [](const Decision& d) {
+    std::vector<std::string> out;
+    for (const auto& x : d.reasons) out.emplace_back(x.rule());
+    return out;
+  };
+  // A model without training_flops: the duty attaches (never a deny), naming the fact.
+  Decision m = check("kind: model\ndestination: \"ncp:KR\"\nmodel: {id: m, trained_on: []}\n");
+  EXPECT_EQ(m.decision, Effect::kAllowWithObligations) << DecisionToJson(m);
+  ASSERT_THAT(rules(m), ElementsAre("u.duty"));
+  EXPECT_THAT(m.reasons[0].message(), HasSubstr("`training_flops`"));
+  ASSERT_EQ(m.obligations.size(), 1u);
+  EXPECT_EQ(m.obligations[0].id(), "u.report");
+  // With the number, below the bound: nothing applies.
+  EXPECT_EQ(check("kind: model\ndestination: \"ncp:KR\"\n"
+                  "model: {id: m, trained_on: [], training_flops: 1.0e20}\n")
+                .decision,
+            Effect::kAllow);
+  // A request without retention_hours: the review escalates (not a deny).
+  Decision e = check("kind: compute\ncompute: {job: batch, location: \"ncp:KR\"}\n");
+  EXPECT_EQ(e.decision, Effect::kEscalate) << DecisionToJson(e);
+  EXPECT_THAT(rules(e), ElementsAre("u.review"));
+  // A dataset at home without cumulative_subjects: the ban denies, naming the fact; the
+  // partition's own `subjects` is never read in its place.
+  Decision b = check(
+      "kind: dataset\ndestination: \"ncp:KR\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 10}]}\n");
+  EXPECT_EQ(b.decision, Effect::kDeny) << DecisionToJson(b);
+  ASSERT_THAT(rules(b), ElementsAre("u.ban"));
+  EXPECT_THAT(b.reasons[0].message(), HasSubstr("`cumulative_subjects`"));
+  // Abroad, the alternative that needs the number cannot be established and legalises
+  // nothing; given, it holds.
+  Decision x = check(
+      "kind: dataset\ndestination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 10}]}\n");
+  EXPECT_EQ(x.decision, Effect::kDeny);
+  EXPECT_THAT(rules(x), UnorderedElementsAre("u.ban", "u.export"));
+  Decision y = check(
+      "kind: dataset\ndestination: \"aws:ap-northeast-1\"\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjects: 10, "
+      "cumulative_subjects: 10}]}\n");
+  EXPECT_EQ(y.decision, Effect::kAllowWithObligations) << DecisionToJson(y);
+  EXPECT_THAT(rules(y), ElementsAre("u.export"));
 }
 
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {

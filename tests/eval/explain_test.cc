@@ -224,12 +224,13 @@ dataset: {id: jp-users, partitions: [{classes: [personal], origin: JP}]}
 )");
   const RuleTrace* r = Rule(e, "t.volume");
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->effect, Effect::kDeny);  // fails closed
+  EXPECT_EQ(r->effect, Effect::kEscalate);  // judged as if it applied: its own effect
   ASSERT_EQ(r->units.size(), 1u);
   EXPECT_EQ(r->units[0].when.value, Truth::kUnknown);
   EXPECT_EQ(r->units[0].unknown, "cumulative_subjects");
   EXPECT_THAT(ExplanationToText(e),
-              HasSubstr("the request does not give `cumulative_subjects`: the rule fails closed"));
+              HasSubstr("the request does not give `cumulative_subjects`: judged as if the rule "
+                        "applied (fail closed)"));
 }
 
 TEST_F(ExplainTest, IgnoredEvidenceIsSaidToBeIgnored) {

@@ -59,8 +59,8 @@ void WalkDataset(Ctx& c, const Dataset& d, std::vector<std::string>& path, Art* 
   }
   path.push_back(d.id);
   for (const auto& p : d.partitions) {
-    a->parts.push_back(Part{p.classes, p.origin, p.subjects, p.sensitive_subjects,
-                            p.cumulative_subjects ? p.cumulative_subjects : p.subjects});
+    a->parts.push_back(
+        Part{p.classes, p.origin, p.subjects, p.sensitive_subjects, p.cumulative_subjects});
   }
   for (const auto& x : d.derived_from) WalkDataset(c, x, path, a);
   path.pop_back();
@@ -568,11 +568,9 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
         applied = true;
         Effect e;
         const std::vector<int>* ob = &rule.obligations;
-        bool unknown = w == U;
-        if (unknown) {
-          e = Effect::kDeny;
-          ob = nullptr;
-        } else if (!rule.has_alternatives) {
+        // Unknown: judged as if it applied (the most restrictive result over the values the
+        // missing fact could take); an alternative or exception that is not true legalises nothing.
+        if (!rule.has_alternatives) {
           e = rule.effect;
         } else {
           e = rule.effect;
@@ -586,7 +584,7 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
             }
           }
         }
-        if (!unknown && (e == Effect::kDeny || e == Effect::kEscalate) && rule.basis == "corp") {
+        if ((e == Effect::kDeny || e == Effect::kEscalate) && rule.basis == "corp") {
           for (const auto& x : p.exceptions) {
             if (std::find(x.rules.begin(), x.rules.end(), static_cast<int>(ri)) == x.rules.end())
               continue;
