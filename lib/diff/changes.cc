@@ -180,7 +180,8 @@ std::string ScopeCanon(const policy_internal::Scope& sc) {
   return absl::StrCat(sc.always, "|", sc.has_origins ? CountryCodes(sc.origins) : "-", "|",
                       sc.has_operator_countries ? CountryCodes(sc.operator_countries) : "-", "|",
                       Strs(sc.operator_sectors), "|",
-                      sc.has_user_jurisdictions ? CountryCodes(sc.user_jurisdictions) : "-");
+                      sc.has_user_jurisdictions ? CountryCodes(sc.user_jurisdictions) : "-", "|",
+                      sc.has_locations ? CountryCodes(sc.locations) : "-");
 }
 
 // Everything of a policy except its rules (which compare one by one) and lists (which compare

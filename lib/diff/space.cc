@@ -314,6 +314,7 @@ void Space::BuildOrigins() {
       if (p.scope.has_origins) add(p.scope.origins);
       if (p.scope.has_user_jurisdictions) add(p.scope.user_jurisdictions);
       if (p.scope.has_operator_countries) add(p.scope.operator_countries);
+      if (p.scope.has_locations) add(p.scope.locations);
       for (size_t r = 0; r < p.rules.size(); ++r) {
         VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
           if (c.kind == Condition::Kind::kTags) {

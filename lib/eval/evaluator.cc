@@ -11,6 +11,14 @@
 namespace residency::eval_internal {
 
 bool Evaluator::InScope(const Policy& p) const {
+  if (InScopeButWhere(p)) return true;
+  for (int loc : f_.locations)
+    if (p.scope.location_mask.Test(loc)) return true;
+  return false;
+}
+
+// In scope by what the request is and who makes it, whatever its locations.
+bool Evaluator::InScopeButWhere(const Policy& p) const {
   const auto& s = p.scope;
   if (s.always) return true;
   if (s.has_origins && f_.tag_origins.Intersects(s.origins)) return true;
@@ -597,9 +605,19 @@ inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, Location
   bool everywhere = false;
   for (size_t pi = 0; pi < set_.policies.size() && !everywhere; ++pi) {
     const Policy& p = set_.policies[pi];
-    if (p.dry_run || !InScope(p)) continue;
+    if (p.dry_run) continue;
+    // A policy in scope by where processing happens is in scope at a candidate within its
+    // `locations`, or everywhere when a checked location that stays is within them.
+    bool whole = InScopeButWhere(p);
+    for (size_t k = 0; k < f_.locations.size() && !whole; ++k) {
+      whole = static_cast<int>(k) != primary && p.scope.location_mask.Test(f_.locations[k]);
+    }
+    if (!whole && !sets_.Any(p.scope.location_mask)) continue;
+    LocationBits local;  // where the policy denies, before its scope is applied
+    LocationBits* target = whole ? denied : &local;
     policy_ = &p;
     policy_index_ = static_cast<int>(pi);
+    bool all_of_it = false;
     ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
       if (p.rules[ri].dry_run) return true;
       // The other checked locations stay where they are: a deny there is a deny everywhere.
@@ -607,17 +625,25 @@ inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, Location
         if (static_cast<int>(k) == primary) continue;
         Outcome o;
         if (Judge(ri, Unit{a, t, f_.locations[k]}, &o) && o.effect == Effect::kDeny) {
-          everywhere = true;
+          all_of_it = true;
           return false;
         }
       }
-      AddDenySet(ri, Unit{a, t, -1}, denied);
-      if (sets_.SubsetOf(candidates, *denied)) {
-        everywhere = true;
+      AddDenySet(ri, Unit{a, t, -1}, target);
+      if (sets_.SubsetOf(candidates, *target)) {
+        all_of_it = true;
         return false;
       }
       return true;
     });
+    if (whole) {
+      everywhere = all_of_it;
+      continue;
+    }
+    if (all_of_it) local = sets_.all();
+    sets_.And(p.scope.location_mask, &local);
+    sets_.Or(local, denied);
+    everywhere = sets_.SubsetOf(candidates, *denied);
   }
   return !everywhere;
 }

@@ -116,6 +116,7 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
 
  private:
   bool InScope(const Policy& p) const;
+  bool InScopeButWhere(const Policy& p) const;
   bool Lifted(const Policy& p, const Artifact& a, const TagFact& t) const;
   Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
   void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;

@@ -319,6 +319,10 @@ struct Scope {
   std::vector<std::string> operator_sectors;
   bool has_user_jurisdictions = false;
   CountryBits user_jurisdictions;
+  // Where processing happens: some checked location's country is within these.
+  bool has_locations = false;
+  CountryBits locations;
+  LocationBits location_mask;  // derived (FinishDerived): the catalogue locations within them
 };
 
 struct Policy {

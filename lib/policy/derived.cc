@@ -224,6 +224,11 @@ void FinishDerived(CompiledSet* set) {
   set->anonymized_class = class_id("anonymized");
   set->pseudonymized_class = class_id("pseudonymized");
   for (auto& p : set->policies) {
+    p.scope.location_mask = LocationBits();
+    for (size_t i = 0; p.scope.has_locations && i < cat.locations.size(); ++i) {
+      const int country = cat.locations[i].country;
+      if (country >= 0 && p.scope.locations.Test(country)) p.scope.location_mask.Set(i);
+    }
     for (auto& l : p.lifts) {
       l.evidence_type_ids = TypeIds(set, l.evidence_types);
       l.datasets = Has(l.artifacts, "dataset");

@@ -307,6 +307,10 @@ void Compiler::CompileScope(const LoadedFile& f, MapReader& r, CompileContext& c
       p.scope.has_user_jurisdictions = true;
       ResolveCountries(*v, sr.Raw("user_jurisdictions").Mark(), ctx, &p.scope.user_jurisdictions);
     }
+    if (auto v = sr.StringList("locations")) {
+      p.scope.has_locations = true;
+      ResolveCountries(*v, sr.Raw("locations").Mark(), ctx, &p.scope.locations);
+    }
     sr.Finish();
   }
 }

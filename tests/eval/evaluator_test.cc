@@ -304,6 +304,63 @@ TEST(UnknownFacts, EachRuleGivesTheMostRestrictiveResultItCouldGiveCappedAtItsEf
   EXPECT_THAT(rules(y), ElementsAre("u.export"));
 }
 
+// A policy that binds processing on its territory, whoever the data subjects are.
+const char kTerritoryPolicy[] = R"yaml(kind: policy
+id: terr
+basis: law
+scope: {locations: [KR]}
+rules:
+  - id: terr.no_biometrics
+    citation: "t"
+    message: "biometric data is not processed here"
+    when: {classes: [personal.biometric]}
+    effect: deny
+)yaml";
+
+// A policy that refuses Tokyo for everything, to make a request suggest places.
+const char kNoTokyoPolicy[] = R"yaml(kind: policy
+id: nt
+basis: corp
+scope: {always: true}
+rules:
+  - id: nt.tokyo
+    citation: "t"
+    message: "not in Tokyo"
+    when: {location: {in: ["aws:ap-northeast-1"]}}
+    effect: deny
+)yaml";
+
+TEST(ScopeByLocation, APolicyOnWhereProcessingHappensAppliesThereAndCountsForSuggestions) {
+  CompileResult r = testing::CompileWith({kTerritoryPolicy, kNoTokyoPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& dest) {
+    auto req = ParseRequest(
+        "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"" + dest +
+        "\"\ndataset: {id: faces, partitions: [{classes: [personal.biometric], origin: DE, "
+        "subjects: 5}]}\n");
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : Decision{};
+  };
+  // German subjects' data processed in Korea: the territorial policy applies.
+  Decision kr = check("ncp:KR");
+  EXPECT_EQ(kr.decision, Effect::kDeny) << DecisionToJson(kr);
+  ASSERT_EQ(kr.reasons.size(), 1u);
+  EXPECT_EQ(kr.reasons[0].rule(), "terr.no_biometrics");
+  // The same data in Frankfurt: out of its scope.
+  EXPECT_EQ(check("aws:eu-central-1").decision, Effect::kAllow);
+  // Refused in Tokyo, the suggestions leave out every Korean location, where the territorial
+  // policy would refuse it, and keep others.
+  Decision tokyo = check("aws:ap-northeast-1");
+  EXPECT_EQ(tokyo.decision, Effect::kDeny);
+  ASSERT_FALSE(tokyo.suggested_locations().empty());
+  for (const auto& l : tokyo.suggested_locations()) {
+    EXPECT_NE(l, "ncp:KR");
+    EXPECT_NE(l, "aws:ap-northeast-2");
+  }
+}
+
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {
   // 600k credit + 500k health records are 1.1M people of Korean personal data: over the
   // 1,000,000 threshold although neither class alone is. A partition with two matching classes

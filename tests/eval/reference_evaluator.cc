@@ -507,6 +507,10 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
     if (p.scope.has_user_jurisdictions && user_j >= 0 &&
         set.catalogue.jurisdiction_members[user_j].Intersects(p.scope.user_jurisdictions))
       in = true;
+    for (int l : loc_ids)
+      if (p.scope.has_locations && set.catalogue.locations[l].country >= 0 &&
+          p.scope.locations.Test(set.catalogue.locations[l].country))
+        in = true;
     if (!in) continue;
     // Units: distinct (artifact, class, origin) tags not lifted for this policy.
     struct TagU {

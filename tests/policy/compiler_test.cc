@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:8f69b4266bd281863c8d86c70fef71c5277f7ad285fbf77924077dde4b23dccc");
+            "sha256:1d954afda2a47b1011f6f40f796517e027fbf55706f60ed50882a3c8cf969ed8");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
