@@ -67,6 +67,7 @@ residency::Request Transfer() {
   residency::Evidence tia;
   tia.type = "tia";
   tia.country = "US";
+  tia.recipient = "US Analytics LLC";
   req.evidence = {scc, tia};
   residency::Dataset ds;
   ds.id = "eu-customers-2026";

@@ -27,6 +27,9 @@ struct Evidence {
   std::optional<absl::Time> not_before;
   std::optional<absl::Time> not_after;
   std::optional<absl::Time> withdrawn_at;
+  // What it authorises: `processing`, `transfer`, `sensitive`, `unique_id`, ... A rule that asks
+  // for one of these accepts only an item that lists it.
+  std::vector<std::string> covers;
 };
 
 // Open attribute map; values are scalars kept as text (`true`, `false`, `3`, `kr_entity`).

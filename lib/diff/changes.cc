@@ -154,7 +154,8 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
     case K::kEvidence: {
       const auto& e = *c.evidence;
       absl::StrAppend(out, Strs(e.types), "|", e.match_country, e.match_recipient, e.match_origin,
-                      e.require_country, e.require_recipient, e.require_origin);
+                      e.require_country, e.require_recipient, e.require_origin, "|",
+                      Strs(e.covers));
       break;
     }
   }
@@ -205,6 +206,12 @@ std::string PolicyCanon(const CompiledSet& s, const Policy& p) {
   absl::StrAppend(&out, "|");
   for (const auto& ig : p.ignores) {
     absl::StrAppend(&out, Strs(ig.types), ":", ClassNames(s, ig.classes), ";");
+  }
+  absl::StrAppend(&out, "|");
+  for (const auto& e : p.evidence_specs) {
+    absl::StrAppend(&out, e.type, ":", e.require_country, e.require_recipient, e.require_origin,
+                    e.require_covers, e.require_not_before, e.require_not_after, ":",
+                    e.max_validity ? absl::FormatDuration(*e.max_validity) : "-", ";");
   }
   return out;
 }

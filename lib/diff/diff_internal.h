@@ -225,6 +225,8 @@ class Space {
   std::vector<Profile> profiles_;
   std::map<std::string, size_t> profile_index_;
   bool numbers_[kNumberFields] = {false, false, false, false, false};
+  // Every `covers` value a condition asks for: a witness's evidence says it authorises them all.
+  std::vector<std::string> covers_;
 };
 
 }  // namespace residency::diff_internal

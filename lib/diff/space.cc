@@ -411,6 +411,9 @@ void Space::BuildProfiles() {
           using policy_internal::Field;
           if (c.kind == K::kEvidence) {
             evidence.insert(c.evidence->types.begin(), c.evidence->types.end());
+            for (const auto& v : c.evidence->covers)
+              if (std::find(covers_.begin(), covers_.end(), v) == covers_.end())
+                covers_.push_back(v);
           } else if (c.kind == K::kOperator) {
             sectors.insert(c.party->sectors.begin(), c.party->sectors.end());
           } else if (c.kind == K::kNumber) {
@@ -559,6 +562,10 @@ Request Space::Build(size_t l, size_t c, size_t o, int shape, size_t p, absl::Ti
     e.country = loc_country;
     e.recipient = recipient_id;
     e.origin = origin.name;
+    e.covers = covers_;
+    // Within any longest validity a registry gives the type.
+    e.not_before = now - absl::Hours(1);
+    e.not_after = now + absl::Hours(1);
     evidence.push_back(std::move(e));
   }
   r.evidence = evidence;

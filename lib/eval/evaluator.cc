@@ -137,6 +137,8 @@ EvidenceFit Evaluator::Fit(const policy_internal::EvidenceCond& ec, const Unit& 
   if (ec.require_country && !e.item->country) return EvidenceFit::kNoCountry;
   if (ec.require_recipient && !e.item->recipient) return EvidenceFit::kNoRecipient;
   if (ec.require_origin && !e.item->origin) return EvidenceFit::kNoOrigin;
+  for (const auto& c : ec.covers)
+    if (!Contains(e.item->covers, c)) return EvidenceFit::kNotCovering;
   if (ec.match_recipient && e.item->recipient) {
     const auto& recipient = f_.request->recipient;
     if (!recipient || recipient->id != *e.item->recipient) return EvidenceFit::kOtherRecipient;

@@ -267,13 +267,24 @@ std::string Evaluator::EvidenceLine(const policy_internal::EvidenceCond& ec, con
   auto at = [](const std::optional<absl::Time>& t) { return internal::FormatTimestamp(*t); };
   switch (fit) {
     case EvidenceFit::kNotValid:
+      if (e.lacks) {
+        return absl::StrCat("lacks `", e.lacks,
+                            "`, which every item of this type must carry (evidence_types)");
+      }
       if (item.withdrawn_at && *item.withdrawn_at <= f_.now) {
         return "withdrawn at " + at(item.withdrawn_at);
       }
       if (item.not_before && f_.now < *item.not_before) {
         return "not valid before " + at(item.not_before);
       }
-      return "expired at " + at(item.not_after);
+      return absl::StrCat("expired at ", at(e.not_after),
+                          e.clipped ? " (the longest validity of this type, evidence_types)" : "");
+    case EvidenceFit::kNotCovering: {
+      std::string asked;
+      for (const auto& c : ec.covers) absl::StrAppend(&asked, asked.empty() ? "" : ", ", Q(c));
+      return absl::StrCat("does not say it authorises ", asked,
+                          item.covers.empty() ? " (it has no `covers`)" : "");
+    }
     case EvidenceFit::kIgnored:
       return absl::StrCat("this policy ignores it for data of class ",
                           Q(set_.classes[u.tag->effective_cls].id), " (ignore_evidence)");

@@ -57,8 +57,30 @@ ResolvedEvidence Resolve(const CompiledSet& set, const Evidence& e, absl::Time n
   r.item = &e;
   auto type = set.evidence_types.find(e.type);
   if (type != set.evidence_types.end()) r.type = type->second;
-  r.valid = (!e.not_before || *e.not_before <= now) && (!e.not_after || now < *e.not_after) &&
-            (!e.withdrawn_at || now < *e.withdrawn_at);
+  std::optional<absl::Time> not_after = e.not_after;
+  if (r.type >= 0 && static_cast<size_t>(r.type) < set.evidence_spec_by_type.size() &&
+      set.evidence_spec_by_type[r.type]) {
+    // The registry: an item missing a field its type requires counts for nothing; its window
+    // ends at the type's longest validity after not_before.
+    const policy_internal::EvidenceSpec& spec = *set.evidence_spec_by_type[r.type];
+    r.lacks = spec.require_country && !e.country         ? "country"
+              : spec.require_recipient && !e.recipient   ? "recipient"
+              : spec.require_origin && !e.origin         ? "origin"
+              : spec.require_covers && e.covers.empty()  ? "covers"
+              : spec.require_not_before && !e.not_before ? "not_before"
+              : spec.require_not_after && !e.not_after   ? "not_after"
+                                                         : nullptr;
+    if (spec.max_validity && e.not_before) {
+      const absl::Time limit = *e.not_before + *spec.max_validity;
+      if (!not_after || limit < *not_after) {
+        not_after = limit;
+        r.clipped = true;
+      }
+    }
+  }
+  r.not_after = not_after;
+  r.valid = r.lacks == nullptr && (!e.not_before || *e.not_before <= now) &&
+            (!not_after || now < *not_after) && (!e.withdrawn_at || now < *e.withdrawn_at);
   if (e.country) {
     r.country = Jurisdiction(set, *e.country);
     r.country_unknown = r.country < 0;

@@ -21,7 +21,12 @@ struct ResolvedEvidence {
   const Evidence* item = nullptr;
   int type = -1;       // evidence type id (CompiledSet::evidence_types), -1: none names it
   bool valid = false;  // within its window and not withdrawn at now
-  int country = -1;    // jurisdiction index, -1 when absent
+  // The registry's judgement: a field the type requires and the item lacks (then not valid);
+  // the window's end, clipped to the type's longest validity when `clipped`.
+  const char* lacks = nullptr;
+  std::optional<absl::Time> not_after;
+  bool clipped = false;
+  int country = -1;              // jurisdiction index, -1 when absent
   bool country_unknown = false;  // given but not a known jurisdiction (never matches)
   int origin = -1;
   bool origin_unknown = false;

@@ -365,8 +365,9 @@ bool FastJson::Attributes(AttributeMap* out) {
 }
 
 bool FastJson::EvidenceList(std::vector<Evidence>* out) {
-  static constexpr std::array<std::string_view, 7> kKeys = {
-      "type", "country", "recipient", "origin", "not_before", "not_after", "withdrawn_at"};
+  static constexpr std::array<std::string_view, 8> kKeys = {
+      "type",       "country",   "recipient",    "origin",
+      "not_before", "not_after", "withdrawn_at", "covers"};
   return Arr([&] {
     if (!Count()) return false;
     Evidence& ev = out->emplace_back();
@@ -385,8 +386,10 @@ bool FastJson::EvidenceList(std::vector<Evidence>* out) {
                      return Time(&ev.not_before);
                    case 5:
                      return Time(&ev.not_after);
-                   default:
+                   case 6:
                      return Time(&ev.withdrawn_at);
+                   default:
+                     return StrList(&ev.covers);
                  }
                }) &&
            !ev.type.empty();

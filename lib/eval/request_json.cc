@@ -44,6 +44,7 @@ Json EvidenceJson(const std::vector<Evidence>& list) {
     if (e.not_before) j["not_before"] = internal::FormatTimestamp(*e.not_before);
     if (e.not_after) j["not_after"] = internal::FormatTimestamp(*e.not_after);
     if (e.withdrawn_at) j["withdrawn_at"] = internal::FormatTimestamp(*e.withdrawn_at);
+    if (!e.covers.empty()) j["covers"] = e.covers;
     out.push_back(std::move(j));
   }
   return out;

@@ -384,7 +384,9 @@ absl::Status Decoder::EvidenceList(const Json& j, const std::string& path,
          {"not_after",
           [&](const Json& v, const std::string& q) { return Time(v, q, &ev.not_after); }},
          {"withdrawn_at",
-          [&](const Json& v, const std::string& q) { return Time(v, q, &ev.withdrawn_at); }}}));
+          [&](const Json& v, const std::string& q) { return Time(v, q, &ev.withdrawn_at); }},
+         {"covers",
+          [&](const Json& v, const std::string& q) { return StrList(v, q, &ev.covers); }}}));
     if (ev.type.empty()) return FieldError(marks_, Child(p, "type"), "is required");
     out->push_back(std::move(ev));
     return absl::OkStatus();

@@ -78,6 +78,7 @@ enum class EvidenceFit : uint8_t {
   kNoOrigin,        // ... `origin`
   kOtherRecipient,  // names a recipient other than the request's
   kOtherOrigin,     // covers data of another origin than the tag's
+  kNotCovering,     // does not say it authorises what the condition asks for (`covers`)
 };
 
 // Hidden: the class is internal to the library, and a symbol that cannot be interposed at link

@@ -172,6 +172,9 @@ struct EvidenceCond {
   bool require_country = false;
   bool require_recipient = false;
   bool require_origin = false;
+  // What the item must say it authorises (all of these); an item without `covers` never
+  // satisfies a condition that asks for some.
+  std::vector<std::string> covers;
 };
 
 // Bounds of a `kNumber` condition.
@@ -294,6 +297,15 @@ struct Exception {
   std::vector<int> obligations;
 };
 
+// An entry of the evidence registry (`evidence_types` in a policy file): what an item of the type
+// must carry to count at all, and how long it can count.
+struct EvidenceSpec {
+  std::string type;
+  bool require_country = false, require_recipient = false, require_origin = false;
+  bool require_covers = false, require_not_before = false, require_not_after = false;
+  std::optional<absl::Duration> max_validity;  // counted from not_before (then required)
+};
+
 struct Lift {
   std::vector<std::string> evidence_types;
   std::vector<std::string> artifacts;  // dataset | model
@@ -333,6 +345,7 @@ struct Policy {
   std::vector<Exception> exceptions;
   std::vector<Lift> lifts;
   std::vector<IgnoreEvidence> ignores;
+  std::vector<EvidenceSpec> evidence_specs;  // this file's registry entries (set-wide)
   std::vector<NamedList> lists;
   std::vector<Obligation> obligations;
   std::vector<ConditionSource> condition_sources;  // Condition::source
@@ -363,6 +376,8 @@ struct CompiledSet {
   // gets -1 and matches nothing. The built-in classes the evaluator treats specially (-1 when
   // the vocabulary lacks them).
   absl::flat_hash_map<std::string, int> evidence_types;
+  // By evidence type id (may be shorter than the ids): the type's registry entry, if any.
+  std::vector<std::optional<EvidenceSpec>> evidence_spec_by_type;
   int attestation_type = -1;
   int anonymized_class = -1, pseudonymized_class = -1;
 };

@@ -74,6 +74,7 @@ class Compiler {
                          nlohmann::json& canon, Policy& p);
   void CompileLifts(const LoadedFile& f, MapReader& r, CompileContext& ctx, nlohmann::json& canon,
                     Policy& p);
+  void CompileEvidenceTypes(const LoadedFile& f, MapReader& r, nlohmann::json& canon, Policy& p);
   void CompileIgnoredEvidence(const LoadedFile& f, MapReader& r, CompileContext& ctx,
                               nlohmann::json& canon, Policy& p);
   void CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule);

@@ -226,6 +226,7 @@ bool ParseEvidence(YNode n, CompileContext& ctx, nlohmann::json* canon, Evidence
   if (auto v = r.Bool("match_country")) e->match_country = *v;
   if (auto v = r.Bool("match_recipient")) e->match_recipient = *v;
   if (auto v = r.Bool("match_origin")) e->match_origin = *v;
+  if (auto v = r.StringList("covers")) e->covers = *v;
   bool ok = true;
   if (auto v = r.StringList("require")) {
     for (const auto& f : *v) {

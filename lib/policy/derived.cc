@@ -216,6 +216,7 @@ void FinishDerived(CompiledSet* set) {
   }
   LocationSplits splits;  // every location set a condition or list tells apart, once
   set->evidence_types.clear();
+  set->evidence_spec_by_type.clear();
   set->attestation_type = TypeId(set, "anonymization_attestation");
   auto class_id = [&](const char* name) {
     auto it = set->class_index.find(name);
@@ -235,6 +236,13 @@ void FinishDerived(CompiledSet* set) {
       l.models = Has(l.artifacts, "model");
     }
     for (auto& ig : p.ignores) ig.type_ids = TypeIds(set, ig.types);
+    for (const auto& spec : p.evidence_specs) {
+      const int id = TypeId(set, spec.type);
+      if (set->evidence_spec_by_type.size() <= static_cast<size_t>(id)) {
+        set->evidence_spec_by_type.resize(id + 1);
+      }
+      set->evidence_spec_by_type[id] = spec;
+    }
     for (auto& l : p.lists) FinishList(&l);
     BuildSlotIndex(&p);
     auto& order = p.obligation_order;

@@ -277,6 +277,7 @@ void Compiler::CompilePolicyFile(const LoadedFile& f) {
   CompileExceptions(f, r, ctx, canon, p);
   CompileLifts(f, r, ctx, canon, p);
   CompileIgnoredEvidence(f, r, ctx, canon, p);
+  CompileEvidenceTypes(f, r, canon, p);
   r.Finish();
   pc.id = p.id;
   pc.rules.shrink_to_fit();
@@ -575,6 +576,73 @@ void Compiler::CompileLifts(const LoadedFile& f, MapReader& r, CompileContext& c
       p.lifts.push_back(std::move(l));
       lc.push_back(std::move(lj));
     }
+  }
+}
+
+// `evidence_types`: the registry, set-wide: type -> {require, max_validity_days}. A type is
+// registered once in a set.
+void Compiler::CompileEvidenceTypes(const LoadedFile& f, MapReader& r, nlohmann::json& canon,
+                                    Policy& p) {
+  YNode en = r.Raw("evidence_types");
+  if (!en.IsDefined() || en.IsNull()) return;
+  if (!en.IsMap()) {
+    sink_->Error(f.name, en.Mark(), "wrong-type",
+                 "`evidence_types` must map evidence types to what their items must carry");
+    return;
+  }
+  nlohmann::json& ec = canon["evidence_types"];
+  ec = nlohmann::json::object();
+  for (size_t i = 0; i < en.size(); ++i) {
+    const YNode key = en.Key(i), value = en.Value(i);
+    EvidenceSpec spec;
+    spec.type = key.Scalar();
+    auto defined_in = [&]() -> std::string {
+      for (const auto& e : p.evidence_specs)
+        if (e.type == spec.type) return f.name;
+      for (const auto& other : set_->policies)
+        for (const auto& e : other.evidence_specs)
+          if (e.type == spec.type) return other.file;
+      return "";
+    };
+    if (std::string other = defined_in(); !other.empty()) {
+      sink_->Error(f.name, key.Mark(), "duplicate-id",
+                   absl::StrCat("evidence type `", spec.type, "` is also registered in ", other));
+      continue;
+    }
+    nlohmann::json& sj = ec[spec.type];
+    MapReader sr(value, f.name, sink_, &sj, "evidence type");
+    if (!sr.ok()) continue;
+    sr.Ignore("note");
+    if (auto v = sr.StringList("require")) {
+      for (const auto& field : *v) {
+        bool* flag = field == "country"      ? &spec.require_country
+                     : field == "recipient"  ? &spec.require_recipient
+                     : field == "origin"     ? &spec.require_origin
+                     : field == "covers"     ? &spec.require_covers
+                     : field == "not_before" ? &spec.require_not_before
+                     : field == "not_after"  ? &spec.require_not_after
+                                             : nullptr;
+        if (!flag) {
+          sink_->Error(f.name, sr.Raw("require").Mark(), "bad-value",
+                       absl::StrCat("`require` names `", field,
+                                    "`; want country, recipient, origin, covers, not_before or "
+                                    "not_after"));
+          continue;
+        }
+        *flag = true;
+      }
+    }
+    if (auto v = sr.Number("max_validity_days")) {
+      if (!(*v > 0) || *v > 36500) {
+        sink_->Error(f.name, sr.Raw("max_validity_days").Mark(), "bad-value",
+                     "`max_validity_days` must be a number of days above 0 and at most 36500");
+      } else {
+        spec.max_validity = absl::Hours(24) * *v;
+        spec.require_not_before = true;  // the validity is counted from it
+      }
+    }
+    sr.Finish();
+    p.evidence_specs.push_back(std::move(spec));
   }
 }
 

@@ -145,7 +145,7 @@ TEST_F(CliTest, CheckExitStatusFollowsTheDecision) {
 TEST_F(CliTest, CheckEscalateExitsThree) {
   // GDPR Art. 49: occasional consent-based transfer to a non-adequate country escalates.
   const char* req =
-      R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent"}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
+      R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent","covers":["transfer"]}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
   CliRun r = Exec("check --policies " + Policies() + " " + Write("e.json", req));
   auto d = nlohmann::json::parse(r.out);
   EXPECT_EQ(d["decision"], "escalate") << r.out;
@@ -167,7 +167,7 @@ TEST_F(CliTest, ExplainShowsWhyAndExitsAsCheck) {
   EXPECT_FALSE(doc["rules"].empty());
   EXPECT_THAT(doc["policies_in_scope"].dump(), HasSubstr("\"kr\""));
   const char* escalate =
-      R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent"}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
+      R"({"kind":"dataset","action":"transfer","now":"2026-06-30T00:00:00Z","destination":"aws:ap-south-1","recipient":{"id":"R","country":"IN","role":"processor"},"transfer":{"pattern":"occasional"},"evidence":[{"type":"consent","covers":["transfer"]}],"dataset":{"id":"d","location":"aws:eu-central-1","partitions":[{"classes":["personal"],"origin":"DE","subjects":10}]}})";
   EXPECT_EQ(Exec("explain --policies " + Policies() + " -", escalate).status, 3);
   CliRun broken = Exec("explain --policies " + Policies() + " -", "{\"kind\": \"datset\"}");
   EXPECT_EQ(broken.status, 2);

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "residency/decision.h"
+#include "residency/explain.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"
 
@@ -359,6 +360,73 @@ TEST(ScopeByLocation, APolicyOnWhereProcessingHappensAppliesThereAndCountsForSug
     EXPECT_NE(l, "ncp:KR");
     EXPECT_NE(l, "aws:ap-northeast-2");
   }
+}
+
+// Evidence that says what it authorises, and a registry of what each type must carry.
+const char kEvidencePolicy[] = R"yaml(kind: policy
+id: ev
+basis: law
+scope: {always: true}
+evidence_types:
+  assessment: {require: [origin], max_validity_days: 365}
+  certificate: {require: [recipient]}
+rules:
+  - id: ev.abroad
+    citation: "t"
+    message: "abroad needs a statute that covers the transfer"
+    when: {kind: [dataset], location: {not_in: [KR]}}
+    alternatives:
+      - {name: statute, when: {evidence: {types: [statute], covers: [transfer, unique_id]}}, effect: allow}
+      - {name: assessed, when: {evidence: {types: [assessment]}}, effect: allow}
+      - {name: certified, when: {evidence: {types: [certificate]}}, effect: allow}
+    otherwise: deny
+)yaml";
+
+TEST(EvidenceSaysWhatItAuthorises, CoversAndTheRegistryDecideWhatAnItemIsWorth) {
+  CompileResult r = testing::CompileWith({kEvidencePolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& evidence) {
+    auto req = ParseRequest(
+        "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+        "recipient: {id: R, country: JP}\n"
+        "evidence: " +
+        evidence + "\ndataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n");
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? d->decision : Effect::kDeny;
+  };
+  // `covers` asks for every listed value; a generic item (no covers) never satisfies it.
+  EXPECT_EQ(check("[{type: statute, covers: [unique_id, transfer]}]"), Effect::kAllow);
+  EXPECT_EQ(check("[{type: statute, covers: [transfer]}]"), Effect::kDeny);
+  EXPECT_EQ(check("[{type: statute}]"), Effect::kDeny);
+  // The registry: an item missing a required field counts for nothing.
+  EXPECT_EQ(check("[{type: certificate, recipient: R}]"), Effect::kAllow);
+  EXPECT_EQ(check("[{type: certificate}]"), Effect::kDeny);
+  // ... and counts at most max_validity_days from its not_before, which it then needs.
+  EXPECT_EQ(check("[{type: assessment, origin: KR, not_before: \"2026-01-01\"}]"), Effect::kAllow);
+  EXPECT_EQ(check("[{type: assessment, origin: KR, not_before: \"2025-06-01\", "
+                  "not_after: \"2030-01-01\"}]"),
+            Effect::kDeny);
+  EXPECT_EQ(check("[{type: assessment, origin: KR}]"), Effect::kDeny);
+  EXPECT_EQ(check("[{type: assessment, not_before: \"2026-01-01\"}]"), Effect::kDeny);
+}
+
+TEST(EvidenceSaysWhatItAuthorises, ExplainSaysWhyAnItemDoesNotCount) {
+  CompileResult r = testing::CompileWith({kEvidencePolicy});
+  ASSERT_TRUE(r.ok());
+  auto req = ParseRequest(
+      "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+      "evidence: [{type: statute, covers: [transfer]}, {type: certificate}, "
+      "{type: assessment, origin: KR, not_before: \"2025-06-01\", not_after: \"2030-01-01\"}]\n"
+      "dataset: {id: d, partitions: [{classes: [personal], origin: KR}]}\n");
+  ASSERT_TRUE(req.ok()) << req.status();
+  auto e = Explain(*r.snapshot, *req);
+  ASSERT_TRUE(e.ok()) << e.status();
+  const std::string text = ExplanationToText(*e);
+  EXPECT_THAT(text, HasSubstr("does not say it authorises `transfer`, `unique_id`"));
+  EXPECT_THAT(text, HasSubstr("lacks `recipient`, which every item of this type must carry"));
+  EXPECT_THAT(text, HasSubstr("expired at 2026-06-01T00:00:00Z (the longest validity"));
 }
 
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {

@@ -40,9 +40,28 @@ int Cls(const CompiledSet& s, const std::string& n) {
   auto it = s.class_index.find(n);
   return it == s.class_index.end() ? -1 : it->second;
 }
-bool Valid(const Evidence& e, absl::Time now) {
+// The registry entry of an evidence type, found by a plain search of every policy.
+const policy_internal::EvidenceSpec* SpecOf(const CompiledSet& s, const std::string& type) {
+  for (const auto& p : s.policies)
+    for (const auto& e : p.evidence_specs)
+      if (e.type == type) return &e;
+  return nullptr;
+}
+bool Valid(const CompiledSet& s, const Evidence& e, absl::Time now) {
+  std::optional<absl::Time> until = e.not_after;
+  if (const auto* spec = SpecOf(s, e.type)) {
+    if ((spec->require_country && !e.country) || (spec->require_recipient && !e.recipient) ||
+        (spec->require_origin && !e.origin) || (spec->require_covers && e.covers.empty()) ||
+        (spec->require_not_before && !e.not_before) || (spec->require_not_after && !e.not_after))
+      return false;
+    if (spec->max_validity) {
+      if (!e.not_before) return false;
+      absl::Time limit = *e.not_before + *spec->max_validity;
+      if (!until || limit < *until) until = limit;
+    }
+  }
   if (e.not_before && now < *e.not_before) return false;
-  if (e.not_after && !(now < *e.not_after)) return false;
+  if (until && !(now < *until)) return false;
   if (e.withdrawn_at && !(now < *e.withdrawn_at)) return false;
   return true;
 }
@@ -86,7 +105,7 @@ int Effective(Ctx& c, const Art& a, const std::string& cls, const std::string& o
   if (cls != "anonymized") return id;
   auto attested = [&](const std::vector<Evidence>& ev) {
     for (const auto& e : ev) {
-      if (e.type != "anonymization_attestation" || !Valid(e, c.now)) continue;
+      if (e.type != "anonymization_attestation" || !Valid(c.set, e, c.now)) continue;
       if (e.origin) {
         int j = Jur(c.set, *e.origin);
         if (j < 0 || !Within(c.set, origin, j)) continue;
@@ -368,7 +387,7 @@ struct Eval {
       case K::kEvidence: {
         const auto& ec = *cond.evidence;
         auto ok = [&](const Evidence& e) {
-          if (!has(ec.types, e.type) || !Valid(e, c.now)) return false;
+          if (!has(ec.types, e.type) || !Valid(c.set, e, c.now)) return false;
           if (u.eff >= 0) {
             for (const auto& ig : p.ignores)
               if (has(ig.types, e.type) && c.set.classes[u.eff].ancestors.Intersects(ig.classes))
@@ -377,6 +396,8 @@ struct Eval {
           if (ec.require_country && !e.country) return false;
           if (ec.require_recipient && !e.recipient) return false;
           if (ec.require_origin && !e.origin) return false;
+          for (const auto& want : ec.covers)
+            if (!has(e.covers, want)) return false;
           if (ec.match_country && e.country) {
             int j = Jur(c.set, *e.country);
             if (j < 0 || !c.set.catalogue.jurisdiction_members[j].Test(loc.country)) return false;
@@ -532,8 +553,9 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
                 continue;
               if (!set.classes[Cls(set, cl)].ancestors.Intersects(l.classes)) continue;
               for (const auto& e : *a.own) {
-                if (!Valid(e, now) || std::find(l.evidence_types.begin(), l.evidence_types.end(),
-                                                e.type) == l.evidence_types.end())
+                if (!Valid(set, e, now) ||
+                    std::find(l.evidence_types.begin(), l.evidence_types.end(), e.type) ==
+                        l.evidence_types.end())
                   continue;
                 if (e.origin) {
                   int j = Jur(set, *e.origin);

@@ -41,10 +41,16 @@ Request RequestGenerator::Make() {
   const char* tx[] = {"", "data_brokerage", "vendor", "employment", "investment"};
   r.transfer.transaction = tx[Pick(5)];
   if (Pick(3) == 0) r.transfer.retention_hours = Pick(72);
-  const char* purposes[] = {
-      "",         "scientific_research", "statistics", "contract_with_individual", "hr_management",
-      "marketing"};
-  r.purpose = purposes[Pick(6)];
+  const char* purposes[] = {"",
+                            "scientific_research",
+                            "statistics",
+                            "contract_with_individual",
+                            "hr_management",
+                            "marketing",
+                            "contract_with_data_subject",
+                            "compelling_legitimate_interests",
+                            "vital_interests"};
+  r.purpose = purposes[Pick(9)];
   const char* uses[] = {"", "credit_scoring", "recruitment", "chat"};
   r.use_case = uses[Pick(4)];
   r.evidence = MakeEvidence();
@@ -129,11 +135,15 @@ std::vector<Evidence> RequestGenerator::MakeEvidence() {
                                 "cac_security_assessment",
                                 "cac_standard_contract_filing",
                                 "pipl_certification",
-                                "cisa_security_requirements"};
+                                "cisa_security_requirements",
+                                "art46_certification",
+                                "art46_3_authorised_clauses"};
   std::vector<Evidence> out;
   for (int i = Pick(4) == 0 ? Pick(4) : 0; i > 0; --i) {
     Evidence e;
-    e.type = types[Pick(21)];
+    e.type = types[Pick(23)];
+    static const char* covers[] = {"processing", "transfer", "sensitive", "unique_id"};
+    for (int k = Pick(3); k > 0; --k) e.covers.push_back(covers[Pick(4)]);
     if (Pick(2)) e.country = Origin();
     if (Pick(2)) e.recipient = Pick(2) ? "X Ltd" : "Y Ltd";
     if (Pick(3) == 0) e.origin = Origin();

@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:1d954afda2a47b1011f6f40f796517e027fbf55706f60ed50882a3c8cf969ed8");
+            "sha256:f314e7e3f6402f7f4337b1cb6adea1f15d459d91185f7f6de3c5fda8f2e24852");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
@@ -613,6 +613,45 @@ TEST(Store, SwapKeepsOldSnapshotAliveForHolders) {
   EXPECT_EQ(store.Get()->digest(), b->digest());
   EXPECT_FALSE(store.Reload({"/nonexistent/dir"}).ok());
   EXPECT_EQ(store.Get()->digest(), b->digest());
+}
+
+}  // namespace
+}  // namespace residency
+
+namespace residency {
+namespace {
+
+TEST(EvidenceRegistry, ATypeIsRegisteredOnceAndItsEntriesAreChecked) {
+  const char* a = R"(kind: policy
+id: a
+basis: law
+evidence_types:
+  certificate: {require: [recipient], max_validity_days: 365}
+rules: []
+)";
+  const char* b = R"(kind: policy
+id: b
+basis: law
+evidence_types:
+  certificate: {require: [country]}
+rules: []
+)";
+  EXPECT_TRUE(testing::CompileWith({a}).ok());
+  CompileResult twice = testing::CompileWith({a, b});
+  const Diagnostic* d = testing::Find(twice, "duplicate-id");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("evidence type `certificate` is also registered in p0.yaml"));
+  EXPECT_EQ(d->line, 5);
+  CompileResult bad = testing::CompileWith({Replace(a, "[recipient]", "[recipeint]")});
+  d = testing::Find(bad, "bad-value");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("`require` names `recipeint`"));
+  CompileResult days = testing::CompileWith({Replace(a, "365", "-1")});
+  d = testing::Find(days, "bad-value");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("max_validity_days"));
+  CompileResult key = testing::CompileWith({Replace(a, "max_validity_days", "max_validity")});
+  EXPECT_NE(testing::Find(key, "unknown-key"), nullptr);
 }
 
 }  // namespace
