@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:f314e7e3f6402f7f4337b1cb6adea1f15d459d91185f7f6de3c5fda8f2e24852");
+            "sha256:1c938d79d3e790c08ced42f9d5d4e1653a75f90944dadcdabf6a96e82c795d3f");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
