@@ -163,8 +163,9 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
 }
 
 std::string RuleCanon(const CompiledSet& s, const Policy& p, const Rule& r) {
-  std::string out = absl::StrCat(r.id, "|", r.basis, "|", r.citation, "|", r.message, "|",
-                                 r.dry_run, "|", TimeText(r.from), "|", TimeText(r.until), "|");
+  std::string out =
+      absl::StrCat(r.id, "|", r.basis, "|", r.citation, "|", r.message, "|", r.dry_run, "|",
+                   TimeText(r.from), "|", TimeText(r.until), "|", TimeText(r.enforce_from), "|");
   CondCanon(s, p, r.when, &out);
   absl::StrAppend(&out, "|", r.tag_scoped, r.has_alternatives, "|");
   for (const auto& a : r.alternatives) {

@@ -247,12 +247,15 @@ Tri Evaluator::Values(const Condition& c, const Unit& u) const {
   }
 }
 
-inline std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) const {
+inline std::optional<double> Evaluator::NumberOf(Field field, const Unit& u,
+                                                 const Condition* count) const {
   switch (field) {
     case Field::kSubjects:
     case Field::kSensitiveSubjects:
     case Field::kCumulativeSubjects:
-      if (u.tag && u.rule && !u.rule->tag_filters.empty()) return PartitionSum(field, u);
+      if (u.tag && u.rule && (!u.rule->tag_filters.empty() || (count && count->beside))) {
+        return PartitionSum(field, u, count);
+      }
       if (u.tag) {
         return field == Field::kSubjects            ? u.tag->subjects
                : field == Field::kSensitiveSubjects ? u.tag->sensitive_subjects
@@ -271,12 +274,13 @@ inline std::optional<double> Evaluator::NumberOf(Field field, const Unit& u) con
   }
 }
 
-std::optional<double> Evaluator::NumberFact(Field field, const Unit& u) const {
-  return NumberOf(field, u);
+std::optional<double> Evaluator::NumberFact(Field field, const Unit& u,
+                                            const Condition* count) const {
+  return NumberOf(field, u, count);
 }
 
 Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) const {
-  const std::optional<double> v = NumberOf(c.field, u);
+  const std::optional<double> v = NumberOf(c.field, u, &c);
   if (!v) {
     if (missing && !*missing) *missing = FieldName(c.field);
     return Tri::kUnknown;
@@ -291,11 +295,12 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
 
 // Sum of `field` over the unit's artifact's partitions that the rule's tag filters match, each
 // partition counted once however many of its classes match; nullopt when one of them lacks it.
-inline std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u) const {
-  double sum = 0;
-  for (const auto& p : u.artifact->parts) {
-    bool all = true;
-    for (const auto& filter : u.rule->tag_filters) {
+inline std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u,
+                                                     const Condition* count) const {
+  // Does the partition match one pattern of each filter?
+  auto matches = [&](const PartFact& p,
+                     const std::vector<std::vector<policy_internal::TagPattern>>& filters) {
+    for (const auto& filter : filters) {
       bool any = false;
       for (int cls : p.effective_classes) {
         const ClassBits& anc = set_.classes[cls].ancestors;
@@ -308,11 +313,14 @@ inline std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u)
         }
         if (any) break;
       }
-      if (!any) {
-        all = false;
-        break;
-      }
+      if (!any) return false;
     }
+    return true;
+  };
+  double sum = 0;
+  for (const auto& p : u.artifact->parts) {
+    bool all =
+        matches(p, u.rule->tag_filters) && (!count || !count->beside || matches(p, *count->beside));
     if (!all) continue;
     const std::optional<double>& v = field == Field::kSubjects            ? p.subjects
                                      : field == Field::kSensitiveSubjects ? p.sensitive_subjects
@@ -463,7 +471,7 @@ bool Evaluator::Judge(int rule_index, const Unit& unit, Outcome* out) {
   Outcome o;
   o.policy = policy_index_;
   o.rule = rule_index;
-  o.dry_run = rule.dry_run || policy_->dry_run;
+  o.dry_run = rule.DryRunAt(f_.now) || policy_->dry_run;
   if (applies == Tri::kUnknown) o.missing = missing;
   if (!rule.has_alternatives) {
     o.effect = rule.effect;
@@ -621,7 +629,7 @@ inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, Location
     policy_index_ = static_cast<int>(pi);
     bool all_of_it = false;
     ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
-      if (p.rules[ri].dry_run) return true;
+      if (p.rules[ri].DryRunAt(f_.now)) return true;
       // The other checked locations stay where they are: a deny there is a deny everywhere.
       for (size_t k = 0; k < f_.locations.size(); ++k) {
         if (static_cast<int>(k) == primary) continue;

@@ -135,17 +135,21 @@ std::string Evaluator::TagFacts(const Unit& u) const {
   return t;
 }
 
-std::string Evaluator::NumberFacts(Field field, const Unit& u) const {
-  const std::optional<double> v = NumberFact(field, u);
+std::string Evaluator::NumberFacts(const Condition& c, const Unit& u) const {
+  const Field field = c.field;
+  const std::optional<double> v = NumberFact(field, u, &c);
   if (!v) {
     return absl::StrCat("the request does not give `", FieldName(field),
                         "`: the condition cannot be decided");
   }
   const bool subjects = field == Field::kSubjects || field == Field::kSensitiveSubjects ||
                         field == Field::kCumulativeSubjects;
+  const bool beside = subjects && u.tag && c.beside;
   const bool summed = subjects && u.tag && u.rule && !u.rule->tag_filters.empty();
   return absl::StrCat("`", FieldName(field), "` is ", *v,
-                      summed ? " (over the partitions the rule's tags match)" : "");
+                      beside   ? " (over the partitions the tag conditions beside it match)"
+                      : summed ? " (over the partitions the rule's tags match)"
+                               : "");
 }
 
 std::string Evaluator::RegexFacts(Field field, const Unit& u) const {
@@ -220,7 +224,7 @@ void Evaluator::TraceFacts(const Condition& c, const Unit& u, std::vector<std::s
       return;
     }
     case K::kNumber:
-      out->push_back(NumberFacts(c.field, u));
+      out->push_back(NumberFacts(c, u));
       return;
     case K::kRegex:
       out->push_back(RegexFacts(c.field, u));
@@ -421,7 +425,7 @@ RuleTrace Evaluator::NewRuleTrace(const Rule& rule) const {
   rt.citation = rule.citation;
   rt.message = rule.message;
   rt.source = absl::StrCat(policy_->file, ":", rule.line, ":", rule.column);
-  rt.dry_run = rule.dry_run || policy_->dry_run;
+  rt.dry_run = rule.DryRunAt(f_.now) || policy_->dry_run;
   rt.effect = Effect::kAllow;
   return rt;
 }

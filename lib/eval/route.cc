@@ -80,6 +80,7 @@ void CollectDates(const policy_internal::CompiledSet& set, std::vector<absl::Tim
     for (const auto& r : p.rules) {
       if (r.from) out->push_back(*r.from);
       if (r.until) out->push_back(*r.until);
+      if (r.enforce_from) out->push_back(*r.enforce_from);
     }
     for (const auto& l : p.lists) {
       for (const auto& e : l.entries) {

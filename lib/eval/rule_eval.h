@@ -160,18 +160,21 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   const CompiledSet& set_;
   const Facts& f_;
   const LocSets sets_;
-  std::optional<double> PartitionSum(Field field, const Unit& u) const;
+  std::optional<double> PartitionSum(Field field, const Unit& u, const Condition* count) const;
   // The number a kNumber condition on `field` reads for the unit; nullopt when the request
   // lacks it.
-  std::optional<double> NumberOf(Field field, const Unit& u) const;    // inline: for Number
-  std::optional<double> NumberFact(Field field, const Unit& u) const;  // the same, for explain.cc
+  // `count`: the number condition asking (its tag conditions beside it narrow a subject count).
+  std::optional<double> NumberOf(Field field, const Unit& u,
+                                 const Condition* count) const;  // inline: for Number
+  std::optional<double> NumberFact(Field field, const Unit& u,
+                                   const Condition* count) const;  // the same, for explain.cc
 
   // Explanations (explain.cc).
   Tri Trace(const Condition& c, const Unit& u, ConditionTrace* out) const;
   void TraceFacts(const Condition& c, const Unit& u, std::vector<std::string>* out) const;
   std::vector<std::string> ValuesOf(Field field, const Unit& u) const;
   std::string TagFacts(const Unit& u) const;
-  std::string NumberFacts(Field field, const Unit& u) const;
+  std::string NumberFacts(const Condition& c, const Unit& u) const;
   std::string RegexFacts(Field field, const Unit& u) const;
   void LocationFacts(const policy_internal::LocationCond& lc, const Unit& u,
                      std::vector<std::string>* out) const;

@@ -209,12 +209,15 @@ struct Condition {
     kEvidence,
   };
   Kind kind = Kind::kTrue;
-  Field field = Field::kKind;                    // kValues, kNumber, kRegex
-  std::vector<Condition> children;               // kAll, kAny, kNot
-  std::vector<std::string> values;               // kValues
-  std::vector<TagPattern> tags;                  // kTags
-  std::shared_ptr<const RE2> regex;              // kRegex
-  std::shared_ptr<const NumberBounds> bounds;    // kNumber
+  Field field = Field::kKind;                  // kValues, kNumber, kRegex
+  std::vector<Condition> children;             // kAll, kAny, kNot
+  std::vector<std::string> values;             // kValues
+  std::vector<TagPattern> tags;                // kTags
+  std::shared_ptr<const RE2> regex;            // kRegex
+  std::shared_ptr<const NumberBounds> bounds;  // kNumber
+  // kNumber on a subject count: the tag conditions beside it (siblings in its map or `all`),
+  // which narrow the partitions it counts beyond the rule's own tag filters; null when none.
+  std::shared_ptr<const std::vector<std::vector<TagPattern>>> beside;
   std::shared_ptr<const LocationCond> location;  // kLocation
   std::shared_ptr<const PartyCond> party;        // kOperator, kRecipient
   std::shared_ptr<const UserCond> user;          // kUser
@@ -269,6 +272,10 @@ struct Rule {
   std::array<std::string, 4> messages;
   bool dry_run = false;
   std::optional<absl::Time> from, until;
+  // Before this time the rule is evaluated as a dry run (a provision enacted with a later
+  // commencement date): reported under `dry_run`, never deciding; enforced from it.
+  std::optional<absl::Time> enforce_from;
+  bool DryRunAt(absl::Time now) const { return dry_run || (enforce_from && now < *enforce_from); }
   Condition when;
   bool tag_scoped = false;  // evaluated per (artifact, tag, location)
   // The top-level tag conditions of `when` (each a list of patterns, all must match): numbers

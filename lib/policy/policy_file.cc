@@ -10,6 +10,28 @@
 namespace residency::policy_internal {
 namespace {
 
+// A subject count covers only the partitions that match the tag conditions beside it: each
+// count in an `all` (or one map's keys) with tag conditions among its siblings gets them.
+void MarkCountFilters(Condition* c) {
+  using K = Condition::Kind;
+  if (c->kind == K::kAll) {
+    std::vector<std::vector<TagPattern>> tags;
+    for (const auto& ch : c->children)
+      if (ch.kind == K::kTags) tags.push_back(ch.tags);
+    if (!tags.empty()) {
+      auto shared = std::make_shared<const std::vector<std::vector<TagPattern>>>(std::move(tags));
+      for (auto& ch : c->children) {
+        if (ch.kind == K::kNumber &&
+            (ch.field == Field::kSubjects || ch.field == Field::kSensitiveSubjects ||
+             ch.field == Field::kCumulativeSubjects)) {
+          ch.beside = shared;
+        }
+      }
+    }
+  }
+  for (auto& ch : c->children) MarkCountFilters(&ch);
+}
+
 const std::vector<std::string> kEffects = {"allow", "allow_with_obligations", "escalate", "deny"};
 
 Effect ParseEffect(const std::string& s) {
@@ -66,7 +88,7 @@ std::string ShadowKey(const Rule& r, const std::string& when) {
     return t ? absl::FormatTime(absl::RFC3339_full, *t, absl::UTCTimeZone()) : std::string("-");
   };
   std::string key = absl::StrCat(static_cast<int>(r.effect), r.dry_run ? "d" : "e", "|",
-                                 time(r.from), "|", time(r.until), "|");
+                                 time(r.from), "|", time(r.until), "|", time(r.enforce_from), "|");
   for (int o : r.obligations) absl::StrAppend(&key, o, ",");
   absl::StrAppend(&key, "|", when);
   return key;
@@ -120,6 +142,7 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
   if (auto v = r.Enum("mode", {"enforce", "dry_run"})) rule->dry_run = *v == "dry_run";
   rule->from = ReadTime(r, "effective_from");
   rule->until = ReadTime(r, "effective_until");
+  rule->enforce_from = ReadTime(r, "enforce_from");
   if (rule->from && rule->until && *rule->until <= *rule->from) {
     sink_->Warning(
         ctx.file, n.Mark(), "unreachable-rule",
@@ -180,6 +203,8 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
   }
   r.Ignore("note");
   r.Finish();
+  MarkCountFilters(&rule->when);
+  for (auto& a : rule->alternatives) MarkCountFilters(&a.when);
   rule->tag_scoped = UsesTag(rule->when);
   if (rule->when.kind == Condition::Kind::kTags) rule->tag_filters.push_back(rule->when.tags);
   if (rule->when.kind == Condition::Kind::kAll) {

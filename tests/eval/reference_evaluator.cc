@@ -142,7 +142,9 @@ struct Eval {
     return (!e.from || *e.from <= c.now) && (!e.until || c.now < *e.until);
   }
 
-  std::optional<double> Num(Field f, const Unit& u) const {
+  // `beside`: the tag conditions next to the number in its `all` (they narrow a subject count).
+  std::optional<double> Num(Field f, const Unit& u,
+                            const std::vector<std::vector<TagPattern>>& beside) const {
     const Request& r = c.req;
     if (f == Field::kTrainingFlops) {
       if (u.art && u.art->model) return u.art->model->training_flops;
@@ -165,11 +167,13 @@ struct Eval {
     double sum = 0;
     bool any = false;
     if (u.art) {
-      if (!rule->tag_filters.empty()) {
+      if (!rule->tag_filters.empty() || !beside.empty()) {
+        std::vector<std::vector<TagPattern>> filters = rule->tag_filters;
+        filters.insert(filters.end(), beside.begin(), beside.end());
         for (const auto& pt : u.art->parts) {
           if (Jur(c.set, pt.origin) < 0) continue;
           bool all = true;
-          for (const auto& filt : rule->tag_filters) {
+          for (const auto& filt : filters) {
             bool m = false;
             for (const auto& cl : pt.classes) {
               if (Cls(c.set, cl) < 0) continue;
@@ -243,7 +247,8 @@ struct Eval {
     return true;
   }
 
-  T Run(const Condition& cond, const Unit& u) const {
+  T Run(const Condition& cond, const Unit& u,
+        const std::vector<std::vector<TagPattern>>& beside = {}) const {
     using K = Condition::Kind;
     const Request& r = c.req;
     const Location& loc = c.set.catalogue.locations[u.loc];
@@ -256,8 +261,11 @@ struct Eval {
         return TR;
       case K::kAll: {
         bool unk = false;
+        std::vector<std::vector<TagPattern>> tags;
+        for (const auto& ch : cond.children)
+          if (ch.kind == K::kTags) tags.push_back(ch.tags);
         for (const auto& ch : cond.children) {
-          T t = Run(ch, u);
+          T t = Run(ch, u, tags);
           if (t == F) return F;
           unk |= t == U;
         }
@@ -323,7 +331,7 @@ struct Eval {
         }
       }
       case K::kNumber: {
-        auto v = Num(cond.field, u);
+        auto v = Num(cond.field, u, beside);
         if (!v) return U;
         const auto& bd = *cond.bounds;
         if (bd.gte && !(*v >= *bd.gte)) return F;
@@ -627,7 +635,8 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
           for (int o : *ob) obl.push_back(p.id + "/" + p.obligations[o].id);
       }
       if (!applied) continue;
-      if (rule.dry_run || p.dry_run) continue;
+      const bool before_enforcement = rule.enforce_from && now < *rule.enforce_from;
+      if (rule.dry_run || p.dry_run || before_enforcement) continue;
       results.push_back({p.id + "/" + rule.id, worst, obl});
       decision = std::max(decision, worst);
     }

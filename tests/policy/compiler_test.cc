@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:1c938d79d3e790c08ced42f9d5d4e1653a75f90944dadcdabf6a96e82c795d3f");
+            "sha256:e6dbf5273d642e2c28373e5296d8b7f44b967555ee922ea13f0761f426dd5ee3");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
