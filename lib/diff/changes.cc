@@ -134,7 +134,8 @@ void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::s
                       l.has_not_in ? LocationIds(s, l.not_in) : "-", "|",
                       ListCanon(s, p, l.in_list), "|", ListCanon(s, p, l.not_in_list), "|",
                       Strs(l.certifications), "|", Pairs(l.attributes), "|", Strs(l.sites), "|",
-                      Strs(l.providers), "|", l.outside_origin ? 1 : 0);
+                      Strs(l.providers), "|", l.outside_origin ? 1 : 0, "|",
+                      l.own_premises ? (*l.own_premises ? "own" : "not-own") : "-");
       break;
     }
     case K::kOperator:

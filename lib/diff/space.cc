@@ -220,7 +220,8 @@ void Space::BuildLocations() {
       // country), and the site, provider, certifications and attributes some condition tests.
       const auto& l = s.catalogue.locations[it->second];
       absl::StrAppend(&sig, l.country_code, "|", info_[i].sites.count(l.site) ? l.site : "", "|",
-                      info_[i].providers.count(l.provider) ? l.provider : "", "|");
+                      info_[i].providers.count(l.provider) ? l.provider : "", "|", l.controller,
+                      "|");
       for (const auto& c : l.certifications) {
         if (info_[i].certifications.count(c)) absl::StrAppend(&sig, c, ",");
       }

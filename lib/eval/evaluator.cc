@@ -81,6 +81,9 @@ Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Un
       return Tri::kFalse;
     }
   }
+  if (lc.own_premises && f_.own_locations.Test(u.location) != *lc.own_premises) {
+    return Tri::kFalse;
+  }
   return Tri::kTrue;
 }
 
@@ -92,6 +95,13 @@ inline LocationBits Evaluator::LocationsMatching(const policy_internal::Location
   if (lc.outside_origin) {
     if (!u.tag) return LocationBits();
     out.Remove(set_.catalogue.jurisdiction_locations[u.tag->origin]);
+  }
+  if (lc.own_premises) {
+    if (*lc.own_premises) {
+      out &= f_.own_locations;
+    } else {
+      out.Remove(f_.own_locations);
+    }
   }
   return out;
 }

@@ -181,6 +181,15 @@ void Evaluator::LocationFacts(const policy_internal::LocationCond& lc, const Uni
   };
   if (lc.in_list >= 0) list_line(lc.in_list, "in_list");
   if (lc.not_in_list >= 0) list_line(lc.not_in_list, "not_in_list");
+  if (lc.own_premises) {
+    const auto& op = f_.request->operator_party;
+    out->push_back(
+        l.controller.empty()
+            ? std::string("the catalogue records no controller for the location: not the "
+                          "operator's own premises")
+            : absl::StrCat("the location is controlled by ", Q(l.controller), "; the operator is ",
+                           op ? Q(op->id) : std::string("not named"), " (own_premises)"));
+  }
   if (!lc.outside_origin) return;
   if (!u.tag) {
     out->push_back("outside_origin needs a tag; the rule is judged on the request itself");

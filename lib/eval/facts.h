@@ -93,6 +93,8 @@ struct Facts {
   // Request-unit numbers.
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
   int operator_country = -1;  // ISO index
+  policy_internal::LocationBits
+      own_locations;  // the catalogue locations the operator controls (`controller`)
   int recipient_country = -1;
   int user_jurisdiction = -1;  // jurisdiction index
   // Tiers of every model in the request (top level or input).

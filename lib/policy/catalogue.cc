@@ -229,6 +229,7 @@ void Compiler::CompileLocations(const LoadedFile& f, MapReader& r, nlohmann::jso
       if (auto v = lr.String("city")) loc.city = *v;
       if (auto v = lr.Enum("site", {"public", "gov", "fin", "sovereign", "onprem"})) loc.site = *v;
       if (auto v = lr.String("partition")) loc.partition = *v;
+      if (auto v = lr.String("controller")) loc.controller = *v;
       if (auto v = lr.StringList("certifications")) loc.certifications = *v;
       if (auto v = lr.Enum("status", {"active", "deprecated"})) loc.status = *v;
       YNode attrs = lr.Raw("attributes");

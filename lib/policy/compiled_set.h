@@ -69,6 +69,7 @@ struct Location {
   int country = -1;  // ISO index
   std::string country_code;
   std::string city, site, partition, status;
+  std::string controller;  // who controls the site (an operator id); empty: not recorded
   std::vector<std::string> certifications;
   std::map<std::string, std::string> attributes;
   int provider_id = -1;  // derived (FinishDerived): equal for locations of one provider
@@ -86,6 +87,8 @@ struct Catalogue {
   std::vector<CountryBits> jurisdiction_members;
   absl::flat_hash_map<std::string, int> jurisdiction_index;
   std::map<std::string, std::string> provider_hq;  // provider -> hq country code
+  // Derived (FinishDerived): the locations each controller controls.
+  absl::flat_hash_map<std::string, LocationBits> controller_locations;
   // Derived after compilation (FinishDerived): every location, and the locations in each
   // jurisdiction (same indexes as `jurisdiction_names`).
   LocationBits all_locations;
@@ -144,6 +147,9 @@ struct LocationCond {
   std::vector<std::string> sites;
   std::vector<std::string> providers;
   bool outside_origin = false;  // the location's country is not within the tag's origin
+  // The location is (true) or is not (false) the operator's own premises: its `controller` is
+  // the request's operator id. Checked at evaluation (it depends on the request).
+  std::optional<bool> own_premises;
   // Derived after compilation (FinishDerived): the locations that satisfy every part of
   // the condition that depends on the location alone (in, not_in, certifications, attributes,
   // sites, providers); lists (dated) and outside_origin (per tag) are checked at evaluation.

@@ -210,6 +210,7 @@ bool ParseLocation(YNode n, CompileContext& ctx, nlohmann::json* canon, Location
   if (auto v = r.StringList("sites")) l->sites = *v;
   if (auto v = r.StringList("providers")) l->providers = *v;
   if (auto v = r.Bool("outside_origin")) l->outside_origin = *v;
+  if (auto v = r.Bool("own_premises")) l->own_premises = *v;
   YNode attrs = r.Raw("attributes");
   if (attrs.IsDefined()) {
     nlohmann::json* ac = canon ? &(*canon)["attributes"] : nullptr;

@@ -55,6 +55,10 @@ bool Finish(CompiledSet* set, Condition* c, LocationSplits* splits) {
     for (size_t i = 0; i < cat.locations.size(); ++i)
       if (FixedMatch(*l, cat.locations[i], i)) l->fixed.Set(i);
     splits->insert(l->fixed.w);
+    // Own premises depend on who controls each location: every controller's sites apart.
+    if (l->own_premises) {
+      for (const auto& [controller, bits] : cat.controller_locations) splits->insert(bits.w);
+    }
     c->location = std::move(l);
     by_location = true;
   }
@@ -205,6 +209,12 @@ void FinishDerived(CompiledSet* set) {
   cat.provider_locations.assign(providers.size(), LocationBits());
   for (size_t i = 0; i < cat.locations.size(); ++i)
     cat.provider_locations[cat.locations[i].provider_id].Set(i);
+  cat.controller_locations.clear();
+  for (size_t i = 0; i < cat.locations.size(); ++i) {
+    if (!cat.locations[i].controller.empty()) {
+      cat.controller_locations[cat.locations[i].controller].Set(i);
+    }
+  }
   cat.jurisdiction_locations.assign(cat.jurisdiction_members.size(), LocationBits());
   for (size_t j = 0; j < cat.jurisdiction_members.size(); ++j) {
     for (size_t i = 0; i < cat.locations.size(); ++i) {

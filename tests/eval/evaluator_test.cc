@@ -429,6 +429,98 @@ TEST(EvidenceSaysWhatItAuthorises, ExplainSaysWhyAnItemDoesNotCount) {
   EXPECT_THAT(text, HasSubstr("expired at 2026-06-01T00:00:00Z (the longest validity"));
 }
 
+// A site records who controls it: an operator's own premises are the locations it controls.
+const char kOwnPremisesCatalogue[] = R"(kind: catalogue
+id: regions
+providers:
+  bank: {hq_country: KR}
+  dc: {hq_country: KR}
+locations:
+  - {id: "bank:hq-dc", country: KR, site: onprem, controller: kr-bank}
+  - {id: "dc:colo", country: KR, site: onprem, controller: dc-co}
+)";
+
+const char kOwnPremisesPolicy[] = R"yaml(kind: policy
+id: own
+basis: law
+scope: {always: true}
+obligations:
+  own.report: "report the outsourcing"
+rules:
+  - id: own.outsourcing
+    citation: "t"
+    message: "data on someone else's premises is outsourced"
+    when: {kind: [dataset], not: {location: {own_premises: true}}}
+    effect: allow_with_obligations
+    obligations: [own.report]
+)yaml";
+
+TEST(OwnPremises, ASiteIsTheOperatorsOwnOnlyWhenItControlsIt) {
+  CompileResult r = CompilePolicySources(
+      {{"regions.yaml", kOwnPremisesCatalogue}, {"own.yaml", kOwnPremisesPolicy}});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& dest, const std::string& op) {
+    auto req = ParseRequest("kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"" + dest +
+                            "\"\n" + op +
+                            "dataset: {id: d, partitions: [{classes: [public], origin: KR}]}\n");
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? d->decision : Effect::kDeny;
+  };
+  const std::string bank = "operator: {id: kr-bank, country: KR}\n";
+  EXPECT_EQ(check("bank:hq-dc", bank), Effect::kAllow);
+  // Another company's on-premises site is a third party's data centre.
+  EXPECT_EQ(check("dc:colo", bank), Effect::kAllowWithObligations);
+  // No operator named: no one's own premises.
+  EXPECT_EQ(check("bank:hq-dc", ""), Effect::kAllowWithObligations);
+  EXPECT_EQ(check("bank:hq-dc", "operator: {id: other, country: KR}\n"),
+            Effect::kAllowWithObligations);
+}
+
+// A provision enacted with a later commencement date: a dry run until then.
+const char kEnforceFromPolicy[] = R"yaml(kind: policy
+id: ef
+basis: law
+scope: {always: true}
+rules:
+  - id: ef.later
+    citation: "t"
+    message: "not abroad, from commencement"
+    effective_from: "2026-01-01"
+    enforce_from: "2027-05-13"
+    when: {kind: [dataset], location: {not_in: [KR]}}
+    effect: deny
+)yaml";
+
+TEST(EnforceFrom, ARuleIsADryRunUntilItCommences) {
+  CompileResult r = testing::CompileWith({kEnforceFromPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& now) {
+    auto req = ParseRequest("kind: dataset\nnow: \"" + now +
+                            "\"\ndestination: \"aws:ap-northeast-1\"\n"
+                            "dataset: {id: d, partitions: [{classes: [public], origin: KR}]}\n");
+    EXPECT_TRUE(req.ok()) << req.status();
+    auto d = Evaluate(*r.snapshot, *req);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : Decision{};
+  };
+  Decision before = check("2027-05-12T23:59:59Z");
+  EXPECT_EQ(before.decision, Effect::kAllow);
+  ASSERT_EQ(before.dry_run.size(), 1u);
+  EXPECT_EQ(before.dry_run[0].rule(), "ef.later");
+  EXPECT_TRUE(before.suggested_locations().empty());
+  Decision after = check("2027-05-13T00:00:00Z");
+  EXPECT_EQ(after.decision, Effect::kDeny);
+  ASSERT_EQ(after.reasons.size(), 1u);
+  EXPECT_EQ(after.reasons[0].rule(), "ef.later");
+  EXPECT_TRUE(after.dry_run.empty());
+  // Before its effective_from it is not evaluated at all.
+  Decision earlier = check("2025-12-31T00:00:00Z");
+  EXPECT_TRUE(earlier.dry_run.empty());
+  EXPECT_EQ(earlier.decision, Effect::kAllow);
+}
+
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {
   // 600k credit + 500k health records are 1.1M people of Korean personal data: over the
   // 1,000,000 threshold although neither class alone is. A partition with two matching classes

@@ -374,6 +374,11 @@ struct Eval {
           if (c.set.catalogue.jurisdiction_members[Jur(c.set, u.origin)].Test(loc.country))
             return F;
         }
+        if (lc.own_premises) {
+          const bool own =
+              !loc.controller.empty() && r.operator_party && r.operator_party->id == loc.controller;
+          if (own != *lc.own_premises) return F;
+        }
         return TR;
       }
       case K::kOperator:

@@ -159,6 +159,7 @@ Party RequestGenerator::MakeParty(bool op) {
   p.id = Pick(2) ? "X Ltd" : "Y Ltd";
   p.country = Origin();
   if (op) {
+    if (Pick(4) == 0) p.id = "naver";  // controls two catalogue sites (own_premises)
     static const char* sectors[] = {"kr_financial", "kr_public", "kr_medical", "in_payment"};
     if (Pick(2)) p.sectors.push_back(sectors[Pick(4)]);
     if (Pick(3) == 0) p.attributes["ciio"] = Pick(2) ? "true" : "false";

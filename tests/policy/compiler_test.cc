@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:e6dbf5273d642e2c28373e5296d8b7f44b967555ee922ea13f0761f426dd5ee3");
+            "sha256:8ba0c9a3cdcf16465c48d2be77c972c62cb6fcaf61e7dac0e98cbfe25d5569f5");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
