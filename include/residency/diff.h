@@ -51,7 +51,7 @@ struct DiffOptions {
   // clock, read once.
   std::optional<absl::Time> now;
   // Budget: evaluations in all (two per explored request). The changed rules are explored first.
-  size_t max_evaluations = 200000;
+  size_t max_evaluations = 1000000;
   // Example requests kept per group (at least 1).
   size_t max_examples = 1;
   // Two sets with the same policy_digest cannot decide differently; by default they are not

@@ -257,7 +257,10 @@ TEST(DiffIdentical, ReformattingOnlyHasNoDifferences) {
        "      origins: [KR]   # Korea\n"
        "      classes:\n"
        "        - personal\n");
-  Edit(new_dir / "eu.yaml", "scope:\n  origins: [EEA]\n", "scope: {origins: [\"EEA\"]}  # same\n");
+  Edit(new_dir / "eu.yaml",
+       "scope:\n  origins: [EEA]\n  operator_countries: [EEA]   # GDPR Art. 3(1): an EEA "
+       "establishment's processing, whoever the subjects\n",
+       "scope: {origins: [\"EEA\"], operator_countries: [EEA]}  # same\n");
   Edit(new_dir / "kr.yaml", "kind: policy\nid: kr\n", "id: 'kr'\n\n\nkind: policy\n");
   auto a = Compile(old_dir);
   auto b = Compile(new_dir);

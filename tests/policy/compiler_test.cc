@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:8ba0c9a3cdcf16465c48d2be77c972c62cb6fcaf61e7dac0e98cbfe25d5569f5");
+            "sha256:b2c36c917ec3d865e721a4790a55f2256c5a20f78ae6af238acd33b012b78f41");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {

@@ -56,7 +56,7 @@ int RunDiff(int argc, char** argv) {
   app.add_option("--max-examples", max_examples, "example requests shown per group (default 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-evaluations", max_evaluations,
-                 "evaluation budget, two per request (default 200000)")
+                 "evaluation budget, two per request (default 1000000)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--explore-identical", explore_identical,
                "explore even when both sets have the same policy_digest");
