@@ -237,12 +237,28 @@ class PyPolicies {
   explicit PyPolicies(std::shared_ptr<const residency::PolicySnapshot> snap)
       : snap_(std::move(snap)) {}
 
+  // `lang`: "" or a language code of two or three lower-case letters; anything else is a
+  // ValueError.
+  static std::string Lang(const std::string& lang) {
+    const bool ok = lang.empty() || (lang.size() >= 2 && lang.size() <= 3 &&
+                                     std::all_of(lang.begin(), lang.end(),
+                                                 [](char c) { return c >= 'a' && c <= 'z'; }));
+    if (!ok) {
+      throw py::value_error(
+          "lang must be a language code of two or three lower-case letters "
+          "('ko'), not '" +
+          lang + "'");
+    }
+    return lang;
+  }
+
   py::object Check(py::object request, py::object now, bool suggest, PyAuditLog* audit,
-                   const std::string& principal) const {
+                   const std::string& principal, const std::string& lang) const {
     std::string text = RequestText(request);
     residency::EvalOptions options;
     options.now = ParseNow(now);
     options.suggest = suggest;
+    options.lang = Lang(lang);
     residency::AuditLog* log = audit ? &audit->log() : nullptr;
 
     absl::Status failed;  // set when the request cannot be decided
@@ -274,13 +290,15 @@ class PyPolicies {
 
   py::object Where(py::object request, py::object now, const std::vector<std::string>& providers,
                    const std::vector<std::string>& countries, bool include_escalate,
-                   bool include_reserved, const std::string& format) const {
+                   bool include_reserved, const std::string& format,
+                   const std::string& lang) const {
     if (format != "dict" && format != "html") {
       throw py::value_error("format must be 'dict' or 'html', not '" + format + "'");
     }
     std::string text = RequestText(request);
     residency::EvalOptions options;
     options.now = ParseNow(now);
+    options.lang = Lang(lang);
     residency::WhereOptions where;
     where.providers = providers;
     where.countries = countries;
@@ -307,13 +325,14 @@ class PyPolicies {
 
   // The explanation as a dict (the shape of `residency explain --format json`), or as text.
   py::object Explain(py::object request, py::object now, const std::string& format,
-                     size_t max_places) const {
+                     size_t max_places, const std::string& lang) const {
     if (format != "dict" && format != "text") {
       throw py::value_error("format must be 'dict' or 'text', not '" + format + "'");
     }
     std::string text = RequestText(request);
     residency::ExplainOptions options;
     options.eval.now = ParseNow(now);
+    options.eval.lang = Lang(lang);
     options.max_units = max_places;
     absl::Status failed;
     std::string out;
@@ -337,13 +356,14 @@ class PyPolicies {
 
   // Many requests decided on C++ threads with the GIL released; dicts in input order.
   py::list CheckMany(py::iterable requests, py::object now, bool suggest, py::object threads,
-                     const std::string& errors) const {
+                     const std::string& errors, const std::string& lang) const {
     if (errors != "raise" && errors != "return") {
       throw py::value_error("errors must be 'raise' or 'return', not '" + errors + "'");
     }
     residency::EvalOptions options;
     options.now = ParseNow(now);
     options.suggest = suggest;
+    options.lang = Lang(lang);
     const int n_threads = Threads(threads);
     std::vector<std::string> texts;
     for (py::handle r : requests) texts.push_back(RequestText(r));
@@ -376,7 +396,8 @@ class PyPolicies {
 
   // A JSON-lines file decided into another (residency/batch.h); the summary as a dict.
   py::dict CheckJsonl(py::object src, py::object dst, py::object now, bool suggest,
-                      py::object threads, py::object progress, PyAuditLog* audit) const {
+                      py::object threads, py::object progress, PyAuditLog* audit,
+                      const std::string& lang) const {
     py::object fspath = py::module_::import("os").attr("fspath");
     const std::string in_path = fspath(src).cast<std::string>();
     const std::string out_path = fspath(dst).cast<std::string>();
@@ -384,6 +405,7 @@ class PyPolicies {
     residency::BatchOptions options;
     options.eval.now = ParseNow(now);
     options.eval.suggest = suggest;
+    options.eval.lang = Lang(lang);
     options.threads = Threads(threads);
     options.audit = audit ? &audit->log() : nullptr;
     // The callback runs with the GIL; after it raises it is not called again, the scan runs to the
@@ -820,7 +842,10 @@ PYBIND11_MODULE(_residency, m) {
                          "A compiled, immutable policy snapshot; share it between threads.")
       .def("check", &PyPolicies::Check, py::arg("request"), py::arg("now") = py::none(),
            py::arg("suggest") = true, py::arg("audit") = nullptr, py::arg("principal") = "",
+           py::arg("lang") = "",
            "Decides one request (a dict, or JSON/YAML text) and returns the decision as a dict.\n"
+           "`lang` ('ko') gives reasons and obligation texts in that language where the policies\n"
+           "have them (English otherwise); the decision is the same in every language.\n"
            "`now` (RFC 3339 str or aware datetime) is the evaluation time when the request has\n"
            "none. With `audit`, the decision is appended to that AuditLog and the dict carries\n"
            "`audit`; `principal` (a user id) is stored only as a keyed commitment.\n"
@@ -831,7 +856,7 @@ PYBIND11_MODULE(_residency, m) {
           "where", &PyPolicies::Where, py::arg("request"), py::arg("now") = py::none(),
           py::arg("providers") = std::vector<std::string>(),
           py::arg("countries") = std::vector<std::string>(), py::arg("include_escalate") = false,
-          py::arg("include_reserved") = false, py::arg("format") = "dict",
+          py::arg("include_reserved") = false, py::arg("format") = "dict", py::arg("lang") = "",
           "Every catalogue location where the request (a dict, or JSON/YAML text), its placement\n"
           "moved there, would be allowed, as a dict shaped like `residency where --format json`:\n"
           "{'allowed': [{'location', 'provider', 'country', 'site', 'reserved_for', 'effect',\n"
@@ -842,7 +867,7 @@ PYBIND11_MODULE(_residency, m) {
           "Raises RequestError (a ValueError) when the request cannot be parsed or decided, or\n"
           "a filter names nothing in the catalogue.")
       .def("explain", &PyPolicies::Explain, py::arg("request"), py::arg("now") = py::none(),
-           py::arg("format") = "dict", py::arg("max_places") = 64,
+           py::arg("format") = "dict", py::arg("max_places") = 64, py::arg("lang") = "",
            "Why the request (a dict, or JSON/YAML text) is decided as it is: with format='dict'\n"
            "(default) a dict shaped like `residency explain --format json`: {'decision': <as\n"
            "check returns it>, 'policies_in_scope', 'policies_out_of_scope', 'rules': [{'policy',\n"
@@ -853,6 +878,7 @@ PYBIND11_MODULE(_residency, m) {
            "places listed per rule. Raises RequestError as check does.")
       .def("check_many", &PyPolicies::CheckMany, py::arg("requests"), py::arg("now") = py::none(),
            py::arg("suggest") = true, py::arg("threads") = py::none(), py::arg("errors") = "raise",
+           py::arg("lang") = "",
            "Decides an iterable of requests (dicts, or JSON/YAML text) on C++ threads with the\n"
            "GIL released (`threads`: None for one per hardware thread) and returns the decision\n"
            "dicts in input order, each as check returns it. A request that cannot be decided\n"
@@ -860,7 +886,7 @@ PYBIND11_MODULE(_residency, m) {
            "in the list as that RequestError instance (treat it as deny).")
       .def("check_jsonl", &PyPolicies::CheckJsonl, py::arg("src"), py::arg("dst"),
            py::arg("now") = py::none(), py::arg("suggest") = true, py::arg("threads") = py::none(),
-           py::arg("progress") = py::none(), py::arg("audit") = nullptr,
+           py::arg("progress") = py::none(), py::arg("audit") = nullptr, py::arg("lang") = "",
            "Decides a JSON-lines file of requests (`src`, one per line) into `dst`: a decision\n"
            "line each, in order, or {\"error\": ..., \"line\": N} for a line that cannot be\n"
            "decided, as `residency check --batch` writes them. Streams in blocks on C++ threads\n"

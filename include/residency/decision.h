@@ -176,6 +176,10 @@ struct EvalOptions {
   // Lineage bounds (depth of derived_from / trained_on / base_models nesting, nodes in all).
   int max_lineage_depth = 64;
   size_t max_lineage_nodes = 100000;
+  // The language of reasons' messages and citations and of obligation texts: a language code
+  // (`ko`) whose texts a policy gives (`i18n`, `obligations_i18n`); where a policy gives none,
+  // and for "" or "en", the English texts. The decision is the same in every language.
+  std::string lang;
 };
 
 absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,

@@ -64,15 +64,40 @@ RankedObligations Obligations(const CompiledSet& set, const Core& core) {
 
 // The message of a rule result: the deciding alternative's own, else the one the rule words for
 // the result's effect, else the rule's `message`.
-std::string_view MessageOf(const Rule& r, const Outcome& o) {
-  if (o.alternative >= 0 && !r.alternatives[o.alternative].message.empty()) {
-    return r.alternatives[o.alternative].message;
+// In `lang` where the policy gives it (`i18n`), else in English.
+std::string_view MessageOf(const Rule& r, const Outcome& o, std::string_view lang) {
+  const policy_internal::RuleTexts* tr = nullptr;
+  if (!lang.empty()) {
+    for (const auto& t : r.i18n)
+      if (t.lang == lang) tr = &t;
   }
-  const std::string& by_effect = r.messages[static_cast<int>(o.effect)];
-  return by_effect.empty() ? std::string_view(r.message) : std::string_view(by_effect);
+  if (o.alternative >= 0) {
+    const auto& a = r.alternatives[o.alternative];
+    if (const std::string* m = policy_internal::Translated(a.message_i18n, lang)) return *m;
+    if (!a.message.empty()) return a.message;
+  }
+  const int e = static_cast<int>(o.effect);
+  if (tr && !tr->messages[e].empty()) return tr->messages[e];
+  if (!r.messages[e].empty()) return r.messages[e];
+  if (tr && !tr->message.empty()) return tr->message;
+  return r.message;
 }
 
-Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* builder) {
+std::string_view CitationOf(const Rule& r, std::string_view lang) {
+  if (!lang.empty()) {
+    for (const auto& t : r.i18n)
+      if (t.lang == lang && !t.citation.empty()) return t.citation;
+  }
+  return r.citation;
+}
+
+std::string_view ObligationText(const policy_internal::Obligation& ob, std::string_view lang) {
+  const std::string* t = policy_internal::Translated(ob.i18n, lang);
+  return t ? std::string_view(*t) : std::string_view(ob.message);
+}
+
+Reason MakeReason(const CompiledSet& set, const Outcome& o, std::string_view lang,
+                  DecisionBuilder* builder) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
   DecisionBuilder::ReasonText t;
@@ -80,8 +105,8 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, DecisionBuilder* bui
   t.rule = r.id;
   t.basis = r.basis;
   t.effect = o.effect;
-  t.citation = r.citation;
-  t.message = MessageOf(r, o);
+  t.citation = CitationOf(r, lang);
+  t.message = MessageOf(r, o, lang);
   if (o.missing) {
     t.basis = "fail_closed";
     t.message = builder->Keep(absl::StrCat(std::string(t.message),
@@ -197,7 +222,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   d.dry_run.reserve(dry);
   for (uint32_t i : order) {
     const Outcome& o = core.outcomes[i];
-    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, &builder));
+    (o.dry_run ? d.dry_run : d.reasons).push_back(MakeReason(set, o, facts.lang, &builder));
   }
   // Obligations: the union over every enforced rule result, by policy then id.
   RankedObligations obligations = Obligations(set, core);
@@ -205,7 +230,8 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   for (const auto& [pi, rank] : obligations) {
     const Policy& p = set.policies[pi];
     const policy_internal::Obligation& ob = p.obligations[p.obligation_order[rank]];
-    d.obligations.push_back(DecisionBuilder::MakeObligation(ob.id, p.id, ob.message));
+    d.obligations.push_back(
+        DecisionBuilder::MakeObligation(ob.id, p.id, ObligationText(ob, facts.lang)));
   }
   d.lifted = std::move(core.lifted);
   auto key = [](const LiftedTag& l) {
@@ -236,7 +262,8 @@ Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
   for (const auto& [pi, rank] : Obligations(set, core)) {
     const Policy& p = set.policies[pi];
     const policy_internal::Obligation& ob = p.obligations[p.obligation_order[rank]];
-    obligations->push_back(DecisionBuilder::MakeObligation(ob.id, p.id, ob.message, owner));
+    obligations->push_back(
+        DecisionBuilder::MakeObligation(ob.id, p.id, ObligationText(ob, facts.lang), owner));
   }
   return core.decision;
 }

@@ -433,6 +433,11 @@ RuleTrace Evaluator::NewRuleTrace(const Rule& rule) const {
   rt.basis = rule.basis;
   rt.citation = rule.citation;
   rt.message = rule.message;
+  for (const auto& t : rule.i18n) {  // in the caller's language where the policy gives it
+    if (t.lang != f_.lang) continue;
+    if (!t.citation.empty()) rt.citation = t.citation;
+    if (!t.message.empty()) rt.message = t.message;
+  }
   rt.source = absl::StrCat(policy_->file, ":", rule.line, ":", rule.column);
   rt.dry_run = rule.DryRunAt(f_.now) || policy_->dry_run;
   rt.effect = Effect::kAllow;

@@ -304,6 +304,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   f->request = &req;
   f->now = now;
   for (const auto& e : req.evidence) f->request_evidence.push_back(Resolve(set, e, now));
+  f->lang = options.lang;
   LineageWalker walker(options, f);
   TagNames names;  // of every raw tag, for `all_tags`
   auto add_dataset = [&](const Dataset& d) {

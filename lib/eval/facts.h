@@ -79,6 +79,7 @@ struct FailReason {
 // Sized so that a typical request builds its facts without touching the heap.
 struct Facts {
   const Request* request = nullptr;
+  std::string_view lang;  // EvalOptions::lang (the options outlive the facts)
   absl::Time now;
   absl::InlinedVector<Artifact, 2> artifacts;
   absl::InlinedVector<ResolvedEvidence, 4> request_evidence;

@@ -258,9 +258,21 @@ struct NamedList {
   std::vector<LocationBits> locations_at;
 };
 
+// A text in another language than English (`i18n`, `obligations_i18n`): language code, text.
+using Translations = std::vector<std::pair<std::string, std::string>>;
+
+// The translation for `lang`, or null (then the English text stands).
+inline const std::string* Translated(const Translations& t, std::string_view lang) {
+  if (lang.empty()) return nullptr;
+  for (const auto& [l, text] : t)
+    if (l == lang) return &text;
+  return nullptr;
+}
+
 struct Obligation {
   std::string id;
   std::string message;
+  Translations i18n;
 };
 
 struct Alternative {
@@ -269,6 +281,14 @@ struct Alternative {
   Effect effect = Effect::kAllow;
   std::vector<int> obligations;
   std::string message;  // the reason's message when this alternative decides; empty: the rule's
+  Translations message_i18n;
+};
+
+// A rule's texts in one language other than English (`i18n: {ko: {...}}`); an empty text
+// falls back to the English one.
+struct RuleTexts {
+  std::string lang, message, citation;
+  std::array<std::string, 4> messages;  // by Effect, as Rule::messages
 };
 
 struct Rule {
@@ -276,6 +296,7 @@ struct Rule {
   // The message of each outcome (by Effect) where the policy words it apart from `message`;
   // empty: `message`.
   std::array<std::string, 4> messages;
+  std::vector<RuleTexts> i18n;
   bool dry_run = false;
   std::optional<absl::Time> from, until;
   // Before this time the rule is evaluated as a dry run (a provision enacted with a later

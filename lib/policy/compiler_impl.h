@@ -74,6 +74,8 @@ class Compiler {
                          nlohmann::json& canon, Policy& p);
   void CompileLifts(const LoadedFile& f, MapReader& r, CompileContext& ctx, nlohmann::json& canon,
                     Policy& p);
+  std::vector<RuleTexts> CompileRuleTexts(YNode n, CompileContext& ctx, nlohmann::json* canon,
+                                          bool message_only = false);
   void CompileEvidenceTypes(const LoadedFile& f, MapReader& r, nlohmann::json& canon, Policy& p);
   void CompileIgnoredEvidence(const LoadedFile& f, MapReader& r, CompileContext& ctx,
                               nlohmann::json& canon, Policy& p);

@@ -117,6 +117,59 @@ std::vector<int> Compiler::ResolveObligations(MapReader& r, const char* key, con
   return out;
 }
 
+// A language code of `i18n`: two or three lower-case letters (ISO 639), not `en` (the texts
+// themselves are English).
+static bool LanguageCode(std::string_view s) {
+  if (s.size() < 2 || s.size() > 3 || s == "en") return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+// `i18n: {ko: {message, citation, messages: {effect: text}}}` of a rule (or `{ko: {message}}`
+// of an alternative).
+std::vector<RuleTexts> Compiler::CompileRuleTexts(YNode n, CompileContext& ctx,
+                                                  nlohmann::json* canon, bool message_only) {
+  std::vector<RuleTexts> out;
+  if (!n.IsDefined() || n.IsNull()) return out;
+  if (!n.IsMap()) {
+    sink_->Error(ctx.file, n.Mark(), "wrong-type",
+                 "`i18n` must map language codes (`ko`) to the texts in that language");
+    return out;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const YNode key = n.Key(i), value = n.Value(i);
+    RuleTexts t;
+    t.lang = key.Scalar();
+    if (!LanguageCode(t.lang)) {
+      sink_->Error(ctx.file, key.Mark(), "bad-value",
+                   absl::StrCat("`i18n` key `", t.lang,
+                                "` is not a language code (two or three lower-case letters, "
+                                "not `en`: the rule's own texts are English)"));
+      continue;
+    }
+    MapReader tr(value, ctx.file, sink_, canon ? &(*canon)[t.lang] : nullptr, "`i18n` entry");
+    if (!tr.ok()) continue;
+    if (auto v = tr.String("message")) t.message = *v;
+    if (!message_only) {
+      if (auto v = tr.String("citation")) t.citation = *v;
+      if (YNode mn = tr.Raw("messages"); mn.IsDefined()) {
+        MapReader mr(mn, ctx.file, sink_, canon ? &(*canon)[t.lang]["messages"] : nullptr,
+                     "`messages`");
+        if (mr.ok()) {
+          for (const auto& effect : kEffects) {
+            if (auto v = mr.String(effect.c_str())) {
+              t.messages[static_cast<int>(ParseEffect(effect))] = *v;
+            }
+          }
+          mr.Finish();
+        }
+      }
+    }
+    tr.Finish();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule) {
   MapReader r(n, ctx.file, sink_, canon, "rule");
   if (!r.ok()) return;
@@ -139,6 +192,8 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
       mr.Finish();
     }
   }
+  rule->i18n = CompileRuleTexts(r.Raw("i18n"), ctx, canon ? &(*canon)["i18n"] : nullptr);
+  if (canon && (*canon)["i18n"].is_null()) canon->erase("i18n");
   if (auto v = r.Enum("mode", {"enforce", "dry_run"})) rule->dry_run = *v == "dry_run";
   rule->from = ReadTime(r, "effective_from");
   rule->until = ReadTime(r, "effective_until");
@@ -174,6 +229,10 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
         if (aj["when"].is_null()) aj.erase("when");
         if (auto v = ar.Enum("effect", kEffects, true)) a.effect = ParseEffect(*v);
         if (auto v = ar.String("message")) a.message = *v;
+        for (auto& t : CompileRuleTexts(ar.Raw("i18n"), ctx, &aj["i18n"], /*message_only=*/true)) {
+          a.message_i18n.emplace_back(std::move(t.lang), std::move(t.message));
+        }
+        if (aj["i18n"].is_null()) aj.erase("i18n");
         a.obligations = ResolveObligations(ar, "obligations", *ctx.policy);
         if (a.effect == Effect::kAllow && !a.obligations.empty()) {
           sink_->Error(ctx.file, an.Mark(), "bad-value",
@@ -364,9 +423,52 @@ void Compiler::CompileObligations(const LoadedFile& f, MapReader& r, nlohmann::j
                        absl::StrCat("duplicate obligation `", id, "`"));
           continue;
         }
-        p.obligations.push_back(Obligation{id, value.Scalar()});
+        p.obligations.push_back(Obligation{id, value.Scalar(), {}});
         canon["obligations"][id] = value.Scalar();
       }
+    }
+  }
+  // `obligations_i18n: {ko: {id: text}}`: the obligations' texts in other languages.
+  YNode tn = r.Raw("obligations_i18n");
+  if (!tn.IsDefined() || tn.IsNull()) return;
+  if (!tn.IsMap()) {
+    sink_->Error(f.name, tn.Mark(), "wrong-type",
+                 "`obligations_i18n` must map language codes to {obligation id: text}");
+    return;
+  }
+  for (size_t i = 0; i < tn.size(); ++i) {
+    const YNode lang = tn.Key(i), texts = tn.Value(i);
+    const std::string code = lang.Scalar();
+    if (!LanguageCode(code)) {
+      sink_->Error(f.name, lang.Mark(), "bad-value",
+                   absl::StrCat("`obligations_i18n` key `", code,
+                                "` is not a language code (two or three lower-case letters, "
+                                "not `en`)"));
+      continue;
+    }
+    if (!texts.IsMap()) {
+      sink_->Error(f.name, texts.Mark(), "wrong-type",
+                   absl::StrCat("`obligations_i18n.", code, "` must map obligation ids to texts"));
+      continue;
+    }
+    for (size_t k = 0; k < texts.size(); ++k) {
+      const YNode key = texts.Key(k), value = texts.Value(k);
+      const std::string id = key.Scalar();
+      auto it = std::find_if(p.obligations.begin(), p.obligations.end(),
+                             [&](const Obligation& o) { return o.id == id; });
+      if (it == p.obligations.end()) {
+        sink_->Error(f.name, key.Mark(), "dangling-reference",
+                     absl::StrCat("`obligations_i18n.", code, "` names obligation `", id,
+                                  "`, which `obligations` does not define"));
+        continue;
+      }
+      if (!value.IsScalar()) {
+        sink_->Error(f.name, value.Mark(), "wrong-type",
+                     absl::StrCat("obligation `", id, "` must be described by a string"));
+        continue;
+      }
+      it->i18n.emplace_back(code, value.Scalar());
+      canon["obligations_i18n"][code][id] = value.Scalar();
     }
   }
 }

@@ -132,3 +132,18 @@ def test_threads_get_the_same_answers(policies: residency.Policies) -> None:
     assert not errors
     assert len(results) == 200
     assert all(r == expected for r in results)
+
+
+def test_lang_ko_gives_korean_texts_and_the_same_decision(policies: residency.Policies) -> None:
+    ledger = at(CREDIT_LEDGER, "aws:ap-northeast-1")
+    en = policies.check(ledger)
+    ko = policies.check(ledger, lang="ko")
+    assert ko["decision"] == en["decision"] == "deny"
+    assert ko["suggested_locations"] == en["suggested_locations"]
+    by_rule = {r["rule"]: r for r in ko["reasons"]}
+    assert "전자금융감독규정" in by_rule["kr.fin.localisation"]["citation"]
+    assert by_rule["kr.fin.localisation"]["message"] != {r["rule"]: r for r in en["reasons"]}["kr.fin.localisation"]["message"]
+    explained = policies.explain(ledger, format="text", lang="ko")
+    assert "전자금융감독규정" in explained
+    with pytest.raises(ValueError, match="language code"):
+        policies.check(ledger, lang="Korean")

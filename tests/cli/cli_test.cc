@@ -142,6 +142,35 @@ TEST_F(CliTest, CheckExitStatusFollowsTheDecision) {
   EXPECT_NE(nlohmann::json::parse(first_line)["decision"], "deny");
 }
 
+TEST_F(CliTest, LangKoGivesTheKoreanTextsOfTheKoreanRulesAndTheSameDecision) {
+  const std::string req =
+      std::string(RESIDENCY_SOURCE_DIR) + "/examples/requests/kr-prompt-to-tokyo.yaml";
+  CliRun en = Exec("check --policies " + Policies() + " " + req);
+  CliRun ko = Exec("check --lang ko --policies " + Policies() + " " + req);
+  ASSERT_EQ(ko.status, en.status) << ko.err;
+  auto e = nlohmann::json::parse(en.out);
+  auto k = nlohmann::json::parse(ko.out);
+  EXPECT_EQ(k["decision"], e["decision"]);
+  EXPECT_EQ(k["suggested_locations"], e["suggested_locations"]);
+  bool korean_rule = false, english_rule = false;
+  for (const auto& r : k["reasons"]) {
+    if (r["rule"] == "kr.cross_border") {
+      korean_rule = true;
+      EXPECT_THAT(r["citation"].get<std::string>(), HasSubstr("개인정보 보호법 제28조의8"));
+    } else {
+      english_rule = true;  // a rule without Korean texts keeps its English ones
+      EXPECT_EQ(r["citation"].get<std::string>().find("개인정보"), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(korean_rule && english_rule) << ko.out;
+  // A malformed language code is bad input (exit 2), one line.
+  CliRun bad = Exec("check --lang KO --policies " + Policies() + " " + req);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--lang"));
+  CliRun explain = Exec("explain --lang ko --policies " + Policies() + " " + req);
+  EXPECT_THAT(explain.out, HasSubstr("개인정보 보호법 제28조의8"));
+}
+
 TEST_F(CliTest, CheckEscalateExitsThree) {
   // GDPR Art. 49: occasional consent-based transfer to a non-adequate country escalates.
   const char* req =

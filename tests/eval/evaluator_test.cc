@@ -521,6 +521,95 @@ TEST(EnforceFrom, ARuleIsADryRunUntilItCommences) {
   EXPECT_EQ(earlier.decision, Effect::kAllow);
 }
 
+// Texts in another language, chosen per call; the decision is the same in every language.
+const char kI18nPolicy[] = R"yaml(kind: policy
+id: tr
+basis: law
+scope: {always: true}
+obligations:
+  tr.record: "Keep the record."
+  tr.notify: "Notify the users."
+obligations_i18n:
+  ko: {tr.record: "기록을 보관하십시오."}
+rules:
+  - id: tr.abroad
+    citation: "Act Art. 1"
+    message: "Data abroad needs a basis."
+    messages: {escalate: "A person decides."}
+    i18n:
+      ko: {citation: "법 제1조", message: "국외 이전에는 근거가 필요합니다.", messages: {escalate: "사람이 판단합니다."}}
+    when: {kind: [dataset], location: {not_in: [KR]}}
+    alternatives:
+      - name: contract
+        when: {evidence: {types: [contract]}}
+        effect: allow_with_obligations
+        obligations: [tr.record, tr.notify]
+        message: "The contract carries it."
+        i18n: {ko: {message: "계약이 근거입니다."}}
+      - name: review
+        when: {evidence: {types: [review]}}
+        effect: escalate
+    otherwise: deny
+)yaml";
+
+TEST(Languages, ReasonsAndObligationsInTheCallersLanguageWhereThePolicyGivesThem) {
+  CompileResult r = testing::CompileWith({kI18nPolicy});
+  ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
+  auto check = [&](const std::string& evidence, const std::string& lang) {
+    auto req = ParseRequest(
+        "kind: dataset\nnow: \"2026-06-30T00:00:00Z\"\ndestination: \"aws:ap-northeast-1\"\n"
+        "evidence: " +
+        evidence + "\ndataset: {id: d, partitions: [{classes: [public], origin: KR}]}\n");
+    EXPECT_TRUE(req.ok()) << req.status();
+    EvalOptions o;
+    o.lang = lang;
+    auto d = Evaluate(*r.snapshot, *req, o);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : Decision{};
+  };
+  Decision en = check("[]", "");
+  Decision ko = check("[]", "ko");
+  EXPECT_EQ(en.decision, Effect::kDeny);
+  EXPECT_EQ(ko.decision, en.decision);
+  ASSERT_EQ(ko.reasons.size(), 1u);
+  EXPECT_EQ(en.reasons[0].message(), "Data abroad needs a basis.");
+  EXPECT_EQ(ko.reasons[0].message(), "국외 이전에는 근거가 필요합니다.");
+  EXPECT_EQ(ko.reasons[0].citation(), "법 제1조");
+  EXPECT_EQ(ko.suggested_locations(), en.suggested_locations());
+  // An alternative's own message, translated; an obligation without a translation stays English.
+  Decision alt = check("[{type: contract}]", "ko");
+  EXPECT_EQ(alt.decision, Effect::kAllowWithObligations);
+  ASSERT_EQ(alt.reasons.size(), 1u);
+  EXPECT_EQ(alt.reasons[0].message(), "계약이 근거입니다.");
+  ASSERT_EQ(alt.obligations.size(), 2u);
+  EXPECT_EQ(alt.obligations[0].id(), "tr.notify");
+  EXPECT_EQ(alt.obligations[0].text(), "Notify the users.");
+  EXPECT_EQ(alt.obligations[1].text(), "기록을 보관하십시오.");
+  // The message of one outcome, translated.
+  Decision esc = check("[{type: review}]", "ko");
+  EXPECT_EQ(esc.decision, Effect::kEscalate);
+  EXPECT_EQ(esc.reasons[0].message(), "사람이 판단합니다.");
+  // A language no policy gives, or English: the English texts.
+  EXPECT_EQ(check("[]", "fr").reasons[0].message(), "Data abroad needs a basis.");
+  EXPECT_EQ(check("[{type: review}]", "en").reasons[0].message(), "A person decides.");
+}
+
+TEST(Languages, BadTranslationsAreLintErrorsAtTheirPosition) {
+  std::string bad_lang = kI18nPolicy;
+  bad_lang.replace(bad_lang.find("ko: {citation"), 2, "EN");
+  CompileResult a = testing::CompileWith({bad_lang});
+  const Diagnostic* d = testing::Find(a, "bad-value");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("is not a language code"));
+  std::string dangling = kI18nPolicy;
+  dangling.replace(dangling.find("ko: {tr.record:"), 15, "ko: {tr.recrod:");
+  CompileResult b = testing::CompileWith({dangling});
+  d = testing::Find(b, "dangling-reference");
+  ASSERT_NE(d, nullptr);
+  EXPECT_THAT(d->message, HasSubstr("names obligation `tr.recrod`"));
+  EXPECT_EQ(d->line, 9);
+}
+
 TEST_F(EvalTest, NumbersAreSummedOverThePartitionsTheRuleMatches) {
   // 600k credit + 500k health records are 1.1M people of Korean personal data: over the
   // 1,000,000 threshold although neither class alone is. A partition with two matching classes

@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:b2c36c917ec3d865e721a4790a55f2256c5a20f78ae6af238acd33b012b78f41");
+            "sha256:e9b12ff590e35cc435a82a960ea6ccca5524326dea595826945e47cd3c139bd8");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {

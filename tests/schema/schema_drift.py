@@ -233,7 +233,10 @@ def main():
             for key in sorted(props):
                 if key in present:
                     continue
-                pool = [v for v in all_values.get((kind, key), [])]
+                # A value found under this key elsewhere that this mapping's schema accepts (a
+                # rule's `i18n` carries more keys than an alternative's).
+                pool = [v for v in all_values.get((kind, key), [])
+                        if schema.valid(plain(v), props[key])]
                 value = plain(pool[0]) if pool else made_value(schema, props[key])
                 probe = copy.deepcopy(doc)
                 get(probe, path)[key] = value

@@ -59,6 +59,8 @@ int RunCheck(int argc, char** argv) {
                  "ignore it and evaluate at --now or the clock")
       ->check(CLI::IsMember({"honour", "refuse", "ignore"}));
   app.add_flag("--no-suggest", no_suggest, "do not compute suggested_locations");
+  std::string lang;
+  AddLangOption(app, &lang);
   std::string audit_dir, audit_key;
   bool audit_sync = false;
   app.add_option("--audit-log", audit_dir,
@@ -73,6 +75,7 @@ int RunCheck(int argc, char** argv) {
 
   EvalOptions options;
   options.suggest = !no_suggest;
+  options.lang = lang;
   options.request_time = request_now == "refuse"   ? RequestTime::kRefuse
                          : request_now == "ignore" ? RequestTime::kIgnore
                                                    : RequestTime::kHonour;

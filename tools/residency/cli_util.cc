@@ -117,6 +117,20 @@ bool ReadRequest(const char* prog, const std::string& path, std::string* text, R
   return true;
 }
 
+void AddLangOption(CLI::App& app, std::string* lang) {
+  app.add_option("--lang", *lang,
+                 "language of messages, citations and obligation texts where the policies give "
+                 "them (`ko`); default English")
+      ->check(CLI::Validator(
+          [](const std::string& v) -> std::string {
+            const bool ok =
+                v.size() >= 2 && v.size() <= 3 &&
+                std::all_of(v.begin(), v.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+            return ok ? std::string() : "want a language code of two or three lower-case letters";
+          },
+          "CODE"));
+}
+
 bool SetNow(const char* prog, const std::string& now_text, EvalOptions* options) {
   if (now_text.empty()) {
     options->now = absl::Now();  // read once

@@ -35,6 +35,9 @@ bool ReadRequest(const char* prog, const std::string& path, std::string* text, R
 // on a bad value prints one line and returns false.
 bool SetNow(const char* prog, const std::string& now_text, EvalOptions* options);
 
+// `--lang CODE`: the language of reasons and obligation texts (EvalOptions::lang).
+void AddLangOption(CLI::App& app, std::string* lang);
+
 // Runs CLI11 parsing. Returns -1 to continue, else the exit status (help printed: 0; bad
 // flags: 2, one line on stderr).
 int ParseFlags(CLI::App& app, const char* prog, int argc, char** argv);

@@ -34,10 +34,13 @@ int RunExplain(int argc, char** argv) {
                  "places (artifact, tag, location) shown per rule; the rest are counted "
                  "(default 64)")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
+  std::string lang;
+  AddLangOption(app, &lang);
   if (int rc = ParseFlags(app, "residency explain", argc, argv); rc >= 0) return rc;
 
   ExplainOptions options;
   options.max_units = max_units;
+  options.eval.lang = lang;
   if (!SetNow("residency explain", now_text, &options.eval)) return kExitCannotRun;
   auto snapshot =
       LoadPolicies("residency explain",

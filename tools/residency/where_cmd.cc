@@ -81,9 +81,12 @@ int RunWhere(int argc, char** argv) {
                  "text (default), json, or html (one self-contained page: a grid by country and "
                  "provider, coloured by effect, obligations on hover)")
       ->check(CLI::IsMember({"text", "json", "html"}));
+  std::string lang;
+  AddLangOption(app, &lang);
   if (int rc = ParseFlags(app, "residency where", argc, argv); rc >= 0) return rc;
 
   EvalOptions options;
+  options.lang = lang;
   if (!SetNow("residency where", now_text, &options)) return kExitCannotRun;
   auto snapshot =
       LoadPolicies("residency where",
