@@ -308,6 +308,7 @@ TEST(DiffOutput, DeterministicJsonWithTheDocumentedShape) {
   ASSERT_TRUE(a && b);
   DiffOptions two;
   two.max_examples = 2;
+  two.max_evaluations = 200000;  // the shape, not a complete exploration
   DiffReport r1 = Diff(*a, *b, two);
   DiffReport r2 = Diff(*a, *b, two);
   std::string j1 = DiffReportToJson(r1);
@@ -371,10 +372,13 @@ TEST(DiffCli, FailOnWidenExitsOneAndTheExampleIsWhatCheckAccepts) {
   Edit(new_dir / "kr.yaml", "  pipc_recognized:\n",
        "  pipc_recognized:\n    - {value: \"aws:ap-northeast-1\"}\n");
   std::string dirs = old_dir.string() + " " + new_dir.string();
-  CliRun text = RunCli("diff " + dirs + " --now " + kNow);
+  // A budget that finds the change without exploring the rest of the space (faster under ASan).
+  const std::string budget = " --max-evaluations 200000";
+  CliRun text = RunCli("diff " + dirs + " --now " + kNow + budget);
   EXPECT_EQ(text.status, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("kr.cross_border"));
-  CliRun fail = RunCli("diff " + dirs + " --now " + kNow + " --fail-on-widen --format json");
+  CliRun fail =
+      RunCli("diff " + dirs + " --now " + kNow + budget + " --fail-on-widen --format json");
   EXPECT_EQ(fail.status, 1) << fail.err;
   auto j = nlohmann::json::parse(fail.out);
   ASSERT_FALSE(j["widened"].empty());
@@ -392,7 +396,7 @@ TEST(DiffCli, FailOnWidenExitsOneAndTheExampleIsWhatCheckAccepts) {
 
   // A narrowing (the reverse diff) does not fail --fail-on-widen.
   CliRun reverse = RunCli("diff " + new_dir.string() + " " + old_dir.string() + " --now " + kNow +
-                          " --fail-on-widen --format json");
+                          budget + " --fail-on-widen --format json");
   EXPECT_EQ(reverse.status, 0) << reverse.err;
   auto rj = nlohmann::json::parse(reverse.out);
   EXPECT_TRUE(rj["widened"].empty());
