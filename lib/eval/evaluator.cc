@@ -303,8 +303,9 @@ Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) c
   return Tri::kTrue;
 }
 
-// Sum of `field` over the unit's artifact's partitions that the rule's tag filters match, each
-// partition counted once however many of its classes match; nullopt when one of them lacks it.
+// Sum of `field` over the unit's artifact's partitions that the rule's tag filters and the tag
+// conditions beside the count (`count->beside`) match, each partition counted once however many
+// of its classes match; nullopt when one of them lacks it.
 inline std::optional<double> Evaluator::PartitionSum(Field field, const Unit& u,
                                                      const Condition* count) const {
   // Does the partition match one pattern of each filter?
