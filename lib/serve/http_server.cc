@@ -197,9 +197,16 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
     }
     return 1;
   }
-  if (c->answered) {  // answered early (413, 503): discard the rest of the body
+  if (c->answered) {  // answered early (413, 503, 408): discard the rest of the body
     *upload_data_size = 0;
     return 1;
+  }
+  // A body still arriving past the deadline (a client too slow, or dripping bytes to hold the
+  // connection): the connection is closed, nothing decided. (libmicrohttpd cannot answer in the
+  // middle of an upload; a gateway reads the closed connection as a failure, so a refusal.)
+  if (options_.deadline > absl::ZeroDuration() && absl::Now() - c->start > options_.deadline) {
+    service_->metrics().CountBadRequest();
+    return 0;
   }
   if (*upload_data_size != 0) {
     if (!c->too_large) {
@@ -229,7 +236,7 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
       rc = Respond(conn, c, status, ErrorBody("use POST"), "application/json");
     } else {
       CheckAnswer a = path == "/v1/check"         ? service_->Check(c->body)
-                      : path == "/v1/check/batch" ? service_->CheckBatch(c->body)
+                      : path == "/v1/check/batch" ? service_->CheckBatch(c->body, c->start)
                                                   : service_->Tag(c->body);
       status = a.http_status;
       rc = Respond(conn, c, status, a.body,
@@ -238,6 +245,7 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
   } else if (path == "/v1/authz" ||
              absl::StartsWith(absl::string_view(path.data(), path.size()), "/v1/authz/")) {
     AuthzInput in;
+    in.start = c->start;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, &CollectHeader, &in.headers);
     if (!c->body.empty()) in.body = std::move(c->body);
     const MHD_ConnectionInfo* ci =

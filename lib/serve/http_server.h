@@ -36,7 +36,11 @@ struct HttpOptions {
   unsigned max_connections = 4096;      // further connections are refused
   unsigned max_inflight = 1024;         // requests being decided at once; 503 past it
   unsigned idle_timeout_seconds = 10;   // a connection idle (or a client this slow) is closed
-  std::FILE* access_log = nullptr;      // one JSON line per request, when set
+  // Longest from a request's headers to its whole body (past it the connection is closed,
+  // nothing decided; zero: none). The service's own deadline (ServiceOptions::deadline) then
+  // bounds the deciding.
+  absl::Duration deadline = absl::Seconds(5);
+  std::FILE* access_log = nullptr;  // one JSON line per request, when set
   // TLS (PEM text); mTLS when `tls_client_ca` is set (clients must present a certificate).
   std::string tls_cert, tls_key, tls_client_ca;
 };

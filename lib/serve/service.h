@@ -28,6 +28,7 @@
 #include "residency/decision.h"
 #include "residency/policy.h"
 #include "residency/request.h"
+#include "residency/route.h"
 #include "residency/tagging.h"
 #include "serve/metrics.h"
 
@@ -59,14 +60,34 @@ struct AuthzMapping {
   bool dry_run = false;
 };
 
+// A model the gateway serves: its lineage (request format) and where it is deployed, most
+// preferred first. A gateway request that names no destination is routed to the first
+// deployment at which it may be served.
+struct ServedModel {
+  Model model;
+  std::vector<std::string> deployments;  // catalogue location ids
+};
+
+// Reads a models file (YAML): `models:` a list of request-format models, each with an optional
+// `deployments:` list of catalogue locations. Errors name the file, line and column.
+absl::StatusOr<std::map<std::string, ServedModel>> LoadModels(const std::string& path);
+
 struct ServiceOptions {
   RequestTime request_now = RequestTime::kRefuse;
   bool suggest = true;  // suggested_locations in decisions
   RequestLimits request_limits;
   AuthzMapping authz;
   // Models the gateway serves, by id: their lineage (request-format models). A request naming a
-  // model not listed here is mapped without lineage, which fails closed.
-  std::map<std::string, Model> models;
+  // model not listed here is mapped without lineage, which fails closed (and is not routed).
+  std::map<std::string, ServedModel> models;
+  // Where a request without a destination may be routed when its model lists no deployments,
+  // most preferred first. Empty: every catalogue location that is not a sector cloud, those in
+  // the user's country first, then catalogue order.
+  std::vector<std::string> route_locations;
+  // Longest a request may take, from its headers to its answer (a body still arriving, a batch
+  // still being decided); past it the answer is 408 (a body too slow) or a deny (deciding).
+  // Zero: no deadline.
+  absl::Duration deadline = absl::Seconds(5);
   // Clock for evaluations; tests pin it. Default absl::Now.
   absl::Time (*clock)() = nullptr;
 };
@@ -74,9 +95,11 @@ struct ServiceOptions {
 // One gateway request as the front ends see it.
 struct AuthzInput {
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercase
-  std::map<std::string, std::string> context;                // context_extensions
-  std::optional<std::string> body;                           // when the gateway sends it
-  std::string peer;                                          // textual IP, may be empty
+  // When the request arrived (its headers): the deadline counts from here. Default: on entry.
+  absl::Time start = absl::InfinitePast();
+  std::map<std::string, std::string> context;  // context_extensions
+  std::optional<std::string> body;             // when the gateway sends it
+  std::string peer;                            // textual IP, may be empty
 };
 
 struct AuthzAnswer {
@@ -101,10 +124,14 @@ class DecisionService {
   DecisionService(std::shared_ptr<const PolicySnapshot> initial, ServiceOptions options,
                   std::shared_ptr<AuditLog> audit,
                   std::shared_ptr<const tagging::TaggerPlan> tagger);
+  ~DecisionService();
+  DecisionService(const DecisionService&) = delete;
+  DecisionService& operator=(const DecisionService&) = delete;
 
   CheckAnswer Check(std::string_view body);
   // JSON lines in, JSON lines out (one answer line per input line, as `residency check --batch`).
-  CheckAnswer CheckBatch(std::string_view body);
+  // Lines not decided by the deadline (counted from `start`) are answered with an error line.
+  CheckAnswer CheckBatch(std::string_view body, absl::Time start = absl::InfinitePast());
   AuthzAnswer Authz(const AuthzInput& in);
   // `residency tag` input line (JSON) → its result line.
   CheckAnswer Tag(std::string_view body);
@@ -112,6 +139,11 @@ class DecisionService {
   // Compiles `paths`; on success swaps the snapshot in (and records a policy-loaded audit
   // record); on any error keeps the current one. Counted in metrics either way.
   absl::Status Reload(const std::vector<std::string>& paths);
+  // Loads a tagging configuration and swaps it in for the next requests; on any error keeps the
+  // current one. Counted in metrics either way.
+  absl::Status ReloadTagger(const std::string& path);
+  // Loads a models file (LoadModels) and swaps it in likewise.
+  absl::Status ReloadModels(const std::string& path);
 
   bool ready() const { return store_.Get() != nullptr && !draining_.load(); }
   void set_draining() { draining_.store(true); }
@@ -123,13 +155,31 @@ class DecisionService {
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
   // Records `d` for the request bytes `raw`; fills d->audit. Non-OK: not recorded.
   absl::Status Record(std::string_view raw, Decision* d);
-  absl::StatusOr<Request> MapAuthz(const AuthzInput& in, std::string* canonical);
+  struct Routing;
+  absl::StatusOr<Request> MapAuthz(const AuthzInput& in, const Routing& routing,
+                                   std::string* canonical);
   void Count(const Decision& d, absl::Duration took);
+  // The served models and routing table for `snap` (made on first use per snapshot and models
+  // file; taken without a lock when this thread saw the same ones last).
+  Routing& RoutingFor(const std::shared_ptr<const PolicySnapshot>& snap);
+  // Picks where `r` (no destination yet) is served and sets it: the first candidate at which the
+  // routing table allows it (*found), else the first candidate (its decision says why not).
+  // Non-OK when the request cannot be routed at all (the caller denies).
+  absl::Status Route(Routing& routing, Request* r, absl::Time now, bool* found);
+  std::shared_ptr<const tagging::TaggerPlan> Tagger() const;
 
   ServiceOptions options_;
   PolicyStore store_;
   std::shared_ptr<AuditLog> audit_;
-  std::shared_ptr<const tagging::TaggerPlan> tagger_;
+  // Replaced by ReloadTagger; read through Tagger() (a per-thread copy, no lock when unchanged).
+  mutable std::mutex tagger_mu_;
+  std::shared_ptr<const tagging::TaggerPlan> tagger_;  // guarded by tagger_mu_
+  std::atomic<uint64_t> tagger_generation_{0};
+  const uint64_t id_;  // unique per service for the process's life (per-thread caches)
+  std::mutex routing_mu_;
+  std::shared_ptr<Routing> routing_;  // guarded by routing_mu_; for the latest snapshot seen
+  std::shared_ptr<const std::map<std::string, ServedModel>> models_;  // guarded by routing_mu_
+  std::atomic<uint64_t> models_generation_{0};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> audit_appended_{0};
   Metrics metrics_;

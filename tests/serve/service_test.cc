@@ -3,8 +3,11 @@
 // and fail-closed audit: a decision the log cannot take is a deny.
 #include "serve/service.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_split.h"
 #include "eval/eval_fixtures.h"
@@ -205,17 +208,191 @@ TEST(Authz, DryRunAllowsAndRecordsTheRealDecision) {
 
 TEST(Authz, BadInputIsADeny) {
   DecisionService service(Snapshot(), Options(), nullptr, nullptr);
-  AuthzInput no_destination = Gateway("");
-  no_destination.context.clear();
   AuthzInput wrong_kind = Gateway("ncp:KR");
   wrong_kind.context["kind"] = "training";
   AuthzInput unknown_location = Gateway("mars:base-1");
-  for (const AuthzInput* in : {&no_destination, &wrong_kind, &unknown_location}) {
+  AuthzInput unknown_class = Gateway("");
+  unknown_class.context.clear();  // routed: the routing table refuses the unknown class
+  unknown_class.headers.back().second = "personal,astrology";
+  for (const AuthzInput* in : {&wrong_kind, &unknown_location, &unknown_class}) {
     AuthzAnswer a = service.Authz(*in);
     EXPECT_FALSE(a.allow);
     EXPECT_NE(a.http_status, 200);
     EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
   }
+}
+
+AuthzInput Undirected(const std::string& model = "") {
+  AuthzInput in = Gateway("");
+  in.context.clear();
+  if (!model.empty()) in.headers.push_back({"x-residency-model", model});
+  return in;
+}
+
+ServedModel Served(const std::string& id, std::vector<std::string> deployments) {
+  ServedModel m;
+  m.model.id = id;
+  m.model.artifact = "weights";
+  m.model.trained_on.emplace();  // no personal data in its lineage
+  m.deployments = std::move(deployments);
+  return m;
+}
+
+TEST(Route, WithoutDestinationServesInTheUsersCountryAndRecordsWhere) {
+  auto log = std::make_shared<MemoryLog>();
+  DecisionService service(Snapshot(), Options(), log, nullptr);
+  AuthzAnswer a = service.Authz(Undirected());
+  ASSERT_TRUE(a.allow) << a.body;
+  EXPECT_EQ(Header(a, "x-residency-routed"), "true");
+  // The user's country first, catalogue order, no sector cloud: the first Korean location.
+  EXPECT_EQ(Header(a, "x-residency-location"), "ncp:KR");
+  ASSERT_EQ(log->records.size(), 1u);
+  EXPECT_EQ(log->records[0].decision, Header(a, "x-residency-decision"));
+}
+
+TEST(Route, TakesTheModelsFirstAllowedDeployment) {
+  ServiceOptions o = Options();
+  o.models["chat"] = Served("chat", {"aws:ap-northeast-1", "aws:us-east-1", "nhn:kr1"});
+  DecisionService service(Snapshot(), o, nullptr, nullptr);
+  AuthzAnswer a = service.Authz(Undirected("chat"));
+  ASSERT_TRUE(a.allow) << a.body;
+  EXPECT_EQ(Header(a, "x-residency-location"), "nhn:kr1");  // Tokyo, Virginia: a transfer
+  // A request with nothing personal is served at the first deployment.
+  AuthzInput plain = Undirected("chat");
+  plain.headers[2].second = "public";
+  AuthzAnswer b = service.Authz(plain);
+  ASSERT_TRUE(b.allow) << b.body;
+  EXPECT_EQ(Header(b, "x-residency-location"), "aws:ap-northeast-1");
+}
+
+TEST(Route, ConfiguredLocationsWhenTheModelNamesNone) {
+  ServiceOptions o = Options();
+  o.route_locations = {"aws:us-east-1", "aws:ap-northeast-2", "ncp:KR"};
+  DecisionService service(Snapshot(), o, nullptr, nullptr);
+  AuthzAnswer a = service.Authz(Undirected());
+  ASSERT_TRUE(a.allow) << a.body;
+  EXPECT_EQ(Header(a, "x-residency-location"), "aws:ap-northeast-2");
+}
+
+TEST(Route, AllowedNowhereIsARecordedDenyWithItsReasons) {
+  auto log = std::make_shared<MemoryLog>();
+  ServiceOptions o = Options();
+  o.models["chat"] = Served("chat", {"aws:ap-northeast-1", "aws:us-east-1"});
+  DecisionService service(Snapshot(), o, log, nullptr);
+  AuthzAnswer a = service.Authz(Undirected("chat"));
+  EXPECT_FALSE(a.allow);
+  EXPECT_EQ(a.http_status, 403);
+  EXPECT_EQ(Header(a, "x-residency-routed"), "nowhere");
+  EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
+  EXPECT_NE(a.body.find("kr.cross_border"), std::string::npos) << a.body;
+  ASSERT_EQ(log->records.size(), 1u);
+  EXPECT_EQ(log->records[0].decision, "deny");
+}
+
+TEST(Route, AModelNotServedIsNotRoutedAnywhere) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  AuthzAnswer a = service.Authz(Undirected("someone-elses-model"));
+  EXPECT_FALSE(a.allow);
+  EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
+  EXPECT_NE(a.body.find("not among the served models"), std::string::npos) << a.body;
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Models, LoadsLineageAndDeploymentsAndReportsErrorsAtTheirPlace) {
+  auto ok = LoadModels(WriteFile("models_ok.yaml", R"(models:
+  - id: chat
+    artifact: weights
+    trained_on: [{id: web, partitions: [{classes: [public], origin: KR}]}]
+    deployments: ["ncp:KR", "aws:ap-northeast-1"]
+)"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_EQ(ok->count("chat"), 1u);
+  EXPECT_EQ(ok->at("chat").deployments, (std::vector<std::string>{"ncp:KR", "aws:ap-northeast-1"}));
+  ASSERT_TRUE(ok->at("chat").model.trained_on.has_value());
+  EXPECT_EQ(ok->at("chat").model.trained_on->at(0).id, "web");
+
+  const std::pair<const char*, const char*> bad[] = {
+      {"models:\n  - id: a\n    artifact: weights\n    colour: red\n", ":2:5: models[0]:"},
+      {"models:\n  - id: a\n    deployments: ncp:KR\n", ":3:18: models[0].deployments"},
+      {"models:\n  - {id: a}\n  - {id: a}\n", "listed twice"},
+      {"models: []\n---\nmodels: []\n", "one YAML document"},
+      {"model: []\n", "one key, `models`"},
+      {"models: [\n", "models_bad.yaml:"},
+  };
+  for (const auto& [text, want] : bad) {
+    auto r = LoadModels(WriteFile("models_bad.yaml", text));
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find(want), std::string::npos)
+        << text << " -> " << r.status().message();
+  }
+}
+
+TEST(Models, AReloadChangesWhereRequestsGoAndABadFileKeepsTheOld) {
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  EXPECT_FALSE(service.Authz(Undirected("chat")).allow);  // not served yet
+  ASSERT_TRUE(service
+                  .ReloadModels(WriteFile("models_v1.yaml",
+                                          "models:\n  - {id: chat, artifact: weights, trained_on: "
+                                          "[], deployments: [\"nhn:kr1\"]}\n"))
+                  .ok());
+  AuthzAnswer a = service.Authz(Undirected("chat"));
+  ASSERT_TRUE(a.allow) << a.body;
+  EXPECT_EQ(Header(a, "x-residency-location"), "nhn:kr1");
+  EXPECT_FALSE(service.ReloadModels(WriteFile("models_v2.yaml", "models: {\n")).ok());
+  EXPECT_EQ(Header(service.Authz(Undirected("chat")), "x-residency-location"), "nhn:kr1");
+  EXPECT_NE(service.RenderMetrics().find("residency_reloads_total{result=\"error\"} 1"),
+            std::string::npos);
+}
+
+TEST(Tagger, AReloadSwapsTheTaggerAndABadFileKeepsTheOld) {
+  const char* src = std::getenv("RESIDENCY_SOURCE_DIR");
+  if (src == nullptr) GTEST_SKIP() << "RESIDENCY_SOURCE_DIR is not set";
+  DecisionService service(Snapshot(), Options(), nullptr, nullptr);
+  const std::string line = R"({"payload": "call me at 010-1234-5678"})";
+  EXPECT_EQ(service.Tag(line).http_status, 404);  // no tagger
+  ASSERT_TRUE(service.ReloadTagger(std::string(src) + "/policies/tagging.yaml").ok());
+  CheckAnswer tagged = service.Tag(line);
+  ASSERT_EQ(tagged.http_status, 200) << tagged.body;
+  EXPECT_NE(tagged.body.find("personal"), std::string::npos) << tagged.body;
+  EXPECT_FALSE(service.ReloadTagger(WriteFile("tagging_bad.yaml", "kind: [\n")).ok());
+  EXPECT_EQ(service.Tag(line).body, tagged.body);
+}
+
+TEST(Deadline, ABatchPastItsDeadlineAnswersTheRestWithErrors) {
+  ServiceOptions o = Options();
+  o.deadline = absl::Milliseconds(100);
+  DecisionService service(Snapshot(), o, nullptr, nullptr);
+  std::string body = std::string(kDatasetToTokyo) + "\n" + kDatasetToTokyo + "\n";
+  CheckAnswer on_time = service.CheckBatch(body, absl::Now());
+  EXPECT_EQ(on_time.body.find("deadline"), std::string::npos) << on_time.body;
+  CheckAnswer late = service.CheckBatch(body, absl::Now() - absl::Seconds(1));
+  std::vector<std::string> lines = absl::StrSplit(late.body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << late.body;
+  for (const std::string& l : lines) {
+    EXPECT_NE(l.find("deadline exceeded"), std::string::npos) << l;
+    EXPECT_EQ(l.find("allow"), std::string::npos) << l;
+  }
+}
+
+TEST(Deadline, AGatewayRequestPastItsDeadlineIsAnUnrecordedDeny) {
+  auto log = std::make_shared<MemoryLog>();
+  ServiceOptions o = Options();
+  o.deadline = absl::Milliseconds(100);
+  DecisionService service(Snapshot(), o, log, nullptr);
+  AuthzInput in = Gateway("ncp:KR");  // would be allowed
+  in.start = absl::Now() - absl::Seconds(1);
+  AuthzAnswer a = service.Authz(in);
+  EXPECT_FALSE(a.allow);
+  EXPECT_EQ(Header(a, "x-residency-decision"), "deny");
+  EXPECT_NE(a.body.find("deadline exceeded"), std::string::npos) << a.body;
+  EXPECT_TRUE(log->records.empty());
+  in.start = absl::Now();
+  EXPECT_TRUE(service.Authz(in).allow);
 }
 
 TEST(Authz, NothingKnownAboutThePromptIsNotAnAllowAbroad) {

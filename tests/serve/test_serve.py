@@ -249,11 +249,59 @@ def test_authz_over_http(tmp, policies):
         assert status == 403 and headers["x-residency-decision"] == "deny"
         assert headers["x-residency-location"] in ("ncp:KR", "aws:ap-northeast-2")
         assert json.loads(out)["decision"] == "deny"
-        # No destination: bad input, a deny (never an allow).
+        # No destination: the service routes it (the user's country first).
         status, headers, _ = s.request("GET", "/v1/authz", headers=gateway_headers())
-        assert status == 403 and headers["x-residency-decision"] == "deny"
+        assert status == 200 and headers["x-residency-routed"] == "true"
+        assert headers["x-residency-location"] == "ncp:KR"
     finally:
         s.stop()
+
+
+def test_routing_by_served_models_that_reload(tmp, policies):
+    models = os.path.join(tmp, "models.yaml")
+
+    def write_models(deployments):
+        with open(models, "w") as f:
+            f.write("models:\n  - id: chat\n    artifact: weights\n    trained_on: []\n"
+                    "    deployments: %s\n" % json.dumps(deployments))
+
+    write_models(["aws:ap-northeast-1", "aws:ap-northeast-2"])
+    s = Server(tmp, policies, "--models", models)
+    try:
+        h = dict(gateway_headers(), **{"X-Residency-Model": "chat"})
+        status, headers, _ = s.request("GET", "/v1/authz", headers=h)
+        assert status == 200 and headers["x-residency-location"] == "aws:ap-northeast-2"
+        # Nothing personal: the first deployment.
+        status, headers, _ = s.request("GET", "/v1/authz", headers=dict(
+            h, **{"X-Residency-Prompt-Classes": "public"}))
+        assert status == 200 and headers["x-residency-location"] == "aws:ap-northeast-1"
+        # A model the service does not serve is not routed.
+        status, headers, body = s.request("GET", "/v1/authz", headers=dict(
+            h, **{"X-Residency-Model": "other"}))
+        assert status == 403 and b"not among the served models" in body
+        # The models file changes; SIGHUP reloads it.
+        write_models(["aws:ap-northeast-1", "aws:us-east-1"])
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not any(e.get("what") == "models" and e["ok"] for e in s.events()):
+            assert time.monotonic() < deadline, "no models reload logged"
+            time.sleep(0.05)
+        status, headers, body = s.request("GET", "/v1/authz", headers=h)
+        assert status == 403 and headers["x-residency-routed"] == "nowhere"
+        assert json.loads(body)["decision"] == "deny"
+        # A broken models file keeps the last good one.
+        with open(models, "w") as f:
+            f.write("models: [\n")
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not any(e.get("what") == "models" and not e["ok"] for e in s.events()):
+            assert time.monotonic() < deadline, "no failed models reload logged"
+            time.sleep(0.05)
+        status, headers, _ = s.request("GET", "/v1/authz", headers=dict(
+            h, **{"X-Residency-Prompt-Classes": "public"}))
+        assert status == 200 and headers["x-residency-location"] == "aws:ap-northeast-1"
+    finally:
+        assert s.stop() == 0
 
 
 def test_bad_input_gets_4xx_never_allow(tmp, policies):
@@ -282,6 +330,46 @@ def test_bad_input_gets_4xx_never_allow(tmp, policies):
         sock.close()
         assert time.monotonic() - start < 9
         assert not data.startswith(b"HTTP/1.1 200")
+    finally:
+        s.stop()
+
+
+def test_a_body_dripping_past_the_deadline_is_cut_off(tmp, policies):
+    s = Server(tmp, policies, "--deadline", "1", "--idle-timeout", "5")
+    try:
+        body = json.dumps(DATASET).encode()
+        sock = socket.create_connection(("127.0.0.1", s.http_port), timeout=10)
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                     % len(body))
+        start = time.monotonic()
+        data, closed = b"", False
+        for i in range(len(body)):  # a byte every 0.2 s: never idle, always late
+            try:
+                sock.sendall(body[i:i + 1])
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.2)
+            sock.setblocking(False)
+            try:
+                chunk = sock.recv(4096)
+                data += chunk
+                if not chunk:
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            sock.setblocking(True)
+        sock.close()
+        # Cut off soon after the deadline, without an answer (so without an allow); the idle
+        # timeout alone (5 s) would never have closed it.
+        assert closed and data == b""
+        assert time.monotonic() - start < 3
+        # A request on time is answered.
+        assert s.request("POST", "/v1/check", body)[0] == 200
     finally:
         s.stop()
 
@@ -347,11 +435,15 @@ def test_grpc_ext_authz(tmp, policies):
         r = grpc_check(s.grpc_port, pb, base, {"destination": "aws:ap-northeast-1"},
                        body="what is the capital of France?")
         assert r.status.code == 0, r
-        # bad input: no destination, or a request kind the gateway does not map.
-        r = grpc_check(s.grpc_port, pb, base, {})
-        assert r.status.code == 3 and r.denied_response.status.code == 400
+        # no destination: routed (personal data of a Korean user: a Korean location).
+        r = grpc_check(s.grpc_port, pb, dict(base, **{"x-residency-prompt-classes": "personal"}),
+                       {})
+        assert r.status.code == 0, r
+        h = hdrs(r.ok_response.headers)
+        assert h["x-residency-routed"] == "true" and h["x-residency-location"] == "ncp:KR"
+        # bad input: a request kind the gateway does not map.
         r = grpc_check(s.grpc_port, pb, base, {"destination": "ncp:KR", "kind": "training"})
-        assert r.status.code != 0
+        assert r.status.code == 3 and r.denied_response.status.code == 400
         # a raw garbage message: the server answers an error, never an allow.
         import grpc
         with grpc.insecure_channel("127.0.0.1:%d" % s.grpc_port) as ch:

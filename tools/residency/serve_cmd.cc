@@ -79,6 +79,9 @@ struct Settings {
   std::string audit_key;
   bool audit_sync = false;
   std::string tagging;
+  std::string models;
+  std::string route_locations;
+  double deadline = 5;
   std::string request_now = "refuse";
   std::string escalate = "deny";
   bool dry_run = false;
@@ -122,6 +125,9 @@ absl::Status ApplyConfig(const std::string& file, CLI::App& app, Settings* s) {
       {"audit_key", str(&s->audit_key)},
       {"audit_sync", flag(&s->audit_sync)},
       {"tagging", str(&s->tagging)},
+      {"models", str(&s->models)},
+      {"route_locations", str(&s->route_locations)},
+      {"deadline", dbl(&s->deadline)},
       {"request_now", str(&s->request_now)},
       {"escalate", str(&s->escalate)},
       {"dry_run", flag(&s->dry_run)},
@@ -187,6 +193,14 @@ int RunServe(int argc, char** argv) {
                "answer only once the decision's record is fsynced (survives kill -9)");
   app.add_option("--tagging", s.tagging,
                  "tagging configuration (default: tagging.yaml in the first policy folder)");
+  app.add_option("--models", s.models,
+                 "served models (YAML: `models:` with lineage and deployments); reloaded with "
+                 "the policies");
+  app.add_option("--route-locations", s.route_locations,
+                 "where a request without a destination may be routed, preferred first "
+                 "(comma-separated; default: the user's country first, then the catalogue)");
+  app.add_option("--deadline", s.deadline,
+                 "seconds from a request's headers to its answer (408 or deny past it; 0: none)");
   app.add_option("--request-now", s.request_now,
                  "a request's own `now`: refuse (default), ignore or honour");
   app.add_option("--escalate", s.escalate, "gateway answer for escalate: deny (default) or allow");
@@ -225,6 +239,8 @@ int RunServe(int argc, char** argv) {
   if (s.tls_cert.empty() != s.tls_key.empty()) return fail("--tls-cert and --tls-key go together");
   auto request_now = serve::ParseRequestNow(s.request_now);
   if (!request_now.ok()) return fail(std::string(request_now.status().message()));
+  if (!(s.deadline >= 0) || s.deadline > 3600)
+    return fail(absl::StrCat("--deadline: ", s.deadline, " is not between 0 and 3600 seconds"));
 
   // Signals are taken by this thread only (sigtimedwait below); block them before any thread
   // starts so every thread inherits the mask.
@@ -267,7 +283,17 @@ int RunServe(int argc, char** argv) {
     if (!loaded.ok()) return fail(absl::StrCat("audit log: ", loaded.status().message()));
   }
 
+  std::map<std::string, serve::ServedModel> models;
+  if (!s.models.empty()) {
+    auto loaded = serve::LoadModels(s.models);
+    if (!loaded.ok()) return fail(std::string(loaded.status().message()));
+    models = *std::move(loaded);
+  }
+
   serve::ServiceOptions so;
+  so.models = std::move(models);
+  so.route_locations = absl::StrSplit(s.route_locations, ',', absl::SkipEmpty());
+  so.deadline = absl::Seconds(s.deadline);
   so.request_now = *request_now;
   so.suggest = !s.no_suggest;
   so.request_limits.max_bytes = s.max_body_bytes;
@@ -305,6 +331,7 @@ int RunServe(int argc, char** argv) {
     ho.max_inflight = s.max_inflight;
     ho.max_connections = s.max_connections;
     ho.idle_timeout_seconds = s.idle_timeout;
+    ho.deadline = absl::Seconds(s.deadline);
     ho.access_log = access_log;
     ho.tls_cert = *tls_cert;
     ho.tls_key = *tls_key;
@@ -332,7 +359,12 @@ int RunServe(int argc, char** argv) {
             {"policy_digest", snapshot->digest()},
             {"audit_log", audit ? audit->log_dir() : ""}});
 
-  std::string signature = PolicySignature(paths);
+  // What is watched: the policies, and the tagging and models files (each reloaded on its own:
+  // a broken tagging file keeps the previous tagger, and likewise for each).
+  std::vector<std::string> watched = paths;
+  if (!tagging_file.empty()) watched.push_back(tagging_file);
+  if (!s.models.empty()) watched.push_back(s.models);
+  std::string signature = PolicySignature(watched);
   absl::Time next_watch = absl::Now() + absl::Seconds(s.watch_interval);
   auto reload = [&](const char* why) {
     absl::Status st = service.Reload(paths);
@@ -343,19 +375,31 @@ int RunServe(int argc, char** argv) {
               {"error", st.ok() ? "" : std::string(st.message())},
               {"policy_digest", snap ? snap->digest() : ""},
               {"generation", service.store().generation()}});
+    auto log_other = [&](const char* what, const std::string& file, const absl::Status& result) {
+      LogEvent({{"event", "reload"},
+                {"trigger", why},
+                {"what", what},
+                {"file", file},
+                {"ok", result.ok()},
+                {"error", result.ok() ? "" : std::string(result.message())}});
+    };
+    if (!tagging_file.empty()) {
+      log_other("tagging", tagging_file, service.ReloadTagger(tagging_file));
+    }
+    if (!s.models.empty()) log_other("models", s.models, service.ReloadModels(s.models));
   };
   while (true) {
     timespec wait{0, 200 * 1000 * 1000};
     int sig = sigtimedwait(&signals, nullptr, &wait);
     if (sig == SIGTERM || sig == SIGINT) break;
     if (sig == SIGHUP) {
-      signature = PolicySignature(paths);
+      signature = PolicySignature(watched);
       reload("sighup");
       continue;
     }
     if (s.watch_interval > 0 && absl::Now() >= next_watch) {
       next_watch = absl::Now() + absl::Seconds(s.watch_interval);
-      std::string now_sig = PolicySignature(paths);
+      std::string now_sig = PolicySignature(watched);
       if (now_sig != signature) {
         signature = now_sig;
         reload("file change");
