@@ -81,10 +81,10 @@ class PolicySnapshot {
   // Policy ids in evaluation order (bytewise).
   std::vector<std::string> policy_ids() const;
   size_t rule_count() const;
-  // Catalogue location ids in catalogue order.
   // The sources it was compiled from (names and texts, in compile order) when
   // CompileOptions::keep_sources was set; empty otherwise.
   const std::vector<PolicySource>& sources() const;
+  // Catalogue location ids in catalogue order.
   std::vector<std::string> locations() const;
 
   const policy_internal::CompiledSet& impl() const { return *set_; }

@@ -1,5 +1,5 @@
 // The Envoy ext_authz v3 front end of `residency serve`: envoy.service.auth.v3.Authorization/Check
-// over gRPC (Debian's gRPC C++, synchronous server with a bounded pool of pollers).
+// over gRPC (Debian's gRPC C++, callback API: checks run on gRPC's event threads).
 //
 // Mapping (see AuthzMapping): the HTTP request headers (lowercase, as Envoy sends them, or the
 // raw header_map), the route's context_extensions and the body when the filter sends it
