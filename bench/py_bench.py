@@ -3,11 +3,11 @@
     py_bench.py OUT.json EVAL_LATENCY_JSON BATCH.jsonl
 
   py_check_ns       p50 of Policies.check(dict) over the example mix (one call timed at a time,
-                    perf_counter_ns; 20 rounds of the mix after a warm-up), decision dict returned
+                    perf_counter_ns; 20 rounds of the mix after a warm-up), a Decision returned
   py_check_vs_eval  py_check_ns / the engine's p50 over the same mix (eval_latency, no
                     suggestions: check's default is with, so this is the binding's whole cost)
-  py_batch_per_s    Policies.check_many over the lines of BATCH.jsonl (text), 2 threads, decision
-                    dicts returned; median of 3
+  py_batch_per_s    Policies.check_many over the lines of BATCH.jsonl (text), 2 threads, Decisions
+                    returned; median of 3
   py_jsonl_per_s    Policies.check_jsonl BATCH.jsonl -> a file, 2 threads; median of 3
   dask_scan_per_s   residency.dask.check_jsonl_files on a LocalCluster of 2 worker processes (1
                     thread each), BATCH.jsonl split into 8 files on disk; cluster start and the

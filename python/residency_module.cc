@@ -16,7 +16,10 @@
 
 #include <array>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -81,17 +84,25 @@ void RequireExists(const std::string& path) {
 
 // RequestError for a request that cannot be parsed or decided: the message (after `prefix`), and
 // `path`, `line` and `column` where the library gives them (empty, 0).
-py::object RequestErrorFor(const absl::Status& status, const std::string& prefix = "") {
+// `structured`: the request was a Mapping, whose JSON text was written here: the error's line and
+// column (of that text) mean nothing to the caller and are left 0; the field path says where.
+py::object RequestErrorFor(const absl::Status& status, const std::string& prefix = "",
+                           bool structured = false) {
   residency::RequestErrorLocation at = residency::LocateRequestError(status);
-  const std::string message = Message(status);
+  std::string message = Message(status);
+  if (structured && at.line > 0) {  // drop the `line:column: ` of the written text
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos) message = message.substr(colon + 2);
+  }
   py::object e = g_errors.request(prefix + (message.empty() ? "error" : message));
   e.attr("path") = at.path;
-  e.attr("line") = at.line;
-  e.attr("column") = at.column;
+  e.attr("line") = structured ? 0 : at.line;
+  e.attr("column") = structured ? 0 : at.column;
   return e;
 }
-[[noreturn]] void RaiseRequestError(const absl::Status& status, const std::string& prefix = "") {
-  py::object e = RequestErrorFor(status, prefix);
+[[noreturn]] void RaiseRequestError(const absl::Status& status, const std::string& prefix = "",
+                                    bool structured = false) {
+  py::object e = RequestErrorFor(status, prefix, structured);
   PyErr_SetObject(g_errors.request.ptr(), e.ptr());
   throw py::error_already_set();
 }
@@ -111,17 +122,156 @@ std::vector<std::string> Paths(py::handle arg) {
   return out;
 }
 
-// A request dict (or JSON/YAML text, str or bytes) -> the text ParseRequest reads.
-std::string RequestText(py::handle request) {
+// A value of a request given as Python objects that JSON cannot carry; `path` is filled in on
+// the way out (the field path, as the parser names fields).
+struct UnsupportedValue {
+  std::string path;
+  std::string message;
+};
+
+void PrependPath(UnsupportedValue* e, const std::string& segment) {
+  if (e->path.empty() || e->path[0] == '[') {
+    e->path = segment + e->path;
+  } else {
+    e->path = segment + "." + e->path;
+  }
+}
+
+void AppendJsonText(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string_view Utf8(py::handle str) {
+  Py_ssize_t n = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(str.ptr(), &n);
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw UnsupportedValue{"", "a string that is not valid Unicode (a lone surrogate)"};
+  }
+  return std::string_view(data, static_cast<size_t>(n));
+}
+
+// Writes `v` as compact JSON (a Mapping's items in its order; list or tuple; str; bool; int;
+// float; None), in C++ without the json module. Anything else, a non-string key, NaN or an
+// infinity, or nesting past 64 levels is an UnsupportedValue.
+void AppendRequestValue(py::handle v, int depth, std::string* out) {
+  if (depth > 64) throw UnsupportedValue{"", "nested deeper than 64 levels"};
+  PyObject* o = v.ptr();
+  if (PyUnicode_Check(o)) {
+    AppendJsonText(Utf8(v), out);
+  } else if (o == Py_True || o == Py_False) {
+    out->append(o == Py_True ? "true" : "false");
+  } else if (o == Py_None) {
+    out->append("null");
+  } else if (PyLong_Check(o)) {
+    int overflow = 0;
+    const long long n = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow != 0) throw UnsupportedValue{"", "an integer too large for 64 bits"};
+    out->append(std::to_string(n));
+  } else if (PyFloat_Check(o)) {
+    const double d = PyFloat_AS_DOUBLE(o);
+    if (!std::isfinite(d)) throw UnsupportedValue{"", "NaN or an infinity (not JSON)"};
+    char buf[32];
+    const int n = std::snprintf(buf, sizeof(buf), "%.17g", d);
+    out->append(buf, static_cast<size_t>(n));
+    if (std::string_view(buf, n).find_first_of(".eEn") == std::string_view::npos) {
+      out->append(".0");
+    }
+  } else if (PyList_Check(o) || PyTuple_Check(o)) {
+    out->push_back('[');
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    PyObject** items = PySequence_Fast_ITEMS(o);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      if (i > 0) out->push_back(',');
+      try {
+        AppendRequestValue(items[i], depth + 1, out);
+      } catch (UnsupportedValue& e) {
+        PrependPath(&e, "[" + std::to_string(i) + "]");
+        throw;
+      }
+    }
+    out->push_back(']');
+  } else if (PyDict_Check(o) ||
+             py::isinstance(v, py::module_::import("collections.abc").attr("Mapping"))) {
+    out->push_back('{');
+    bool first = true;
+    auto item = [&](py::handle key, py::handle value) {
+      if (!PyUnicode_Check(key.ptr())) {
+        throw UnsupportedValue{
+            "", "a key that is not a string (" +
+                    py::str(py::type::handle_of(key).attr("__name__")).cast<std::string>() + ")"};
+      }
+      std::string_view k = Utf8(key);
+      if (!first) out->push_back(',');
+      first = false;
+      AppendJsonText(k, out);
+      out->push_back(':');
+      try {
+        AppendRequestValue(value, depth + 1, out);
+      } catch (UnsupportedValue& e) {
+        PrependPath(&e, std::string(k));
+        throw;
+      }
+    };
+    if (PyDict_Check(o)) {
+      PyObject *key = nullptr, *value = nullptr;
+      Py_ssize_t pos = 0;
+      while (PyDict_Next(o, &pos, &key, &value)) item(key, value);
+    } else {
+      for (py::handle kv : v.attr("items")()) {
+        py::tuple pair = py::reinterpret_borrow<py::tuple>(kv);
+        item(pair[0], pair[1]);
+      }
+    }
+    out->push_back('}');
+  } else {
+    throw UnsupportedValue{
+        "", "a value of type " +
+                py::str(py::type::handle_of(v).attr("__name__")).cast<std::string>() +
+                ", which JSON cannot carry"};
+  }
+}
+
+// A request: a Mapping (written as JSON here, then read by the library's parser with its strict
+// validation and field paths), or JSON/YAML text (str or bytes). `*structured` says which; for a
+// Mapping, errors carry the field path and no line or column.
+std::string RequestText(py::handle request, bool* structured = nullptr) {
+  if (structured != nullptr) *structured = false;
   if (py::isinstance<py::str>(request)) return request.cast<std::string>();
   if (py::isinstance<py::bytes>(request)) return request.cast<std::string>();
-  if (!py::isinstance<py::dict>(request)) {
-    throw py::type_error("request must be a dict, or JSON or YAML text");
+  if (!PyDict_Check(request.ptr()) &&
+      !py::isinstance(request, py::module_::import("collections.abc").attr("Mapping"))) {
+    throw py::type_error("request must be a Mapping (a dict), or JSON or YAML text");
   }
-  // allow_nan=False: NaN and Infinity are not JSON; ensure_ascii=False keeps UTF-8 as is.
-  py::object dumps = py::module_::import("json").attr("dumps");
-  return dumps(request, py::arg("allow_nan") = false, py::arg("ensure_ascii") = false)
-      .cast<std::string>();
+  if (structured != nullptr) *structured = true;
+  std::string out;
+  out.reserve(512);
+  try {
+    AppendRequestValue(request, 0, &out);
+  } catch (const UnsupportedValue& e) {
+    py::object err = g_errors.request((e.path.empty() ? "" : e.path + ": ") + e.message);
+    err.attr("path") = e.path;
+    err.attr("line") = 0;
+    err.attr("column") = 0;
+    PyErr_SetObject(g_errors.request.ptr(), err.ptr());
+    throw py::error_already_set();
+  }
+  return out;
 }
 
 py::object JsonToPython(const std::string& text) {
@@ -230,6 +380,153 @@ class PyAuditLog {
   std::shared_ptr<residency::AuditLog> log_;
 };
 
+// ---- decisions ------------------------------------------------------------------------------
+
+py::str Text(std::string_view v) {
+  // Policy texts and request strings are UTF-8 already (both are checked when read); `replace`
+  // keeps a Python str from ever failing on them.
+  return py::reinterpret_steal<py::str>(
+      PyUnicode_DecodeUTF8(v.data(), static_cast<Py_ssize_t>(v.size()), "replace"));
+}
+
+// residency.Effect (a str Enum defined in the package) for `e`; looked up once.
+py::object EffectObject(residency::Effect e) {
+  static std::array<py::object*, 4> members{};
+  const int i = static_cast<int>(e);
+  if (members[i] == nullptr) {
+    py::object cls = py::module_::import("residency").attr("Effect");
+    for (int k = 0; k < 4; ++k) {
+      // Leaked on purpose: the enum members live as long as the interpreter.
+      members[k] = new py::object(cls(residency::EffectName(static_cast<residency::Effect>(k))));
+    }
+  }
+  return *members[i];
+}
+
+py::list TextList(const std::vector<std::string_view>& values) {
+  py::list out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = Text(values[i]);
+  return out;
+}
+
+// One reason of a decision (a rule's result), owning its texts.
+struct PyReason {
+  residency::Reason r;
+
+  py::dict Trigger() const {
+    py::dict t;
+    const std::pair<const char*, std::string_view> parts[] = {{"kind", r.artifact_kind()},
+                                                              {"artifact", r.artifact()},
+                                                              {"via", r.via()},
+                                                              {"tag", r.tag()},
+                                                              {"location", r.location()}};
+    for (const auto& [key, value] : parts) {
+      if (!value.empty()) t[key] = Text(value);
+    }
+    return t;
+  }
+  py::dict ToDict() const {
+    py::dict d;
+    d["policy"] = Text(r.policy());
+    d["rule"] = Text(r.rule());
+    d["basis"] = Text(r.basis());
+    d["effect"] = residency::EffectName(r.effect());
+    d["citation"] = Text(r.citation());
+    d["message"] = Text(r.message());
+    if (!r.alternative().empty()) d["alternative"] = Text(r.alternative());
+    if (!r.exception().empty()) d["exception"] = Text(r.exception());
+    py::dict t = Trigger();
+    if (!t.empty()) d["trigger"] = t;
+    return d;
+  }
+  std::string Repr() const {
+    return "Reason(" + std::string(r.rule()) + ": " + residency::EffectName(r.effect()) + ")";
+  }
+};
+
+struct PyObligation {
+  residency::ObligationRef o;
+  py::dict ToDict() const {
+    py::dict d;
+    d["id"] = Text(o.id());
+    d["policy"] = Text(o.policy());
+    d["text"] = Text(o.text());
+    return d;
+  }
+};
+
+// A decision, typed: attributes read the C++ decision directly (no JSON); to_dict() is the
+// JSON `residency check` prints, as Python objects.
+class PyDecision {
+ public:
+  explicit PyDecision(residency::Decision d) : d_(std::move(d)) {}
+
+  py::object decision() const { return EffectObject(d_.decision); }
+  bool allowed() const {
+    return d_.decision == residency::Effect::kAllow ||
+           d_.decision == residency::Effect::kAllowWithObligations;
+  }
+  py::list reasons() const { return Reasons(d_.reasons); }
+  py::list dry_run() const { return Reasons(d_.dry_run); }
+  py::list obligations() const {
+    py::list out(d_.obligations.size());
+    for (size_t i = 0; i < d_.obligations.size(); ++i)
+      out[i] = py::cast(PyObligation{d_.obligations[i]});
+    return out;
+  }
+  py::list suggested_locations() const { return TextList(d_.suggested_locations()); }
+  py::list tags() const {
+    py::list out(d_.tags.size());
+    for (size_t i = 0; i < d_.tags.size(); ++i) out[i] = Text(d_.tags[i]);
+    return out;
+  }
+  py::list lifted() const {
+    py::list out(d_.lifted.size());
+    for (size_t i = 0; i < d_.lifted.size(); ++i) {
+      py::dict l;
+      l["tag"] = Text(d_.lifted[i].tag());
+      l["policy"] = Text(d_.lifted[i].policy());
+      out[i] = l;
+    }
+    return out;
+  }
+  std::string now() const {
+    return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", d_.now, absl::UTCTimeZone());
+  }
+  std::string policy_digest() const { return std::string(d_.policy_digest()); }
+  py::object audit() const {
+    if (!d_.audit) return py::none();
+    py::dict a;
+    a["log"] = d_.audit->log;
+    a["index"] = d_.audit->index;
+    return a;
+  }
+  std::string ToJson() const { return residency::DecisionToJson(d_); }
+  py::object ToDict() const { return py::module_::import("json").attr("loads")(py::str(ToJson())); }
+  std::string Repr() const {
+    std::string out = "Decision(";
+    out += residency::EffectName(d_.decision);
+    for (size_t i = 0; i < d_.reasons.size(); ++i) {
+      out += i == 0 ? ": " : ", ";
+      out += d_.reasons[i].rule();
+    }
+    if (!d_.suggested_locations().empty()) {
+      out += "; suggested ";
+      out += d_.suggested_locations()[0];
+      if (d_.suggested_locations().size() > 1) out += ", ...";
+    }
+    return out + ")";
+  }
+
+ private:
+  static py::list Reasons(const std::vector<residency::Reason>& rs) {
+    py::list out(rs.size());
+    for (size_t i = 0; i < rs.size(); ++i) out[i] = py::cast(PyReason{rs[i]});
+    return out;
+  }
+  residency::Decision d_;
+};
+
 // ---- policies -------------------------------------------------------------------------------
 
 class PyPolicies {
@@ -252,40 +549,34 @@ class PyPolicies {
     return lang;
   }
 
-  py::object Check(py::object request, py::object now, bool suggest, PyAuditLog* audit,
+  PyDecision Check(py::object request, py::object now, bool suggest, PyAuditLog* audit,
                    const std::string& principal, const std::string& lang) const {
-    std::string text = RequestText(request);
+    bool structured = false;
+    std::string text = RequestText(request, &structured);
     residency::EvalOptions options;
     options.now = ParseNow(now);
     options.suggest = suggest;
     options.lang = Lang(lang);
     residency::AuditLog* log = audit ? &audit->log() : nullptr;
 
-    absl::Status failed;  // set when the request cannot be decided
+    absl::StatusOr<residency::Decision> d;
     std::string audit_error;
-    std::string out;
     {
       py::gil_scoped_release release;
       absl::StatusOr<residency::Request> req = residency::ParseRequest(text);
-      absl::StatusOr<residency::Decision> d =
-          req.ok() ? residency::Evaluate(*snap_, *req, options)
+      d = req.ok() ? residency::Evaluate(*snap_, *req, options)
                    : absl::StatusOr<residency::Decision>(req.status());
-      if (!d.ok()) {
-        failed = d.status();
-      } else {
-        if (log != nullptr) {
-          absl::Status recorded = residency::RecordDecision(*log, text, &*d, principal);
-          if (!recorded.ok()) audit_error = Message(recorded);
-        }
-        out = residency::DecisionToJson(*d);
+      if (d.ok() && log != nullptr) {
+        absl::Status recorded = residency::RecordDecision(*log, text, &*d, principal);
+        if (!recorded.ok()) audit_error = Message(recorded);
       }
     }
     // Fail closed: an undecidable request or an unrecorded decision is an exception, never a
-    // dict a caller could mistake for an answer.
-    if (!failed.ok()) RaiseRequestError(failed);
+    // result a caller could mistake for an answer.
+    if (!d.ok()) RaiseRequestError(d.status(), "", structured);
     if (!audit_error.empty())
       RaiseAuditError("decision not recorded in the audit log: " + audit_error);
-    return JsonToPython(out);
+    return PyDecision(*std::move(d));
   }
 
   py::object Where(py::object request, py::object now, const std::vector<std::string>& providers,
@@ -295,7 +586,8 @@ class PyPolicies {
     if (format != "dict" && format != "html") {
       throw py::value_error("format must be 'dict' or 'html', not '" + format + "'");
     }
-    std::string text = RequestText(request);
+    bool structured = false;
+    std::string text = RequestText(request, &structured);
     residency::EvalOptions options;
     options.now = ParseNow(now);
     options.lang = Lang(lang);
@@ -318,7 +610,7 @@ class PyPolicies {
         failed = p.status();
       }
     }
-    if (!failed.ok()) RaiseRequestError(failed);
+    if (!failed.ok()) RaiseRequestError(failed, "", structured);
     if (format == "html") return py::str(out);
     return JsonToPython(out);
   }
@@ -329,7 +621,8 @@ class PyPolicies {
     if (format != "dict" && format != "text") {
       throw py::value_error("format must be 'dict' or 'text', not '" + format + "'");
     }
-    std::string text = RequestText(request);
+    bool structured = false;
+    std::string text = RequestText(request, &structured);
     residency::ExplainOptions options;
     options.eval.now = ParseNow(now);
     options.eval.lang = Lang(lang);
@@ -349,7 +642,7 @@ class PyPolicies {
         failed = e.status();
       }
     }
-    if (!failed.ok()) RaiseRequestError(failed);
+    if (!failed.ok()) RaiseRequestError(failed, "", structured);
     if (format == "text") return py::str(out);
     return JsonToPython(out);
   }
@@ -365,30 +658,42 @@ class PyPolicies {
     options.suggest = suggest;
     options.lang = Lang(lang);
     const int n_threads = Threads(threads);
-    std::vector<std::string> texts;
-    for (py::handle r : requests) texts.push_back(RequestText(r));
-    std::vector<std::string> out(texts.size());
-    std::vector<absl::Status> failed(texts.size());
+    // A str request is read in place (its UTF-8 buffer lives as long as the str, which `held`
+    // keeps); a Mapping or bytes is written out into `owned`.
+    std::vector<py::object> held;
+    std::deque<std::string> owned;
+    std::vector<std::string_view> views;
+    std::vector<bool> structured;
+    for (py::handle r : requests) {
+      held.push_back(py::reinterpret_borrow<py::object>(r));
+      Py_ssize_t n = 0;
+      const char* utf8 =
+          PyUnicode_Check(r.ptr()) ? PyUnicode_AsUTF8AndSize(r.ptr(), &n) : nullptr;
+      if (utf8 != nullptr) {
+        views.emplace_back(utf8, static_cast<size_t>(n));
+        structured.push_back(false);
+        continue;
+      }
+      if (PyUnicode_Check(r.ptr())) throw py::error_already_set();  // not encodable
+      bool s = false;
+      views.emplace_back(owned.emplace_back(RequestText(r, &s)));
+      structured.push_back(s);
+    }
+    std::vector<absl::StatusOr<residency::Decision>> decisions;
     {
       py::gil_scoped_release release;
-      std::vector<std::string_view> views(texts.begin(), texts.end());
-      auto decisions = residency::DecideMany(*snap_, views, options, n_threads);
-      for (size_t i = 0; i < decisions.size(); ++i) {
-        if (decisions[i].ok()) {
-          out[i] = residency::DecisionToJson(*decisions[i]);
-        } else {
-          failed[i] = decisions[i].status();
-        }
-      }
+      decisions = residency::DecideMany(*snap_, views, options, n_threads);
     }
-    py::list result;
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (failed[i].ok()) {
-        result.append(JsonToPython(out[i]));
+    py::list result(decisions.size());
+    for (size_t i = 0; i < decisions.size(); ++i) {
+      if (decisions[i].ok()) {
+        result[i] = py::cast(PyDecision(*std::move(decisions[i])));
       } else if (errors == "raise") {
-        RaiseRequestError(failed[i], "requests[" + std::to_string(i) + "]: ");
+        RaiseRequestError(decisions[i].status(),
+                          "requests[" + std::to_string(i) + "]: ", structured[i]);
       } else {
-        result.append(RequestErrorFor(failed[i], "requests[" + std::to_string(i) + "]: "));
+        result[i] = RequestErrorFor(decisions[i].status(),
+                                    "requests[" + std::to_string(i) + "]: ", structured[i]);
       }
     }
     return result;
@@ -838,16 +1143,95 @@ PYBIND11_MODULE(_residency, m) {
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyAuditLog& l, py::args) { l.Close(); });
 
+  py::class_<PyReason>(m, "Reason",
+                       "One rule's result in a decision: which policy and rule, on what basis, "
+                       "with what effect, and what triggered it.")
+      .def_property_readonly("policy", [](const PyReason& r) { return Text(r.r.policy()); })
+      .def_property_readonly("rule", [](const PyReason& r) { return Text(r.r.rule()); })
+      .def_property_readonly(
+          "basis", [](const PyReason& r) { return Text(r.r.basis()); }, "law, corp or fail_closed")
+      .def_property_readonly(
+          "effect", [](const PyReason& r) { return EffectObject(r.r.effect()); },
+          "an Effect (a str enum)")
+      .def_property_readonly("citation", [](const PyReason& r) { return Text(r.r.citation()); })
+      .def_property_readonly("message", [](const PyReason& r) { return Text(r.r.message()); })
+      .def_property_readonly(
+          "alternative", [](const PyReason& r) { return Text(r.r.alternative()); },
+          "the way out that allowed it ('' when none)")
+      .def_property_readonly(
+          "exception", [](const PyReason& r) { return Text(r.r.exception()); },
+          "the exception that lifted it ('' when none)")
+      .def_property_readonly("trigger", &PyReason::Trigger,
+                             "what gave the rule its result, as a dict with only the known "
+                             "keys of kind, artifact, via, tag, location")
+      .def("to_dict", &PyReason::ToDict, "the reason as in the decision JSON")
+      .def("__repr__", &PyReason::Repr);
+
+  py::class_<PyObligation>(m, "Obligation", "What acting on an allow requires.")
+      .def_property_readonly("id", [](const PyObligation& o) { return Text(o.o.id()); })
+      .def_property_readonly("policy", [](const PyObligation& o) { return Text(o.o.policy()); })
+      .def_property_readonly("text", [](const PyObligation& o) { return Text(o.o.text()); })
+      .def("to_dict", &PyObligation::ToDict, "the obligation as in the decision JSON")
+      .def("__repr__",
+           [](const PyObligation& o) { return "Obligation(" + std::string(o.o.id()) + ")"; });
+
+  py::class_<PyDecision>(
+      m, "Decision",
+      "A decision. Attributes read it directly; to_dict() equals the JSON `residency check`\n"
+      "prints, as Python objects; d['key'] reads that dict (as the dict results of earlier\n"
+      "versions did), and a Decision equals that dict. It pickles as its JSON.")
+      .def_property_readonly("decision", &PyDecision::decision,
+                             "an Effect (a str enum: Effect.DENY == 'deny')")
+      .def_property_readonly("allowed", &PyDecision::allowed,
+                             "True for allow and allow_with_obligations")
+      .def_property_readonly("reasons", &PyDecision::reasons, "list of Reason")
+      .def_property_readonly("obligations", &PyDecision::obligations, "list of Obligation")
+      .def_property_readonly("suggested_locations", &PyDecision::suggested_locations,
+                             "list of str: catalogue locations where it would be allowed")
+      .def_property_readonly("tags", &PyDecision::tags, "list of str, ORIGIN:class")
+      .def_property_readonly("lifted", &PyDecision::lifted, "list of dict {'tag', 'policy'}")
+      .def_property_readonly("dry_run", &PyDecision::dry_run, "list of Reason of dry-run rules")
+      .def_property_readonly("now", &PyDecision::now, "the evaluation time, RFC 3339")
+      .def_property_readonly("policy_digest", &PyDecision::policy_digest)
+      .def_property_readonly("audit", &PyDecision::audit,
+                             "None, or {'log', 'index'} of its audit record")
+      .def("to_dict", &PyDecision::ToDict, "the decision JSON of `residency check` as a dict")
+      .def("to_json", &PyDecision::ToJson, "the decision JSON of `residency check` (one line)")
+      .def("__getitem__",
+           [](const PyDecision& d, const std::string& key) {
+             py::object dict = d.ToDict();
+             return py::object(dict[py::str(key)]);
+           })
+      .def(
+          "__eq__",
+          [](const PyDecision& d, py::object other) -> py::object {
+            if (py::isinstance<PyDecision>(other)) {
+              return py::bool_(d.ToJson() == other.cast<const PyDecision&>().ToJson());
+            }
+            if (PyDict_Check(other.ptr())) return py::bool_(d.ToDict().equal(other));
+            return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+          },
+          "equal to another Decision with the same JSON, or to that JSON's dict")
+      .def(py::pickle([](const PyDecision& d) { return d.ToJson(); },
+                      [](const std::string& json) {
+                        auto d = residency::DecisionFromJson(json);
+                        if (!d.ok()) throw py::value_error(Message(d.status()));
+                        return PyDecision(*std::move(d));
+                      }))
+      .def("__repr__", &PyDecision::Repr);
+
   py::class_<PyPolicies>(m, "Policies",
                          "A compiled, immutable policy snapshot; share it between threads.")
       .def("check", &PyPolicies::Check, py::arg("request"), py::arg("now") = py::none(),
            py::arg("suggest") = true, py::arg("audit") = nullptr, py::arg("principal") = "",
            py::arg("lang") = "",
-           "Decides one request (a dict, or JSON/YAML text) and returns the decision as a dict.\n"
+           "Decides one request (a Mapping such as a dict, or JSON/YAML text) and returns a\n"
+           "Decision. A Mapping is read in C++ (no json module), with the same validation and\n"
+           "field paths as text; its errors carry the `path` and line 0.\n"
            "`lang` ('ko') gives reasons and obligation texts in that language where the policies\n"
            "have them (English otherwise); the decision is the same in every language.\n"
            "`now` (RFC 3339 str or aware datetime) is the evaluation time when the request has\n"
-           "none. With `audit`, the decision is appended to that AuditLog and the dict carries\n"
+           "none. With `audit`, the decision is appended to that AuditLog and carries\n"
            "`audit`; `principal` (a user id) is stored only as a keyed commitment.\n"
            "Raises RequestError (a ValueError) when the request cannot be parsed or decided,\n"
            "with the field `path`, `line` and `column`, and AuditError (a RuntimeError) when the\n"
@@ -879,9 +1263,9 @@ PYBIND11_MODULE(_residency, m) {
       .def("check_many", &PyPolicies::CheckMany, py::arg("requests"), py::arg("now") = py::none(),
            py::arg("suggest") = true, py::arg("threads") = py::none(), py::arg("errors") = "raise",
            py::arg("lang") = "",
-           "Decides an iterable of requests (dicts, or JSON/YAML text) on C++ threads with the\n"
-           "GIL released (`threads`: None for one per hardware thread) and returns the decision\n"
-           "dicts in input order, each as check returns it. A request that cannot be decided\n"
+           "Decides an iterable of requests (Mappings, or JSON/YAML text) on C++ threads with\n"
+           "the GIL released (`threads`: None for one per hardware thread) and returns the\n"
+           "Decisions in input order, each as check returns it. A request that cannot be decided\n"
            "raises RequestError naming it (`requests[3]: ...`), or with errors='return' stands\n"
            "in the list as that RequestError instance (treat it as deny).")
       .def("check_jsonl", &PyPolicies::CheckJsonl, py::arg("src"), py::arg("dst"),

@@ -201,6 +201,11 @@ std::string DecisionToJson(const Decision& decision);
 // decisions through one reused buffer.
 void AppendDecisionJson(const Decision& decision, std::string* out);
 
+// A decision read back from DecisionToJson's JSON (sent to another process, kept in a file):
+// DecisionToJson of the result gives the same bytes. Its texts are its own (no snapshot needed).
+// InvalidArgument, naming the field, for anything else.
+absl::StatusOr<Decision> DecisionFromJson(std::string_view json);
+
 // The audit record of a decision (residency/audit.h), in one place for every caller.
 struct DecisionRecord;
 class AuditLog;

@@ -27,13 +27,15 @@ namespace residency::eval_internal {
 // the request needed texts of its own, a block holding them and the set.
 class DecisionBuilder {
  public:
-  explicit DecisionBuilder(const PolicySnapshot& s) : snapshot_(s) {}
+  explicit DecisionBuilder(const PolicySnapshot& s) : snapshot_(&s) {}
+  // For a decision read back from its JSON (DecisionFromJson): every text is kept.
+  DecisionBuilder() = default;
 
   // Keeps a text made for this request; the view is valid as long as the decision's parts.
   std::string_view Keep(std::string text) {
     if (!own_) {
       own_ = std::make_shared<OwnTexts>();
-      own_->set = snapshot_.shared_impl();
+      if (snapshot_ != nullptr) own_->set = snapshot_->shared_impl();
     }
     return own_->texts.emplace_back(std::move(text));
   }
@@ -107,8 +109,8 @@ class DecisionBuilder {
     std::shared_ptr<const void> owner;
     if (own_) {
       owner = std::move(own_);
-    } else {
-      owner = snapshot_.shared_impl();
+    } else if (snapshot_ != nullptr) {
+      owner = snapshot_->shared_impl();
     }
     for (Reason& r : d->reasons) r.texts_ = owner;
     for (Reason& r : d->dry_run) r.texts_ = owner;
@@ -124,7 +126,7 @@ class DecisionBuilder {
     std::shared_ptr<const policy_internal::CompiledSet> set;
     std::deque<std::string> texts;  // a deque: its strings never move
   };
-  const PolicySnapshot& snapshot_;
+  const PolicySnapshot* snapshot_ = nullptr;
   std::shared_ptr<OwnTexts> own_;
 };
 

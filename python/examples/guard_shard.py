@@ -49,7 +49,7 @@ class ShardGuard:
         self.purpose = purpose
         self.now = now          # None: the clock; a fixed RFC 3339 time for reproducible runs
         self.audit = audit      # an optional residency.AuditLog
-        self._decisions: Dict[str, Dict[str, Any]] = {}  # dataset id -> decision
+        self._decisions: Dict[str, residency.Decision] = {}  # dataset id -> decision
         log.info("policies %s, job %s at %s", self.policies.digest, job, location)
 
     def request_for(self, dataset: Dict[str, Any]) -> Dict[str, Any]:
@@ -60,7 +60,7 @@ class ShardGuard:
             req["purpose"] = self.purpose
         return req
 
-    def check(self, shard: Shard) -> Dict[str, Any]:
+    def check(self, shard: Shard) -> residency.Decision:
         """The decision for reading `shard`; raises PermissionError unless it is allowed."""
         key = shard.dataset.get("id") or shard.path
         decision = self._decisions.get(key)
@@ -71,13 +71,12 @@ class ShardGuard:
             except (ValueError, RuntimeError) as e:  # fail closed
                 raise PermissionError(f"{shard.path}: cannot decide, refusing: {e}") from e
             self._decisions[key] = decision
-            for o in decision["obligations"]:  # once per dataset, when first decided
-                log.warning("%s: obligation %s (policy %s)", key, o["id"], o["policy"])
-        verdict = decision["decision"]
-        if verdict in ("deny", "escalate"):
-            rules = ", ".join(r["rule"] for r in decision["reasons"]
-                              if r["effect"] == verdict) or "?"
-            hint = decision["suggested_locations"]
+            for o in decision.obligations:  # once per dataset, when first decided
+                log.warning("%s: obligation %s (policy %s)", key, o.id, o.policy)
+        verdict = decision.decision
+        if verdict in (residency.Effect.DENY, residency.Effect.ESCALATE):
+            rules = ", ".join(r.rule for r in decision.reasons if r.effect == verdict) or "?"
+            hint = decision.suggested_locations
             raise PermissionError(
                 f"{shard.path}: {verdict} by {rules}"
                 + (f"; allowed compute locations include {', '.join(hint[:3])}" if hint else ""))

@@ -97,7 +97,7 @@ def _check_partition(requests: Iterable[Any], ref: _PolicyRef, now: Optional[str
 
 def check_bag(bag: Any, policies: "residency.Policies", now: Optional[str] = None,
               suggest: bool = True) -> Any:
-    """A bag of decision dicts, one per request of `bag`, in order.
+    """A bag of Decisions, one per request of `bag`, in order (they pickle as their JSON).
 
     A request that cannot be decided stands in the bag as its residency.RequestError (treat it as
     a deny). Lazy, as every bag: compute() it, or summarize() it.
@@ -111,13 +111,13 @@ def _count_partition(decisions: Iterable[Any]) -> List[Dict[str, "Counter[str]"]
     by_rule: "Counter[str]" = Counter()
     by_location: "Counter[str]" = Counter()
     for d in decisions:
-        if not isinstance(d, dict):
+        if not isinstance(d, residency.Decision):
             by_decision["error"] += 1
             continue
-        by_decision[d["decision"]] += 1
-        for r in d["reasons"]:
-            by_rule[r["rule"]] += 1
-            by_location[r.get("trigger", {}).get("location", "")] += 1
+        by_decision[d.decision.value] += 1
+        for r in d.reasons:
+            by_rule[r.rule] += 1
+            by_location[r.trigger.get("location", "")] += 1
     return [{"by_decision": by_decision, "by_rule": by_rule, "by_location": by_location}]
 
 
@@ -247,11 +247,11 @@ def _check_frame(frame: Any, ref: _PolicyRef, columns: Mapping[str, str],
                 for row in frame.to_dict(orient="records")]
     decisions = ref.get().check_many(requests, now=now, suggest=False, threads=1, errors="return")
     out = frame.copy()
-    out["decision"] = [d["decision"] if isinstance(d, dict) else "error" for d in decisions]
-    out["rules"] = [";".join(r["rule"] for r in d["reasons"]) if isinstance(d, dict) else str(d)
-                    for d in decisions]
-    out["obligations"] = [";".join(o["id"] for o in d["obligations"]) if isinstance(d, dict)
-                          else "" for d in decisions]
+    ok = [d if isinstance(d, residency.Decision) else None for d in decisions]
+    out["decision"] = [d.decision.value if d else "error" for d in ok]
+    out["rules"] = [";".join(r.rule for r in d.reasons) if d else str(e)
+                    for d, e in zip(ok, decisions)]
+    out["obligations"] = [";".join(o.id for o in d.obligations) if d else "" for d in ok]
     return out
 
 

@@ -23,7 +23,8 @@ def test_check_many_equals_check_in_order(policies: residency.Policies) -> None:
                                         "destination": "ncp:KR",
                                         "dataset": {"id": "d", "partitions": [
                                             {"classes": ["personal"], "origin": "KR"}]}}])
-    assert policies.check_many(as_json)[0]["decision"] == "allow"
+    first = policies.check_many(as_json)[0]
+    assert isinstance(first, residency.Decision) and first.decision == "allow"
 
 
 def test_check_many_names_the_request_that_cannot_be_decided(policies: residency.Policies) -> None:

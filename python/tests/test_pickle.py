@@ -10,8 +10,8 @@ import residency
 from conftest import POLICIES, example_texts
 
 
-def _decide_all(policies: residency.Policies, texts: List[str]) -> List[Dict[str, Any]]:
-    # Runs in the child: the decisions as dicts, in order.
+def _decide_all(policies: residency.Policies, texts: List[str]) -> List[residency.Decision]:
+    # Runs in the child: the decisions, in order (each pickles as its JSON on the way back).
     return [policies.check(t) for t in texts]
 
 

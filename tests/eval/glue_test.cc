@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -87,6 +88,53 @@ void ExpectSameJson(const Decision& d, const std::string& what) {
   std::string appended = "x";
   AppendDecisionJson(d, &appended);
   ASSERT_EQ(appended, "x" + mine) << what;
+  // Read back: the same bytes again, and the same parts (a trigger split as it was).
+  auto back = DecisionFromJson(mine);
+  ASSERT_TRUE(back.ok()) << back.status() << " " << mine;
+  ASSERT_EQ(DecisionToJson(*back), mine) << what;
+  ASSERT_EQ(back->reasons.size(), d.reasons.size());
+  for (size_t i = 0; i < d.reasons.size(); ++i) {
+    EXPECT_EQ(back->reasons[i].artifact(), d.reasons[i].artifact());
+    EXPECT_EQ(back->reasons[i].via(), d.reasons[i].via());
+    EXPECT_EQ(back->reasons[i].tag(), d.reasons[i].tag());
+    EXPECT_EQ(back->reasons[i].effect(), d.reasons[i].effect());
+  }
+  EXPECT_EQ(back->now, d.now);
+}
+
+TEST(DecisionJson, ReadingBackRefusesWhatIsNotADecisionNamingTheField) {
+  auto snap = Shipped();
+  ASSERT_TRUE(snap);
+  auto d = Evaluate(*snap, *ParseRequest(ExampleTexts()[0]));
+  ASSERT_TRUE(d.ok());
+  const std::string good = DecisionToJson(*d);
+  auto edited = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = nlohmann::json::parse(good);
+    edit(j);
+    return j.dump();
+  };
+  const std::pair<std::string, std::string> bad[] = {
+      {"{", "not valid JSON"},
+      {"[]", "not an object"},
+      {edited([](nlohmann::json& j) { j["decision"] = "maybe"; }), "`decision`"},
+      {edited([](nlohmann::json& j) { j.erase("tags"); }), "`tags` is missing"},
+      {edited([](nlohmann::json& j) { j["colour"] = 1; }), "`colour`"},
+      {edited([](nlohmann::json& j) { j["reasons"][0]["rule"] = 7; }), "`reasons[0].rule`"},
+      {edited([](nlohmann::json& j) { j["reasons"][0].erase("policy"); }),
+       "`reasons[0].policy` is missing"},
+      {edited([](nlohmann::json& j) { j["reasons"][0]["trigger"]["kind"] = "ship"; }),
+       "`reasons[0].trigger.kind`"},
+      {edited([](nlohmann::json& j) { j["now"] = "yesterday"; }), "`now`"},
+      {edited([](nlohmann::json& j) {
+         j["audit"] = {{"log", "x"}, {"index", -1}};
+       }),
+       "`audit`"},
+  };
+  for (const auto& [text, want] : bad) {
+    auto r = DecisionFromJson(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status();
+  }
 }
 
 TEST(DecisionJson, ExamplesMatchTheNlohmannRendering) {
