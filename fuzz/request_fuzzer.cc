@@ -1,5 +1,7 @@
 // Request JSON/YAML: parse, then evaluate what parses against a small policy set. Never crashes;
-// a parsed request always gets a decision or a non-OK status, and rendering is deterministic. A
+// a parsed request always gets a decision or a non-OK status, and rendering is deterministic.
+// The same bytes are also read as a decision's JSON (DecisionFromJson), and every decision made
+// reads back from its JSON to the same bytes. A
 // YAML text that yaml-cpp reads as more than one document never parses.
 #include <yaml-cpp/yaml.h>
 
@@ -54,6 +56,13 @@ const residency::PolicySnapshot& Snapshot() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
+  // The input as a decision's JSON: refused or read, never a crash; what is read writes back to
+  // JSON that reads again to the same bytes.
+  if (auto read = residency::DecisionFromJson(text); read.ok()) {
+    const std::string once = residency::DecisionToJson(*read);
+    auto again = residency::DecisionFromJson(once);
+    if (!again.ok() || residency::DecisionToJson(*again) != once) std::abort();
+  }
   auto req = residency::ParseRequest(text);
   if (!req.ok()) return 0;
   const size_t first = text.find_first_not_of(" \t\r\n");
@@ -71,6 +80,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto b = residency::Evaluate(Snapshot(), *req, o);
   if (a.ok() != b.ok()) std::abort();
   if (a.ok() && residency::DecisionToJson(*a) != residency::DecisionToJson(*b)) std::abort();
+  // Every decision reads back from its JSON to the same bytes (how a Python Decision unpickles).
+  if (a.ok()) {
+    const std::string json = residency::DecisionToJson(*a);
+    auto back = residency::DecisionFromJson(json);
+    if (!back.ok() || residency::DecisionToJson(*back) != json) std::abort();
+  }
   // The explanation of any request that parses: the same decision, and text and JSON that render.
   residency::ExplainOptions eo;
   eo.eval = o;
