@@ -667,8 +667,7 @@ class PyPolicies {
     for (py::handle r : requests) {
       held.push_back(py::reinterpret_borrow<py::object>(r));
       Py_ssize_t n = 0;
-      const char* utf8 =
-          PyUnicode_Check(r.ptr()) ? PyUnicode_AsUTF8AndSize(r.ptr(), &n) : nullptr;
+      const char* utf8 = PyUnicode_Check(r.ptr()) ? PyUnicode_AsUTF8AndSize(r.ptr(), &n) : nullptr;
       if (utf8 != nullptr) {
         views.emplace_back(utf8, static_cast<size_t>(n));
         structured.push_back(false);
