@@ -39,6 +39,7 @@
 #include "residency/explain.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
+#include "residency/policy_test.h"
 #include "residency/request.h"
 #include "residency/tagging.h"
 #include "residency/version.h"
@@ -108,6 +109,8 @@ py::object RequestErrorFor(const absl::Status& status, const std::string& prefix
 }
 
 [[noreturn]] void RaiseAuditError(const std::string& message) { Raise(g_errors.audit, message); }
+
+[[noreturn]] void RaisePolicyError(const residency::CompileResult& r);
 
 // One path or an iterable of paths (str or os.PathLike) -> list of strings.
 std::vector<std::string> Paths(py::handle arg) {
@@ -758,6 +761,39 @@ class PyPolicies {
     return d;
   }
 
+  // The policy test files in `paths` run against this snapshot (residency/policy_test.h).
+  py::dict Test(py::handle paths) const {
+    const std::vector<std::string> files = Paths(paths);
+    for (const auto& f : files) RequireExists(f);
+    residency::TestRun run;
+    {
+      py::gil_scoped_release release;
+      run = residency::RunPolicyTests(*snap_, files);
+    }
+    if (!run.errors.empty()) {
+      residency::CompileResult failed;
+      failed.diagnostics = run.errors;
+      RaisePolicyError(failed);
+    }
+    py::list cases;
+    for (const auto& c : run.cases) {
+      py::dict d;
+      d["file"] = c.file;
+      d["line"] = c.line;
+      d["name"] = c.name;
+      d["passed"] = c.passed();
+      d["mismatches"] = c.mismatches;
+      d["got"] = c.got;
+      cases.append(d);
+    }
+    py::dict out;
+    out["passed"] = run.passed;
+    out["failed"] = run.failed;
+    out["files_run"] = run.files_run;
+    out["cases"] = cases;
+    return out;
+  }
+
   const residency::PolicySnapshot& snapshot() const { return *snap_; }
   const std::string& digest() const { return snap_->digest(); }
   std::vector<std::string> policy_ids() const { return snap_->policy_ids(); }
@@ -1267,6 +1303,13 @@ PYBIND11_MODULE(_residency, m) {
            "Decisions in input order, each as check returns it. A request that cannot be decided\n"
            "raises RequestError naming it (`requests[3]: ...`), or with errors='return' stands\n"
            "in the list as that RequestError instance (treat it as deny).")
+      .def("test", &PyPolicies::Test, py::arg("paths"),
+           "Runs the policy test files (`kind: tests`) in `paths` (a path or a list; folders'\n"
+           "top-level YAML files) against these policies, as `residency test` does: returns\n"
+           "{'passed', 'failed', 'files_run', 'cases': [{'file', 'line', 'name', 'passed',\n"
+           "'mismatches', 'got'}]}. Raises PolicyError (with .diagnostics) when the tests cannot\n"
+           "run (a file with errors, a request that does not parse, no test file), and\n"
+           "FileNotFoundError for a missing path.")
       .def("check_jsonl", &PyPolicies::CheckJsonl, py::arg("src"), py::arg("dst"),
            py::arg("now") = py::none(), py::arg("suggest") = true, py::arg("threads") = py::none(),
            py::arg("progress") = py::none(), py::arg("audit") = nullptr, py::arg("lang") = "",

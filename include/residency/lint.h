@@ -24,15 +24,17 @@ std::string RenderDiagnostics(const std::vector<Diagnostic>& diagnostics, LintFo
 std::vector<Diagnostic> CheckFolderFile(const PolicySource& source);
 
 // CheckFolderFile over every YAML file in the subfolders (any depth; `schema/` is skipped) of
-// each folder in `paths`, in name order, within CompileOptions' file-count and file-size limits.
+// each folder in `paths`, in name order, within CompileOptions' file-count and file-size limits;
+// for a file without errors, CheckTestRequests too (residency/policy_test.h).
 // A compile reads a folder's top level only; this is how a lint of a policy folder also covers
 // its `tests/` and other side files. Files named directly in `paths` are not read here.
 std::vector<Diagnostic> CheckSubfolders(const std::vector<std::string>& paths);
 
 // What `residency lint PATHS` (and Python's `residency.lint`) checks: compiles `paths` with
 // `catalogue` when one is given; when none is given and the paths hold no catalogue, with the
-// `regions.yaml` beside the first path (in it, for a folder); then adds CheckSubfolders. The
-// result's diagnostics are all of them; its snapshot is set when the compile succeeded.
+// `regions.yaml` beside the first path (in it, for a folder); then adds CheckSubfolders, and
+// CheckTestRequests of the files named and at the top of each folder. The result's diagnostics
+// are all of them; its snapshot is set when the compile succeeded.
 CompileResult LintPolicies(const std::vector<std::string>& paths,
                            const std::string& catalogue = "");
 

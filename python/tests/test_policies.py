@@ -111,6 +111,54 @@ def test_lint_checks_a_folders_tests_subfolder_like_the_cli(cli: str, tmp_path: 
     assert diags == json.loads(out.stdout)["diagnostics"]
 
 
+def test_lint_reads_the_requests_of_test_files_like_the_cli(cli: str,
+                                                           tmp_path: pathlib.Path) -> None:
+    d = policy_dir_with(tmp_path, "extra.yaml", "")
+    (d / "extra.yaml").unlink()
+    (d / "tests").mkdir()
+    (d / "tests" / "t_test.yaml").write_text(
+        "kind: tests\ncases:\n  - name: n\n    request:\n      kind: dataset\n"
+        "      dataset: {id: d, partitions: [{classes: [personal], origin: KR, subjetcs: 1}]}\n"
+        "    want: {decision: allow}\n")
+    diags = residency.lint([str(d)])
+    bad = [x for x in diags if x["code"] == "bad-request"]
+    line6 = (d / "tests" / "t_test.yaml").read_text().splitlines()[5]
+    assert [(x["line"], x["column"]) for x in bad] == [(6, line6.index("subjetcs") + 1)], diags
+    assert "dataset.partitions[0].subjetcs" in bad[0]["message"]
+    out = run_cli(cli, "lint", "--format", "json", str(d))
+    assert out.returncode == 1 and diags == json.loads(out.stdout)["diagnostics"]
+
+
+def test_policies_test_runs_the_shipped_tests_as_the_cli(cli: str,
+                                                         policies: residency.Policies) -> None:
+    run = policies.test(POLICIES / "tests")
+    out = run_cli(cli, "test", "--policies", str(POLICIES), str(POLICIES / "tests"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().endswith("%d passed, 0 failed" % run["passed"])
+    assert run["failed"] == 0 and run["files_run"] > 0 and run["passed"] == len(run["cases"])
+    assert all(c["passed"] and c["mismatches"] == [] for c in run["cases"])
+
+
+def test_policies_test_reports_failures_and_refuses_what_cannot_run(
+        policies: residency.Policies, tmp_path: pathlib.Path) -> None:
+    t = tmp_path / "t_test.yaml"
+    t.write_text("kind: tests\ncases:\n  - name: wrong\n    request: {kind: dataset, "
+                 "destination: \"ncp:KR\", dataset: {id: d, partitions: [{classes: [public], "
+                 "origin: KR}]}}\n    want: {decision: deny}\n")
+    run = policies.test(str(t))
+    assert (run["passed"], run["failed"]) == (0, 1)
+    case = run["cases"][0]
+    assert case["name"] == "wrong" and case["line"] == 3 and not case["passed"]
+    assert "want decision deny" in case["mismatches"][0] and case["got"].startswith("allow")
+    t.write_text("kind: tests\ncases:\n  - name: bad\n    request: {kind: datset}\n"
+                 "    want: {decision: deny}\n")
+    with pytest.raises(residency.PolicyError) as e:
+        policies.test(str(t))
+    assert e.value.diagnostics[0]["code"] == "bad-request"
+    with pytest.raises(FileNotFoundError):
+        policies.test(str(tmp_path / "missing"))
+
+
 def test_compile_releases_the_gil() -> None:
     """Another Python thread runs while compile() is in C++ (py::gil_scoped_release).
 

@@ -187,6 +187,26 @@ TEST_F(InputEdgesCliTest, LintOfAFolderChecksTheFilesInItsSubfolders) {
   EXPECT_THAT(r.out, Not(HasSubstr("ignored.yaml")));
 }
 
+TEST_F(InputEdgesCliTest, LintReadsTheRequestsInTestFilesAndNamesTheFieldsPlace) {
+  std::string dir = CopyPolicies();
+  // A misspelled field three levels down in an inline request, and a request file that is not
+  // there: lint (and `residency test`, before it runs anything) report both where they are.
+  Write("policies/tests/t_test.yaml",
+        "kind: tests\ncases:\n  - name: home\n    request:\n      kind: dataset\n"
+        "      destination: \"ncp:KR\"\n      dataset:\n        id: d\n        partitions:\n"
+        "          - {classes: [personal], origin: KR, subjetcs: 10}\n"
+        "    want: {decision: allow}\n"
+        "  - name: from a file\n    request_file: missing.yaml\n    want: {decision: deny}\n");
+  CliRun r = Exec("lint " + dir);
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("t_test.yaml:10:47: error: `request`: "));
+  EXPECT_THAT(r.out, HasSubstr("subjetcs"));
+  EXPECT_THAT(r.out, HasSubstr("t_test.yaml:13:19: error: `request_file` missing.yaml: "));
+  CliRun t = Exec("test --policies " + dir + " " + dir + "/tests");
+  EXPECT_EQ(t.status, 2) << t.out << t.err;
+  EXPECT_THAT(t.err, HasSubstr("t_test.yaml:10:47: error: `request`: "));
+}
+
 TEST_F(InputEdgesCliTest, LintChecksTaggingFilesKeyByKey) {
   std::string dir = CopyPolicies();
   std::string tagging = Slurp(dir + "/tagging.yaml");
