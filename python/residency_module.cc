@@ -36,11 +36,13 @@
 #include "residency/audit.h"
 #include "residency/batch.h"
 #include "residency/decision.h"
+#include "residency/diff.h"
 #include "residency/explain.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
 #include "residency/policy_test.h"
 #include "residency/request.h"
+#include "residency/route.h"
 #include "residency/tagging.h"
 #include "residency/version.h"
 #include "residency/where.h"
@@ -794,6 +796,35 @@ class PyPolicies {
     return out;
   }
 
+  // What changes between this set and `other` (residency/diff.h), as `residency diff` reports it.
+  py::object Diff(const PyPolicies& other, py::object now, size_t max_evaluations,
+                  size_t max_examples, const std::string& format) const {
+    if (format != "dict" && format != "text") {
+      throw py::value_error("format must be 'dict' or 'text', not '" + format + "'");
+    }
+    if (max_evaluations == 0 || max_examples == 0) {
+      throw py::value_error("max_evaluations and max_examples must be at least 1");
+    }
+    residency::DiffOptions o;
+    o.now = ParseNow(now);
+    o.max_evaluations = max_evaluations;
+    o.max_examples = max_examples;
+    absl::StatusOr<residency::DiffReport> report;
+    std::string out;
+    {
+      py::gil_scoped_release release;
+      report = residency::DiffPolicies(*snap_, *other.snap_, o);
+      if (report.ok()) {
+        out = format == "text" ? residency::DiffReportToText(*report)
+                               : residency::DiffReportToJson(*report);
+      }
+    }
+    if (!report.ok()) throw py::value_error("diff: " + Message(report.status()));
+    if (format == "text") return py::str(out);
+    return JsonToPython(out);
+  }
+
+  const std::shared_ptr<const residency::PolicySnapshot>& shared() const { return snap_; }
   const residency::PolicySnapshot& snapshot() const { return *snap_; }
   const std::string& digest() const { return snap_->digest(); }
   std::vector<std::string> policy_ids() const { return snap_->policy_ids(); }
@@ -802,6 +833,114 @@ class PyPolicies {
 
  private:
   std::shared_ptr<const residency::PolicySnapshot> snap_;
+};
+
+// ---- routing and hot reload -----------------------------------------------------------------
+
+// A request of `kind` read through the parser from `fields` (a Mapping): how a model or an
+// operator given to the Router gets the request format's validation and field paths.
+residency::Request RequestWith(py::handle value, const char* key, const std::string& envelope) {
+  std::string text = envelope;
+  text.pop_back();  // the closing brace
+  text += ",\"";
+  text += key;
+  text += "\":";
+  try {
+    AppendRequestValue(value, 1, &text);
+  } catch (const UnsupportedValue& e) {
+    const std::string path =
+        std::string(key) + (e.path.empty() || e.path[0] == '[' ? "" : ".") + e.path;
+    py::object err = g_errors.request(path + ": " + e.message);
+    err.attr("path") = path;
+    err.attr("line") = 0;
+    err.attr("column") = 0;
+    PyErr_SetObject(g_errors.request.ptr(), err.ptr());
+    throw py::error_already_set();
+  }
+  text += "}";
+  absl::StatusOr<residency::Request> r = residency::ParseRequest(text);
+  if (!r.ok()) RaiseRequestError(r.status(), "", /*structured=*/true);
+  return *std::move(r);
+}
+
+// residency::Router over one Policies snapshot.
+class PyRouter {
+ public:
+  explicit PyRouter(const PyPolicies& policies)
+      : snap_(policies.shared()), router_(std::make_unique<residency::Router>(snap_)) {}
+
+  int AddModel(py::handle model) {
+    residency::Request r = RequestWith(model, "model", R"({"kind":"model","action":"serve"})");
+    auto id = router_->AddModel(*r.model);
+    if (!id.ok()) throw py::value_error(Message(id.status()));
+    return *id;
+  }
+  int AddOperator(py::handle party) {
+    residency::Request r =
+        RequestWith(party, "operator",
+                    R"({"kind":"model","action":"serve","model":{"id":"-","artifact":"weights"}})");
+    auto id = router_->AddOperator(*r.operator_party);
+    if (!id.ok()) throw py::value_error(Message(id.status()));
+    return *id;
+  }
+  py::dict Route(const std::string& user_jurisdiction, const std::string& provenance,
+                 const std::vector<std::string>& prompt_classes, int model, int op, py::object now,
+                 const std::string& preferred) {
+    std::vector<std::string_view> classes(prompt_classes.begin(), prompt_classes.end());
+    residency::Router::Query q;
+    q.user_jurisdiction = user_jurisdiction;
+    q.provenance = provenance;
+    q.prompt_classes = classes;
+    q.model = model;
+    q.operator_profile = op;
+    int pref = -1;
+    if (!preferred.empty()) {
+      pref = router_->LocationIndex(preferred);
+      if (pref < 0) throw py::value_error("preferred: `" + preferred + "` is not in the catalogue");
+    }
+    const absl::Time at = ParseNow(now).value_or(absl::Now());
+    residency::Router::Result res = router_->Route(q, at, pref);
+    if (!res.status.ok()) throw py::value_error("route: " + Message(res.status));
+    const std::vector<std::string> ids = snap_->locations();
+    py::list allowed;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (res.Allowed(static_cast<int>(i))) allowed.append(ids[i]);
+    }
+    py::dict out;
+    out["allowed"] = allowed;
+    out["preferred"] = pref >= 0 ? EffectObject(res.preferred) : py::none();
+    return out;
+  }
+
+ private:
+  std::shared_ptr<const residency::PolicySnapshot> snap_;
+  std::unique_ptr<residency::Router> router_;
+};
+
+// residency::PolicyStore: the current snapshot, replaced atomically by a reload.
+class PyPolicyStore {
+ public:
+  explicit PyPolicyStore(py::object paths) : paths_(Paths(paths)) {
+    PyPolicies first = Load();
+    store_ = std::make_unique<residency::PolicyStore>(first.shared());
+  }
+  PyPolicies Get() const { return PyPolicies(store_->Get()); }
+  // Compiles the paths again; on success swaps the result in and returns True (False when nothing
+  // that decides changed); on any error keeps the current snapshot and raises PolicyError.
+  bool Reload() {
+    const std::string before = store_->Get()->digest();
+    PyPolicies next = Load();
+    if (next.digest() == before) return false;
+    store_->Swap(next.shared());
+    return true;
+  }
+  uint64_t generation() const { return store_->generation(); }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  PyPolicies Load() const;
+  std::vector<std::string> paths_;
+  std::unique_ptr<residency::PolicyStore> store_;
 };
 
 // PolicyError for a failed compile: the first error is the message; every diagnostic is in
@@ -836,6 +975,12 @@ PyPolicies Compile(py::object paths_arg) {
   }
   if (!r.ok()) RaisePolicyError(r);
   return PyPolicies(r.snapshot);
+}
+
+PyPolicies PyPolicyStore::Load() const {
+  py::list paths;
+  for (const auto& p : paths_) paths.append(p);
+  return Compile(paths);
 }
 
 // Pickling: (1, [(name, text bytes), ...], digest). Unpickling compiles the sources and refuses a
@@ -1303,6 +1448,14 @@ PYBIND11_MODULE(_residency, m) {
            "Decisions in input order, each as check returns it. A request that cannot be decided\n"
            "raises RequestError naming it (`requests[3]: ...`), or with errors='return' stands\n"
            "in the list as that RequestError instance (treat it as deny).")
+      .def("diff", &PyPolicies::Diff, py::arg("new"), py::arg("now") = py::none(),
+           py::arg("max_evaluations") = 1000000, py::arg("max_examples") = 1,
+           py::arg("format") = "dict",
+           "What changes between these policies (old) and `new`, as `residency diff` reports\n"
+           "it: with format='dict' the dict of `residency diff --format json` ({'old_digest',\n"
+           "'new_digest', 'now', 'changes', 'explored', 'widened', 'narrowed'}), with\n"
+           "format='text' its text. `max_evaluations` bounds the exploration (the report says\n"
+           "whether it was complete).")
       .def("test", &PyPolicies::Test, py::arg("paths"),
            "Runs the policy test files (`kind: tests`) in `paths` (a path or a list; folders'\n"
            "top-level YAML files) against these policies, as `residency test` does: returns\n"
@@ -1339,6 +1492,40 @@ PYBIND11_MODULE(_residency, m) {
   m.def("lint", &Lint, py::arg("paths"), py::arg("catalogue") = py::none(),
         "Lints policy files and folders; returns every diagnostic as a dict (file, line, column, "
         "severity, code, message). An empty list means clean.");
+
+  py::class_<PyRouter>(m, "Router",
+                       "Where an inference request of a given shape may be served (the library's\n"
+                       "residency::Router): answers memoised per shape, per Policies snapshot.")
+      .def(py::init<const PyPolicies&>(), py::arg("policies"))
+      .def("add_model", &PyRouter::AddModel, py::arg("model"),
+           "Registers a served model (a Mapping in the request format: id, artifact,\n"
+           "trained_on, base_models, ...); returns its profile id for route(model=...).\n"
+           "Raises RequestError for a model the request parser refuses.")
+      .def("add_operator", &PyRouter::AddOperator, py::arg("operator"),
+           "Registers an operator (a Mapping: id, country, sectors, ...); returns its profile\n"
+           "id for route(operator=...).")
+      .def("route", &PyRouter::Route, py::arg("user_jurisdiction") = "",
+           py::arg("provenance") = "claimed",
+           py::arg("prompt_classes") = std::vector<std::string>(), py::arg("model") = -1,
+           py::arg("operator") = -1, py::arg("now") = py::none(), py::arg("preferred") = "",
+           "The catalogue locations where an inference request of this shape may be served:\n"
+           "{'allowed': [location ids, catalogue order], 'preferred': the Effect at `preferred`\n"
+           "(a location id) or None}. Raises ValueError for an unknown jurisdiction, class or\n"
+           "profile (treat as deny).");
+
+  py::class_<PyPolicyStore>(m, "PolicyStore",
+                            "Policies that hot-reload: get() is the current snapshot; reload()\n"
+                            "compiles the same paths again and swaps the result in atomically,\n"
+                            "or keeps the current one on any error.")
+      .def(py::init<py::object>(), py::arg("paths"))
+      .def("get", &PyPolicyStore::Get, "the current Policies (lock-free in C++)")
+      .def("reload", &PyPolicyStore::Reload,
+           "Compiles the paths again: True when swapped in, False when nothing that decides\n"
+           "changed (same digest); raises PolicyError (the current snapshot stays) when they do\n"
+           "not compile.")
+      .def_property_readonly("generation", &PyPolicyStore::generation,
+                             "swaps so far (0 for the first snapshot)")
+      .def_property_readonly("paths", &PyPolicyStore::paths);
 
   py::class_<PyTagger>(m, "Tagger", "A compiled tagger configuration (kind: tagging).")
       .def(py::init<const std::string&, const std::string&>(), py::arg("config_path"),

@@ -15,8 +15,10 @@ from residency._residency import Error as Error
 from residency._residency import Obligation as Obligation
 from residency._residency import Policies as Policies
 from residency._residency import PolicyError as PolicyError
+from residency._residency import PolicyStore as PolicyStore
 from residency._residency import Reason as Reason
 from residency._residency import RequestError as RequestError
+from residency._residency import Router as Router
 from residency._residency import Tagger as Tagger
 from residency._residency import __version__ as __version__
 from residency._residency import audit_keygen as audit_keygen
@@ -41,6 +43,6 @@ class Effect(str, enum.Enum):
 
 __all__ = [
     "AuditError", "AuditLog", "Decision", "Effect", "Error", "Obligation", "Policies",
-    "PolicyError", "Reason", "RequestError", "Tagger", "audit_keygen", "audit_verify", "compile",
-    "lint", "tag",
+    "PolicyError", "PolicyStore", "Reason", "RequestError", "Router", "Tagger", "audit_keygen",
+    "audit_verify", "compile", "lint", "tag",
 ]
