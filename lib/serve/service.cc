@@ -617,8 +617,9 @@ absl::StatusOr<std::map<std::string, ServedModel>> LoadModels(const std::string&
     request["action"] = "serve";
     request["model"] = model;
     YAML::Emitter emitter;
-    emitter << YAML::DoubleQuoted << YAML::Flow << request;
-    auto parsed = ParseRequest(emitter.c_str());
+    emitter << YAML::Flow << request;
+    // A document marker: a flow mapping is YAML here, not JSON (numbers stay numbers).
+    auto parsed = ParseRequest(std::string("---\n") + emitter.c_str());
     if (!parsed.ok()) {
       return at(entry.Mark(), absl::StrCat(where, ": ", std::string(parsed.status().message())));
     }

@@ -307,7 +307,8 @@ TEST(Models, LoadsLineageAndDeploymentsAndReportsErrorsAtTheirPlace) {
   auto ok = LoadModels(WriteFile("models_ok.yaml", R"(models:
   - id: chat
     artifact: weights
-    trained_on: [{id: web, partitions: [{classes: [public], origin: KR}]}]
+    training_flops: 2.0e19
+    trained_on: [{id: web, partitions: [{classes: [public], origin: KR, subjects: 12}]}]
     deployments: ["ncp:KR", "aws:ap-northeast-1"]
 )"));
   ASSERT_TRUE(ok.ok()) << ok.status();
@@ -315,6 +316,9 @@ TEST(Models, LoadsLineageAndDeploymentsAndReportsErrorsAtTheirPlace) {
   EXPECT_EQ(ok->at("chat").deployments, (std::vector<std::string>{"ncp:KR", "aws:ap-northeast-1"}));
   ASSERT_TRUE(ok->at("chat").model.trained_on.has_value());
   EXPECT_EQ(ok->at("chat").model.trained_on->at(0).id, "web");
+  // Numbers stay numbers on the way through the request parser.
+  EXPECT_EQ(ok->at("chat").model.training_flops, 2.0e19);
+  EXPECT_EQ(ok->at("chat").model.trained_on->at(0).partitions.at(0).subjects, 12);
 
   const std::pair<const char*, const char*> bad[] = {
       {"models:\n  - id: a\n    artifact: weights\n    colour: red\n", ":2:5: models[0]:"},
