@@ -96,6 +96,10 @@ struct Compute {
   std::vector<ComputeOutput> outputs;
   std::optional<User> user;                                // inference: whose request it is
   std::optional<std::vector<std::string>> prompt_classes;  // inference: what the prompt carries
+  // Inference: the subjects whose data the stream of prompts to this counterparty carried over
+  // the period a law counts (e.g. 12 months), this prompt included. Absent: unknown, so a
+  // threshold on an aggregate cannot be ruled out (a prompt is one person; a stream is not).
+  std::optional<double> prompt_cumulative_subjects;
 };
 
 struct Transfer {

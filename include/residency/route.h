@@ -13,7 +13,10 @@
 // snapshot starts or ends. After a shape's first request, Route() neither allocates nor
 // evaluates: it hashes the query and reads the table, without a lock when this thread has seen
 // the shape recently (a per-thread cache of 64 entries). A request that carries its own evidence
-// takes the full check (Evaluate) instead.
+// takes the full check (Evaluate) instead. A shape says nothing of the stream of prompts it
+// belongs to: the table answers as for a prompt whose aggregate is unknown
+// (Compute::prompt_cumulative_subjects absent: a threshold on it cannot be ruled out), so it may
+// allow fewer locations than Evaluate does for a request that gives its aggregate, never more.
 //
 // Thread safety: Route() and the Add*() functions may be called concurrently.
 #ifndef RESIDENCY_ROUTE_H_

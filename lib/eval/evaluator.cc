@@ -292,7 +292,7 @@ std::optional<double> Evaluator::NumberFact(Field field, const Unit& u,
 Tri Evaluator::Number(const Condition& c, const Unit& u, const char** missing) const {
   const std::optional<double> v = NumberOf(c.field, u, &c);
   if (!v) {
-    if (missing && !*missing) *missing = FieldName(c.field);
+    if (missing && !*missing) *missing = FieldNameFor(c.field, u);
     return Tri::kUnknown;
   }
   const auto& bounds = *c.bounds;

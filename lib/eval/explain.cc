@@ -139,7 +139,7 @@ std::string Evaluator::NumberFacts(const Condition& c, const Unit& u) const {
   const Field field = c.field;
   const std::optional<double> v = NumberFact(field, u, &c);
   if (!v) {
-    return absl::StrCat("the request does not give `", FieldName(field),
+    return absl::StrCat("the request does not give `", FieldNameFor(field, u),
                         "`: the condition cannot be decided");
   }
   const bool subjects = field == Field::kSubjects || field == Field::kSensitiveSubjects ||

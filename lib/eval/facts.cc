@@ -371,8 +371,11 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
                              "unknown"});
         } else {
           // A prompt carries the data of one person, its user; counted as possibly sensitive.
+          // The stream it belongs to is counted by the caller (`cumulative_subjects`), or is
+          // unknown: one prompt says nothing of the aggregate a threshold counts.
           for (const auto& cls : *c.prompt_classes)
-            raw.push_back(RawTag{&cls, &c.user->jurisdiction, 1.0, 1.0, 1.0});
+            raw.push_back(
+                RawTag{&cls, &c.user->jurisdiction, 1.0, 1.0, c.prompt_cumulative_subjects});
         }
         FinishTags(set, raw, &a, f, &names);
       }

@@ -500,7 +500,7 @@ bool FastJson::ComputeObj(Compute* out) {
   static constexpr std::array<std::string_view, 2> kUser = {"jurisdiction", "provenance"};
   static constexpr std::array<std::string_view, 3> kProvenance = {"verified", "claimed",
                                                                   "inferred"};
-  static constexpr std::array<std::string_view, 1> kPrompt = {"classes"};
+  static constexpr std::array<std::string_view, 2> kPrompt = {"classes", "cumulative_subjects"};
   return Obj(kKeys, [&](size_t i) {
     switch (i) {
       case 0:
@@ -530,7 +530,9 @@ bool FastJson::ComputeObj(Compute* out) {
         });
       default:
         out->prompt_classes.emplace();
-        return Obj(kPrompt, [&](size_t) { return StrList(&*out->prompt_classes); });
+        return Obj(kPrompt, [&](size_t k) {
+          return k == 0 ? StrList(&*out->prompt_classes) : Num(&out->prompt_cumulative_subjects);
+        });
     }
   });
 }

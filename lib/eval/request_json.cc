@@ -150,7 +150,12 @@ std::string RequestToJson(const Request& r) {
       if (!c.user->provenance.empty()) u["provenance"] = c.user->provenance;
       cj["user"] = std::move(u);
     }
-    if (c.prompt_classes) cj["prompt"] = Json{{"classes", *c.prompt_classes}};
+    if (c.prompt_classes) {
+      cj["prompt"] = Json{{"classes", *c.prompt_classes}};
+      if (c.prompt_cumulative_subjects) {
+        cj["prompt"]["cumulative_subjects"] = *c.prompt_cumulative_subjects;
+      }
+    }
     j["compute"] = std::move(cj);
   }
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -553,9 +553,14 @@ absl::Status Decoder::ComputeObj(const Json& j, const std::string& path, Compute
         }},
        {"prompt", [&](const Json& v, const std::string& q) {
           out->prompt_classes.emplace();
-          return Object(v, q, {{"classes", [&](const Json& x, const std::string& r) {
-                                  return StrList(x, r, &*out->prompt_classes);
-                                }}});
+          return Object(v, q,
+                        {{"classes",
+                          [&](const Json& x, const std::string& r) {
+                            return StrList(x, r, &*out->prompt_classes);
+                          }},
+                         {"cumulative_subjects", [&](const Json& x, const std::string& r) {
+                            return Num(x, r, &out->prompt_cumulative_subjects);
+                          }}});
         }}});
 }
 

@@ -55,6 +55,16 @@ inline const char* FieldName(Field f) {
   }
 }
 
+// The request field a unit's number comes from, for a reason or an explanation that says it is
+// missing: a prompt's aggregate is `compute.prompt.cumulative_subjects`.
+inline const char* FieldNameFor(Field f, const Unit& u) {
+  if (f == Field::kCumulativeSubjects && u.artifact != nullptr &&
+      u.artifact->kind == ArtifactKind::kPrompt) {
+    return "compute.prompt.cumulative_subjects";
+  }
+  return FieldName(f);
+}
+
 inline bool ActiveAt(const std::optional<absl::Time>& from, const std::optional<absl::Time>& until,
                      absl::Time now) {
   return (!from || *from <= now) && (!until || now < *until);

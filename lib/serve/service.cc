@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -398,6 +399,16 @@ absl::StatusOr<Request> DecisionService::MapAuthz(const AuthzInput& in, const Ro
   }
   if (!user.jurisdiction.empty()) c.user = user;
   c.prompt_classes = classes;
+  std::string cumulative;
+  if (const std::string* n = FindHeader(in, m.prompt_cumulative_header)) {
+    double v = 0;
+    if (!absl::SimpleAtod(*n, &v) || !(v >= 0) || v > 1e15) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(m.prompt_cumulative_header, ": `", *n, "` is not a count of subjects"));
+    }
+    c.prompt_cumulative_subjects = v;
+    cumulative = *n;
+  }
   std::string model_id;
   if (const std::string* mid = FindHeader(in, m.model_header)) {
     model_id = *mid;
@@ -422,10 +433,11 @@ absl::StatusOr<Request> DecisionService::MapAuthz(const AuthzInput& in, const Ro
     r.operator_party = p;
   }
   // What the audit record's request digest covers: every mapped field, in a fixed order.
-  *canonical = absl::StrCat("residency-authz-v1\ndestination=", *destination,
-                            "\nuser=", user.jurisdiction, "\nprovenance=", user.provenance,
-                            "\nclasses=", absl::StrJoin(*classes, ","), "\nmodel=", model_id,
-                            "\noperator=", r.operator_party ? r.operator_party->id : "", "\n");
+  *canonical =
+      absl::StrCat("residency-authz-v2\ndestination=", *destination, "\nuser=", user.jurisdiction,
+                   "\nprovenance=", user.provenance, "\nclasses=", absl::StrJoin(*classes, ","),
+                   "\ncumulative_subjects=", cumulative, "\nmodel=", model_id,
+                   "\noperator=", r.operator_party ? r.operator_party->id : "", "\n");
   return r;
 }
 

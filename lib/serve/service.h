@@ -51,6 +51,8 @@ struct AuthzMapping {
   std::string operator_country_header = "x-residency-operator-country";
   // Comma-separated data classes of the prompt, used when no body is sent.
   std::string prompt_classes_header = "x-residency-prompt-classes";
+  // The stream's aggregate (compute.prompt.cumulative_subjects), when the gateway counts it.
+  std::string prompt_cumulative_header = "x-residency-prompt-cumulative-subjects";
   std::string destination_header = "x-residency-destination";
   std::string destination_context_key = "destination";  // where the route sends the request
   std::string kind_context_key = "kind";                // only `inference` is mapped

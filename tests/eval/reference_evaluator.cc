@@ -483,7 +483,8 @@ RefDecision ReferenceEvaluate(const CompiledSet& set, const Request& req, absl::
       if (!k.user || k.user->jurisdiction.empty())
         c.fail = true;
       else
-        a.parts.push_back(Part{*k.prompt_classes, k.user->jurisdiction, 1.0, 1.0, 1.0});
+        a.parts.push_back(
+            Part{*k.prompt_classes, k.user->jurisdiction, 1.0, 1.0, k.prompt_cumulative_subjects});
       arts.push_back(a);
     }
   }

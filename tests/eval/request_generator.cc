@@ -90,6 +90,9 @@ Request RequestGenerator::Make() {
       std::vector<std::string> pc;
       for (int i = Pick(3); i > 0; --i) pc.push_back(Class());
       c.prompt_classes = pc;
+      // The stream's aggregate: absent (unknown), small, or past the usual thresholds.
+      const double streams[] = {50, 20000, 2000000};
+      if (const int s = Pick(4); s > 0) c.prompt_cumulative_subjects = streams[s - 1];
     }
     r.compute = std::move(c);
   }

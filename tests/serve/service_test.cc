@@ -399,6 +399,25 @@ TEST(Deadline, AGatewayRequestPastItsDeadlineIsAnUnrecordedDeny) {
   EXPECT_TRUE(service.Authz(in).allow);
 }
 
+TEST(Authz, TheStreamsAggregateComesFromItsHeaderAndIsRecorded) {
+  auto log = std::make_shared<MemoryLog>();
+  DecisionService service(Snapshot(), Options(), log, nullptr);
+  AuthzInput counted = Gateway("ncp:KR");
+  counted.headers.push_back({"x-residency-prompt-cumulative-subjects", "1200"});
+  EXPECT_TRUE(service.Authz(counted).allow);
+  EXPECT_TRUE(service.Authz(Gateway("ncp:KR")).allow);
+  ASSERT_EQ(log->records.size(), 2u);
+  // The aggregate is part of what the record's request digest covers.
+  EXPECT_NE(log->records[0].request_digest, log->records[1].request_digest);
+  for (const char* bad : {"many", "-3", "nan", "1e300"}) {
+    AuthzInput in = Gateway("ncp:KR");
+    in.headers.push_back({"x-residency-prompt-cumulative-subjects", bad});
+    AuthzAnswer a = service.Authz(in);
+    EXPECT_FALSE(a.allow) << bad;
+    EXPECT_EQ(a.http_status, 400) << bad;
+  }
+}
+
 TEST(Authz, NothingKnownAboutThePromptIsNotAnAllowAbroad) {
   DecisionService service(Snapshot(), Options(), nullptr, nullptr);
   AuthzInput in = Gateway("aws:ap-northeast-1");
