@@ -27,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     out_path, eval_json, batch = sys.argv[1:4]
-    policies = residency.compile([os.path.join(ROOT, "policies")])
+    policies = residency.load_policies([os.path.join(ROOT, "policies")])
     lines = open(batch).read().splitlines()
     mix = [json.loads(line) for line in lines[:10]]  # the ten examples, as dicts
     for d in mix:

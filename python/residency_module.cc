@@ -1484,7 +1484,7 @@ PYBIND11_MODULE(_residency, m) {
                " rules>";
       });
 
-  m.def("compile", &Compile, py::arg("paths"),
+  m.def("load_policies", &Compile, py::arg("paths"),
         "Compiles policy files and folders (a path or a list of paths) into a Policies "
         "snapshot. Raises FileNotFoundError for a path that does not exist and PolicyError (a "
         "ValueError) when they do not compile: its message is the first `FILE:LINE:COL: "
@@ -1557,9 +1557,11 @@ PYBIND11_MODULE(_residency, m) {
       py::arg("name"), py::arg("out_dir"),
       "Writes OUT_DIR/NAME.pem (private, mode 0600) and OUT_DIR/NAME.vkey (creating OUT_DIR); "
       "returns the vkey string.");
-  m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"), py::arg("open") = false,
+  m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"),
+        py::arg("allow_open") = false,
         py::arg("trusted_checkpoints") = std::vector<std::string>{},
         "Verifies every audit log under the paths offline with the verifier keys (vkey strings "
         "or .vkey files). Returns {ok, logs: [{path, origin, status, records, checkpoints, "
-        "findings}]}; raises ValueError when it cannot run.");
+        "findings}]}; raises ValueError when it cannot run. `allow_open`: accept a log that is still open (no final "
+        "checkpoint: a writer that crashed), as `residency audit verify --open`.");
 }

@@ -42,7 +42,7 @@ class ShardGuard:
     def __init__(self, policy_paths: Sequence[str], *, operator: Dict[str, Any], job: str,
                  location: str, purpose: Optional[str] = None, now: Optional[str] = None,
                  audit: Optional[residency.AuditLog] = None) -> None:
-        self.policies = residency.compile(policy_paths)  # ValueError: FILE:LINE:COL: ...
+        self.policies = residency.load_policies(policy_paths)  # ValueError: FILE:LINE:COL: ...
         self.operator = operator
         self.job = job
         self.location = location

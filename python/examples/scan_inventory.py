@@ -146,7 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import distributed
 
     out = pathlib.Path(args.out)
-    policies = residency.compile([args.policies])
+    policies = residency.load_policies([args.policies])
     print("generating %d manifests in %s/inventory" % (args.manifests, out), flush=True)
     inventory = generate(out / "inventory", args.manifests)
     cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]

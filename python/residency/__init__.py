@@ -7,6 +7,9 @@ request may go, tag gateway requests, and write and verify audit logs. A decisio
 Dask cluster. See docs/integration.md.
 """
 import enum
+import os
+import warnings
+from typing import Iterable, Union
 
 from residency._residency import AuditError as AuditError
 from residency._residency import AuditLog as AuditLog
@@ -23,7 +26,7 @@ from residency._residency import Tagger as Tagger
 from residency._residency import __version__ as __version__
 from residency._residency import audit_keygen as audit_keygen
 from residency._residency import audit_verify as audit_verify
-from residency._residency import compile as compile
+from residency._residency import load_policies as load_policies
 from residency._residency import lint as lint
 from residency._residency import tag as tag
 
@@ -44,5 +47,13 @@ class Effect(str, enum.Enum):
 __all__ = [
     "AuditError", "AuditLog", "Decision", "Effect", "Error", "Obligation", "Policies",
     "PolicyError", "PolicyStore", "Reason", "RequestError", "Router", "Tagger", "audit_keygen",
-    "audit_verify", "compile", "lint", "tag",
+    "audit_verify", "lint", "load_policies", "tag",
 ]
+
+
+def compile(paths: Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
+            ) -> Policies:  # noqa: A001 (the old name, kept for callers written against it)
+    """Deprecated: `load_policies` (this name shadows the builtin `compile`)."""
+    warnings.warn("residency.compile is now residency.load_policies (compile shadows a builtin)",
+                  DeprecationWarning, stacklevel=2)
+    return load_policies(paths)

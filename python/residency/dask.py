@@ -7,7 +7,7 @@ task looks them up by digest. Tasks ship the policy sources, never a compiled se
     import residency, residency.dask
     from distributed import Client
     client = Client("tcp://scheduler:8786")
-    policies = residency.compile(["policies"])
+    policies = residency.load_policies(["policies"])
     residency.dask.register(client, policies)
     summary = residency.dask.check_jsonl_files(client, policies, paths, out_dir)
 

@@ -21,7 +21,7 @@ REQUESTS = SOURCE_DIR / "examples" / "requests"
 
 @pytest.fixture(scope="session")
 def policies() -> residency.Policies:
-    return residency.compile([str(POLICIES)])
+    return residency.load_policies([str(POLICIES)])
 
 
 @pytest.fixture(scope="session")

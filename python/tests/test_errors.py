@@ -6,6 +6,7 @@ from typing import Callable, List
 import pytest
 
 import residency
+from conftest import POLICIES
 from test_policies import BROKEN_POLICY, policy_dir_with
 
 GOOD = {
@@ -32,7 +33,7 @@ def test_the_hierarchy_keeps_the_builtins_callers_already_catch() -> None:
 def test_policy_error_carries_every_diagnostic(tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     with pytest.raises(residency.PolicyError) as e:
-        residency.compile([str(d)])
+        residency.load_policies([str(d)])
     assert str(e.value).startswith(str(d / "broken.yaml") + ":9:")
     errors = [x for x in e.value.diagnostics if x["severity"] == "error"]
     assert errors
@@ -75,7 +76,7 @@ def test_missing_files_are_file_not_found(tmp_path: pathlib.Path) -> None:
     with pytest.raises(FileNotFoundError):
         residency.Tagger(str(tmp_path / "tagging.yaml"))
     with pytest.raises(FileNotFoundError):
-        residency.compile(str(tmp_path / "policies"))
+        residency.load_policies(str(tmp_path / "policies"))
 
 
 def test_audit_errors_are_audit_errors_with_a_message(tmp_path: pathlib.Path) -> None:
@@ -93,3 +94,16 @@ def test_every_error_has_a_message(policies: residency.Policies) -> None:
         with pytest.raises(residency.Error) as e:
             call()
         assert str(e.value).strip()
+
+
+def test_no_public_name_shadows_a_builtin() -> None:
+    import builtins
+
+    assert not set(residency.__all__) & set(dir(builtins)), residency.__all__
+
+
+def test_the_former_names_still_work_and_say_what_replaced_them(
+        policies: residency.Policies) -> None:
+    with pytest.warns(DeprecationWarning, match="load_policies"):
+        old = residency.compile([str(POLICIES)])
+    assert old.digest == policies.digest

@@ -38,15 +38,15 @@ def test_compile_properties(policies: residency.Policies) -> None:
 
 
 def test_compile_accepts_one_path_or_pathlike(policies: residency.Policies) -> None:
-    assert residency.compile(str(POLICIES)).digest == policies.digest
-    assert residency.compile(POLICIES).digest == policies.digest
+    assert residency.load_policies(str(POLICIES)).digest == policies.digest
+    assert residency.load_policies(POLICIES).digest == policies.digest
 
 
 def test_compile_is_deterministic_and_sensitive(policies: residency.Policies, tmp_path: pathlib.Path) -> None:
-    again = residency.compile([str(POLICIES)])
+    again = residency.load_policies([str(POLICIES)])
     assert again.digest == policies.digest
     extra = policy_dir_with(tmp_path, "zz-extra.yaml", BROKEN_POLICY.replace("sometimes", "deny"))
-    changed = residency.compile([str(extra)])
+    changed = residency.load_policies([str(extra)])
     assert changed.digest != policies.digest
     assert changed.rule_count == policies.rule_count + 1
 
@@ -54,7 +54,7 @@ def test_compile_is_deterministic_and_sensitive(policies: residency.Policies, tm
 def test_compile_error_is_value_error_with_position(tmp_path: pathlib.Path) -> None:
     d = policy_dir_with(tmp_path, "broken.yaml", BROKEN_POLICY)
     with pytest.raises(ValueError) as e:
-        residency.compile([str(d)])
+        residency.load_policies([str(d)])
     msg = str(e.value)
     m = re.match(r"^(.*broken\.yaml):(\d+):(\d+): error: ", msg)
     assert m, msg
@@ -64,7 +64,7 @@ def test_compile_error_is_value_error_with_position(tmp_path: pathlib.Path) -> N
 def test_compile_missing_path_is_file_not_found(tmp_path: pathlib.Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError) as e:
-        residency.compile([str(missing)])
+        residency.load_policies([str(missing)])
     assert e.value.filename == str(missing)
 
 
@@ -177,7 +177,7 @@ def test_compile_releases_the_gil() -> None:
         def work() -> None:
             times["t0"] = time.monotonic()
             started.set()
-            residency.compile([str(POLICIES)])
+            residency.load_policies([str(POLICIES)])
             times["t1"] = time.monotonic()
 
         t = threading.Thread(target=work)

@@ -92,7 +92,7 @@ def test_policy_store_reloads_atomically_and_keeps_the_last_good_set(
 def test_diff_equals_the_cli(cli: str, policies: residency.Policies,
                              tmp_path: pathlib.Path) -> None:
     new_dir = edited_copy(tmp_path, "new", "otherwise: deny", "otherwise: escalate")
-    new = residency.compile(str(new_dir))
+    new = residency.load_policies(str(new_dir))
     got = policies.diff(new, now=NOW, max_evaluations=20000)
     out = run_cli(cli, "diff", "--format", "json", "--now", NOW, "--max-evaluations", "20000",
                   str(POLICIES), str(new_dir))
