@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -144,20 +145,23 @@ void PrependPath(UnsupportedValue* e, const std::string& segment) {
 
 void AppendJsonText(std::string_view text, std::string* out) {
   out->push_back('"');
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
+  size_t plain = 0;  // start of the run of bytes that go in as they are
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c != '"' && c != '\\' && c >= 0x20) continue;
+    out->append(text.data() + plain, i - plain);
+    plain = i + 1;
     if (c == '"' || c == '\\') {
       out->push_back('\\');
-      out->push_back(ch);
-    } else if (c < 0x20) {
+      out->push_back(static_cast<char>(c));
+    } else {
       static constexpr char kHex[] = "0123456789abcdef";
       out->append("\\u00");
       out->push_back(kHex[c >> 4]);
       out->push_back(kHex[c & 15]);
-    } else {
-      out->push_back(ch);
     }
   }
+  out->append(text.data() + plain, text.size() - plain);
   out->push_back('"');
 }
 
@@ -192,11 +196,10 @@ void AppendRequestValue(py::handle v, int depth, std::string* out) {
     const double d = PyFloat_AS_DOUBLE(o);
     if (!std::isfinite(d)) throw UnsupportedValue{"", "NaN or an infinity (not JSON)"};
     char buf[32];
-    const int n = std::snprintf(buf, sizeof(buf), "%.17g", d);
-    out->append(buf, static_cast<size_t>(n));
-    if (std::string_view(buf, n).find_first_of(".eEn") == std::string_view::npos) {
-      out->append(".0");
-    }
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);  // shortest round trip
+    const std::string_view written(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
+    out->append(written);
+    if (written.find_first_of(".eE") == std::string_view::npos) out->append(".0");
   } else if (PyList_Check(o) || PyTuple_Check(o)) {
     out->push_back('[');
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
@@ -1558,10 +1561,10 @@ PYBIND11_MODULE(_residency, m) {
       "Writes OUT_DIR/NAME.pem (private, mode 0600) and OUT_DIR/NAME.vkey (creating OUT_DIR); "
       "returns the vkey string.");
   m.def("audit_verify", &AuditVerify, py::arg("paths"), py::arg("keys"),
-        py::arg("allow_open") = false,
-        py::arg("trusted_checkpoints") = std::vector<std::string>{},
+        py::arg("allow_open") = false, py::arg("trusted_checkpoints") = std::vector<std::string>{},
         "Verifies every audit log under the paths offline with the verifier keys (vkey strings "
         "or .vkey files). Returns {ok, logs: [{path, origin, status, records, checkpoints, "
-        "findings}]}; raises ValueError when it cannot run. `allow_open`: accept a log that is still open (no final "
+        "findings}]}; raises ValueError when it cannot run. `allow_open`: accept a log that is "
+        "still open (no final "
         "checkpoint: a writer that crashed), as `residency audit verify --open`.");
 }

@@ -154,3 +154,19 @@ def test_a_decision_pickles_as_its_json(policies: residency.Policies) -> None:
 
 def paths_first() -> pathlib.Path:
     return sorted((POLICIES.parent / "examples" / "requests").glob("*.yaml"))[0]
+
+
+def test_a_mapping_is_written_exactly_escapes_and_numbers_included(
+        policies: residency.Policies) -> None:
+    import json as js
+    odd_id = 'x"\\\n\u00e9\x01\u4e2d\U0001F600'
+    request = {"kind": "model", "action": "deploy", "now": "2026-06-30T00:00:00Z",
+               "destination": "aws:eu-central-1",
+               "model": {"id": odd_id, "artifact": "weights", "location": "aws:us-east-1",
+                         "training_flops": 2.5e26,
+                         "trained_on": [{"id": "d", "partitions": [
+                             {"classes": ["personal"], "origin": "US", "subjects": 3.0,
+                              "cumulative_subjects": 1e-7}]}]}}
+    mine = policies.check(request)
+    assert mine == policies.check(js.dumps(request))
+    assert mine.to_json() == policies.check(js.dumps(request)).to_json()
