@@ -143,6 +143,17 @@ void PrependPath(UnsupportedValue* e, const std::string& segment) {
   }
 }
 
+// The RequestError for a value of a Mapping request that JSON cannot carry: its field path, no
+// line or column (there is no text).
+[[noreturn]] void RaiseUnsupported(const UnsupportedValue& e) {
+  py::object err = g_errors.request((e.path.empty() ? "" : e.path + ": ") + e.message);
+  err.attr("path") = e.path;
+  err.attr("line") = 0;
+  err.attr("column") = 0;
+  PyErr_SetObject(g_errors.request.ptr(), err.ptr());
+  throw py::error_already_set();
+}
+
 void AppendJsonText(std::string_view text, std::string* out) {
   out->push_back('"');
   size_t plain = 0;  // start of the run of bytes that go in as they are
@@ -272,12 +283,7 @@ std::string RequestText(py::handle request, bool* structured = nullptr) {
   try {
     AppendRequestValue(request, 0, &out);
   } catch (const UnsupportedValue& e) {
-    py::object err = g_errors.request((e.path.empty() ? "" : e.path + ": ") + e.message);
-    err.attr("path") = e.path;
-    err.attr("line") = 0;
-    err.attr("column") = 0;
-    PyErr_SetObject(g_errors.request.ptr(), err.ptr());
-    throw py::error_already_set();
+    RaiseUnsupported(e);
   }
   return out;
 }
@@ -850,15 +856,9 @@ residency::Request RequestWith(py::handle value, const char* key, const std::str
   text += "\":";
   try {
     AppendRequestValue(value, 1, &text);
-  } catch (const UnsupportedValue& e) {
-    const std::string path =
-        std::string(key) + (e.path.empty() || e.path[0] == '[' ? "" : ".") + e.path;
-    py::object err = g_errors.request(path + ": " + e.message);
-    err.attr("path") = path;
-    err.attr("line") = 0;
-    err.attr("column") = 0;
-    PyErr_SetObject(g_errors.request.ptr(), err.ptr());
-    throw py::error_already_set();
+  } catch (UnsupportedValue& e) {
+    PrependPath(&e, key);
+    RaiseUnsupported(e);
   }
   text += "}";
   absl::StatusOr<residency::Request> r = residency::ParseRequest(text);

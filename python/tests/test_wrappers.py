@@ -47,6 +47,9 @@ def test_router_refuses_what_it_cannot_route(policies: residency.Policies) -> No
     assert e.value.path == "model.artifact"
     with pytest.raises(residency.RequestError):
         router.add_operator({"id": "x", "colour": "red"})
+    with pytest.raises(residency.RequestError) as unsupported:
+        router.add_model({"id": {"a set"}, "artifact": "weights"})
+    assert unsupported.value.path == "model.id" and unsupported.value.line == 0
     with pytest.raises(ValueError):
         router.route("Narnia", "verified", ["personal"])
     with pytest.raises(ValueError):
