@@ -26,9 +26,12 @@ target_link_libraries(residency PRIVATE $<INSTALL_INTERFACE:PkgConfig::RE2>)
 install(TARGETS residency EXPORT residencyTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# include/residency/serve/ is the API of residency_serve (the decision service behind
+# `residency serve`), which is built for the CLI and not installed; its headers stay out too.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/residency
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-    FILES_MATCHING PATTERN "*.h")
+    FILES_MATCHING PATTERN "*.h"
+    PATTERN "serve" EXCLUDE)
 install(EXPORT residencyTargets
     NAMESPACE residency::
     FILE residencyTargets.cmake

@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "residency/tagging.h"
-#include "tagging/request_json.h"
 
 namespace {
 namespace tg = residency::tagging;
@@ -33,17 +32,17 @@ const tg::TaggerPlan& Plan() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view line(reinterpret_cast<const char*>(data), size);
-  tg::internal::OwnedRequest req;
-  const std::string err = tg::internal::ParseRequestLine(line, &req);
+  tg::OwnedRequest req;
+  const std::string err = tg::ParseRequestLine(line, &req);
   if (!err.empty()) {
     if (err.find('\n') != std::string::npos) std::abort();
-    const auto e = nlohmann::json::parse(tg::internal::RenderErrorLine(1, err), nullptr, false);
+    const auto e = nlohmann::json::parse(tg::RenderErrorLine(1, err), nullptr, false);
     if (e.is_discarded()) std::abort();
     return 0;
   }
   static tg::TagScratch* scratch = new tg::TagScratch(Plan());
   const tg::TagResult r = tg::TagRequest(Plan(), req.view(), *scratch);
-  const auto out = nlohmann::json::parse(tg::internal::RenderResultLine(r), nullptr, false);
+  const auto out = nlohmann::json::parse(tg::RenderResultLine(r), nullptr, false);
   if (out.is_discarded() || !out.contains("tags") || !out.contains("status") ||
       !out.contains("bytes_scanned")) {
     std::fprintf(stderr, "tagging_request_fuzzer: bad output line\n");

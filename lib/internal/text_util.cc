@@ -22,27 +22,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
-  if (word.size() > 256) return "";  // a hint for a typo, not for a blob
-  std::string best;
-  size_t best_d = SIZE_MAX;
-  for (const auto& c : candidates) {
-    if (c.size() > 256) continue;
-    size_t d = EditDistance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  size_t limit = std::max<size_t>(2, word.size() / 3);
-  return best_d <= limit ? best : std::string();
-}
-
-std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string hint = DidYouMean(word, candidates);
-  return hint.empty() ? hint : " (did you mean `" + hint + "`?)";
-}
-
 size_t FirstNonUtf8Byte(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
@@ -139,3 +118,28 @@ std::string Excerpt(std::string_view s, size_t max) {
 }
 
 }  // namespace residency::internal
+
+namespace residency {
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+  if (word.size() > 256) return "";  // a hint for a typo, not for a blob
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    if (c.size() > 256) continue;
+    size_t d = internal::EditDistance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  size_t limit = std::max<size_t>(2, word.size() / 3);
+  return best_d <= limit ? best : std::string();
+}
+
+std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string hint = DidYouMean(word, candidates);
+  return hint.empty() ? hint : " (did you mean `" + hint + "`?)";
+}
+
+}  // namespace residency

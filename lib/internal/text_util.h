@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "residency/util.h"
+
 namespace residency::internal {
 
 // The offset of the first byte of `text` that does not belong to well-formed UTF-8 (RFC 3629:
@@ -16,12 +18,9 @@ size_t FirstNonUtf8Byte(std::string_view text);
 // 1-based line and column (in bytes) of byte `offset` of `text`.
 void LineColumnAt(std::string_view text, size_t offset, int* line, int* column);
 
-// The closest of `candidates` to `word` by edit distance (at most 2, or a third of the word's
-// length), or "" when none is that close. For "did you mean" hints.
-std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
-
-// " (did you mean `X`?)" for DidYouMean's answer, "" when there is none.
-std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::string>& candidates);
+// Did-you-mean hints (public: residency/util.h).
+using ::residency::DidYouMean;
+using ::residency::DidYouMeanSuffix;
 
 // "not UTF-8 text at byte N" (N: 0-based offset), never quoting the bytes themselves.
 std::string NotUtf8Message(size_t offset);

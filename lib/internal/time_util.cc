@@ -45,9 +45,13 @@ bool ParseCanonical(std::string_view s, absl::Time* t) {
 
 }  // namespace
 
+}  // namespace residency::internal
+
+namespace residency {
+
 absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text) {
   absl::Time t;
-  if (ParseCanonical(text, &t)) return t;
+  if (internal::ParseCanonical(text, &t)) return t;
   std::string err;
   std::string s(text);
   if (s.size() == 10 && absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &err)) return t;
@@ -64,4 +68,4 @@ std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
-}  // namespace residency::internal
+}  // namespace residency

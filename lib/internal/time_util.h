@@ -7,15 +7,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "residency/util.h"
 
 namespace residency::internal {
 
-// Parses an RFC 3339 timestamp with an explicit offset (`Z` or `+09:00`); a bare date
-// `YYYY-MM-DD` is accepted as midnight UTC. Returns InvalidArgument otherwise.
-absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text);
-
-// Formats as `YYYY-MM-DDTHH:MM:SSZ` (UTC, sub-second digits only when non-zero).
-std::string FormatTimestamp(absl::Time t);
+// RFC 3339 timestamps (public: residency/util.h).
+using ::residency::FormatTimestamp;
+using ::residency::ParseTimestamp;
 
 }  // namespace residency::internal
 

@@ -1,4 +1,4 @@
-#include "serve/grpc_server.h"
+#include "residency/serve/grpc_server.h"
 
 #include <grpcpp/grpcpp.h>
 

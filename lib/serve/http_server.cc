@@ -1,4 +1,4 @@
-#include "serve/http_server.h"
+#include "residency/serve/http_server.h"
 
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>

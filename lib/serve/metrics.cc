@@ -1,4 +1,4 @@
-#include "serve/metrics.h"
+#include "residency/serve/metrics.h"
 
 #include <cstdio>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "serve/service.h"
+#include "residency/serve/service.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -14,7 +14,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "policy/compiled_set.h"
-#include "tagging/request_json.h"
 
 namespace residency::serve {
 namespace {
@@ -515,14 +514,14 @@ CheckAnswer DecisionService::Tag(std::string_view body) {
   std::shared_ptr<const tagging::TaggerPlan> tagger = Tagger();
   if (tagger == nullptr) return {404, ErrorJson("no tagging configuration loaded")};
   while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
-  tagging::internal::OwnedRequest req;
-  std::string err = tagging::internal::ParseRequestLine(body, &req);
+  tagging::OwnedRequest req;
+  std::string err = tagging::ParseRequestLine(body, &req);
   if (!err.empty()) {
     metrics_.CountBadRequest();
     return {400, ErrorJson(err)};
   }
   tagging::TagResult r = tagging::TagRequest(*tagger, req.view(), ScratchFor(tagger));
-  return {200, tagging::internal::RenderResultLine(r) + "\n"};
+  return {200, tagging::RenderResultLine(r) + "\n"};
 }
 
 absl::Status DecisionService::Reload(const std::vector<std::string>& paths) {

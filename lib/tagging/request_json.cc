@@ -1,11 +1,10 @@
-#include "tagging/request_json.h"
-
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "internal/text_util.h"
+#include "residency/tagging.h"
 
-namespace residency::tagging::internal {
+namespace residency::tagging {
 namespace {
 
 // User text quoted in an error: control characters escaped, so an error stays one line.
@@ -167,4 +166,4 @@ std::string RenderErrorLine(long lineno, const std::string& error) {
   return e.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-}  // namespace residency::tagging::internal
+}  // namespace residency::tagging

@@ -1,7 +1,7 @@
 // The decision service without a transport: the trusted clock, /v1/check answers identical to
 // the engine's decision JSON, the gateway mapping (allow, deny, escalate, dry-run, bad input),
 // and fail-closed audit: a decision the log cannot take is a deny.
-#include "serve/service.h"
+#include "residency/serve/service.h"
 
 #include <cstdlib>
 #include <fstream>

@@ -10,8 +10,8 @@
 #include "envoy/service/auth/v3/external_auth.pb.h"
 #include "eval/eval_fixtures.h"
 #include "gtest/gtest.h"
-#include "serve/grpc_server.h"
-#include "serve/service.h"
+#include "residency/serve/grpc_server.h"
+#include "residency/serve/service.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"
 

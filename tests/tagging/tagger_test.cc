@@ -5,7 +5,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "residency/tagging.h"
-#include "tagging/request_json.h"
 #include "tagging/tagging_corpus.h"
 #include "tagging/tagging_test_util.h"
 
@@ -212,8 +211,8 @@ TEST(Chunks, ChunkedEqualsWhole) {
 }
 
 TEST(RequestJson, ParsesAndRejects) {
-  internal::OwnedRequest req;
-  EXPECT_EQ(internal::ParseRequestLine(
+  OwnedRequest req;
+  EXPECT_EQ(ParseRequestLine(
                 R"({"headers": {"X-User-Country": "de"}, "peer": "2001:db8:49::1", "tenant": "x",)"
                 R"( "payload": ["a@b.co", " 010-1234-5678"]})",
                 &req),
@@ -221,7 +220,7 @@ TEST(RequestJson, ParsesAndRejects) {
   TagScratch scratch(ShippedPlan());
   const TagResult r = TagRequest(ShippedPlan(), req.view(), scratch);
   EXPECT_EQ(r.user.view(), "DE");
-  EXPECT_EQ(internal::RenderResultLine(r),
+  EXPECT_EQ(RenderResultLine(r),
             R"({"tags":["DE:personal"],"detectors":["kr_phone","email"],)"
             R"("provenance":{"DE:personal":"verified"},"status":"complete","bytes_scanned":20,)"
             R"("user":{"jurisdiction":"DE","provenance":"verified"}})");
@@ -242,11 +241,10 @@ TEST(RequestJson, ParsesAndRejects) {
        "nesting is deeper than 32 levels"},
   };
   for (const auto& [line, error] : bad) {
-    EXPECT_THAT(internal::ParseRequestLine(line, &req), HasSubstr(error)) << line;
+    EXPECT_THAT(ParseRequestLine(line, &req), HasSubstr(error)) << line;
   }
   // Invalid UTF-8 in echoed input is replaced (U+FFFD), never emitted raw.
-  EXPECT_EQ(internal::RenderErrorLine(3, "bad `\xff`"),
-            "{\"line\":3,\"error\":\"bad `\xEF\xBF\xBD`\"}");
+  EXPECT_EQ(RenderErrorLine(3, "bad `\xff`"), "{\"line\":3,\"error\":\"bad `\xEF\xBF\xBD`\"}");
 }
 
 TEST(Config, ShippedFileCompiles) {

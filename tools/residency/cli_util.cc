@@ -11,8 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "commands.h"
-#include "internal/text_util.h"
-#include "internal/time_util.h"
+#include "residency/util.h"
 
 namespace residency::cli {
 
@@ -79,7 +78,7 @@ std::string UnknownFlagHint(const CLI::App& app, int argc, char** argv) {
     if (arg.size() < 2 || arg[0] != '-' || arg == "-") continue;
     arg = arg.substr(0, arg.find('='));
     if (std::find(known.begin(), known.end(), arg) != known.end()) continue;
-    std::string hint = internal::DidYouMeanSuffix(arg, known);
+    std::string hint = DidYouMeanSuffix(arg, known);
     if (!hint.empty()) return hint;
   }
   return "";
@@ -136,7 +135,7 @@ bool SetNow(const char* prog, const std::string& now_text, EvalOptions* options)
     options->now = absl::Now();  // read once
     return true;
   }
-  auto t = internal::ParseTimestamp(now_text);
+  auto t = ParseTimestamp(now_text);
   if (!t.ok()) {
     std::fprintf(stderr, "%s: --now: %s\n", prog, std::string(t.status().message()).c_str());
     return false;

@@ -5,9 +5,9 @@
 
 #include "cli_util.h"
 #include "commands.h"
-#include "internal/time_util.h"
 #include "residency/diff.h"
 #include "residency/policy.h"
+#include "residency/util.h"
 
 namespace residency::cli {
 namespace {
@@ -67,7 +67,7 @@ int RunDiff(int argc, char** argv) {
   options.max_evaluations = max_evaluations;
   options.explore_identical = explore_identical;
   if (!now_text.empty()) {
-    auto t = internal::ParseTimestamp(now_text);
+    auto t = ParseTimestamp(now_text);
     if (!t.ok()) {
       std::fprintf(stderr, "residency diff: --now: %s\n",
                    std::string(t.status().message()).c_str());

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "internal/text_util.h"
+#include "residency/util.h"
 #include "residency/version.h"
 
 namespace residency::cli {
@@ -65,7 +65,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> names;
   for (const Command& c : kCommands) names.emplace_back(c.name);
   std::fprintf(stderr, "residency: unknown command `%s`%s (see `residency --help`)\n", name,
-               internal::DidYouMeanSuffix(name, names).c_str());
+               DidYouMeanSuffix(name, names).c_str());
   return kExitCannotRun;
 }
 

@@ -25,10 +25,10 @@
 #include "commands.h"
 #include "residency/audit.h"
 #include "residency/policy.h"
+#include "residency/serve/grpc_server.h"
+#include "residency/serve/http_server.h"
+#include "residency/serve/service.h"
 #include "residency/tagging.h"
-#include "serve/grpc_server.h"
-#include "serve/http_server.h"
-#include "serve/service.h"
 
 namespace residency::cli {
 namespace {

@@ -12,7 +12,6 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "residency/tagging.h"
-#include "tagging/request_json.h"
 
 namespace residency::cli {
 namespace tg = residency::tagging;
@@ -68,15 +67,15 @@ int RunTag(int argc, char** argv) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    tg::internal::OwnedRequest req;
-    const std::string err = tg::internal::ParseRequestLine(line, &req);
+    tg::OwnedRequest req;
+    const std::string err = tg::ParseRequestLine(line, &req);
     if (!err.empty()) {
       bad = true;
-      std::cout << tg::internal::RenderErrorLine(lineno, err) << '\n';
+      std::cout << tg::RenderErrorLine(lineno, err) << '\n';
       continue;
     }
     const tg::TagResult r = tg::TagRequest(*plan, req.view(), scratch);
-    std::cout << tg::internal::RenderResultLine(r) << '\n';
+    std::cout << tg::RenderResultLine(r) << '\n';
   }
   if (in->bad()) {
     std::fprintf(stderr, "residency tag: cannot read `%s`\n", input.c_str());

@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "internal/time_util.h"
+#include "residency/util.h"
 #include "residency/where.h"
 
 namespace residency::cli {
@@ -26,7 +26,7 @@ std::string Text(const Placements& p, bool filtered) {
     absl::StrAppend(&out, "allowed at ", p.allowed.size(),
                     p.allowed.size() == 1 ? " location" : " locations");
   }
-  absl::StrAppend(&out, " (now ", internal::FormatTimestamp(p.now), ", policies ",
+  absl::StrAppend(&out, " (now ", FormatTimestamp(p.now), ", policies ",
                   p.policy_digest.substr(0, 19), ")\n");
   size_t width = 0;
   for (const auto& a : p.allowed) width = std::max(width, a.location.size());

@@ -3,8 +3,8 @@
 // Render() sums the shards.
 //
 // Thread safety: every method may be called concurrently.
-#ifndef RESIDENCY_LIB_SERVE_METRICS_H_
-#define RESIDENCY_LIB_SERVE_METRICS_H_
+#ifndef RESIDENCY_SERVE_METRICS_H_
+#define RESIDENCY_SERVE_METRICS_H_
 
 #include <array>
 #include <atomic>
@@ -50,4 +50,4 @@ class Metrics {
 
 }  // namespace residency::serve
 
-#endif  // RESIDENCY_LIB_SERVE_METRICS_H_
+#endif  // RESIDENCY_SERVE_METRICS_H_

@@ -10,8 +10,8 @@
 //   *    /v1/authz[/...]     nginx auth_request / Envoy http_service: 200 allow, 403 deny
 //
 // Thread safety: Start, Quiesce and Stop from one controlling thread.
-#ifndef RESIDENCY_LIB_SERVE_HTTP_SERVER_H_
-#define RESIDENCY_LIB_SERVE_HTTP_SERVER_H_
+#ifndef RESIDENCY_SERVE_HTTP_SERVER_H_
+#define RESIDENCY_SERVE_HTTP_SERVER_H_
 
 #include <atomic>
 #include <cstdio>
@@ -21,7 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "serve/service.h"
+#include "residency/serve/service.h"
 
 struct MHD_Daemon;
 
@@ -81,4 +81,4 @@ class HttpServer {
 
 }  // namespace residency::serve
 
-#endif  // RESIDENCY_LIB_SERVE_HTTP_SERVER_H_
+#endif  // RESIDENCY_SERVE_HTTP_SERVER_H_

@@ -9,15 +9,15 @@
 // bad input → INVALID_ARGUMENT with a 400 denied_response.
 //
 // Thread safety: Start and Stop from one controlling thread.
-#ifndef RESIDENCY_LIB_SERVE_GRPC_SERVER_H_
-#define RESIDENCY_LIB_SERVE_GRPC_SERVER_H_
+#ifndef RESIDENCY_SERVE_GRPC_SERVER_H_
+#define RESIDENCY_SERVE_GRPC_SERVER_H_
 
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "serve/service.h"
+#include "residency/serve/service.h"
 
 namespace envoy::service::auth::v3 {
 class CheckRequest;
@@ -60,4 +60,4 @@ class GrpcServer {
 
 }  // namespace residency::serve
 
-#endif  // RESIDENCY_LIB_SERVE_GRPC_SERVER_H_
+#endif  // RESIDENCY_SERVE_GRPC_SERVER_H_

@@ -7,8 +7,8 @@
 //
 // Thread safety: every method may be called concurrently, except Reload (one caller at a time,
 // concurrently with the rest).
-#ifndef RESIDENCY_LIB_SERVE_SERVICE_H_
-#define RESIDENCY_LIB_SERVE_SERVICE_H_
+#ifndef RESIDENCY_SERVE_SERVICE_H_
+#define RESIDENCY_SERVE_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
@@ -29,8 +29,8 @@
 #include "residency/policy.h"
 #include "residency/request.h"
 #include "residency/route.h"
+#include "residency/serve/metrics.h"
 #include "residency/tagging.h"
-#include "serve/metrics.h"
 
 namespace residency::serve {
 
@@ -189,4 +189,4 @@ class DecisionService {
 
 }  // namespace residency::serve
 
-#endif  // RESIDENCY_LIB_SERVE_SERVICE_H_
+#endif  // RESIDENCY_SERVE_SERVICE_H_
