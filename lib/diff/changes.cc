@@ -9,182 +9,45 @@
 #include "absl/strings/str_join.h"
 #include "diff/diff_internal.h"
 #include "internal/time_util.h"
+#include "policy/condition_walk.h"
 
 namespace residency::diff_internal {
+
+using policy_internal::AppendConditionCanon;
+using policy_internal::CanonClasses;
+using policy_internal::CanonCountries;
+using policy_internal::CanonList;
+using policy_internal::CanonObligations;
+using policy_internal::CanonStrings;
+using policy_internal::CanonTime;
 
 // ---------------------------------------------------------------------------------------------
 // Canonical text of compiled parts, with indexes translated to names so that two sets compare.
 
-std::string Num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
-  return buf;
-}
-
-std::string CountryCodes(const CountryBits& b) {
-  std::vector<std::string> codes;
-  for (size_t i = 0; i < policy_internal::IsoCountryCount() && i < CountryBits::kCapacity; ++i) {
-    if (b.Test(i)) codes.push_back(policy_internal::IsoCountryCode(i));
-  }
-  return absl::StrJoin(codes, ",");
-}
-
-std::string Strs(const std::vector<std::string>& v) { return absl::StrJoin(v, ","); }
-
 namespace {
-
-// A bound of a number condition; empty when absent (or `c` is not a number condition).
-std::string Bound(const Condition& c, std::optional<double> NumberBounds::*bound) {
-  if (!c.bounds || !((*c.bounds).*bound)) return "";
-  return Num(*((*c.bounds).*bound));
-}
-
-std::string TimeText(const std::optional<absl::Time>& t) {
-  return t ? internal::FormatTimestamp(*t) : std::string("-");
-}
-
-std::string ClassNames(const CompiledSet& s, const ClassBits& b) {
-  std::vector<std::string> names;
-  for (size_t i = 0; i < s.classes.size() && i < ClassBits::kCapacity; ++i) {
-    if (b.Test(i)) names.push_back(s.classes[i].id);
-  }
-  std::sort(names.begin(), names.end());
-  return absl::StrJoin(names, ",");
-}
-
-// A location set as countries (every catalogue location of the country is in it) and the
-// remaining location ids, so that a location added to the catalogue does not change the text of
-// a rule that names its country.
-std::string LocationIds(const CompiledSet& s, const LocationBits& b) {
-  std::map<std::string, std::vector<std::string>> in, out;  // country -> ids
-  const auto& locs = s.catalogue.locations;
-  for (size_t i = 0; i < locs.size() && i < LocationBits::kCapacity; ++i) {
-    (b.Test(i) ? in : out)[locs[i].country_code].push_back(locs[i].id);
-  }
-  std::vector<std::string> parts;
-  for (auto& [cc, ids] : in) {
-    if (!out.count(cc)) {
-      parts.push_back(cc);
-    } else {
-      for (auto& id : ids) parts.push_back(std::move(id));
-    }
-  }
-  std::sort(parts.begin(), parts.end());
-  return absl::StrJoin(parts, ",");
-}
-
-std::string Pairs(const std::vector<std::pair<std::string, std::string>>& v) {
-  std::vector<std::string> out;
-  for (const auto& [k, x] : v) out.push_back(absl::StrCat(k, "=", x));
-  std::sort(out.begin(), out.end());
-  return absl::StrJoin(out, ",");
-}
-
-std::string ListCanon(const CompiledSet& s, const Policy& p, int list) {
-  if (list < 0 || list >= static_cast<int>(p.lists.size())) return "-";
-  const auto& l = p.lists[list];
-  std::string out = absl::StrCat(l.name, "[");
-  for (const auto& e : l.entries) {
-    absl::StrAppend(&out, e.value, "|", TimeText(e.from), "|", TimeText(e.until), "|",
-                    LocationIds(s, e.locations), ";");
-  }
-  absl::StrAppend(&out, "]");
-  return out;
-}
-
-std::string ObligationsCanon(const Policy& p, const std::vector<int>& obl) {
-  std::string out = "[";
-  for (int i : obl) {
-    if (i >= 0 && i < static_cast<int>(p.obligations.size())) {
-      absl::StrAppend(&out, p.obligations[i].id, "=", p.obligations[i].message, ";");
-    }
-  }
-  absl::StrAppend(&out, "]");
-  return out;
-}
-
-void CondCanon(const CompiledSet& s, const Policy& p, const Condition& c, std::string* out) {
-  using K = Condition::Kind;
-  absl::StrAppend(out, static_cast<int>(c.kind), "(");
-  switch (c.kind) {
-    case K::kTrue:
-      break;
-    case K::kAll:
-    case K::kAny:
-    case K::kNot:
-      for (const auto& ch : c.children) CondCanon(s, p, ch, out);
-      break;
-    case K::kTags:
-      for (const auto& t : c.tags) {
-        absl::StrAppend(out, t.any_class ? "*" : ClassNames(s, t.classes), ":",
-                        t.any_origin ? "*" : CountryCodes(t.origins), ";");
-      }
-      break;
-    case K::kValues:
-    case K::kRegex:
-    case K::kNumber:
-      absl::StrAppend(out, static_cast<int>(c.field), ":", Strs(c.values), ":",
-                      c.regex ? c.regex->pattern() : "", ":", Bound(c, &NumberBounds::gte), ":",
-                      Bound(c, &NumberBounds::gt), ":", Bound(c, &NumberBounds::lte), ":",
-                      Bound(c, &NumberBounds::lt));
-      break;
-    case K::kLocation: {
-      const auto& l = *c.location;
-      absl::StrAppend(out, l.has_in ? LocationIds(s, l.in) : "-", "|",
-                      l.has_not_in ? LocationIds(s, l.not_in) : "-", "|",
-                      ListCanon(s, p, l.in_list), "|", ListCanon(s, p, l.not_in_list), "|",
-                      Strs(l.certifications), "|", Pairs(l.attributes), "|", Strs(l.sites), "|",
-                      Strs(l.providers), "|", l.outside_origin ? 1 : 0, "|",
-                      l.own_premises ? (*l.own_premises ? "own" : "not-own") : "-");
-      break;
-    }
-    case K::kOperator:
-    case K::kRecipient: {
-      const auto& q = *c.party;
-      absl::StrAppend(out, q.present ? (*q.present ? "1" : "0") : "-", "|", Strs(q.ids), "|",
-                      q.id_regex ? q.id_regex->pattern() : "", "|",
-                      q.has_countries ? CountryCodes(q.countries) : "-", "|", Strs(q.sectors), "|",
-                      Strs(q.roles), "|", Pairs(q.attributes), "|", ListCanon(s, p, q.in_list), "|",
-                      ListCanon(s, p, q.not_in_list));
-      break;
-    }
-    case K::kUser:
-      absl::StrAppend(out, c.user->has_jurisdictions ? CountryCodes(c.user->jurisdictions) : "-",
-                      "|", Strs(c.user->provenance));
-      break;
-    case K::kEvidence: {
-      const auto& e = *c.evidence;
-      absl::StrAppend(out, Strs(e.types), "|", e.match_country, e.match_recipient, e.match_origin,
-                      e.require_country, e.require_recipient, e.require_origin, "|",
-                      Strs(e.covers));
-      break;
-    }
-  }
-  absl::StrAppend(out, ")");
-}
 
 std::string RuleCanon(const CompiledSet& s, const Policy& p, const Rule& r) {
   std::string out =
       absl::StrCat(r.id, "|", r.basis, "|", r.citation, "|", r.message, "|", r.dry_run, "|",
-                   TimeText(r.from), "|", TimeText(r.until), "|", TimeText(r.enforce_from), "|");
-  CondCanon(s, p, r.when, &out);
+                   CanonTime(r.from), "|", CanonTime(r.until), "|", CanonTime(r.enforce_from), "|");
+  AppendConditionCanon(s, p, r.when, &out);
   absl::StrAppend(&out, "|", r.tag_scoped, r.has_alternatives, "|");
   for (const auto& a : r.alternatives) {
     absl::StrAppend(&out, a.name, ":", static_cast<int>(a.effect), ":");
-    CondCanon(s, p, a.when, &out);
-    absl::StrAppend(&out, ObligationsCanon(p, a.obligations), ";");
+    AppendConditionCanon(s, p, a.when, &out);
+    absl::StrAppend(&out, CanonObligations(p, a.obligations), ";");
   }
-  absl::StrAppend(&out, "|", static_cast<int>(r.effect), "|", ObligationsCanon(p, r.obligations),
+  absl::StrAppend(&out, "|", static_cast<int>(r.effect), "|", CanonObligations(p, r.obligations),
                   "|", r.suggest);
   return out;
 }
 
 std::string ScopeCanon(const policy_internal::Scope& sc) {
-  return absl::StrCat(sc.always, "|", sc.has_origins ? CountryCodes(sc.origins) : "-", "|",
-                      sc.has_operator_countries ? CountryCodes(sc.operator_countries) : "-", "|",
-                      Strs(sc.operator_sectors), "|",
-                      sc.has_user_jurisdictions ? CountryCodes(sc.user_jurisdictions) : "-", "|",
-                      sc.has_locations ? CountryCodes(sc.locations) : "-");
+  return absl::StrCat(sc.always, "|", sc.has_origins ? CanonCountries(sc.origins) : "-", "|",
+                      sc.has_operator_countries ? CanonCountries(sc.operator_countries) : "-", "|",
+                      CanonStrings(sc.operator_sectors), "|",
+                      sc.has_user_jurisdictions ? CanonCountries(sc.user_jurisdictions) : "-", "|",
+                      sc.has_locations ? CanonCountries(sc.locations) : "-");
 }
 
 // Everything of a policy except its rules (which compare one by one) and lists (which compare
@@ -192,22 +55,22 @@ std::string ScopeCanon(const policy_internal::Scope& sc) {
 std::string PolicyCanon(const CompiledSet& s, const Policy& p) {
   std::string out = absl::StrCat(p.id, "|", p.basis, "|", p.dry_run, "|", ScopeCanon(p.scope), "|");
   for (const auto& e : p.exceptions) {
-    absl::StrAppend(&out, e.id, ":", e.owner, ":", e.ticket, ":", TimeText(e.not_before), ":",
-                    TimeText(e.not_after), ":");
+    absl::StrAppend(&out, e.id, ":", e.owner, ":", e.ticket, ":", CanonTime(e.not_before), ":",
+                    CanonTime(e.not_after), ":");
     for (int r : e.rules) {
       if (r >= 0 && r < static_cast<int>(p.rules.size())) absl::StrAppend(&out, p.rules[r].id, ",");
     }
-    CondCanon(s, p, e.when, &out);
-    absl::StrAppend(&out, ObligationsCanon(p, e.obligations), ";");
+    AppendConditionCanon(s, p, e.when, &out);
+    absl::StrAppend(&out, CanonObligations(p, e.obligations), ";");
   }
   absl::StrAppend(&out, "|");
   for (const auto& l : p.lifts) {
-    absl::StrAppend(&out, Strs(l.evidence_types), ":", Strs(l.artifacts), ":",
-                    ClassNames(s, l.classes), ":", l.match_origin, ";");
+    absl::StrAppend(&out, CanonStrings(l.evidence_types), ":", CanonStrings(l.artifacts), ":",
+                    CanonClasses(s, l.classes), ":", l.match_origin, ";");
   }
   absl::StrAppend(&out, "|");
   for (const auto& ig : p.ignores) {
-    absl::StrAppend(&out, Strs(ig.types), ":", ClassNames(s, ig.classes), ";");
+    absl::StrAppend(&out, CanonStrings(ig.types), ":", CanonClasses(s, ig.classes), ";");
   }
   absl::StrAppend(&out, "|");
   for (const auto& e : p.evidence_specs) {
@@ -222,7 +85,7 @@ std::string LocationCanon(const policy_internal::Location& l) {
   std::vector<std::string> certs = l.certifications;
   std::sort(certs.begin(), certs.end());
   std::string out =
-      absl::StrCat(l.country_code, "|", l.provider, "|", l.site, "|", Strs(certs), "|");
+      absl::StrCat(l.country_code, "|", l.provider, "|", l.site, "|", CanonStrings(certs), "|");
   for (const auto& [k, v] : l.attributes) absl::StrAppend(&out, k, "=", v, ",");
   return out;
 }
@@ -241,14 +104,14 @@ std::map<std::string, std::string> GroupCanons(const CompiledSet& s) {
   std::map<std::string, std::string> out;
   const auto& cat = s.catalogue;
   for (size_t i = policy_internal::IsoCountryCount(); i < cat.jurisdiction_names.size(); ++i) {
-    out[cat.jurisdiction_names[i]] = CountryCodes(cat.jurisdiction_members[i]);
+    out[cat.jurisdiction_names[i]] = CanonCountries(cat.jurisdiction_members[i]);
   }
   return out;
 }
 
 std::map<std::string, std::string> ClassCanons(const CompiledSet& s) {
   std::map<std::string, std::string> out;
-  for (const auto& c : s.classes) out[c.id] = ClassNames(s, c.ancestors);
+  for (const auto& c : s.classes) out[c.id] = CanonClasses(s, c.ancestors);
   return out;
 }
 
@@ -329,10 +192,10 @@ Changes FindChanges(const CompiledSet& a, const CompiledSet& b) {
     }
     std::map<std::string, std::string> la, lb;
     for (size_t i = 0; i < x.lists.size(); ++i) {
-      la[absl::StrCat(id, "/", x.lists[i].name)] = ListCanon(a, x, static_cast<int>(i));
+      la[absl::StrCat(id, "/", x.lists[i].name)] = CanonList(a, x, static_cast<int>(i));
     }
     for (size_t i = 0; i < y.lists.size(); ++i) {
-      lb[absl::StrCat(id, "/", y.lists[i].name)] = ListCanon(b, y, static_cast<int>(i));
+      lb[absl::StrCat(id, "/", y.lists[i].name)] = CanonList(b, y, static_cast<int>(i));
     }
     // Rules that use a changed list changed with it (their canonical form holds the list).
     CompareMaps(la, lb, "list", &ch.lines, [](const std::string&) {});

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "policy/compiled_set.h"
+#include "policy/condition_walk.h"
 #include "residency/request.h"
 
 namespace residency::diff_internal {
@@ -28,27 +29,6 @@ using policy_internal::LocationBits;
 using policy_internal::NumberBounds;
 using policy_internal::Policy;
 using policy_internal::Rule;
-
-// ---------------------------------------------------------------------------------------------
-// Canonical text (changes.cc).
-
-// `v` with 17 significant digits.
-std::string Num(double v);
-// The strings of `v`, comma-separated.
-std::string Strs(const std::vector<std::string>& v);
-// The ISO codes of the countries in `b`, comma-separated.
-std::string CountryCodes(const CountryBits& b);
-
-// ---------------------------------------------------------------------------------------------
-// Condition walking (witnesses.cc).
-
-// Calls `f` on `c` and every condition under it, with the number of `not`s above each.
-void Visit(const Condition& c, const std::function<void(const Condition&, int)>& f, int neg = 0);
-
-// Calls `f` on every condition of a rule: its `when`, its alternatives', and those of the
-// exceptions of its policy that name it.
-void VisitRule(const Policy& p, int rule_index,
-               const std::function<void(const Condition&, int)>& f);
 
 // ---------------------------------------------------------------------------------------------
 // Request profiles (witnesses.cc): what a request carries besides its shape, location, class
@@ -74,14 +54,17 @@ struct Profile {
       for (const auto& [k, v] : m) absl::StrAppend(&out, k, "=", v, ",");
       return out;
     };
-    auto opt = [](const std::optional<double>& v) { return v ? Num(*v) : std::string("-"); };
-    return absl::StrCat(
-        Strs(evidence), "|", has_operator, operator_id, "/", operator_country, "/", Strs(sectors),
-        "/", attrs(operator_attributes), "|", has_recipient, recipient_id, "/", recipient_country,
-        "/", role, "/", attrs(recipient_attributes), "|", transfer_type, "/", transfer_pattern, "/",
-        transaction, "|", purpose, "/", use_case, "/", tier, "/", job, "/", provenance, "|",
-        opt(subjects), "/", opt(sensitive_subjects), "/", opt(cumulative_subjects), "/",
-        opt(training_flops), "/", opt(retention_hours));
+    auto opt = [](const std::optional<double>& v) {
+      return v ? policy_internal::CanonNumber(*v) : std::string("-");
+    };
+    return absl::StrCat(policy_internal::CanonStrings(evidence), "|", has_operator, operator_id,
+                        "/", operator_country, "/", policy_internal::CanonStrings(sectors), "/",
+                        attrs(operator_attributes), "|", has_recipient, recipient_id, "/",
+                        recipient_country, "/", role, "/", attrs(recipient_attributes), "|",
+                        transfer_type, "/", transfer_pattern, "/", transaction, "|", purpose, "/",
+                        use_case, "/", tier, "/", job, "/", provenance, "|", opt(subjects), "/",
+                        opt(sensitive_subjects), "/", opt(cumulative_subjects), "/",
+                        opt(training_flops), "/", opt(retention_hours));
   }
 };
 
@@ -187,7 +170,7 @@ class Space {
   Request Build(size_t l, size_t c, size_t o, int shape, size_t p, absl::Time now) const;
 
  private:
-  enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
+  using Tri = policy_internal::Tri;
 
   static Tri Partial(const Condition& c, const ClassBits& anc, const CountryBits& origin);
 

@@ -24,7 +24,7 @@ SetInfo Collect(const CompiledSet& s) {
   info.set = &s;
   for (const auto& p : s.policies) {
     for (size_t r = 0; r < p.rules.size(); ++r) {
-      VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
+      policy_internal::ForEachRuleCondition(p, static_cast<int>(r), [&](const Condition& c, int) {
         if (c.kind == Condition::Kind::kLocation) {
           if (c.location->has_in) AddUnique(&info.location_sets, c.location->in);
           if (c.location->has_not_in) AddUnique(&info.location_sets, c.location->not_in);
@@ -99,7 +99,7 @@ std::vector<size_t> Space::FocusProfiles(const std::vector<RuleRef>& rules) cons
   for (const auto& r : rules) {
     const Policy& p = set(r.set).policies[r.policy];
     for (const auto& w : RuleWitnesses(p, r.rule)) add(w);
-    VisitRule(p, r.rule, [&](const Condition& c, int) {
+    policy_internal::ForEachRuleCondition(p, r.rule, [&](const Condition& c, int) {
       if (c.kind == Condition::Kind::kEvidence) {
         for (const auto& t : c.evidence->types) add(EvidenceProfile(t));
       } else if (c.kind == Condition::Kind::kOperator) {
@@ -148,43 +148,16 @@ std::vector<bool> Space::CondPairs(int si, const Condition& cond) const {
 }
 
 Space::Tri Space::Partial(const Condition& c, const ClassBits& anc, const CountryBits& origin) {
-  using K = Condition::Kind;
-  switch (c.kind) {
-    case K::kTags:
-      for (const auto& t : c.tags) {
-        if ((t.any_class || anc.Intersects(t.classes)) &&
-            (t.any_origin || origin.SubsetOf(t.origins))) {
-          return Tri::kTrue;
-        }
+  return policy_internal::JudgeCondition(c, [&](const Condition& leaf) {
+    if (leaf.kind != Condition::Kind::kTags) return Tri::kUnknown;
+    for (const auto& t : leaf.tags) {
+      if ((t.any_class || anc.Intersects(t.classes)) &&
+          (t.any_origin || origin.SubsetOf(t.origins))) {
+        return Tri::kTrue;
       }
-      return Tri::kFalse;
-    case K::kAll: {
-      Tri out = Tri::kTrue;
-      for (const auto& ch : c.children) {
-        Tri t = Partial(ch, anc, origin);
-        if (t == Tri::kFalse) return t;
-        if (t == Tri::kUnknown) out = t;
-      }
-      return out;
     }
-    case K::kAny: {
-      Tri out = Tri::kFalse;
-      for (const auto& ch : c.children) {
-        Tri t = Partial(ch, anc, origin);
-        if (t == Tri::kTrue) return t;
-        if (t == Tri::kUnknown) out = t;
-      }
-      return out;
-    }
-    case K::kNot: {
-      Tri t = Partial(c.children[0], anc, origin);
-      return t == Tri::kUnknown ? t : t == Tri::kTrue ? Tri::kFalse : Tri::kTrue;
-    }
-    case K::kTrue:
-      return Tri::kTrue;
-    default:
-      return Tri::kUnknown;
-  }
+    return Tri::kFalse;
+  });
 }
 
 Profile Space::EvidenceProfile(const std::string& type) {
@@ -317,7 +290,7 @@ void Space::BuildOrigins() {
       if (p.scope.has_operator_countries) add(p.scope.operator_countries);
       if (p.scope.has_locations) add(p.scope.locations);
       for (size_t r = 0; r < p.rules.size(); ++r) {
-        VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
+        policy_internal::ForEachRuleCondition(p, static_cast<int>(r), [&](const Condition& c, int) {
           if (c.kind == Condition::Kind::kTags) {
             for (const auto& t : c.tags) {
               if (!t.any_origin) add(t.origins);
@@ -365,7 +338,7 @@ void Space::BuildOrigins() {
       int j = JurisdictionIndex(set(i), n);
       o.known[i] = j >= 0;
       if (j >= 0) o.bits[i] = set(i).catalogue.jurisdiction_members[j];
-      absl::StrAppend(&key, o.known[i] ? CountryCodes(o.bits[i]) : "?", "#");
+      absl::StrAppend(&key, o.known[i] ? policy_internal::CanonCountries(o.bits[i]) : "?", "#");
     }
     if (!seen_bits.insert(key).second) continue;
     o.country = policy_internal::IsoCountryIndex(n) >= 0 ? n : GroupCountry(n);
@@ -407,7 +380,7 @@ void Space::BuildProfiles() {
         evidence.insert(l.evidence_types.begin(), l.evidence_types.end());
       for (size_t r = 0; r < p.rules.size(); ++r) {
         for (auto& w : RuleWitnesses(p, static_cast<int>(r))) all.push_back(std::move(w));
-        VisitRule(p, static_cast<int>(r), [&](const Condition& c, int) {
+        policy_internal::ForEachRuleCondition(p, static_cast<int>(r), [&](const Condition& c, int) {
           using K = Condition::Kind;
           using policy_internal::Field;
           if (c.kind == K::kEvidence) {
@@ -459,7 +432,7 @@ void Space::BuildProfilePairs() {
   size_t n = class_atoms_.size() * origins_.size();
   auto leaf_features = [](const Condition& c) {
     Features f;
-    Visit(c, [&](const Condition& x, int) { AddLeafFeatures(x, &f); });
+    policy_internal::ForEachCondition(c, [&](const Condition& x, int) { AddLeafFeatures(x, &f); });
     return f;
   };
   for (int i = 0; i < 2; ++i) {

@@ -11,27 +11,6 @@
 namespace residency::diff_internal {
 
 // ---------------------------------------------------------------------------------------------
-// Condition walking.
-
-void Visit(const Condition& c, const std::function<void(const Condition&, int)>& f, int neg) {
-  f(c, neg);
-  int child_neg = neg + (c.kind == Condition::Kind::kNot ? 1 : 0);
-  for (const auto& ch : c.children) Visit(ch, f, child_neg);
-}
-
-// Calls `f` on every condition of a rule: its `when`, its alternatives', and those of the
-// exceptions of its policy that name it.
-void VisitRule(const Policy& p, int rule_index,
-               const std::function<void(const Condition&, int)>& f) {
-  const Rule& r = p.rules[rule_index];
-  Visit(r.when, f);
-  for (const auto& a : r.alternatives) Visit(a.when, f);
-  for (const auto& e : p.exceptions) {
-    if (std::find(e.rules.begin(), e.rules.end(), rule_index) != e.rules.end()) Visit(e.when, f);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Request profiles: what a request carries besides its shape, location, class and origin.
 
 std::string FirstCountry(const CountryBits& b) {

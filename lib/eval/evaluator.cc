@@ -367,19 +367,21 @@ Tri Evaluator::User(const policy_internal::UserCond& uc) const {
                                                                             : Tri::kFalse;
 }
 
-// Eval is a dispatcher that only tail-calls: it keeps no frame of its own, so the recursion
-// through all/any/not costs a few instructions per node.
+// Eval walks all/any/not (JudgeCondition) and dispatches each leaf by tail calls (Leaf keeps no
+// frame of its own, so a leaf costs a few instructions beyond its own test).
 Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) const {
+  return policy_internal::JudgeCondition(
+      c, [&](const Condition& leaf) { return Leaf(leaf, u, missing); });
+}
+
+Tri Evaluator::Leaf(const Condition& c, const Unit& u, const char** missing) const {
   using K = Condition::Kind;
   switch (c.kind) {
     case K::kTrue:
-      return Tri::kTrue;
     case K::kAll:
-      return Junction(c, u, missing, Tri::kFalse);
     case K::kAny:
-      return Junction(c, u, missing, Tri::kTrue);
     case K::kNot:
-      return Not(c, u, missing);
+      break;  // JudgeCondition's
     case K::kTags:
       return Tags(c, u);
     case K::kValues:
@@ -400,21 +402,6 @@ Tri Evaluator::Eval(const Condition& c, const Unit& u, const char** missing) con
       return EvidenceHolds(*c.evidence, u);
   }
   return Tri::kFalse;
-}
-
-Tri Evaluator::Junction(const Condition& c, const Unit& u, const char** missing, Tri stop) const {
-  Tri out = stop == Tri::kFalse ? Tri::kTrue : Tri::kFalse;  // the value of no children
-  for (const auto& ch : c.children) {
-    Tri t = Eval(ch, u, missing);
-    if (t == stop) return stop;
-    if (t == Tri::kUnknown) out = Tri::kUnknown;
-  }
-  return out;
-}
-
-Tri Evaluator::Not(const Condition& c, const Unit& u, const char** missing) const {
-  Tri t = Eval(c.children[0], u, missing);
-  return t == Tri::kUnknown ? t : (t == Tri::kTrue ? Tri::kFalse : Tri::kTrue);
 }
 
 Tri Evaluator::Tags(const Condition& c, const Unit& u) const {

@@ -17,6 +17,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "eval/facts.h"
+#include "policy/condition_walk.h"
 #include "residency/decision.h"
 
 namespace residency::eval_internal {
@@ -137,7 +138,10 @@ using policy_internal::LocationBits;
 // Location sets: a condition's value in Kleene logic, at one location or at every candidate
 // location at once (for suggestions). Inline: they are on the path of every denied request.
 
-enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
+using policy_internal::Tri;  // three-valued truth (Kleene logic)
+using policy_internal::TriAnd;
+using policy_internal::TriNot;
+using policy_internal::TriOr;
 
 // A condition's value at every candidate location (for suggestions): the same everywhere
 // (`varies` false: `tri`), or the locations where it is true (`t`) and unknown (`u`); false at
@@ -153,16 +157,6 @@ struct LocVal {
     tri = value;
   }
 };
-
-// Kleene connectives on one value.
-inline Tri TriAnd(Tri a, Tri b) {
-  if (a == Tri::kFalse || b == Tri::kFalse) return Tri::kFalse;
-  return (a == Tri::kUnknown || b == Tri::kUnknown) ? Tri::kUnknown : Tri::kTrue;
-}
-inline Tri TriOr(Tri a, Tri b) {
-  if (a == Tri::kTrue || b == Tri::kTrue) return Tri::kTrue;
-  return (a == Tri::kUnknown || b == Tri::kUnknown) ? Tri::kUnknown : Tri::kFalse;
-}
 
 // Set operations on LocVal over the catalogue's words.
 class LocSets {

@@ -375,7 +375,7 @@ Tri Evaluator::Trace(const Condition& c, const Unit& u, ConditionTrace* out) con
     case K::kNot: {
       out->children.resize(1);
       const Tri v = Trace(c.children[0], u, &out->children[0]);
-      value = v == Tri::kUnknown ? v : v == Tri::kTrue ? Tri::kFalse : Tri::kTrue;
+      value = TriNot(v);
       break;
     }
     default:

@@ -132,11 +132,10 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
   void EvalAt(const Condition& c, const Unit& u, LocVal* out) const;
   LocationBits TrueAt(const Condition& c, const Unit& u) const;
-  // The nodes Eval dispatches to stay out of line (see Eval).
-  // all: (stop at kFalse) and any: (stop at kTrue), in Kleene logic.
-  ABSL_ATTRIBUTE_NOINLINE Tri Junction(const Condition& c, const Unit& u, const char** missing,
-                                       Tri stop) const;
-  ABSL_ATTRIBUTE_NOINLINE Tri Not(const Condition& c, const Unit& u, const char** missing) const;
+  // A condition that is not all/any/not/always, by its kind.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE inline Tri Leaf(const Condition& c, const Unit& u,
+                                               const char** missing) const;
+  // The leaves Leaf dispatches to stay out of line (see Eval).
   ABSL_ATTRIBUTE_NOINLINE Tri Tags(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Values(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u, const char** missing) const;

@@ -55,9 +55,6 @@ const std::vector<std::string>& TestCaseKeys();
 const std::vector<std::string>& TestWantKeys();
 const std::vector<std::string>& TestDecisions();
 
-// True when the condition tree looks at the tag of the unit being evaluated.
-bool UsesTag(const Condition& c);
-
 }  // namespace residency::policy_internal
 
 #endif  // RESIDENCY_LIB_POLICY_COMPILER_H_

@@ -277,14 +277,6 @@ bool ParseTagPatterns(const std::vector<std::string>& pats, const YAML::Mark& ma
 
 }  // namespace
 
-bool UsesTag(const Condition& c) {
-  if (c.kind == Condition::Kind::kTags) return true;
-  if (c.kind == Condition::Kind::kLocation && c.location && c.location->outside_origin) return true;
-  for (const auto& ch : c.children)
-    if (UsesTag(ch)) return true;
-  return false;
-}
-
 Condition ParseCondition(YNode node, CompileContext& ctx, nlohmann::json* canon, int depth) {
   if (depth > ctx.options->max_nesting) {
     ctx.sink->Error(ctx.file, node.Mark(), "limit",

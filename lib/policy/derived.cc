@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "policy/compiled_set.h"
+#include "policy/condition_walk.h"
 
 namespace residency::policy_internal {
 namespace {
@@ -48,7 +49,6 @@ using LocationSplits = std::set<decltype(LocationBits::w)>;
 // to *splits the location set of each location condition.
 bool Finish(CompiledSet* set, Condition* c, LocationSplits* splits) {
   const Catalogue& cat = set->catalogue;
-  bool by_location = false;
   if (c->kind == Condition::Kind::kLocation && c->location) {
     auto l = std::make_shared<LocationCond>(*c->location);
     l->fixed = LocationBits();
@@ -60,15 +60,13 @@ bool Finish(CompiledSet* set, Condition* c, LocationSplits* splits) {
       for (const auto& [controller, bits] : cat.controller_locations) splits->insert(bits.w);
     }
     c->location = std::move(l);
-    by_location = true;
   }
-  // Evidence naming a country holds only at the locations in that country.
   if (c->kind == Condition::Kind::kEvidence && c->evidence) {
     auto e = std::make_shared<EvidenceCond>(*c->evidence);
     e->type_ids = TypeIds(set, e->types);
     c->evidence = std::move(e);
-    by_location |= c->evidence->match_country;
   }
+  bool by_location = DependsOnLocation(*c);
   for (auto& ch : c->children) by_location |= Finish(set, &ch, splits);
   c->by_location = by_location;
   return by_location;
@@ -81,13 +79,8 @@ bool Finish(CompiledSet* set, Condition* c, LocationSplits* splits) {
 void Admits(const Rule& r, uint8_t* kinds, uint8_t* artifacts) {
   *kinds = 0b111;
   *artifacts = 0b111;
-  std::vector<const Condition*> top;
-  if (r.when.kind == Condition::Kind::kAll) {
-    for (const auto& c : r.when.children) top.push_back(&c);
-  } else {
-    top.push_back(&r.when);
-  }
-  for (const Condition* c : top) {
+  for (const Condition& cond : TopLevelConditions(r.when)) {
+    const Condition* c = &cond;
     if (c->kind != Condition::Kind::kValues) continue;
     if (c->field == Field::kKind) {
       uint8_t mask = 0;
@@ -268,20 +261,16 @@ void FinishDerived(CompiledSet* set) {
       r.corp = r.basis == "corp";
       r.by_location = Finish(set, &r.when, &splits);
       r.top_location = nullptr;
-      if (r.when.kind == Condition::Kind::kLocation) r.top_location = r.when.location.get();
-      if (r.when.kind == Condition::Kind::kAll) {
-        for (const auto& c : r.when.children) {
-          if (c.kind == Condition::Kind::kLocation) {
-            r.top_location = c.location.get();
-            break;
-          }
+      for (const Condition& c : TopLevelConditions(r.when)) {
+        if (c.kind == Condition::Kind::kLocation) {
+          r.top_location = c.location.get();
+          break;
         }
       }
       for (auto& a : r.alternatives) r.by_location |= Finish(set, &a.when, &splits);
       if (r.corp) {
         for (const auto& x : p.exceptions) {
-          if (x.when.by_location &&
-              std::find(x.rules.begin(), x.rules.end(), static_cast<int>(ri)) != x.rules.end()) {
+          if (x.when.by_location && ExceptionNames(x, static_cast<int>(ri))) {
             r.by_location = true;
           }
         }

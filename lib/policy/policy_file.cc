@@ -6,30 +6,30 @@
 #include "absl/strings/str_cat.h"
 #include "internal/time_util.h"
 #include "policy/compiler_impl.h"
+#include "policy/condition_walk.h"
 
 namespace residency::policy_internal {
 namespace {
 
 // A subject count covers only the partitions that match the tag conditions beside it: each
 // count in an `all` (or one map's keys) with tag conditions among its siblings gets them.
-void MarkCountFilters(Condition* c) {
+void MarkCountFilters(Condition* when) {
   using K = Condition::Kind;
-  if (c->kind == K::kAll) {
+  ForEachCondition(*when, [](Condition& c, int) {
+    if (c.kind != K::kAll) return;
     std::vector<std::vector<TagPattern>> tags;
-    for (const auto& ch : c->children)
+    for (const auto& ch : c.children)
       if (ch.kind == K::kTags) tags.push_back(ch.tags);
-    if (!tags.empty()) {
-      auto shared = std::make_shared<const std::vector<std::vector<TagPattern>>>(std::move(tags));
-      for (auto& ch : c->children) {
-        if (ch.kind == K::kNumber &&
-            (ch.field == Field::kSubjects || ch.field == Field::kSensitiveSubjects ||
-             ch.field == Field::kCumulativeSubjects)) {
-          ch.beside = shared;
-        }
+    if (tags.empty()) return;
+    auto shared = std::make_shared<const std::vector<std::vector<TagPattern>>>(std::move(tags));
+    for (auto& ch : c.children) {
+      if (ch.kind == K::kNumber &&
+          (ch.field == Field::kSubjects || ch.field == Field::kSensitiveSubjects ||
+           ch.field == Field::kCumulativeSubjects)) {
+        ch.beside = shared;
       }
     }
-  }
-  for (auto& ch : c->children) MarkCountFilters(&ch);
+  });
 }
 
 const std::vector<std::string> kEffects = {"allow", "allow_with_obligations", "escalate", "deny"};
@@ -59,14 +59,10 @@ std::optional<absl::Time> ReadTime(MapReader& r, const char* key) {
 ClassBits CandidateClasses(const Condition& when, const CompiledSet& set) {
   ClassBits all;
   for (size_t i = 0; i < set.classes.size(); ++i) all.Set(i);
-  std::vector<const Condition*> tag_conds;
-  if (when.kind == Condition::Kind::kTags) tag_conds.push_back(&when);
-  if (when.kind == Condition::Kind::kAll) {
-    for (const auto& c : when.children)
-      if (c.kind == Condition::Kind::kTags) tag_conds.push_back(&c);
-  }
   ClassBits out = all;
-  for (const Condition* tc : tag_conds) {
+  for (const Condition& top : TopLevelConditions(when)) {
+    if (top.kind != Condition::Kind::kTags) continue;
+    const Condition* tc = &top;
     ClassBits match;
     for (size_t i = 0; i < set.classes.size(); ++i) {
       for (const auto& p : tc->tags) {
@@ -265,11 +261,8 @@ void Compiler::CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, 
   MarkCountFilters(&rule->when);
   for (auto& a : rule->alternatives) MarkCountFilters(&a.when);
   rule->tag_scoped = UsesTag(rule->when);
-  if (rule->when.kind == Condition::Kind::kTags) rule->tag_filters.push_back(rule->when.tags);
-  if (rule->when.kind == Condition::Kind::kAll) {
-    for (const auto& c : rule->when.children)
-      if (c.kind == Condition::Kind::kTags) rule->tag_filters.push_back(c.tags);
-  }
+  for (const Condition& c : TopLevelConditions(rule->when))
+    if (c.kind == Condition::Kind::kTags) rule->tag_filters.push_back(c.tags);
   for (const auto& a : rule->alternatives) rule->tag_scoped |= UsesTag(a.when);
 }
 
