@@ -26,6 +26,10 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 // " (did you mean `X`?)" for DidYouMean's answer, "" when there is none.
 std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::string>& candidates);
 
+// Whether `code` is a language code as decisions take it (`EvalOptions::lang`): two or three
+// lower-case ASCII letters (ISO 639, e.g. `ko`, `en`).
+bool IsLanguageCode(std::string_view code);
+
 }  // namespace residency
 
 #endif  // RESIDENCY_UTIL_H_

@@ -142,4 +142,9 @@ std::string DidYouMeanSuffix(std::string_view word, const std::vector<std::strin
   return hint.empty() ? hint : " (did you mean `" + hint + "`?)";
 }
 
+bool IsLanguageCode(std::string_view code) {
+  return code.size() >= 2 && code.size() <= 3 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
 }  // namespace residency

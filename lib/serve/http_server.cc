@@ -235,8 +235,11 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
       status = 405;
       rc = Respond(conn, c, status, ErrorBody("use POST"), "application/json");
     } else {
-      CheckAnswer a = path == "/v1/check"         ? service_->Check(c->body)
-                      : path == "/v1/check/batch" ? service_->CheckBatch(c->body, c->start)
+      const char* lang_header = MHD_lookup_connection_value(
+          conn, MHD_HEADER_KIND, service_->options().authz.lang_header.c_str());
+      const std::string_view lang = lang_header ? lang_header : "";
+      CheckAnswer a = path == "/v1/check"         ? service_->Check(c->body, lang)
+                      : path == "/v1/check/batch" ? service_->CheckBatch(c->body, c->start, lang)
                                                   : service_->Tag(c->body);
       status = a.http_status;
       rc = Respond(conn, c, status, a.body,

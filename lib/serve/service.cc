@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "internal/text_util.h"
 #include "policy/compiled_set.h"
 
 namespace residency::serve {
@@ -261,8 +262,30 @@ void DecisionService::Count(const Decision& d, absl::Duration took) {
   metrics_.CountDecision(static_cast<int>(d.decision), policies, absl::ToDoubleSeconds(took));
 }
 
-CheckAnswer DecisionService::Check(std::string_view body) {
+absl::StatusOr<EvalOptions> DecisionService::OptionsFor(std::string_view lang) const {
+  EvalOptions o;
+  o.now = Now();
+  o.request_time = options_.request_now;
+  o.suggest = options_.suggest;
+  if (lang.empty()) {
+    o.lang = options_.lang;
+  } else if (IsLanguageCode(lang)) {
+    o.lang = std::string(lang);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options_.authz.lang_header, ": `", internal::Excerpt(lang),
+                     "` is not a language code (two or three lower-case letters, e.g. ko)"));
+  }
+  return o;
+}
+
+CheckAnswer DecisionService::Check(std::string_view body, std::string_view lang) {
   const absl::Time start = absl::Now();
+  auto opts = OptionsFor(lang);
+  if (!opts.ok()) {
+    metrics_.CountBadRequest();
+    return {400, ErrorJson(opts.status().message())};
+  }
   auto req = ParseRequest(body, options_.request_limits);
   if (!req.ok()) {
     metrics_.CountBadRequest();
@@ -270,11 +293,7 @@ CheckAnswer DecisionService::Check(std::string_view body) {
   }
   auto snap = store_.Get();
   if (!snap) return {503, ErrorJson("no policy snapshot loaded")};
-  EvalOptions o;
-  o.now = Now();
-  o.request_time = options_.request_now;
-  o.suggest = options_.suggest;
-  auto d = Evaluate(*snap, *req, o);
+  auto d = Evaluate(*snap, *req, *opts);
   if (!d.ok()) {
     metrics_.CountBadRequest();
     return {400, ErrorJson(d.status().message())};
@@ -289,14 +308,17 @@ CheckAnswer DecisionService::Check(std::string_view body) {
   return {200, DecisionToJson(*d) + "\n"};
 }
 
-CheckAnswer DecisionService::CheckBatch(std::string_view body, absl::Time start) {
+CheckAnswer DecisionService::CheckBatch(std::string_view body, absl::Time start,
+                                        std::string_view lang) {
   if (start == absl::InfinitePast()) start = absl::Now();
+  auto opts = OptionsFor(lang);  // `now` read once for the batch, as `residency check --batch`
+  if (!opts.ok()) {
+    metrics_.CountBadRequest();
+    return {400, ErrorJson(opts.status().message())};
+  }
+  const EvalOptions& o = *opts;
   auto snap = store_.Get();
   if (!snap) return {503, ErrorJson("no policy snapshot loaded")};
-  EvalOptions o;
-  o.now = Now();  // read once for the batch, as `residency check --batch`
-  o.request_time = options_.request_now;
-  o.suggest = options_.suggest;
   std::string out;
   size_t n = 0;
   for (absl::string_view piece :
@@ -458,10 +480,13 @@ AuthzAnswer DecisionService::Authz(const AuthzInput& in) {
     metrics_.CountBadRequest();
     return refuse(400, req.status().message());
   }
-  EvalOptions o;
-  o.now = Now();
-  o.request_time = options_.request_now;
-  o.suggest = options_.suggest;
+  const std::string* lang = FindHeader(in, options_.authz.lang_header);
+  auto opts = OptionsFor(lang ? std::string_view(*lang) : std::string_view());
+  if (!opts.ok()) {
+    metrics_.CountBadRequest();
+    return refuse(400, opts.status().message());
+  }
+  EvalOptions& o = *opts;
   const bool routed = req->compute->location.empty();
   bool found = false;
   if (routed) {

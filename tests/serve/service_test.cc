@@ -222,6 +222,58 @@ TEST(Authz, BadInputIsADeny) {
   }
 }
 
+// The kr policy with its cross-border message in Korean too.
+std::shared_ptr<const PolicySnapshot> KoreanSnapshot() {
+  std::string p = testing::kKrPolicy;
+  const std::string msg = "    message: \"cross-border transfer needs a basis\"\n";
+  const size_t at = p.find(msg);
+  p.insert(at + msg.size(), "    i18n: {ko: {message: \"국외 이전에는 근거가 필요합니다\"}}\n");
+  return testing::CompileWith({p}).snapshot;
+}
+
+TEST(Lang, TextsInTheLanguageARequestAsksForElseTheServicesAndBadCodesAreBadInput) {
+  auto snap = KoreanSnapshot();
+  ASSERT_TRUE(snap);
+  const std::string ko = "국외 이전에는 근거가 필요합니다";
+  const std::string en = "cross-border transfer needs a basis";
+  DecisionService english(snap, Options(), nullptr, nullptr);
+  CheckAnswer a = english.Check(kDatasetToTokyo);
+  ASSERT_EQ(a.http_status, 200) << a.body;
+  EXPECT_NE(a.body.find(en), std::string::npos) << a.body;
+  CheckAnswer k = english.Check(kDatasetToTokyo, "ko");
+  ASSERT_EQ(k.http_status, 200) << k.body;
+  EXPECT_NE(k.body.find(ko), std::string::npos) << k.body;
+  EXPECT_EQ(k.body.find(en), std::string::npos) << k.body;
+  // The same decision, only the texts differ.
+  EXPECT_NE(k.body.find("\"deny\""), std::string::npos) << k.body;
+  CheckAnswer batch = english.CheckBatch(std::string(kDatasetToTokyo) + "\n", absl::Now(), "ko");
+  EXPECT_NE(batch.body.find(ko), std::string::npos) << batch.body;
+  for (const char* bad : {"KO", "korean", "k", "k1", "ko-KR"}) {
+    CheckAnswer b = english.Check(kDatasetToTokyo, bad);
+    EXPECT_EQ(b.http_status, 400) << bad;
+    EXPECT_NE(b.body.find("x-residency-lang"), std::string::npos) << b.body;
+    EXPECT_EQ(english.CheckBatch(kDatasetToTokyo, absl::Now(), bad).http_status, 400) << bad;
+  }
+  // A service whose default is Korean; a request may still ask for English.
+  ServiceOptions korean_default = Options();
+  korean_default.lang = "ko";
+  DecisionService korean(snap, korean_default, nullptr, nullptr);
+  EXPECT_NE(korean.Check(kDatasetToTokyo).body.find(ko), std::string::npos);
+  EXPECT_NE(korean.Check(kDatasetToTokyo, "en").body.find(en), std::string::npos);
+  // Gateways: the header of the request; a bad one is a 400 deny.
+  AuthzInput in = Gateway("aws:ap-northeast-1");
+  in.headers.push_back({"x-residency-lang", "ko"});
+  AuthzAnswer deny = english.Authz(in);
+  EXPECT_FALSE(deny.allow);
+  EXPECT_EQ(deny.http_status, 403);
+  EXPECT_NE(deny.body.find(ko), std::string::npos) << deny.body;
+  in.headers.back().second = "x\n";
+  AuthzAnswer bad = english.Authz(in);
+  EXPECT_FALSE(bad.allow);
+  EXPECT_EQ(bad.http_status, 400);
+  EXPECT_EQ(Header(bad, "x-residency-decision"), "deny");
+}
+
 AuthzInput Undirected(const std::string& model = "") {
   AuthzInput in = Gateway("");
   in.context.clear();

@@ -198,6 +198,51 @@ def test_check_is_byte_identical_to_the_cli(tmp, policies):
         assert s.stop() == 0
 
 
+def test_language_of_texts_per_request_and_per_service(tmp):
+    d = os.path.join(tmp, "pol-ko")
+    write_policies(d)
+    kr = os.path.join(d, "kr.yaml")
+    with open(kr, encoding="utf-8") as f:
+        text = f.read()
+    line = '    message: "cross-border transfer needs a basis"\n'
+    assert line in text
+    text = text.replace(line, line + '    i18n: {ko: {message: "국외 이전에는 근거가 필요합니다"}}\n')
+    with open(kr, "w", encoding="utf-8") as f:
+        f.write(text)
+    ko, en = "국외 이전에는 근거가 필요합니다", "cross-border transfer needs a basis"
+    body = json.dumps(DATASET).encode()
+    s = Server(tmp, d)
+    try:
+        _, _, out = s.request("POST", "/v1/check", body)
+        assert en in out.decode() and ko not in out.decode()
+        status, _, out = s.request("POST", "/v1/check", body, {"X-Residency-Lang": "ko"})
+        assert status == 200 and ko in out.decode() and en not in out.decode()
+        assert json.loads(out)["decision"] == "deny"
+        status, _, out = s.request("POST", "/v1/check/batch", body + b"\n",
+                                   {"x-residency-lang": "ko"})
+        assert status == 200 and ko in out.decode()
+        status, _, out = s.request("POST", "/v1/check", body, {"x-residency-lang": "KO"})
+        assert status == 400 and b"x-residency-lang" in out
+        status, h, out = s.request("GET", "/v1/authz", None,
+                                   {**gateway_headers(), "x-residency-lang": "ko",
+                                    "X-Residency-Destination": "aws:ap-northeast-1"})
+        assert status == 403 and ko in out.decode() and h["x-residency-decision"] == "deny"
+    finally:
+        assert s.stop() == 0
+    # The service's default language (--lang), which a request may still override.
+    s = Server(tmp, d, "--lang", "ko")
+    try:
+        _, _, out = s.request("POST", "/v1/check", body)
+        assert ko in out.decode()
+        _, _, out = s.request("POST", "/v1/check", body, {"x-residency-lang": "en"})
+        assert en in out.decode()
+    finally:
+        assert s.stop() == 0
+    bad = subprocess.run([CLI, "serve", "--policies", d, "--http", "127.0.0.1:0", "--lang", "KO"],
+                         capture_output=True, timeout=30)
+    assert bad.returncode == 2 and b"language code" in bad.stderr
+
+
 def test_trusted_clock_refuses_a_request_now(tmp, policies):
     s = Server(tmp, policies)
     try:

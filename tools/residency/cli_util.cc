@@ -122,10 +122,8 @@ void AddLangOption(CLI::App& app, std::string* lang) {
                  "them (`ko`); default English")
       ->check(CLI::Validator(
           [](const std::string& v) -> std::string {
-            const bool ok =
-                v.size() >= 2 && v.size() <= 3 &&
-                std::all_of(v.begin(), v.end(), [](char c) { return c >= 'a' && c <= 'z'; });
-            return ok ? std::string() : "want a language code of two or three lower-case letters";
+            return IsLanguageCode(v) ? std::string()
+                                     : "want a language code of two or three lower-case letters";
           },
           "CODE"));
 }

@@ -29,6 +29,7 @@
 #include "residency/serve/http_server.h"
 #include "residency/serve/service.h"
 #include "residency/tagging.h"
+#include "residency/util.h"
 
 namespace residency::cli {
 namespace {
@@ -86,6 +87,7 @@ struct Settings {
   std::string escalate = "deny";
   bool dry_run = false;
   bool no_suggest = false;
+  std::string lang;
   unsigned threads = 2;
   size_t max_body_bytes = 4u << 20;
   size_t max_header_bytes = 16u << 10;
@@ -132,6 +134,7 @@ absl::Status ApplyConfig(const std::string& file, CLI::App& app, Settings* s) {
       {"escalate", str(&s->escalate)},
       {"dry_run", flag(&s->dry_run)},
       {"no_suggest", flag(&s->no_suggest)},
+      {"lang", str(&s->lang)},
       {"threads", uns(&s->threads)},
       {"max_body_bytes", size(&s->max_body_bytes)},
       {"max_header_bytes", size(&s->max_header_bytes)},
@@ -206,6 +209,7 @@ int RunServe(int argc, char** argv) {
   app.add_option("--escalate", s.escalate, "gateway answer for escalate: deny (default) or allow");
   app.add_flag("--dry-run", s.dry_run, "always allow gateways; record what would have happened");
   app.add_flag("--no-suggest", s.no_suggest, "do not compute suggested_locations");
+  AddLangOption(app, &s.lang);  // a request's x-residency-lang header wins
   app.add_option("--threads", s.threads, "HTTP worker threads (default 2)");
   app.add_option("--max-body-bytes", s.max_body_bytes, "largest request body (413 past it)");
   app.add_option("--max-header-bytes", s.max_header_bytes,
@@ -296,6 +300,11 @@ int RunServe(int argc, char** argv) {
   so.deadline = absl::Seconds(s.deadline);
   so.request_now = *request_now;
   so.suggest = !s.no_suggest;
+  if (!s.lang.empty() && !IsLanguageCode(s.lang)) {
+    return fail(absl::StrCat("lang: `", s.lang,
+                             "` is not a language code (two or three lower-case letters)"));
+  }
+  so.lang = s.lang;
   so.request_limits.max_bytes = s.max_body_bytes;
   so.authz.allow_escalate = s.escalate == "allow";
   so.authz.dry_run = s.dry_run;

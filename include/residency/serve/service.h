@@ -54,6 +54,9 @@ struct AuthzMapping {
   // The stream's aggregate (compute.prompt.cumulative_subjects), when the gateway counts it.
   std::string prompt_cumulative_header = "x-residency-prompt-cumulative-subjects";
   std::string destination_header = "x-residency-destination";
+  // The language of the decision's texts (messages, citations, obligations) where the policies
+  // give them: a code such as `ko` (ServiceOptions::lang when absent; anything else is bad input).
+  std::string lang_header = "x-residency-lang";
   std::string destination_context_key = "destination";  // where the route sends the request
   std::string kind_context_key = "kind";                // only `inference` is mapped
   // Escalate answers: deny (default) or allow.
@@ -77,6 +80,8 @@ absl::StatusOr<std::map<std::string, ServedModel>> LoadModels(const std::string&
 struct ServiceOptions {
   RequestTime request_now = RequestTime::kRefuse;
   bool suggest = true;  // suggested_locations in decisions
+  // The language of decisions' texts when a request names none (`x-residency-lang`); "" English.
+  std::string lang;
   RequestLimits request_limits;
   AuthzMapping authz;
   // Models the gateway serves, by id: their lineage (request-format models). A request naming a
@@ -130,10 +135,13 @@ class DecisionService {
   DecisionService(const DecisionService&) = delete;
   DecisionService& operator=(const DecisionService&) = delete;
 
-  CheckAnswer Check(std::string_view body);
+  // `lang`: the language of the decision's texts (the `x-residency-lang` header); empty: the
+  // service's (ServiceOptions::lang). Not a language code: 400.
+  CheckAnswer Check(std::string_view body, std::string_view lang = {});
   // JSON lines in, JSON lines out (one answer line per input line, as `residency check --batch`).
   // Lines not decided by the deadline (counted from `start`) are answered with an error line.
-  CheckAnswer CheckBatch(std::string_view body, absl::Time start = absl::InfinitePast());
+  CheckAnswer CheckBatch(std::string_view body, absl::Time start = absl::InfinitePast(),
+                         std::string_view lang = {});
   AuthzAnswer Authz(const AuthzInput& in);
   // `residency tag` input line (JSON) → its result line.
   CheckAnswer Tag(std::string_view body);
@@ -150,11 +158,15 @@ class DecisionService {
   bool ready() const { return store_.Get() != nullptr && !draining_.load(); }
   void set_draining() { draining_.store(true); }
   const PolicyStore& store() const { return store_; }
+  const ServiceOptions& options() const { return options_; }
   Metrics& metrics() { return metrics_; }
   std::string RenderMetrics();
 
  private:
   absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
+  // The evaluation options for one request in language `lang` (empty: the service's); non-OK when
+  // `lang` is not a language code.
+  absl::StatusOr<EvalOptions> OptionsFor(std::string_view lang) const;
   // Records `d` for the request bytes `raw`; fills d->audit. Non-OK: not recorded.
   absl::Status Record(std::string_view raw, Decision* d);
   struct Routing;
