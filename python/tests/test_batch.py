@@ -36,6 +36,16 @@ def test_check_many_names_the_request_that_cannot_be_decided(policies: residency
     assert isinstance(got[2], residency.RequestError)
     assert got[2].path == "kind"
     assert got[3] == policies.check(texts[3])
+    # Past the first blocks, on several threads: the first bad one is named, whichever thread
+    # decided it; later ones do not replace it.
+    long = example_texts() * 100
+    long[700] = '{"kind": "datset"}'
+    long[950] = '{"kind": "modle"}'
+    with pytest.raises(residency.RequestError, match=r"^requests\[700\]: "):
+        policies.check_many(long, threads=2)
+    got_long = policies.check_many(long, threads=2, errors="return")
+    assert [i for i, d in enumerate(got_long) if isinstance(d, residency.RequestError)] == [700, 950]
+    assert got_long[699] == policies.check(long[699])
     with pytest.raises(ValueError, match="errors must be"):
         policies.check_many(texts, errors="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="threads must be"):
