@@ -4,8 +4,10 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -18,6 +20,11 @@
 #include "absl/strings/str_cat.h"
 
 namespace residency::serve {
+
+struct HttpServer::Watch {
+  int fd = -1;
+  absl::Time by = absl::InfiniteFuture();  // guarded by HttpServer::watch_mu_
+};
 
 struct HttpServer::Conn {
   std::string body;
@@ -38,9 +45,20 @@ MHD_Result Trampoline(void* cls, MHD_Connection* connection, const char* url, co
              : MHD_NO;
 }
 
-void CompletedTrampoline(void* cls, MHD_Connection* /*connection*/, void** con_cls,
+void CompletedTrampoline(void* cls, MHD_Connection* connection, void** con_cls,
                          MHD_RequestTerminationCode /*toe*/) {
-  static_cast<HttpServer*>(cls)->Completed(con_cls);
+  static_cast<HttpServer*>(cls)->Completed(connection, con_cls);
+}
+
+void ConnectionTrampoline(void* cls, MHD_Connection* connection, void** socket_context,
+                          MHD_ConnectionNotificationCode toe) {
+  static_cast<HttpServer*>(cls)->ConnectionEvent(connection, socket_context,
+                                                 toe == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
+void* UriTrampoline(void* cls, const char* /*uri*/, MHD_Connection* connection) {
+  static_cast<HttpServer*>(cls)->RequestLineArrived(connection);
+  return nullptr;  // the access handler's first call still sees *con_cls == nullptr
 }
 
 MHD_Result CollectHeader(void* cls, MHD_ValueKind /*kind*/, const char* key, const char* value) {
@@ -108,6 +126,11 @@ absl::Status HttpServer::Start() {
   opts.push_back(
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&CompletedTrampoline), this});
   opts.push_back({MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, nullptr});
+  if (options_.deadline > absl::ZeroDuration()) {
+    opts.push_back(
+        {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&ConnectionTrampoline), this});
+    opts.push_back({MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&UriTrampoline), this});
+  }
   if (!options_.tls_cert.empty()) {
     flags |= MHD_USE_TLS;
     opts.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, options_.tls_cert.data()});
@@ -123,6 +146,7 @@ absl::Status HttpServer::Start() {
     return absl::UnavailableError(
         absl::StrCat("http: cannot listen on ", options_.host, ":", options_.port));
   }
+  if (options_.deadline > absl::ZeroDuration()) watchdog_ = std::thread([this] { Watchdog(); });
   const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
   port_ = info != nullptr ? info->port : options_.port;
   return absl::OkStatus();
@@ -140,16 +164,86 @@ void HttpServer::Stop(absl::Duration deadline) {
   while (inflight_.load() > 0 && absl::Now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  {
+    std::lock_guard<std::mutex> lock(watch_mu_);
+    watch_stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
   MHD_stop_daemon(daemon_);
   daemon_ = nullptr;
 }
 
-void HttpServer::Completed(void** con_cls) {
+void HttpServer::Completed(void* connection, void** con_cls) {
+  // The connection now waits for its next request: idle up to the idle timeout, then its line
+  // and headers within the deadline.
+  ArmWatch(connection, absl::InfiniteFuture());
+  ArmWatch(connection,
+           absl::Now() + absl::Seconds(options_.idle_timeout_seconds) + options_.deadline);
   auto* c = static_cast<Conn*>(*con_cls);
   if (c == nullptr) return;
   if (c->counted) inflight_.fetch_sub(1);
   delete c;
   *con_cls = nullptr;
+}
+
+void HttpServer::ConnectionEvent(void* connection, void** socket_context, bool started) {
+  auto* conn = static_cast<MHD_Connection*>(connection);
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (started) {
+    auto* w = new Watch();
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    w->fd = info != nullptr ? info->connect_fd : -1;
+    // As a connection waiting for its next request (the first one).
+    w->by = absl::Now() + absl::Seconds(options_.idle_timeout_seconds) + options_.deadline;
+    watches_.push_back(w);
+    *socket_context = w;
+    return;
+  }
+  // Closed: libmicrohttpd closes the socket after this returns, so the watchdog (which holds the
+  // lock while it shuts sockets down) never touches a descriptor that was reused.
+  auto* w = static_cast<Watch*>(*socket_context);
+  if (w == nullptr) return;
+  watches_.erase(std::remove(watches_.begin(), watches_.end(), w), watches_.end());
+  delete w;
+  *socket_context = nullptr;
+}
+
+void HttpServer::RequestLineArrived(void* connection) {
+  // From the request line, its headers must arrive within the deadline (an earlier bound, from
+  // the connection waiting for it, stands).
+  ArmWatch(connection, absl::Now() + options_.deadline);
+}
+
+void HttpServer::ArmWatch(void* connection, absl::Time by) {
+  if (options_.deadline <= absl::ZeroDuration()) return;
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(static_cast<MHD_Connection*>(connection),
+                                                           MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  if (info == nullptr || info->socket_context == nullptr) return;
+  auto* w = static_cast<Watch*>(info->socket_context);
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  // Infinite: the headers are in (the body's own deadline takes over). Otherwise the earlier.
+  w->by = by == absl::InfiniteFuture() ? by : std::min(w->by, by);
+}
+
+void HttpServer::Watchdog() {
+  const absl::Duration tick =
+      std::max(absl::Milliseconds(20), std::min(absl::Milliseconds(250), options_.deadline / 4));
+  std::unique_lock<std::mutex> lock(watch_mu_);
+  while (!watch_stop_) {
+    watch_cv_.wait_for(lock, absl::ToChronoMilliseconds(tick));
+    if (watch_stop_) break;
+    const absl::Time now = absl::Now();
+    for (Watch* w : watches_) {
+      if (w->fd < 0 || now <= w->by) continue;
+      // Its request line or headers are too slow: end the connection (libmicrohttpd sees the
+      // socket fail and closes it; nothing was decided).
+      ::shutdown(w->fd, SHUT_RDWR);
+      w->by = absl::InfiniteFuture();
+      service_->metrics().CountBadRequest();
+    }
+  }
 }
 
 int HttpServer::Respond(void* connection, Conn* c, int status, const std::string& body,
@@ -175,6 +269,7 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
   auto* conn = static_cast<MHD_Connection*>(connection);
   auto* c = static_cast<Conn*>(*con_cls);
   if (c == nullptr) {  // headers complete: admit or refuse before reading the body
+    ArmWatch(conn, absl::InfiniteFuture());  // the header phase is over
     c = new Conn();
     c->start = absl::Now();
     *con_cls = c;

@@ -419,6 +419,65 @@ def test_a_body_dripping_past_the_deadline_is_cut_off(tmp, policies):
         s.stop()
 
 
+def drip_until_closed(sock, data, every=0.2):
+    """Sends `data` a byte every `every` s; (closed, bytes received, seconds) when the server
+    closes the connection, or (False, ..., ...) once all is sent."""
+    start = time.monotonic()
+    got = b""
+    for i in range(len(data)):
+        try:
+            sock.sendall(data[i:i + 1])
+        except OSError:
+            return True, got, time.monotonic() - start
+        time.sleep(every)
+        sock.setblocking(False)
+        try:
+            chunk = sock.recv(4096)
+            got += chunk
+            if not chunk:
+                return True, got, time.monotonic() - start
+        except BlockingIOError:
+            pass
+        except OSError:
+            return True, got, time.monotonic() - start
+        sock.setblocking(True)
+    return False, got, time.monotonic() - start
+
+
+def test_headers_dripping_past_the_deadline_are_cut_off(tmp, policies):
+    s = Server(tmp, policies, "--deadline", "1", "--idle-timeout", "5")
+    try:
+        headers = (b"POST /v1/check HTTP/1.1\r\nHost: x\r\n" +
+                   b"".join(b"X-Pad-%d: %s\r\n" % (i, b"y" * 8) for i in range(40)) +
+                   b"Content-Length: 2\r\n\r\n{}")
+        # A new connection that drips its request line and headers (never idle for the idle
+        # timeout): cut off by the idle timeout plus the deadline, with nothing answered.
+        sock = socket.create_connection(("127.0.0.1", s.http_port), timeout=10)
+        closed, got, took = drip_until_closed(sock, headers)
+        sock.close()
+        assert closed and got == b"" and took < 9, (closed, got, took)
+        # On a kept-alive connection: the request line is on time, its headers drip; the
+        # deadline counts from the request line.
+        body = json.dumps(DATASET).encode()
+        sock = socket.create_connection(("127.0.0.1", s.http_port), timeout=10)
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(body), body))
+        first = b""
+        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, first
+            first += chunk
+        assert first.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"POST /v1/check HTTP/1.1\r\n")
+        closed, got, took = drip_until_closed(sock, headers[len(b"POST /v1/check HTTP/1.1\r\n"):])
+        sock.close()
+        assert closed and got == b"" and took < 3, (closed, got, took)
+        # A request on time is answered.
+        assert s.request("POST", "/v1/check", body)[0] == 200
+    finally:
+        s.stop()
+
+
 # ---------------------------------------------------------------------------------------------
 # gRPC: Envoy ext_authz v3
 

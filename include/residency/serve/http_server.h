@@ -14,10 +14,13 @@
 #define RESIDENCY_SERVE_HTTP_SERVER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -36,9 +39,11 @@ struct HttpOptions {
   unsigned max_connections = 4096;      // further connections are refused
   unsigned max_inflight = 1024;         // requests being decided at once; 503 past it
   unsigned idle_timeout_seconds = 10;   // a connection idle (or a client this slow) is closed
-  // Longest from a request's headers to its whole body (past it the connection is closed,
-  // nothing decided; zero: none). The service's own deadline (ServiceOptions::deadline) then
-  // bounds the deciding.
+  // Longest a request may take to arrive: from its request line to its last header, and from its
+  // headers to its whole body (past either the connection is closed, nothing decided; zero:
+  // none). A connection waiting for its next request may first be idle for up to
+  // `idle_timeout_seconds`. The service's own deadline (ServiceOptions::deadline) then bounds the
+  // deciding.
   absl::Duration deadline = absl::Seconds(5);
   std::FILE* access_log = nullptr;  // one JSON line per request, when set
   // TLS (PEM text); mTLS when `tls_client_ca` is set (clients must present a certificate).
@@ -64,7 +69,10 @@ class HttpServer {
   struct Conn;
   int Handle(void* connection, const char* url, const char* method, const char* upload_data,
              size_t* upload_data_size, void** con_cls);
-  void Completed(void** con_cls);
+  void Completed(void* connection, void** con_cls);
+  // A connection opened (`started`) or closed; the request line of a request arrived.
+  void ConnectionEvent(void* connection, void** socket_context, bool started);
+  void RequestLineArrived(void* connection);
 
  private:
   int Respond(void* connection, Conn* c, int status, const std::string& body,
@@ -77,6 +85,17 @@ class HttpServer {
   int port_ = 0;
   std::atomic<int> inflight_{0};
   std::mutex log_mu_;
+  // The header-phase watchdog: each open connection with the time by which its current request's
+  // line and headers must have arrived; past it the socket is shut down (a client dripping its
+  // headers cannot hold a connection).
+  struct Watch;
+  void ArmWatch(void* connection, absl::Time by);
+  void Watchdog();
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  std::vector<Watch*> watches_;  // guarded by watch_mu_
+  bool watch_stop_ = false;      // guarded by watch_mu_
+  std::thread watchdog_;
 };
 
 }  // namespace residency::serve
