@@ -140,7 +140,7 @@ TEST(Digest, PinnedForTheShippedSet) {
   CompileResult r = CompilePolicies({std::string(RESIDENCY_SOURCE_DIR) + "/policies"});
   ASSERT_TRUE(r.ok()) << (r.diagnostics.empty() ? "" : FormatDiagnostic(r.diagnostics[0]));
   EXPECT_EQ(r.snapshot->digest(),
-            "sha256:e9b12ff590e35cc435a82a960ea6ccca5524326dea595826945e47cd3c139bd8");
+            "sha256:9a01ba0e2fdd4bf5bc692f581a26339995a7d36da238b782faecc3c6c358ba4e");
 }
 
 TEST(Digest, SameAcrossFileOrderAndFormatting) {
