@@ -45,6 +45,7 @@
 #include "residency/request.h"
 #include "residency/route.h"
 #include "residency/tagging.h"
+#include "residency/util.h"
 #include "residency/version.h"
 #include "residency/where.h"
 
@@ -504,9 +505,7 @@ class PyDecision {
     }
     return out;
   }
-  std::string now() const {
-    return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", d_.now, absl::UTCTimeZone());
-  }
+  std::string now() const { return residency::FormatTimestamp(d_.now); }
   std::string policy_digest() const { return std::string(d_.policy_digest()); }
   py::object audit() const {
     if (!d_.audit) return py::none();

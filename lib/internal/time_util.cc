@@ -1,6 +1,9 @@
 #include "internal/time_util.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 
 namespace residency::internal {
 
@@ -52,20 +55,40 @@ namespace residency {
 absl::StatusOr<absl::Time> ParseTimestamp(std::string_view text) {
   absl::Time t;
   if (internal::ParseCanonical(text, &t)) return t;
+  auto invalid = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid timestamp `", std::string(text), "`: want RFC 3339 such as 2026-06-30T00:00:00Z"));
+  };
+  // RFC 3339's year is four digits (absl::ParseTime's %Y would also take a sign or more digits).
+  if (text.size() < 10 || text[4] != '-' ||
+      !std::all_of(text.begin(), text.begin() + 4, [](char c) { return c >= '0' && c <= '9'; })) {
+    return invalid();
+  }
   std::string err;
   std::string s(text);
-  if (s.size() == 10 && absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &err)) return t;
-  // RFC 3339 requires the 'T' separator and an offset; %Y-%m-%d%ET%H:%M:%E*S%Ez covers both
-  // `Z` and `+hh:mm`.
-  if (s.size() >= 20 && absl::ParseTime(absl::RFC3339_full, s, absl::UTCTimeZone(), &t, &err)) {
-    return t;
+  bool ok = false;
+  if (s.size() == 10) {
+    ok = absl::ParseTime("%Y-%m-%d", s, absl::UTCTimeZone(), &t, &err);
+  } else if (s.size() >= 20) {
+    // RFC 3339 requires the 'T' separator and an offset; %Y-%m-%d%ET%H:%M:%E*S%Ez covers both
+    // `Z` and `+hh:mm`.
+    ok = absl::ParseTime(absl::RFC3339_full, s, absl::UTCTimeZone(), &t, &err);
   }
-  return absl::InvalidArgumentError(absl::StrCat("invalid timestamp `", std::string(text),
-                                                 "`: want RFC 3339 such as 2026-06-30T00:00:00Z"));
+  if (!ok) return invalid();
+  // In UTC it must still be a four-digit year, so that it is written back as RFC 3339
+  // (0000-01-01T00:00:00+01:00 is in the year -1).
+  static const absl::Time kFirst = absl::FromCivil(absl::CivilYear(0), absl::UTCTimeZone());
+  static const absl::Time kEnd = absl::FromCivil(absl::CivilYear(10000), absl::UTCTimeZone());
+  if (t < kFirst || t >= kEnd) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid timestamp `", std::string(text),
+                                                   "`: outside the years 0000-9999 in UTC"));
+  }
+  return t;
 }
 
 std::string FormatTimestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
+  // %E4Y: four digits for the years 0000-9999 (%Y would write 506 for 0506).
+  return absl::FormatTime("%E4Y-%m-%d%ET%H:%M:%E*SZ", t, absl::UTCTimeZone());
 }
 
 }  // namespace residency

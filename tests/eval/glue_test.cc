@@ -137,6 +137,27 @@ TEST(DecisionJson, ReadingBackRefusesWhatIsNotADecisionNamingTheField) {
   }
 }
 
+// A decision made at a time before the year 1000 writes `now` with four digits (RFC 3339) and
+// reads back (the year was written as `506`, which no reader took back).
+TEST(DecisionJson, EarlyYearsWriteFourDigitsAndReadBack) {
+  auto snap = Shipped();
+  ASSERT_TRUE(snap);
+  auto req = ParseRequest(
+      R"({"kind": "dataset", "destination": "aws:ap-northeast-1", "dataset": {"id": "d",)"
+      R"( "partitions": [{"classes": ["personal"], "origin": "KR"}]}})");
+  ASSERT_TRUE(req.ok()) << req.status();
+  for (const char* when : {"0506-06-30T00:00:00Z", "0001-01-01T00:00:00Z", "0999-12-31"}) {
+    EvalOptions o;
+    o.now = *internal::ParseTimestamp(when);
+    auto d = Evaluate(*snap, *req, o);
+    ASSERT_TRUE(d.ok()) << d.status();
+    ExpectSameJson(*d, when);
+    EXPECT_NE(DecisionToJson(*d).find(absl::StrCat("\"now\":\"", std::string(when, 4))),
+              std::string::npos)
+        << when;
+  }
+}
+
 TEST(DecisionJson, ExamplesMatchTheNlohmannRendering) {
   auto snap = Shipped();
   ASSERT_TRUE(snap);

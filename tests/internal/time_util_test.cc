@@ -30,6 +30,25 @@ TEST(Timestamp, RejectsMalformed) {
   }
 }
 
+// RFC 3339's year is four digits: what is read is written back the same way and reads again.
+TEST(Timestamp, FourDigitYearsBothWays) {
+  for (int y : {0, 1, 99, 506, 999, 1000, 9999}) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-03-01T12:00:00Z", y);
+    auto t = ParseTimestamp(buf);
+    ASSERT_TRUE(t.ok()) << buf << ": " << t.status();
+    EXPECT_EQ(FormatTimestamp(*t), buf);
+    auto again = ParseTimestamp(FormatTimestamp(*t));
+    ASSERT_TRUE(again.ok()) << FormatTimestamp(*t);
+    EXPECT_EQ(*again, *t);
+  }
+  for (const char* bad :
+       {"10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z", "+2026-06-30T00:00:00Z", "12026-06-30",
+        "0000-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00", "2026-06-30T00:00:00+9:00"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).ok()) << bad;
+  }
+}
+
 // ParseTimestamp reads the common forms itself; it must agree with absl::ParseTime on them.
 TEST(Timestamp, CommonFormsAgreeWithAbslParseTime) {
   int checked = 0;
