@@ -177,9 +177,9 @@ void HttpServer::Stop(absl::Duration deadline) {
 void HttpServer::Completed(void* connection, void** con_cls) {
   // The connection now waits for its next request: idle up to the idle timeout, then its line
   // and headers within the deadline.
-  ArmWatch(connection, absl::InfiniteFuture());
   ArmWatch(connection,
-           absl::Now() + absl::Seconds(options_.idle_timeout_seconds) + options_.deadline);
+           absl::Now() + absl::Seconds(options_.idle_timeout_seconds) + options_.deadline,
+           /*keep_earlier=*/false);
   auto* c = static_cast<Conn*>(*con_cls);
   if (c == nullptr) return;
   if (c->counted) inflight_.fetch_sub(1);
@@ -213,18 +213,17 @@ void HttpServer::ConnectionEvent(void* connection, void** socket_context, bool s
 void HttpServer::RequestLineArrived(void* connection) {
   // From the request line, its headers must arrive within the deadline (an earlier bound, from
   // the connection waiting for it, stands).
-  ArmWatch(connection, absl::Now() + options_.deadline);
+  ArmWatch(connection, absl::Now() + options_.deadline, /*keep_earlier=*/true);
 }
 
-void HttpServer::ArmWatch(void* connection, absl::Time by) {
+void HttpServer::ArmWatch(void* connection, absl::Time by, bool keep_earlier) {
   if (options_.deadline <= absl::ZeroDuration()) return;
   const MHD_ConnectionInfo* info = MHD_get_connection_info(static_cast<MHD_Connection*>(connection),
                                                            MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   if (info == nullptr || info->socket_context == nullptr) return;
   auto* w = static_cast<Watch*>(info->socket_context);
   std::lock_guard<std::mutex> lock(watch_mu_);
-  // Infinite: the headers are in (the body's own deadline takes over). Otherwise the earlier.
-  w->by = by == absl::InfiniteFuture() ? by : std::min(w->by, by);
+  w->by = keep_earlier ? std::min(w->by, by) : by;
 }
 
 void HttpServer::Watchdog() {
@@ -269,7 +268,8 @@ int HttpServer::Handle(void* connection, const char* url, const char* method,
   auto* conn = static_cast<MHD_Connection*>(connection);
   auto* c = static_cast<Conn*>(*con_cls);
   if (c == nullptr) {  // headers complete: admit or refuse before reading the body
-    ArmWatch(conn, absl::InfiniteFuture());  // the header phase is over
+    // The header phase is over (the body's own deadline takes over).
+    ArmWatch(conn, absl::InfiniteFuture(), /*keep_earlier=*/false);
     c = new Conn();
     c->start = absl::Now();
     *con_cls = c;

@@ -89,7 +89,9 @@ class HttpServer {
   // line and headers must have arrived; past it the socket is shut down (a client dripping its
   // headers cannot hold a connection).
   struct Watch;
-  void ArmWatch(void* connection, absl::Time by);
+  // Sets when the connection's current line and headers must be in (`keep_earlier`: unless an
+  // earlier time is already set).
+  void ArmWatch(void* connection, absl::Time by, bool keep_earlier);
   void Watchdog();
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;
