@@ -100,13 +100,24 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, std::string_view lan
                   DecisionBuilder* builder) {
   const Policy& p = set.policies[o.policy];
   const Rule& r = p.rules[o.rule];
-  DecisionBuilder::ReasonText t;
-  t.policy = p.id;
-  t.rule = r.id;
-  t.basis = r.basis;
-  t.effect = o.effect;
-  t.citation = CitationOf(r, lang);
-  t.message = MessageOf(r, o, lang);
+  const eval_internal::UnitNames names = eval_internal::NamesOf(o.artifact, o.tag);
+  // Every field given at once: a ReasonText declared empty and filled in is cleared first, a
+  // block store the copy into the Reason then waits on (it shows in profiles of every decision).
+  DecisionBuilder::ReasonText t{
+      p.id,
+      r.id,
+      r.basis,
+      o.effect,
+      CitationOf(r, lang),
+      MessageOf(r, o, lang),
+      o.alternative >= 0 ? std::string_view(r.alternatives[o.alternative].name) : "",
+      o.exception >= 0 ? std::string_view(p.exceptions[o.exception].id) : "",
+      names.kind,
+      names.artifact,
+      names.via,
+      names.origin,
+      names.cls,
+      o.location >= 0 ? std::string_view(set.catalogue.locations[o.location].id) : ""};
   if (o.missing) {
     t.basis = "fail_closed";
     t.message = builder->Keep(absl::StrCat(std::string(t.message),
@@ -114,15 +125,6 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, std::string_view lan
                                            "not give `",
                                            o.missing, "`)"));
   }
-  if (o.alternative >= 0) t.alternative = r.alternatives[o.alternative].name;
-  if (o.exception >= 0) t.exception = p.exceptions[o.exception].id;
-  const eval_internal::UnitNames names = eval_internal::NamesOf(o.artifact, o.tag);
-  t.artifact_kind = names.kind;
-  t.artifact = names.artifact;
-  t.via = names.via;
-  t.tag_origin = names.origin;
-  t.tag_class = names.cls;
-  if (o.location >= 0) t.location = set.catalogue.locations[o.location].id;
   return DecisionBuilder::MakeReason(t);
 }
 

@@ -81,7 +81,7 @@ Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Un
       return Tri::kFalse;
     }
   }
-  if (lc.own_premises && f_.own_locations.Test(u.location) != *lc.own_premises) {
+  if (lc.own_premises && f_.own_locations->Test(u.location) != *lc.own_premises) {
     return Tri::kFalse;
   }
   return Tri::kTrue;
@@ -98,9 +98,9 @@ inline LocationBits Evaluator::LocationsMatching(const policy_internal::Location
   }
   if (lc.own_premises) {
     if (*lc.own_premises) {
-      out &= f_.own_locations;
+      out &= *f_.own_locations;
     } else {
-      out.Remove(f_.own_locations);
+      out.Remove(*f_.own_locations);
     }
   }
   return out;

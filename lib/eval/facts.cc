@@ -438,10 +438,11 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     }
   };
   party_country(req.operator_party, "operator", &f->operator_country);
-  f->own_locations = policy_internal::LocationBits();
+  static const policy_internal::LocationBits kNone;
+  f->own_locations = &kNone;
   if (req.operator_party && !set.catalogue.controller_locations.empty()) {
     auto own = set.catalogue.controller_locations.find(req.operator_party->id);
-    if (own != set.catalogue.controller_locations.end()) f->own_locations = own->second;
+    if (own != set.catalogue.controller_locations.end()) f->own_locations = &own->second;
   }
   party_country(req.recipient, "recipient", &f->recipient_country);
   f->all_tags.reserve(names.size());

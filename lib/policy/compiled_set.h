@@ -3,6 +3,7 @@
 #ifndef RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 #define RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -430,8 +431,12 @@ enum UnitSlot : int {
 // called once on a compiled set before it is shared.
 void FinishDerived(CompiledSet* set);
 
-// The index into `list.locations_at` of the segment that holds at `now`.
-size_t ListSegment(const NamedList& list, absl::Time now);
+// The index into `list.locations_at` of the segment that holds at `now`. Inline: the evaluator
+// asks for it at every location condition on a list, and most lists never change.
+inline size_t ListSegment(const NamedList& list, absl::Time now) {
+  if (list.changes.empty()) return 0;
+  return std::upper_bound(list.changes.begin(), list.changes.end(), now) - list.changes.begin();
+}
 
 // ISO 3166-1 alpha-2 table: index of `code`, or -1.
 int IsoCountryIndex(std::string_view code);

@@ -178,10 +178,6 @@ void FinishList(NamedList* l) {
 
 }  // namespace
 
-size_t ListSegment(const NamedList& list, absl::Time now) {
-  return std::upper_bound(list.changes.begin(), list.changes.end(), now) - list.changes.begin();
-}
-
 void FinishDerived(CompiledSet* set) {
   Catalogue& cat = set->catalogue;
   cat.all_locations = LocationBits();
