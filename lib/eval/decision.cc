@@ -131,8 +131,10 @@ Reason MakeReason(const CompiledSet& set, const Outcome& o, std::string_view lan
 // A model artifact is weights, checkpoint or adapter (or not said). The rule index
 // relies on it (a model is never a `dataset` or `prompt` artifact).
 bool KnownModelArtifact(const Model& m) {
-  return m.artifact.empty() || m.artifact == "weights" || m.artifact == "checkpoint" ||
-         m.artifact == "adapter";
+  // As views: comparing a std::string with a literal measures the literal (strlen) each time.
+  using namespace std::string_view_literals;
+  const std::string_view a = m.artifact;
+  return a.empty() || a == "weights"sv || a == "checkpoint"sv || a == "adapter"sv;
 }
 absl::Status BadModelArtifact(const Model& m) {
   return absl::InvalidArgumentError(absl::StrCat("model `", m.id, "` has artifact `", m.artifact,
