@@ -155,26 +155,72 @@ void PrependPath(UnsupportedValue* e, const std::string& segment) {
   throw py::error_already_set();
 }
 
-void AppendJsonText(std::string_view text, std::string* out) {
-  out->push_back('"');
+// A JSON text being written: a string written through a cursor, grown by doubling, so that a
+// single character is a store (std::string::push_back is a call into libstdc++ for each one).
+class JsonOut {
+ public:
+  explicit JsonOut(std::string start = {}) : buf_(std::move(start)), n_(buf_.size()) {
+    buf_.resize(std::max<size_t>(512, 2 * n_));
+  }
+  void Put(char c) {
+    Room(1);
+    buf_[n_++] = c;
+  }
+  void Put(std::string_view s) {
+    Room(s.size());
+    std::memcpy(&buf_[n_], s.data(), s.size());
+    n_ += s.size();
+  }
+  std::string Take() && {
+    buf_.resize(n_);
+    return std::move(buf_);
+  }
+
+ private:
+  void Room(size_t k) {
+    if (buf_.size() - n_ < k) buf_.resize(std::max(2 * buf_.size(), n_ + k));
+  }
+  std::string buf_;
+  size_t n_;
+};
+
+// Whether any of the eight bytes of `w` must be escaped in JSON (a quote, a backslash or a control
+// character): exact for the question asked of the whole word.
+inline bool AnyJsonEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  auto has_zero = [&](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
+  const bool control = ((w - kOnes * 0x20) & ~w & kHigh) != 0;  // a byte below 0x20
+  return control || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
+}
+
+void AppendJsonText(std::string_view text, JsonOut* out) {
+  out->Put('"');
   size_t plain = 0;  // start of the run of bytes that go in as they are
   for (size_t i = 0; i < text.size(); ++i) {
+    // Eight bytes at a time while none needs escaping (most request text).
+    while (text.size() - i >= 8) {
+      uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      if (AnyJsonEscape(w)) break;
+      i += 8;
+    }
+    if (i >= text.size()) break;
     const auto c = static_cast<unsigned char>(text[i]);
     if (c != '"' && c != '\\' && c >= 0x20) continue;
-    out->append(text.data() + plain, i - plain);
+    out->Put(text.substr(plain, i - plain));
     plain = i + 1;
     if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(static_cast<char>(c));
+      out->Put('\\');
+      out->Put(static_cast<char>(c));
     } else {
       static constexpr char kHex[] = "0123456789abcdef";
-      out->append("\\u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
+      out->Put("\\u00");
+      out->Put(kHex[c >> 4]);
+      out->Put(kHex[c & 15]);
     }
   }
-  out->append(text.data() + plain, text.size() - plain);
-  out->push_back('"');
+  out->Put(text.substr(plain));
+  out->Put('"');
 }
 
 std::string_view Utf8(py::handle str) {
@@ -190,34 +236,36 @@ std::string_view Utf8(py::handle str) {
 // Writes `v` as compact JSON (a Mapping's items in its order; list or tuple; str; bool; int;
 // float; None), in C++ without the json module. Anything else, a non-string key, NaN or an
 // infinity, or nesting past 64 levels is an UnsupportedValue.
-void AppendRequestValue(py::handle v, int depth, std::string* out) {
+void AppendRequestValue(py::handle v, int depth, JsonOut* out) {
   if (depth > 64) throw UnsupportedValue{"", "nested deeper than 64 levels"};
   PyObject* o = v.ptr();
   if (PyUnicode_Check(o)) {
     AppendJsonText(Utf8(v), out);
   } else if (o == Py_True || o == Py_False) {
-    out->append(o == Py_True ? "true" : "false");
+    out->Put(o == Py_True ? "true" : "false");
   } else if (o == Py_None) {
-    out->append("null");
+    out->Put("null");
   } else if (PyLong_Check(o)) {
     int overflow = 0;
     const long long n = PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow != 0) throw UnsupportedValue{"", "an integer too large for 64 bits"};
-    out->append(std::to_string(n));
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+    out->Put(std::string_view(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0));
   } else if (PyFloat_Check(o)) {
     const double d = PyFloat_AS_DOUBLE(o);
     if (!std::isfinite(d)) throw UnsupportedValue{"", "NaN or an infinity (not JSON)"};
     char buf[32];
     const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), d);  // shortest round trip
     const std::string_view written(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
-    out->append(written);
-    if (written.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+    out->Put(written);
+    if (written.find_first_of(".eE") == std::string_view::npos) out->Put(".0");
   } else if (PyList_Check(o) || PyTuple_Check(o)) {
-    out->push_back('[');
+    out->Put('[');
     const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
     PyObject** items = PySequence_Fast_ITEMS(o);
     for (Py_ssize_t i = 0; i < n; ++i) {
-      if (i > 0) out->push_back(',');
+      if (i > 0) out->Put(',');
       try {
         AppendRequestValue(items[i], depth + 1, out);
       } catch (UnsupportedValue& e) {
@@ -225,10 +273,10 @@ void AppendRequestValue(py::handle v, int depth, std::string* out) {
         throw;
       }
     }
-    out->push_back(']');
+    out->Put(']');
   } else if (PyDict_Check(o) ||
              py::isinstance(v, py::module_::import("collections.abc").attr("Mapping"))) {
-    out->push_back('{');
+    out->Put('{');
     bool first = true;
     auto item = [&](py::handle key, py::handle value) {
       if (!PyUnicode_Check(key.ptr())) {
@@ -237,10 +285,10 @@ void AppendRequestValue(py::handle v, int depth, std::string* out) {
                     py::str(py::type::handle_of(key).attr("__name__")).cast<std::string>() + ")"};
       }
       std::string_view k = Utf8(key);
-      if (!first) out->push_back(',');
+      if (!first) out->Put(',');
       first = false;
       AppendJsonText(k, out);
-      out->push_back(':');
+      out->Put(':');
       try {
         AppendRequestValue(value, depth + 1, out);
       } catch (UnsupportedValue& e) {
@@ -258,7 +306,7 @@ void AppendRequestValue(py::handle v, int depth, std::string* out) {
         item(pair[0], pair[1]);
       }
     }
-    out->push_back('}');
+    out->Put('}');
   } else {
     throw UnsupportedValue{
         "", "a value of type " +
@@ -279,14 +327,13 @@ std::string RequestText(py::handle request, bool* structured = nullptr) {
     throw py::type_error("request must be a Mapping (a dict), or JSON or YAML text");
   }
   if (structured != nullptr) *structured = true;
-  std::string out;
-  out.reserve(512);
+  JsonOut out;
   try {
     AppendRequestValue(request, 0, &out);
   } catch (const UnsupportedValue& e) {
     RaiseUnsupported(e);
   }
-  return out;
+  return std::move(out).Take();
 }
 
 py::object JsonToPython(const std::string& text) {
@@ -848,18 +895,20 @@ class PyPolicies {
 // A request of `kind` read through the parser from `fields` (a Mapping): how a model or an
 // operator given to the Router gets the request format's validation and field paths.
 residency::Request RequestWith(py::handle value, const char* key, const std::string& envelope) {
-  std::string text = envelope;
-  text.pop_back();  // the closing brace
-  text += ",\"";
-  text += key;
-  text += "\":";
+  std::string start = envelope;
+  start.pop_back();  // the closing brace
+  start += ",\"";
+  start += key;
+  start += "\":";
+  JsonOut out(std::move(start));
   try {
-    AppendRequestValue(value, 1, &text);
+    AppendRequestValue(value, 1, &out);
   } catch (UnsupportedValue& e) {
     PrependPath(&e, key);
     RaiseUnsupported(e);
   }
-  text += "}";
+  out.Put('}');
+  const std::string text = std::move(out).Take();
   absl::StatusOr<residency::Request> r = residency::ParseRequest(text);
   if (!r.ok()) RaiseRequestError(r.status(), "", /*structured=*/true);
   return *std::move(r);

@@ -170,3 +170,24 @@ def test_a_mapping_is_written_exactly_escapes_and_numbers_included(
     mine = policies.check(request)
     assert mine == policies.check(js.dumps(request))
     assert mine.to_json() == policies.check(js.dumps(request)).to_json()
+
+
+def test_a_mapping_escapes_each_special_character_wherever_it_sits(
+        policies: residency.Policies) -> None:
+    # The writer scans eight bytes at a time: a character that needs escaping (or a multibyte
+    # one) at any offset within or after a word must come out exactly as json.dumps writes it.
+    import json as js
+    for special in ['"', '\\', '\n', '\x01', '\x1f', ' ', '\x7f', '\u00e9', '\U0001F600']:
+        for at in range(0, 20):
+            odd_id = "m" * at + special + "n" * (19 - at)
+            request = {"kind": "model", "action": "deploy", "now": "2026-06-30T00:00:00Z",
+                       "destination": "aws:eu-central-1",
+                       "model": {"id": odd_id, "artifact": "weights",
+                                 "location": "aws:us-east-1", "trained_on": [
+                                     {"id": odd_id, "partitions": [
+                                         {"classes": ["personal"], "origin": "KR"}]}]}}
+            mine = policies.check(request)
+            theirs = policies.check(js.dumps(request))
+            assert mine.to_json() == theirs.to_json(), (special, at)
+            assert odd_id in mine.to_json() or js.dumps(odd_id)[1:-1] in mine.to_json(), (
+                special, at)
