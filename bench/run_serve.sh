@@ -16,6 +16,8 @@ secs=5
 for tool in wrk h2load protoc; do
   command -v "$tool" >/dev/null || { echo "run_serve: $tool is not installed" >&2; exit 1; }
 done
+/usr/bin/python3 -c 'import google.protobuf' 2>/dev/null ||
+  { echo "run_serve: Debian's python3-protobuf is not installed" >&2; exit 1; }
 tmp=$(mktemp -d)
 pid=""
 cleanup() {
@@ -62,7 +64,9 @@ mkdir -p "$tmp/pb"
 proto="$root/lib/serve/proto"
 protoc -I "$proto" --python_out "$tmp/pb" envoy/config/core/v3/base.proto \
   envoy/type/v3/http_status.proto google/rpc/status.proto envoy/service/auth/v3/external_auth.proto
-PYTHONPATH="$tmp/pb" python3 - "$tmp/check.bin" <<'PY'
+# Debian's python3 (with python3-protobuf), not whichever python3 is first on PATH (a pyenv or
+# venv one lacks the package).
+PYTHONPATH="$tmp/pb" /usr/bin/python3 - "$tmp/check.bin" <<'PY'
 import struct, sys
 from envoy.service.auth.v3 import external_auth_pb2 as pb
 r = pb.CheckRequest()

@@ -20,7 +20,9 @@ Evidence: Cedar cannot say "some evidence item is valid at now and its country c
 location". The converter resolves that per unit and passes the *types* of the items that are
 valid at `now` and match the location's country and the recipient (`evidence`), and of those the
 ones that also carry country and recipient (`evidence_cr`) or recipient (`evidence_r`), for
-rules that `require` those fields. This is work the residency engine does inside Evaluate()
+rules that `require` those fields. An item that says what it authorises (`covers: [transfer]`)
+is passed as its type and as TYPE:WHAT (`statute:transfer`), which the rules that ask for that
+coverage test. This is work the residency engine does inside Evaluate()
 and Cedar gets for free: it favours Cedar in the comparison.
 
 Entities are sliced per request: the operator, the checked locations, their countries and
@@ -167,11 +169,14 @@ def convert(path, cat):
                 continue
             if e.get("recipient") and (not rec or rec.get("id") != e["recipient"]):
                 continue
-            ev.add(e["type"])
+            # An item that says what it authorises (`covers`) also stands as TYPE:WHAT, for the
+            # alternatives that ask for it (a statute for processing is no basis for a transfer).
+            names = [e["type"]] + ["%s:%s" % (e["type"], c) for c in (e.get("covers") or [])]
+            ev.update(names)
             if e.get("country") and e.get("recipient"):
-                ev_cr.add(e["type"])
+                ev_cr.update(names)
             if e.get("recipient"):
-                ev_r.add(e["type"])
+                ev_r.update(names)
         return sorted(ev), sorted(ev_cr), sorted(ev_r)
 
     # Entities (one slice per request).
