@@ -41,6 +41,7 @@ class DecisionBuilder {
     return own_->texts.emplace_back(std::move(text));
   }
 
+  // MakeReason (decision.cc) gives every member in this order, at once: keep them in step.
   struct ReasonText {
     std::string_view policy, rule, basis;
     Effect effect = Effect::kDeny;
