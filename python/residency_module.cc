@@ -193,7 +193,7 @@ inline bool AnyJsonEscape(uint64_t w) {
   return control || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
 }
 
-void AppendJsonText(std::string_view text, JsonOut* out) {
+inline void AppendJsonText(std::string_view text, JsonOut* out) {
   out->Put('"');
   size_t plain = 0;  // start of the run of bytes that go in as they are
   for (size_t i = 0; i < text.size(); ++i) {
@@ -224,6 +224,11 @@ void AppendJsonText(std::string_view text, JsonOut* out) {
 }
 
 std::string_view Utf8(py::handle str) {
+  // Most request text is ASCII, stored compactly: its bytes are its UTF-8, read in place.
+  if (PyUnicode_IS_COMPACT_ASCII(str.ptr())) {
+    return std::string_view(static_cast<const char*>(PyUnicode_DATA(str.ptr())),
+                            static_cast<size_t>(PyUnicode_GET_LENGTH(str.ptr())));
+  }
   Py_ssize_t n = 0;
   const char* data = PyUnicode_AsUTF8AndSize(str.ptr(), &n);
   if (data == nullptr) {

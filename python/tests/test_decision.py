@@ -191,3 +191,23 @@ def test_a_mapping_escapes_each_special_character_wherever_it_sits(
             assert mine.to_json() == theirs.to_json(), (special, at)
             assert odd_id in mine.to_json() or js.dumps(odd_id)[1:-1] in mine.to_json(), (
                 special, at)
+
+
+def test_a_mapping_reads_str_subclasses_and_non_ascii_text_like_plain_str(
+        policies: residency.Policies) -> None:
+    # ASCII str is read in place; a str subclass or non-ASCII text goes through CPython's UTF-8.
+    import json as js
+
+    class Text(str):
+        pass
+
+    for model_id in [Text("chat-large"), "chat-lärge", Text("모델-7b"), "chat-large"]:
+        request = {Text("kind"): Text("model"), "action": "deploy",
+                   "now": "2026-06-30T00:00:00Z", "destination": Text("aws:eu-central-1"),
+                   "model": {"id": model_id, "artifact": "weights",
+                             "location": "aws:us-east-1", "trained_on": [
+                                 {"id": "d", "partitions": [
+                                     {"classes": [Text("personal")], "origin": "KR"}]}]}}
+        mine = policies.check(request)
+        assert mine.to_json() == policies.check(js.dumps(request)).to_json(), model_id
+        assert str(model_id) in mine.to_json()
