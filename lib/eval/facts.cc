@@ -438,8 +438,7 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
     }
   };
   party_country(req.operator_party, "operator", &f->operator_country);
-  static const policy_internal::LocationBits kNone;
-  f->own_locations = &kNone;
+  f->own_locations = &NoLocations();
   if (req.operator_party && !set.catalogue.controller_locations.empty()) {
     auto own = set.catalogue.controller_locations.find(req.operator_party->id);
     if (own != set.catalogue.controller_locations.end()) f->own_locations = &own->second;

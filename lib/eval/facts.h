@@ -82,6 +82,12 @@ struct FailReason {
   bool primary_location = false;  // the refused placement itself (a suggestion replaces it)
 };
 
+// The empty location set, shared.
+inline const policy_internal::LocationBits& NoLocations() {
+  static const policy_internal::LocationBits kNone;
+  return kNone;
+}
+
 // Sized so that a typical request builds its facts without touching the heap.
 struct Facts {
   const Request* request = nullptr;
@@ -101,8 +107,8 @@ struct Facts {
   std::optional<double> subjects, sensitive_subjects, cumulative_subjects, training_flops;
   int operator_country = -1;  // ISO index
   // The catalogue locations the operator controls (`controller`): the catalogue's own set, or
-  // an empty one (a pointer, so that a request does not clear and copy a 128-byte set).
-  const policy_internal::LocationBits* own_locations = nullptr;
+  // the empty one (a pointer, so that a request does not clear and copy a 128-byte set).
+  const policy_internal::LocationBits* own_locations = &NoLocations();
   int recipient_country = -1;
   int user_jurisdiction = -1;  // jurisdiction index
   // Tiers of every model in the request (top level or input).

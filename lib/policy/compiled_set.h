@@ -431,10 +431,9 @@ enum UnitSlot : int {
 // called once on a compiled set before it is shared.
 void FinishDerived(CompiledSet* set);
 
-// The index into `list.locations_at` of the segment that holds at `now`. Inline: the evaluator
-// asks for it at every location condition on a list, and most lists never change.
+// The index into `list.locations_at` of the segment that holds at `now` (inline: the evaluator
+// asks for it at every location condition on a list).
 inline size_t ListSegment(const NamedList& list, absl::Time now) {
-  if (list.changes.empty()) return 0;
   return std::upper_bound(list.changes.begin(), list.changes.end(), now) - list.changes.begin();
 }
 
