@@ -26,6 +26,7 @@ namespace residency {
 
 namespace policy_internal {
 struct CompiledSet;
+struct EvalIndex;
 }  // namespace policy_internal
 
 // One finding about a policy file. `line` and `column` are 1-based; 0 when the finding has no
@@ -88,11 +89,14 @@ class PolicySnapshot {
   std::vector<std::string> locations() const;
 
   const policy_internal::CompiledSet& impl() const { return *set_; }
+  // What evaluation derives from impl() once: location sets, slot indexes, dated lists.
+  const policy_internal::EvalIndex& index() const { return *index_; }
   // Shared by every Decision made with this snapshot and by each part of one (Reason, ...).
   const std::shared_ptr<const policy_internal::CompiledSet>& shared_impl() const { return set_; }
 
  private:
   std::shared_ptr<const policy_internal::CompiledSet> set_;
+  std::unique_ptr<const policy_internal::EvalIndex> index_;  // into *set_
 };
 
 struct CompileResult {

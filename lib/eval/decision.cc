@@ -31,8 +31,9 @@ struct Core {
   bool suggestible = false;
 };
 
-void RunCore(const CompiledSet& set, const Facts& facts, Core* core) {
-  RunPolicies(set, facts, &core->outcomes, &core->obligations, &core->lifted);
+void RunCore(const PolicySnapshot& snapshot, const Facts& facts, Core* core) {
+  const CompiledSet& set = snapshot.impl();
+  RunPolicies(snapshot, facts, &core->outcomes, &core->obligations, &core->lifted);
   core->decision = Effect::kAllow;
   for (const auto& o : core->outcomes) {
     if (o.dry_run) continue;
@@ -182,9 +183,9 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
   const bool use_request_now = request.now && options.request_time == RequestTime::kHonour;
   absl::Time now = use_request_now ? *request.now : options.now ? *options.now : absl::Now();
   Facts facts;
-  eval_internal::BuildFacts(set, request, now, options, &facts);
+  eval_internal::BuildFacts(set, snapshot.index(), request, now, options, &facts);
   Core core;
-  RunCore(set, facts, &core);
+  RunCore(snapshot, facts, &core);
 
   Decision d;
   DecisionBuilder builder(snapshot);
@@ -248,7 +249,7 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
                  d.lifted.end());
   std::vector<std::string_view> suggested;
   if (d.decision == Effect::kDeny && options.suggest && core.suggestible) {
-    suggested = Suggest(set, facts);
+    suggested = Suggest(snapshot, facts);
   }
   builder.Finish(set.digest, std::move(suggested), &d);
   return d;
@@ -260,7 +261,7 @@ Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
                 std::vector<ObligationRef>* obligations) {
   const CompiledSet& set = snapshot.impl();
   Core core;
-  RunCore(set, facts, &core);
+  RunCore(snapshot, facts, &core);
   obligations->clear();
   std::shared_ptr<const void> owner = snapshot.shared_impl();
   for (const auto& [pi, rank] : Obligations(set, core)) {

@@ -10,10 +10,10 @@
 
 namespace residency::eval_internal {
 
-bool Evaluator::InScope(const Policy& p) const {
+bool Evaluator::InScope(const Policy& p, const policy_internal::PolicyIndex& pi) const {
   if (InScopeButWhere(p)) return true;
   for (int loc : f_.locations)
-    if (p.scope.location_mask.Test(loc)) return true;
+    if (pi.scope_locations.Test(loc)) return true;
   return false;
 }
 
@@ -68,12 +68,13 @@ bool Evaluator::ListHasLocation(int list, int location) const {
 }
 
 inline const LocationBits& Evaluator::ListLocations(int list) const {
-  const auto& l = policy_->lists[list];
+  const auto& l = pix_->lists[list];
   return l.locations_at[policy_internal::ListSegment(l, f_.now)];
 }
 
-Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Unit& u) const {
-  if (!lc.fixed.Test(u.location)) return Tri::kFalse;
+Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const LocationBits& fixed,
+                               const Unit& u) const {
+  if (!fixed.Test(u.location)) return Tri::kFalse;
   if (lc.in_list >= 0 && !ListHasLocation(lc.in_list, u.location)) return Tri::kFalse;
   if (lc.not_in_list >= 0 && ListHasLocation(lc.not_in_list, u.location)) return Tri::kFalse;
   if (lc.outside_origin) {
@@ -87,14 +88,14 @@ Tri Evaluator::LocationMatches(const policy_internal::LocationCond& lc, const Un
   return Tri::kTrue;
 }
 
-inline LocationBits Evaluator::LocationsMatching(const policy_internal::LocationCond& lc,
-                                                 const Unit& u) const {
-  LocationBits out = lc.fixed;
+inline LocationBits Evaluator::LocationsMatching(const Condition& c, const Unit& u) const {
+  const policy_internal::LocationCond& lc = *c.location;
+  LocationBits out = *cond_[c.id].fixed;
   if (lc.in_list >= 0) out &= ListLocations(lc.in_list);
   if (lc.not_in_list >= 0) out.Remove(ListLocations(lc.not_in_list));
   if (lc.outside_origin) {
     if (!u.tag) return LocationBits();
-    out.Remove(set_.catalogue.jurisdiction_locations[u.tag->origin]);
+    out.Remove(ix_.jurisdiction_locations[u.tag->origin]);
   }
   if (lc.own_premises) {
     if (*lc.own_premises) {
@@ -194,13 +195,13 @@ Tri Evaluator::EvidenceHolds(const policy_internal::EvidenceCond& ec, const Unit
 inline LocationBits Evaluator::EvidenceLocations(const policy_internal::EvidenceCond& ec,
                                                  const Unit& u) const {
   LocationBits out;
-  const LocationBits& all = set_.catalogue.all_locations;
+  const LocationBits& all = ix_.all_locations;
   AnyEvidence(ec, u, [&](const ResolvedEvidence& e) {
     if (!ec.match_country || !e.item->country) {
       out = all;
       return true;  // holds everywhere: nothing more to find
     }
-    if (!e.country_unknown) out |= set_.catalogue.jurisdiction_locations[e.country];
+    if (!e.country_unknown) out |= ix_.jurisdiction_locations[e.country];
     return false;
   });
   return out;
@@ -391,7 +392,7 @@ Tri Evaluator::Leaf(const Condition& c, const Unit& u, const char** missing) con
     case K::kRegex:
       return Regex(c, u);
     case K::kLocation:
-      return LocationMatches(*c.location, u);
+      return LocationMatches(*c.location, *cond_[c.id].fixed, u);
     case K::kOperator:
       return PartyMatches(*c.party, f_.request->operator_party, f_.operator_country);
     case K::kRecipient:
@@ -418,7 +419,7 @@ Tri Evaluator::Tags(const Condition& c, const Unit& u) const {
 
 void Evaluator::EvalAt(const Condition& c, const Unit& u, LocVal* out) const {
   using K = Condition::Kind;
-  if (!c.by_location) return out->SetFixed(Eval(c, u, nullptr));
+  if (!cond_[c.id].by_location) return out->SetFixed(Eval(c, u, nullptr));
   switch (c.kind) {
     case K::kAll:
     case K::kAny: {
@@ -445,7 +446,7 @@ void Evaluator::EvalAt(const Condition& c, const Unit& u, LocVal* out) const {
       EvalAt(c.children[0], u, out);
       return sets_.Negate(out);
     case K::kLocation:
-      return sets_.SetTrueOn(LocationsMatching(*c.location, u), out);
+      return sets_.SetTrueOn(LocationsMatching(c, u), out);
     case K::kEvidence:
       return sets_.SetTrueOn(EvidenceLocations(*c.evidence, u), out);
     default:
@@ -507,7 +508,7 @@ bool Evaluator::Judge(int rule_index, const Unit& unit, Outcome* out) {
   return true;
 }
 
-void Evaluator::EvalRule(int rule_index, const Unit& u) {
+void Evaluator::EvalRule(int rule_index, const Unit& u, bool by_location) {
   Outcome o;
   if (!Judge(rule_index, u, &o)) return;
   const Rule& rule = policy_->rules[rule_index];
@@ -516,7 +517,7 @@ void Evaluator::EvalRule(int rule_index, const Unit& u) {
                                                      : &rule.obligations;
   o.artifact = u.artifact;
   o.tag = u.tag;
-  o.location = rule.by_location ? u.location : -1;
+  o.location = by_location ? u.location : -1;
   int& slot = slots_->slot[rule_index];
   if (slot < 0) {
     slots_->touched.push_back(rule_index);
@@ -538,7 +539,7 @@ void Evaluator::AddDenySet(int rule_index, const Unit& unit, LocationBits* denie
   Unit u = unit;
   u.rule = &rule;
   const LocationBits& all = sets_.all();
-  if (!rule.by_location) {
+  if (!pix_->rules[rule_index].by_location) {
     // The same result at every location: judge it at any one.
     Outcome o;
     Unit any = u;
@@ -581,27 +582,31 @@ inline void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
   obligations_ = obligations;
   for (size_t pi = 0; pi < set_.policies.size(); ++pi) {
     const Policy& p = set_.policies[pi];
-    if (!InScope(p)) continue;
-    policy_ = &p;
-    policy_index_ = static_cast<int>(pi);
+    if (!InScope(p, ix_.policies[pi])) continue;
+    Enter(pi);
     // Reset only the slots the previous policy touched: a full reset per policy would cost
     // O(rules) per evaluation.
     std::vector<int>& slot = slots_->slot;
     if (slot.size() < p.rules.size()) slot.resize(p.rules.size(), -1);
     for (int r : slots_->touched) slot[r] = -1;
     slots_->touched.clear();
-    ForEachUnit(p, lifted, [&](int ri, const Artifact* a, const TagFact* t) {
-      if (!p.rules[ri].by_location) {
+    ForEachUnit(lifted, [&](int ri, const policy_internal::RuleFacts& rf, const Artifact* a,
+                            const TagFact* t) {
+      if (!rf.by_location) {
         // The same result at every checked location: one evaluation stands for all of them.
-        if (!f_.locations.empty()) EvalRule(ri, Unit{a, t, f_.locations[0]});
+        if (!f_.locations.empty()) EvalRule(ri, Unit{a, t, f_.locations[0]}, false);
         return true;
       }
-      const policy_internal::LocationCond* where = p.rules[ri].top_location;
       for (int loc : f_.locations) {
         const Unit u{a, t, loc};
-        // Not here (all of the top-level conditions must hold): the rule does not apply.
-        if (where && LocationMatches(*where, u) == Tri::kFalse) continue;
-        EvalRule(ri, u);
+        // Not here (all of the top-level conditions must hold): the rule does not apply. The
+        // fixed part first, inline: it rules out most locations.
+        if (rf.top_location &&
+            (!rf.top_fixed->Test(loc) ||
+             LocationMatches(*rf.top_location, *rf.top_fixed, u) == Tri::kFalse)) {
+          continue;
+        }
+        EvalRule(ri, u, true);
       }
       return true;
     });
@@ -614,19 +619,20 @@ inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, Location
   for (size_t pi = 0; pi < set_.policies.size() && !everywhere; ++pi) {
     const Policy& p = set_.policies[pi];
     if (p.dry_run) continue;
+    const policy_internal::PolicyIndex& scope = ix_.policies[pi];
     // A policy in scope by where processing happens is in scope at a candidate within its
     // `locations`, or everywhere when a checked location that stays is within them.
     bool whole = InScopeButWhere(p);
     for (size_t k = 0; k < f_.locations.size() && !whole; ++k) {
-      whole = static_cast<int>(k) != primary && p.scope.location_mask.Test(f_.locations[k]);
+      whole = static_cast<int>(k) != primary && scope.scope_locations.Test(f_.locations[k]);
     }
-    if (!whole && !sets_.Any(p.scope.location_mask)) continue;
+    if (!whole && !sets_.Any(scope.scope_locations)) continue;
+    Enter(pi);
     LocationBits local;  // where the policy denies, before its scope is applied
     LocationBits* target = whole ? denied : &local;
-    policy_ = &p;
-    policy_index_ = static_cast<int>(pi);
     bool all_of_it = false;
-    ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
+    ForEachUnit(nullptr, [&](int ri, const policy_internal::RuleFacts&, const Artifact* a,
+                             const TagFact* t) {
       if (p.rules[ri].DryRunAt(f_.now)) return true;
       // The other checked locations stay where they are: a deny there is a deny everywhere.
       for (size_t k = 0; k < f_.locations.size(); ++k) {
@@ -649,23 +655,23 @@ inline bool Evaluator::DeniedCandidates(const LocationBits& candidates, Location
       continue;
     }
     if (all_of_it) local = sets_.all();
-    sets_.And(p.scope.location_mask, &local);
+    sets_.And(scope.scope_locations, &local);
     sets_.Or(local, denied);
     everywhere = sets_.SubsetOf(candidates, *denied);
   }
   return !everywhere;
 }
 
-void RunPolicies(const CompiledSet& set, const Facts& facts, Outcomes* outcomes,
+void RunPolicies(const PolicySnapshot& s, const Facts& facts, Outcomes* outcomes,
                  ObligationSlots* obligations, std::vector<LiftedTag>* lifted) {
   thread_local SlotScratch slots;
-  Evaluator ev(set, facts, &slots);
+  Evaluator ev(s.impl(), s.index(), facts, &slots);
   ev.Run(outcomes, obligations, lifted);
 }
 
-bool DeniedCandidates(const CompiledSet& set, const Facts& facts, const LocationBits& candidates,
+bool DeniedCandidates(const PolicySnapshot& s, const Facts& facts, const LocationBits& candidates,
                       LocationBits* denied) {
-  Evaluator ev(set, facts, nullptr);
+  Evaluator ev(s.impl(), s.index(), facts, nullptr);
   return ev.DeniedCandidates(candidates, denied);
 }
 

@@ -18,6 +18,7 @@
 #include "absl/container/inlined_vector.h"
 #include "eval/facts.h"
 #include "policy/condition_walk.h"
+#include "policy/eval_index.h"
 #include "residency/decision.h"
 
 namespace residency::eval_internal {
@@ -133,6 +134,7 @@ class DecisionBuilder {
 };
 
 using policy_internal::Catalogue;
+using policy_internal::EvalIndex;
 using policy_internal::LocationBits;
 
 // ---------------------------------------------------------------------------------------------
@@ -320,13 +322,13 @@ using ObligationSlots = absl::InlinedVector<std::pair<int, int>, 16>;  // outcom
 
 // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
 // obligation index pairs) and `lifted`.
-void RunPolicies(const CompiledSet& set, const Facts& facts, Outcomes* outcomes,
+void RunPolicies(const PolicySnapshot& s, const Facts& facts, Outcomes* outcomes,
                  ObligationSlots* obligations, std::vector<LiftedTag>* lifted);
 
 // For suggestions: adds to *denied the catalogue locations at which the request, with its
 // primary placement moved there, would still be denied. False when it would be denied
 // wherever among `candidates` that placement goes (a deny that does not depend on it).
-bool DeniedCandidates(const CompiledSet& set, const Facts& facts, const LocationBits& candidates,
+bool DeniedCandidates(const PolicySnapshot& s, const Facts& facts, const LocationBits& candidates,
                       LocationBits* denied);
 
 // ---------------------------------------------------------------------------------------------
@@ -339,7 +341,7 @@ Effect DecideAt(const PolicySnapshot& snapshot, const Facts& facts,
 
 // Sector clouds (catalogue `site: gov` or `fin`) are for operators of their sector: removes from
 // *candidates those whose `reserved_for` sector `op` is not in.
-void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
+void RemoveReservedSites(const EvalIndex& ix, const std::optional<Party>& op,
                          LocationBits* candidates);
 
 // `candidates` (catalogue indexes), at most `max`, in the order places are offered: the same
@@ -347,13 +349,13 @@ void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
 // country, the rest; catalogue order within each. For an unknown placement (-1), the `provider:`
 // prefix of its `name` is the provider.
 using LocationOrder = absl::InlinedVector<int, 8>;  // inline: a decision's suggestions
-LocationOrder SuggestionOrder(const Catalogue& cat, int placement, std::string_view name,
-                              const LocationBits& candidates, size_t max);
+LocationOrder SuggestionOrder(const Catalogue& cat, const EvalIndex& ix, int placement,
+                              std::string_view name, const LocationBits& candidates, size_t max);
 
 // Up to 8 catalogue locations the denied request's primary placement could move to without
 // being denied, in SuggestionOrder, leaving out sector clouds the operator may not use; none
 // when the request would be denied wherever it goes.
-std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts);
+std::vector<std::string_view> Suggest(const PolicySnapshot& s, const Facts& facts);
 
 }  // namespace residency::eval_internal
 

@@ -166,11 +166,12 @@ std::string Evaluator::RegexFacts(Field field, const Unit& u) const {
   return absl::StrCat(ValueFieldName(field), " ", absl::StrJoin(seen, ", "));
 }
 
-void Evaluator::LocationFacts(const policy_internal::LocationCond& lc, const Unit& u,
+void Evaluator::LocationFacts(const Condition& c, const Unit& u,
                               std::vector<std::string>* out) const {
+  const policy_internal::LocationCond& lc = *c.location;
   const Location& l = set_.catalogue.locations[u.location];
   out->push_back(absl::StrCat("location ", Q(l.id), " is in ", l.country_code));
-  if (!lc.fixed.Test(u.location)) {
+  if (!cond_[c.id].fixed->Test(u.location)) {
     out->push_back("the location is not among those the condition names");
   }
   auto list_line = [&](int list, const char* relation) {
@@ -239,7 +240,7 @@ void Evaluator::TraceFacts(const Condition& c, const Unit& u, std::vector<std::s
       out->push_back(RegexFacts(c.field, u));
       return;
     case K::kLocation:
-      LocationFacts(*c.location, u, out);
+      LocationFacts(c, u, out);
       return;
     case K::kOperator:
     case K::kRecipient:
@@ -399,7 +400,7 @@ UnitTrace Evaluator::TraceUnit(int rule_index, const Unit& unit) {
   t.artifact = std::string(n.artifact);
   t.via = std::string(n.via);
   if (u.tag) t.tag = TagText(*u.tag);
-  if (rule.by_location) t.location = set_.catalogue.locations[u.location].id;
+  if (pix_->rules[rule_index].by_location) t.location = set_.catalogue.locations[u.location].id;
   t.effect = o.effect;
   if (o.missing) t.unknown = o.missing;
   Trace(rule.when, u, &t.when);
@@ -473,25 +474,27 @@ void Evaluator::Explain(size_t max_units, std::vector<RuleTrace>* out,
                         std::vector<std::string>* out_of_scope) {
   for (size_t pi = 0; pi < set_.policies.size(); ++pi) {
     const Policy& p = set_.policies[pi];
-    if (!InScope(p)) {
+    if (!InScope(p, ix_.policies[pi])) {
       out_of_scope->push_back(p.id);
       continue;
     }
     in_scope->push_back(p.id);
-    policy_ = &p;
-    policy_index_ = static_cast<int>(pi);
+    Enter(pi);
     TraceSlots traces;
     traces.slot.assign(p.rules.size(), -1);
     // The units and locations Run visits, each rule judged where it can apply.
-    ForEachUnit(p, nullptr, [&](int ri, const Artifact* a, const TagFact* t) {
-      const Rule& rule = p.rules[ri];
+    ForEachUnit(nullptr, [&](int ri, const policy_internal::RuleFacts& rule, const Artifact* a,
+                             const TagFact* t) {
       if (!rule.by_location) {
         if (!f_.locations.empty()) ExplainUnit(ri, Unit{a, t, f_.locations[0]}, max_units, &traces);
         return true;
       }
       for (int loc : f_.locations) {
         const Unit u{a, t, loc};
-        if (rule.top_location && LocationMatches(*rule.top_location, u) == Tri::kFalse) continue;
+        if (rule.top_location &&
+            LocationMatches(*rule.top_location, *rule.top_fixed, u) == Tri::kFalse) {
+          continue;
+        }
         ExplainUnit(ri, u, max_units, &traces);
       }
       return true;
@@ -524,8 +527,8 @@ absl::StatusOr<Explanation> Explain(const PolicySnapshot& snapshot, const Reques
   e.decision = *std::move(d);
   const policy_internal::CompiledSet& set = snapshot.impl();
   eval_internal::Facts facts;
-  eval_internal::BuildFacts(set, request, e.decision.now, options.eval, &facts);
-  eval_internal::Evaluator ev(set, facts, nullptr);
+  eval_internal::BuildFacts(set, snapshot.index(), request, e.decision.now, options.eval, &facts);
+  eval_internal::Evaluator ev(set, snapshot.index(), facts, nullptr);
   ev.Explain(std::max<size_t>(options.max_units, 1), &e.rules, &e.policies_in_scope,
              &e.policies_out_of_scope);
   for (RuleTrace& r : e.rules) r.deciding = !r.dry_run && r.effect == e.decision.decision;

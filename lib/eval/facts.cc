@@ -299,8 +299,8 @@ std::string JoinTag(const std::string& origin, const std::string& cls) {
 
 std::string TagText(const TagFact& t) { return JoinTag(*t.origin_name, *t.class_name); }
 
-void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
-                const EvalOptions& options, Facts* f) {
+void BuildFacts(const CompiledSet& set, const policy_internal::EvalIndex& ix, const Request& req,
+                absl::Time now, const EvalOptions& options, Facts* f) {
   f->request = &req;
   f->now = now;
   for (const auto& e : req.evidence) f->request_evidence.push_back(Resolve(set, e, now));
@@ -439,9 +439,9 @@ void BuildFacts(const CompiledSet& set, const Request& req, absl::Time now,
   };
   party_country(req.operator_party, "operator", &f->operator_country);
   f->own_locations = &NoLocations();
-  if (req.operator_party && !set.catalogue.controller_locations.empty()) {
-    auto own = set.catalogue.controller_locations.find(req.operator_party->id);
-    if (own != set.catalogue.controller_locations.end()) f->own_locations = &own->second;
+  if (req.operator_party && !ix.controller_locations.empty()) {
+    auto own = ix.controller_locations.find(req.operator_party->id);
+    if (own != ix.controller_locations.end()) f->own_locations = &own->second;
   }
   party_country(req.recipient, "recipient", &f->recipient_country);
   f->all_tags.reserve(names.size());

@@ -9,6 +9,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 #include "residency/decision.h"
 #include "residency/request.h"
 
@@ -116,8 +117,8 @@ struct Facts {
 };
 
 // Builds the facts. Never fails: problems become fail-closed reasons.
-void BuildFacts(const CompiledSet& set, const Request& request, absl::Time now,
-                const EvalOptions& options, Facts* facts);
+void BuildFacts(const CompiledSet& set, const policy_internal::EvalIndex& ix,
+                const Request& request, absl::Time now, const EvalOptions& options, Facts* facts);
 
 }  // namespace residency::eval_internal
 

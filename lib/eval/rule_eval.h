@@ -105,10 +105,12 @@ enum class EvidenceFit : uint8_t {
 class RESIDENCY_INTERNAL_HIDDEN Evaluator {
  public:
   // `slots` is needed by Run only (DeniedCandidates records no outcomes).
-  Evaluator(const CompiledSet& set, const Facts& facts, SlotScratch* slots)
+  Evaluator(const CompiledSet& set, const EvalIndex& ix, const Facts& facts, SlotScratch* slots)
       : set_(set),
+        ix_(ix),
+        cond_(ix.conditions.data()),
         f_(facts),
-        sets_(set.catalogue.all_locations, set.catalogue.locations.size()),
+        sets_(ix.all_locations, set.catalogue.locations.size()),
         slots_(slots) {}
 
   // Evaluates every policy in scope into `outcomes` (and `obligations`: outcome index,
@@ -126,7 +128,7 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
                std::vector<std::string>* out_of_scope);
 
  private:
-  bool InScope(const Policy& p) const;
+  bool InScope(const Policy& p, const policy_internal::PolicyIndex& pi) const;
   bool InScopeButWhere(const Policy& p) const;
   bool Lifted(const Policy& p, const Artifact& a, const TagFact& t) const;
   Tri Eval(const Condition& c, const Unit& u, const char** missing) const;
@@ -141,9 +143,10 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   ABSL_ATTRIBUTE_NOINLINE Tri Number(const Condition& c, const Unit& u, const char** missing) const;
   ABSL_ATTRIBUTE_NOINLINE Tri Regex(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri User(const policy_internal::UserCond& uc) const;
+  // `fixed`: the condition's ConditionFacts::fixed.
   ABSL_ATTRIBUTE_NOINLINE Tri LocationMatches(const policy_internal::LocationCond& lc,
-                                              const Unit& u) const;
-  LocationBits LocationsMatching(const policy_internal::LocationCond& lc, const Unit& u) const;
+                                              const LocationBits& fixed, const Unit& u) const;
+  LocationBits LocationsMatching(const Condition& c, const Unit& u) const;
   ABSL_ATTRIBUTE_NOINLINE Tri PartyMatches(const policy_internal::PartyCond& pc,
                                            const std::optional<Party>& party, int country) const;
   EvidenceFit Fit(const policy_internal::EvidenceCond& ec, const Unit& u,
@@ -159,14 +162,25 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   bool ListHasLocation(int list, int location) const;
   const LocationBits& ListLocations(int list) const;
   bool Judge(int rule_index, const Unit& u, Outcome* o);
-  void EvalRule(int rule_index, const Unit& u);
+  // `by_location`: the rule's RuleFacts::by_location (its outcome then names the location).
+  void EvalRule(int rule_index, const Unit& u, bool by_location);
   void AddDenySet(int rule_index, const Unit& u, LocationBits* denied);
-  // Calls f(rule index, unit) for every rule of the current policy that can apply to a unit of
-  // the request, every unit (artifact tag or request) at every checked location.
+  // Calls f(rule index, its RuleFacts, artifact, tag) for every rule of the current policy that
+  // can apply to a unit of the request (in force at `now`), for every unit (artifact tag, or
+  // null and null for the request); stops when f returns false.
   template <typename F>
-  void ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f);
+  void ForEachUnit(std::vector<LiftedTag>* lifted, F f);
+  // Makes policy `pi` the current one (policy_, its index, pix_).
+  void Enter(size_t pi) {
+    policy_ = &set_.policies[pi];
+    policy_index_ = static_cast<int>(pi);
+    pix_ = &ix_.policies[pi];
+  }
 
   const CompiledSet& set_;
+  const EvalIndex& ix_;
+  // ix_.conditions' elements, by Condition::id (read at every condition node: one load less).
+  const policy_internal::ConditionFacts* const cond_;
   const Facts& f_;
   const LocSets sets_;
   std::optional<double> PartitionSum(Field field, const Unit& u, const Condition* count) const;
@@ -185,8 +199,7 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   std::string TagFacts(const Unit& u) const;
   std::string NumberFacts(const Condition& c, const Unit& u) const;
   std::string RegexFacts(Field field, const Unit& u) const;
-  void LocationFacts(const policy_internal::LocationCond& lc, const Unit& u,
-                     std::vector<std::string>* out) const;
+  void LocationFacts(const Condition& c, const Unit& u, std::vector<std::string>* out) const;
   void PartyFacts(const policy_internal::PartyCond& pc, bool op,
                   std::vector<std::string>* out) const;
   void EvidenceFacts(const policy_internal::EvidenceCond& ec, const Unit& u,
@@ -206,6 +219,7 @@ class RESIDENCY_INTERNAL_HIDDEN Evaluator {
   SlotScratch* const slots_;
   const Policy* policy_ = nullptr;
   int policy_index_ = -1;
+  const policy_internal::PolicyIndex* pix_ = nullptr;  // the current policy's index
   Outcomes* outcomes_ = nullptr;
   ObligationSlots* obligations_ = nullptr;
 };
@@ -226,10 +240,13 @@ inline int Slot(Request::Kind kind, ArtifactKind a) {
 }
 
 template <typename F>
-inline void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lifted, F f) {
+inline void Evaluator::ForEachUnit(std::vector<LiftedTag>* lifted, F f) {
+  const Policy& p = *policy_;
+  const policy_internal::PolicyIndex& pi = *pix_;
+  const policy_internal::RuleFacts* facts = pi.rules.data();
   const Request::Kind kind = f_.request->kind;
   for (const auto& a : f_.artifacts) {
-    const auto& by_class = p.rules_by_slot[Slot(kind, a.kind)];
+    const auto& by_class = pi.rules_by_slot[Slot(kind, a.kind)];
     for (const auto& t : a.tags) {
       if (!p.lifts.empty() && Lifted(p, a, t)) {
         if (lifted) {
@@ -239,16 +256,16 @@ inline void Evaluator::ForEachUnit(const Policy& p, std::vector<LiftedTag>* lift
         continue;
       }
       for (uint32_t ri : by_class[t.effective_cls]) {
-        const Rule& rule = p.rules[ri];
-        if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-        if (!f(static_cast<int>(ri), &a, &t)) return;
+        const policy_internal::RuleFacts& rf = facts[ri];
+        if (rf.dated && !ActiveAt(p.rules[ri].from, p.rules[ri].until, f_.now)) continue;
+        if (!f(static_cast<int>(ri), rf, &a, &t)) return;
       }
     }
   }
-  for (uint32_t ri : p.request_rules_by_kind[static_cast<int>(kind)]) {
-    const Rule& rule = p.rules[ri];
-    if (!ActiveAt(rule.from, rule.until, f_.now)) continue;
-    if (!f(static_cast<int>(ri), nullptr, nullptr)) return;
+  for (uint32_t ri : pi.request_rules_by_kind[static_cast<int>(kind)]) {
+    const policy_internal::RuleFacts& rf = facts[ri];
+    if (rf.dated && !ActiveAt(p.rules[ri].from, p.rules[ri].until, f_.now)) continue;
+    if (!f(static_cast<int>(ri), rf, nullptr, nullptr)) return;
   }
 }
 

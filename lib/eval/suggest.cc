@@ -7,14 +7,14 @@
 
 namespace residency::eval_internal {
 
-void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
+void RemoveReservedSites(const EvalIndex& ix, const std::optional<Party>& op,
                          LocationBits* candidates) {
-  LocationBits closed = cat.reserved_locations;
+  LocationBits closed = ix.reserved_locations;
   if (op && !op->sectors.empty()) {
     for (size_t i = 0; i < closed.w.size(); ++i) {
       for (uint64_t w = closed.w[i]; w; w &= w - 1) {
         const size_t k = i * 64 + __builtin_ctzll(w);
-        const std::string& sector = cat.locations[k].reserved_for;
+        const std::string& sector = ix.reserved_for[k];
         if (std::find(op->sectors.begin(), op->sectors.end(), sector) != op->sectors.end()) {
           closed.w[i] &= ~(uint64_t{1} << (k % 64));
         }
@@ -24,24 +24,24 @@ void RemoveReservedSites(const Catalogue& cat, const std::optional<Party>& op,
   candidates->Remove(closed);
 }
 
-LocationOrder SuggestionOrder(const Catalogue& cat, int placement, std::string_view name,
-                              const LocationBits& candidates, size_t max) {
+LocationOrder SuggestionOrder(const Catalogue& cat, const EvalIndex& ix, int placement,
+                              std::string_view name, const LocationBits& candidates, size_t max) {
   // The placement's provider and country (an unknown location: its provider prefix).
   int provider = -1, country = -1;
   if (placement >= 0) {
-    provider = cat.locations[placement].provider_id;
+    provider = ix.provider_of[placement];
     country = cat.locations[placement].country;
   } else if (size_t colon = name.find(':'); colon != std::string_view::npos) {
-    for (const auto& l : cat.locations) {
-      if (l.provider == name.substr(0, colon)) {
-        provider = l.provider_id;
+    for (size_t i = 0; i < cat.locations.size(); ++i) {
+      if (cat.locations[i].provider == name.substr(0, colon)) {
+        provider = ix.provider_of[i];
         break;
       }
     }
   }
   LocationBits same_p, same_c;
-  if (provider >= 0) same_p = cat.provider_locations[provider];
-  if (country >= 0) same_c = cat.jurisdiction_locations[country];
+  if (provider >= 0) same_p = ix.provider_locations[provider];
+  if (country >= 0) same_c = ix.jurisdiction_locations[country];
   std::array<LocationBits, 4> ranked;
   const size_t words = (cat.locations.size() + 63) / 64;
   for (size_t i = 0; i < words; ++i) {
@@ -60,25 +60,26 @@ LocationOrder SuggestionOrder(const Catalogue& cat, int placement, std::string_v
   return out;
 }
 
-std::vector<std::string_view> Suggest(const CompiledSet& set, const Facts& facts) {
+std::vector<std::string_view> Suggest(const PolicySnapshot& s, const Facts& facts) {
+  const CompiledSet& set = s.impl();
   // A fail-closed reason other than the placement's own stays wherever it goes.
   for (const auto& fr : facts.fail)
     if (!fr.primary_location) return {};
   const auto& locs = set.catalogue.locations;
   const int current = facts.primary >= 0 ? facts.locations[facts.primary] : -1;
-  LocationBits candidates = set.catalogue.all_locations;
+  LocationBits candidates = s.index().all_locations;
   if (current >= 0) {
     LocationBits here;
     here.Set(current);
     candidates.Remove(here);
   }
-  RemoveReservedSites(set.catalogue, facts.request->operator_party, &candidates);
+  RemoveReservedSites(s.index(), facts.request->operator_party, &candidates);
   LocationBits denied;
-  if (!DeniedCandidates(set, facts, candidates, &denied)) return {};
+  if (!DeniedCandidates(s, facts, candidates, &denied)) return {};
   candidates.Remove(denied);
   constexpr size_t kMax = 8;
   LocationOrder chosen =
-      SuggestionOrder(set.catalogue, current, facts.primary_name, candidates, kMax);
+      SuggestionOrder(set.catalogue, s.index(), current, facts.primary_name, candidates, kMax);
   std::vector<std::string_view> out(chosen.size());
   for (size_t k = 0; k < chosen.size(); ++k) out[k] = locs[chosen[k]].id;
   return out;

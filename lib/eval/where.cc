@@ -17,6 +17,7 @@ namespace {
 using eval_internal::Facts;
 using policy_internal::Catalogue;
 using policy_internal::CompiledSet;
+using policy_internal::EvalIndex;
 using policy_internal::LocationBits;
 
 std::string_view Placement(const Request& r) {
@@ -32,15 +33,16 @@ std::string_view Placement(const Request& r) {
 }
 
 // The filter as a location set; InvalidArgument for a name the catalogue does not know.
-absl::Status Filter(const Catalogue& cat, const WhereOptions& where, LocationBits* keep) {
-  *keep = cat.all_locations;
+absl::Status Filter(const Catalogue& cat, const EvalIndex& ix, const WhereOptions& where,
+                    LocationBits* keep) {
+  *keep = ix.all_locations;
   if (!where.providers.empty()) {
     LocationBits any;
     for (const auto& name : where.providers) {
       bool found = false;
-      for (const auto& loc : cat.locations) {
-        if (loc.provider != name) continue;
-        any |= cat.provider_locations[loc.provider_id];
+      for (size_t i = 0; i < cat.locations.size(); ++i) {
+        if (cat.locations[i].provider != name) continue;
+        any |= ix.provider_locations[ix.provider_of[i]];
         found = true;
         break;
       }
@@ -59,7 +61,7 @@ absl::Status Filter(const Catalogue& cat, const WhereOptions& where, LocationBit
         return absl::InvalidArgumentError(absl::StrCat(
             "`", name, "` is neither an ISO 3166-1 code nor a group of the region catalogue"));
       }
-      any |= cat.jurisdiction_locations[it->second];
+      any |= ix.jurisdiction_locations[it->second];
     }
     *keep &= any;
   }
@@ -107,8 +109,9 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
                                             const WhereOptions& where, const EvalOptions& options) {
   const CompiledSet& set = snapshot.impl();
   const Catalogue& cat = set.catalogue;
+  const EvalIndex& ix = snapshot.index();
   LocationBits keep;
-  if (absl::Status s = Filter(cat, where, &keep); !s.ok()) return s;
+  if (absl::Status s = Filter(cat, ix, where, &keep); !s.ok()) return s;
   // The request as given: its errors are this call's, and its time is every placement's.
   EvalOptions one = options;
   one.suggest = false;
@@ -120,21 +123,21 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
   one.now = here->now;
 
   Facts facts;
-  eval_internal::BuildFacts(set, request, here->now, one, &facts);
+  eval_internal::BuildFacts(set, ix, request, here->now, one, &facts);
   // A fail-closed reason other than the placement's own holds wherever it goes.
   for (const auto& fr : facts.fail)
     if (!fr.primary_location) return out;
   LocationBits candidates = keep;
   if (!where.include_reserved) {
-    eval_internal::RemoveReservedSites(cat, request.operator_party, &candidates);
+    eval_internal::RemoveReservedSites(ix, request.operator_party, &candidates);
   }
   LocationBits denied;
-  if (!eval_internal::DeniedCandidates(set, facts, candidates, &denied)) return out;
+  if (!eval_internal::DeniedCandidates(snapshot, facts, candidates, &denied)) return out;
   candidates.Remove(denied);
 
-  const eval_internal::LocationOrder order =
-      eval_internal::SuggestionOrder(cat, facts.primary >= 0 ? facts.locations[facts.primary] : -1,
-                                     facts.primary_name, candidates, SIZE_MAX);
+  const eval_internal::LocationOrder order = eval_internal::SuggestionOrder(
+      cat, ix, facts.primary >= 0 ? facts.locations[facts.primary] : -1, facts.primary_name,
+      candidates, SIZE_MAX);
   // Each remaining location is decided on the request's facts with the placement swapped: what
   // the request holds at its placement (deduplicated into one checked location when the facts
   // were built) moves with it, as in PlacedAt; nothing else in the facts depends on it.
@@ -151,10 +154,10 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
   // Locations of one class are decided alike: each class is decided once. `seen[c]` is the
   // index in out.allowed of the class's first location, kNotListed, or kNotSeen.
   constexpr int kNotSeen = -1, kNotListed = -2;
-  const bool by_class = cat.location_class.size() == cat.locations.size();
-  std::vector<int> seen(by_class ? cat.location_class_count : 0, kNotSeen);
+  const bool by_class = ix.location_class.size() == cat.locations.size();
+  std::vector<int> seen(by_class ? ix.location_class_count : 0, kNotSeen);
   for (int i : order) {
-    const int c = by_class ? cat.location_class[i] : -1;
+    const int c = by_class ? ix.location_class[i] : -1;
     if (c >= 0 && seen[c] == kNotListed) continue;
     Effect e;
     if (c >= 0 && seen[c] >= 0) {
@@ -176,7 +179,7 @@ absl::StatusOr<Placements> AllowedLocations(const PolicySnapshot& snapshot, cons
     a.provider = loc.provider;
     a.country = loc.country_code;
     a.site = loc.site;
-    a.reserved_for = loc.reserved_for;
+    a.reserved_for = ix.reserved_for[i];
     a.effect = e;
     a.obligations = std::move(obligations);  // refilled before its next use
     out.allowed.push_back(std::move(a));

@@ -1,5 +1,6 @@
 // The compiled, immutable form of a policy set: catalogue, class vocabulary, policies with their
-// rules compiled to bitsets and indexes. Built once by the compiler, read by the evaluator.
+// rules compiled to bitsets and indexes. Written by the compiler only; what evaluation derives
+// from it (location sets, slot indexes, dated list segments) is its EvalIndex (eval_index.h).
 #ifndef RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 #define RESIDENCY_LIB_POLICY_COMPILED_SET_H_
 
@@ -73,11 +74,6 @@ struct Location {
   std::string controller;  // who controls the site (an operator id); empty: not recorded
   std::vector<std::string> certifications;
   std::map<std::string, std::string> attributes;
-  int provider_id = -1;  // derived (FinishDerived): equal for locations of one provider
-  // Derived (FinishDerived): the operator sector a sector cloud is built for, `<cc>_public` for a
-  // `gov` site and `<cc>_financial` for a `fin` site (cc: its country, lower case); empty for
-  // every other site.
-  std::string reserved_for;
 };
 
 struct Catalogue {
@@ -88,19 +84,6 @@ struct Catalogue {
   std::vector<CountryBits> jurisdiction_members;
   absl::flat_hash_map<std::string, int> jurisdiction_index;
   std::map<std::string, std::string> provider_hq;  // provider -> hq country code
-  // Derived (FinishDerived): the locations each controller controls.
-  absl::flat_hash_map<std::string, LocationBits> controller_locations;
-  // Derived after compilation (FinishDerived): every location, and the locations in each
-  // jurisdiction (same indexes as `jurisdiction_names`).
-  LocationBits all_locations;
-  std::vector<LocationBits> jurisdiction_locations;
-  std::vector<LocationBits> provider_locations;  // by Location::provider_id
-  LocationBits reserved_locations;               // those with a `reserved_for` sector
-  // Derived (FinishDerived): locations in one class have the same country and are alike in every
-  // location condition and dated list of the policy set, so every request is decided alike at
-  // each of them (at any `now`).
-  std::vector<int> location_class;
-  int location_class_count = 0;
 };
 
 // One data class of the set's vocabulary (distinct from the tagger's residency::tagging::DataClass,
@@ -151,10 +134,6 @@ struct LocationCond {
   // The location is (true) or is not (false) the operator's own premises: its `controller` is
   // the request's operator id. Checked at evaluation (it depends on the request).
   std::optional<bool> own_premises;
-  // Derived after compilation (FinishDerived): the locations that satisfy every part of
-  // the condition that depends on the location alone (in, not_in, certifications, attributes,
-  // sites, providers); lists (dated) and outside_origin (per tag) are checked at evaluation.
-  LocationBits fixed;
 };
 
 struct PartyCond {
@@ -172,7 +151,7 @@ struct PartyCond {
 
 struct EvidenceCond {
   std::vector<std::string> types;  // any of
-  std::vector<int> type_ids;       // derived (FinishDerived): `types` as evidence type ids
+  std::vector<int> type_ids;       // `types` as evidence type ids (CompiledSet::evidence_types)
   bool match_country = true;       // evidence.country, when present, must contain the location
   bool match_recipient = true;     // evidence.recipient, when present, must equal recipient.id
   bool match_origin = true;        // evidence.origin, when present, must contain the tag origin
@@ -216,7 +195,10 @@ struct Condition {
     kEvidence,
   };
   Kind kind = Kind::kTrue;
-  Field field = Field::kKind;                  // kValues, kNumber, kRegex
+  Field field = Field::kKind;  // kValues, kNumber, kRegex
+  // This node's number, unique in its set and below CompiledSet::condition_count: what the
+  // EvalIndex knows of it is at this index. (Beside `kind`: read with it.)
+  int32_t id = -1;
   std::vector<Condition> children;             // kAll, kAny, kNot
   std::vector<std::string> values;             // kValues
   std::vector<TagPattern> tags;                // kTags
@@ -229,9 +211,6 @@ struct Condition {
   std::shared_ptr<const PartyCond> party;        // kOperator, kRecipient
   std::shared_ptr<const UserCond> user;          // kUser
   std::shared_ptr<const EvidenceCond> evidence;  // kEvidence
-  // Derived after compilation (FinishDerived): the value can differ between two locations
-  // (the condition is or contains a location or evidence condition).
-  bool by_location = false;
   // Where the policy writes it (Policy::condition_sources), for explanations; -1 if unknown.
   int32_t source = -1;
 };
@@ -252,11 +231,6 @@ struct ListEntry {
 struct NamedList {
   std::string name;
   std::vector<ListEntry> entries;
-  // Derived (FinishDerived): the dates at which an entry starts or ends, sorted and unique, and
-  // the union of the entries' locations between them: `locations_at[k]` holds from
-  // `changes[k-1]` (inclusive) to `changes[k]` (exclusive); `changes.size() + 1` sets.
-  std::vector<absl::Time> changes;
-  std::vector<LocationBits> locations_at;
 };
 
 // A text in another language than English (`i18n`, `obligations_i18n`): language code, text.
@@ -315,13 +289,7 @@ struct Rule {
   std::vector<int> obligations;
   bool suggest = true;
   int line = 0, column = 0;
-  // Derived after compilation (FinishDerived): the rule's result can differ between two
-  // locations (its condition, an alternative's, or for a corp rule an exception's that names it).
-  bool by_location = true;
   bool corp = false;  // basis is `corp` (exceptions may lift it)
-  // Derived (FinishDerived): the location condition among the top-level conditions of `when`, if
-  // any (all of them must hold, so where it is false the rule does not apply).
-  const LocationCond* top_location = nullptr;
 };
 
 struct Exception {
@@ -346,15 +314,14 @@ struct Lift {
   std::vector<std::string> artifacts;  // dataset | model
   ClassBits classes;
   bool match_origin = true;
-  // Derived (FinishDerived).
-  std::vector<int> evidence_type_ids;
-  bool datasets = false, models = false;
+  std::vector<int> evidence_type_ids;     // `evidence_types` as evidence type ids
+  bool datasets = false, models = false;  // `artifacts` holds dataset, model
 };
 
 struct IgnoreEvidence {
   std::vector<std::string> types;
   ClassBits classes;
-  std::vector<int> type_ids;  // derived (FinishDerived)
+  std::vector<int> type_ids;  // `types` as evidence type ids
 };
 
 struct Scope {
@@ -369,7 +336,6 @@ struct Scope {
   // Where processing happens: some checked location's country is within these.
   bool has_locations = false;
   CountryBits locations;
-  LocationBits location_mask;  // derived (FinishDerived): the catalogue locations within them
 };
 
 struct Policy {
@@ -388,13 +354,8 @@ struct Policy {
   // order. Request-scoped rules are listed in `request_rules`.
   std::vector<std::vector<uint32_t>> rules_by_class;
   std::vector<uint32_t> request_rules;
-  // Derived (FinishDerived): the same index narrowed by the request's kind and the unit's
-  // artifact (UnitSlot), using each rule's top-level `kind`, `job` and `artifact` conditions: a
-  // rule left out of a slot's list cannot apply to a unit of that slot.
-  std::array<std::vector<std::vector<uint32_t>>, 5> rules_by_slot;
-  std::array<std::vector<uint32_t>, 3> request_rules_by_kind;  // by Request::Kind
-  // Derived (FinishDerived): obligation indexes in id order (ties by index), and the rank of
-  // each obligation in that order.
+  // Obligation indexes in id order (ties by index), and the rank of each obligation in that
+  // order.
   std::vector<int> obligation_order, obligation_rank;
 };
 
@@ -406,36 +367,17 @@ struct CompiledSet {
   std::string digest;            // sha256:<hex>
   size_t rule_count = 0;
   std::vector<PolicySource> sources;  // with CompileOptions::keep_sources only
-  // Derived (FinishDerived): an id for every evidence type a policy names (conditions, lifts,
-  // ignores) and the built-in `anonymization_attestation`; request evidence of any other type
-  // gets -1 and matches nothing. The built-in classes the evaluator treats specially (-1 when
-  // the vocabulary lacks them).
+  size_t condition_count = 0;         // Condition::id is below it
+  // An id for every evidence type a policy names (conditions, lifts, ignores, the registry) and
+  // the built-in `anonymization_attestation`; request evidence of any other type gets -1 and
+  // matches nothing. The built-in classes the evaluator treats specially (-1 when the
+  // vocabulary lacks them).
   absl::flat_hash_map<std::string, int> evidence_types;
   // By evidence type id (may be shorter than the ids): the type's registry entry, if any.
   std::vector<std::optional<EvidenceSpec>> evidence_spec_by_type;
   int attestation_type = -1;
   int anonymized_class = -1, pseudonymized_class = -1;
 };
-
-// The (request kind, unit artifact) pairs a tag unit can have: a dataset request has dataset
-// units, a model request model units, a compute request dataset, model and prompt units.
-enum UnitSlot : int {
-  kSlotDatasetRequest = 0,
-  kSlotModelRequest = 1,
-  kSlotComputeDataset = 2,
-  kSlotComputeModel = 3,
-  kSlotComputePrompt = 4,
-};
-
-// Fills the derived fields above (location sets, evidence type ids, dated list segments, ...);
-// called once on a compiled set before it is shared.
-void FinishDerived(CompiledSet* set);
-
-// The index into `list.locations_at` of the segment that holds at `now` (inline: the evaluator
-// asks for it at every location condition on a list).
-inline size_t ListSegment(const NamedList& list, absl::Time now) {
-  return std::upper_bound(list.changes.begin(), list.changes.end(), now) - list.changes.begin();
-}
 
 // ISO 3166-1 alpha-2 table: index of `code`, or -1.
 int IsoCountryIndex(std::string_view code);

@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "internal/text_util.h"
 #include "policy/compiler_impl.h"
+#include "policy/condition_walk.h"
 #include "residency/lint.h"
 
 namespace residency::policy_internal {
@@ -198,8 +200,81 @@ std::unique_ptr<CompiledSet> Compiler::Run(const std::vector<PolicySource>& sour
   std::stable_sort(set_->policies.begin(), set_->policies.end(),
                    [](const Policy& a, const Policy& b) { return a.id < b.id; });
   if (sink_->has_errors()) return nullptr;
+  NumberAndIntern();
   if (!SetDigest()) return nullptr;
   return std::move(set_);
+}
+
+namespace {
+
+int EvidenceTypeId(CompiledSet* set, const std::string& type) {
+  return set->evidence_types.emplace(type, static_cast<int>(set->evidence_types.size()))
+      .first->second;
+}
+
+std::vector<int> EvidenceTypeIds(CompiledSet* set, const std::vector<std::string>& types) {
+  std::vector<int> ids;
+  ids.reserve(types.size());
+  for (const auto& t : types) ids.push_back(EvidenceTypeId(set, t));
+  return ids;
+}
+
+// Numbers `when`'s nodes from set->condition_count on, and its evidence conditions' types.
+void NumberConditions(CompiledSet* set, Condition* when) {
+  ForEachCondition(*when, [&](Condition& c, int) {
+    c.id = static_cast<int32_t>(set->condition_count++);
+    if (c.kind == Condition::Kind::kEvidence && c.evidence) {
+      auto e = std::make_shared<EvidenceCond>(*c.evidence);
+      e->type_ids = EvidenceTypeIds(set, e->types);
+      c.evidence = std::move(e);
+    }
+  });
+}
+
+bool Has(const std::vector<std::string>& v, const char* s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+void Compiler::NumberAndIntern() {
+  CompiledSet* set = set_.get();
+  set->condition_count = 0;
+  set->evidence_types.clear();
+  set->evidence_spec_by_type.clear();
+  set->attestation_type = EvidenceTypeId(set, "anonymization_attestation");
+  auto class_id = [&](const char* name) {
+    auto it = set->class_index.find(name);
+    return it == set->class_index.end() ? -1 : it->second;
+  };
+  set->anonymized_class = class_id("anonymized");
+  set->pseudonymized_class = class_id("pseudonymized");
+  for (auto& p : set->policies) {
+    for (auto& l : p.lifts) {
+      l.evidence_type_ids = EvidenceTypeIds(set, l.evidence_types);
+      l.datasets = Has(l.artifacts, "dataset");
+      l.models = Has(l.artifacts, "model");
+    }
+    for (auto& ig : p.ignores) ig.type_ids = EvidenceTypeIds(set, ig.types);
+    for (const auto& spec : p.evidence_specs) {
+      const auto id = static_cast<size_t>(EvidenceTypeId(set, spec.type));
+      if (set->evidence_spec_by_type.size() <= id) set->evidence_spec_by_type.resize(id + 1);
+      set->evidence_spec_by_type[id] = spec;
+    }
+    auto& order = p.obligation_order;
+    order.resize(p.obligations.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return p.obligations[a].id < p.obligations[b].id; });
+    p.obligation_rank.assign(order.size(), 0);
+    for (size_t k = 0; k < order.size(); ++k) p.obligation_rank[order[k]] = static_cast<int>(k);
+    for (auto& x : p.exceptions) NumberConditions(set, &x.when);
+    for (auto& r : p.rules) {
+      r.corp = r.basis == "corp";
+      NumberConditions(set, &r.when);
+      for (auto& a : r.alternatives) NumberConditions(set, &a.when);
+    }
+  }
 }
 
 }  // namespace residency::policy_internal
@@ -244,7 +319,6 @@ CompileResult CompilePolicySources(const std::vector<PolicySource>& sources,
                    });
   if (set) {
     if (options.keep_sources) set->sources = sources;
-    policy_internal::FinishDerived(set.get());
     result.snapshot = std::make_shared<const PolicySnapshot>(std::move(set));
   }
   return result;

@@ -82,6 +82,10 @@ class Compiler {
   void CompileRule(YNode n, CompileContext& ctx, nlohmann::json* canon, Rule* rule);
   std::vector<int> ResolveObligations(MapReader& r, const char* key, const Policy& p);
   void BuildIndex(Policy* p);
+  // Once every policy is compiled and sorted: numbers every condition node (Condition::id),
+  // gives every evidence type named an id (CompiledSet::evidence_types, in policy order) and
+  // orders each policy's obligations by id (compiler.cc).
+  void NumberAndIntern();
   void LintPolicy(const Policy& p, const std::vector<std::string>& rule_whens);
   // Streams the canonical form into set_->digest; false (and reports) when a part held invalid
   // UTF-8 (canonical.cc).

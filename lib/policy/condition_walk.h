@@ -1,5 +1,5 @@
 // The walks over compiled conditions that every stage needs, in one place: the compiler (rule
-// index, count filters), the derived index (location dependence, top-level conditions), the
+// index, count filters), the evaluation index (location dependence, top-level conditions), the
 // evaluator and the explainer (three-valued logic), and diff (every condition of a rule, the
 // canonical text of a condition). A new condition kind is parsed in conditions.cc; this module
 // says which kinds are junctions, which depend on the location, how each reads as canonical text.

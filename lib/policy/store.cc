@@ -4,13 +4,17 @@
 #include <mutex>
 
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 #include "residency/policy.h"
 
 namespace residency {
 
 using policy_internal::CompiledSet;
 
-PolicySnapshot::PolicySnapshot(std::unique_ptr<const CompiledSet> set) : set_(std::move(set)) {}
+PolicySnapshot::PolicySnapshot(std::unique_ptr<const CompiledSet> set)
+    : set_(std::move(set)),
+      index_(std::make_unique<const policy_internal::EvalIndex>(
+          policy_internal::BuildEvalIndex(*set_))) {}
 PolicySnapshot::~PolicySnapshot() = default;
 const std::string& PolicySnapshot::digest() const { return set_->digest; }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "internal/text_util.h"
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 
 namespace residency::serve {
 namespace {
@@ -93,11 +94,12 @@ struct DecisionService::Routing {
   // every location that is not a sector cloud, the user's country first, then catalogue order.
   std::vector<int> Everywhere(std::string_view jurisdiction) const {
     const auto& locations = snapshot->impl().catalogue.locations;
+    const auto& reserved_for = snapshot->index().reserved_for;
     std::vector<int> order;
     order.reserve(locations.size());
     for (int pass = 0; pass < 2; ++pass) {
       for (size_t i = 0; i < locations.size(); ++i) {
-        if (!locations[i].reserved_for.empty()) continue;
+        if (!reserved_for[i].empty()) continue;
         if ((locations[i].country_code == jurisdiction) == (pass == 0)) {
           order.push_back(static_cast<int>(i));
         }

@@ -10,6 +10,7 @@
 #include "eval_fixtures.h"
 #include "gtest/gtest.h"
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 #include "reference_evaluator.h"
 #include "request_generator.h"
 #include "residency/decision.h"
@@ -134,7 +135,7 @@ TEST(Differential, SuggestionsTestFixturePolicies) {
   DifferentialSuggestions(*r.snapshot, 8, 300);
 }
 
-// A dated list's per-date location sets (FinishDerived) against a direct reading of its entries
+// A dated list's per-date location sets (the EvalIndex's) against a direct reading of its entries
 // at many instants: random entries over a few locations and days, overlapping, open-ended,
 // undated, and ones that end before they start (never active).
 TEST(Differential, DatedListSegments) {
@@ -160,12 +161,13 @@ TEST(Differential, DatedListSegments) {
     CompileResult r = testing::CompileWith({policy});
     ASSERT_TRUE(r.ok()) << policy;
     const policy_internal::NamedList& list = r.snapshot->impl().policies[0].lists[0];
+    const policy_internal::DatedLocations& dated = r.snapshot->index().policies[0].lists[0];
     for (int half_day = -2; half_day < 46; ++half_day) {
       absl::Time t = absl::FromUnixSeconds(1767225600 + 43200LL * half_day);
       policy_internal::LocationBits want;
       for (const auto& e : list.entries)
         if ((!e.from || *e.from <= t) && (!e.until || t < *e.until)) want |= e.locations;
-      EXPECT_TRUE(list.locations_at[policy_internal::ListSegment(list, t)] == want)
+      EXPECT_TRUE(dated.locations_at[policy_internal::ListSegment(dated, t)] == want)
           << "round " << round << " at " << absl::FormatTime(t) << "\n"
           << policy;
     }

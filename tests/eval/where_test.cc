@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 #include "reference_evaluator.h"
 #include "request_generator.h"
 #include "residency/decision.h"
@@ -156,9 +157,10 @@ TEST(Where, LocationClassesMergeOnlyWhatNoRuleTellsApart) {
   auto r = testing::CompileWith({testing::kKrPolicy, testing::kCorpPolicy});
   ASSERT_TRUE(r.ok());
   const auto& cat = r.snapshot->impl().catalogue;
-  auto cls = [&](const char* id) { return cat.location_class[cat.location_index.at(id)]; };
-  ASSERT_EQ(cat.location_class.size(), cat.locations.size());
-  EXPECT_LT(cat.location_class_count, static_cast<int>(cat.locations.size()));
+  const auto& ix = r.snapshot->index();
+  auto cls = [&](const char* id) { return ix.location_class[cat.location_index.at(id)]; };
+  ASSERT_EQ(ix.location_class.size(), cat.locations.size());
+  EXPECT_LT(ix.location_class_count, static_cast<int>(cat.locations.size()));
   EXPECT_EQ(cls("ncp:KR"), cls("nhn:kr1"));
   EXPECT_NE(cls("aws:ap-northeast-1"), cls("ncp:JPN"));       // a corp exception names the first
   EXPECT_NE(cls("aws:eu-central-1"), cls("aws:eu-north-1"));  // another country

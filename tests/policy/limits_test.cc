@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/compiled_set.h"
+#include "policy/eval_index.h"
 #include "residency/lint.h"
 #include "residency/policy.h"
 #include "residency/request.h"
@@ -196,13 +197,14 @@ TEST(LiteralLimits, HundredThousandDatedListEntriesCompile) {
   size_t grew = PeakRss() - before;
   ASSERT_TRUE(r.ok()) << RenderDiagnostics(r.diagnostics, LintFormat::kText);
   const auto& list = r.snapshot->impl().policies[0].lists[0];
+  const auto& dated = r.snapshot->index().policies[0].lists[0];
   // The sets are right: against a direct reading of the entries at some of the dates.
   for (int day = 0; day < 100005; day += 997) {
     absl::Time at = absl::FromUnixSeconds(-5364662400LL + 86400LL * day);
     policy_internal::LocationBits want;
     for (const auto& e : list.entries)
       if ((!e.from || *e.from <= at) && (!e.until || at < *e.until)) want |= e.locations;
-    ASSERT_TRUE(list.locations_at[policy_internal::ListSegment(list, at)] == want) << day;
+    ASSERT_TRUE(dated.locations_at[policy_internal::ListSegment(dated, at)] == want) << day;
   }
   std::printf("100,000 dated list entries: compiled in %.1f s, peak memory +%zu MiB\n", seconds,
               grew / kMiB);
