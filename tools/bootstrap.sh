@@ -3,7 +3,8 @@
 #   deps  install the Debian packages this project needs that are missing (apt-get; root or sudo)
 #   demo  deps, build, lint the shipped policies, check every example request, print decisions
 #   test  deps, build (warnings are errors), run the whole test suite: unit, CLI, policy tests,
-#         fuzz-seed replays, clang-format (ctest -L format), the Python package pip-installed into
+#         fuzz-seed replays, clang-format (ctest -L format), clang-tidy over lib/ (tools/tidy.sh),
+#         the Python package pip-installed into
 #         a fresh venv and tested there; then an ASan+UBSan build of the suite (but the three
 #         exhaustive diff explorations),
 #         the concurrency tests under TSan and a short libFuzzer run per target (clang); --quick
@@ -122,6 +123,8 @@ test_all() {
   deps
   build build -DRESIDENCY_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3 -DRESIDENCY_WERROR=ON
   unit_tests build
+  echo "== clang-tidy over lib/: braces, and cognitive complexity against tools/tidy_baseline.txt"
+  bash tools/tidy.sh build
   installed_python
   if [ "$quick" = "--quick" ]; then return; fi
   echo "== ASan+UBSan: the whole suite"

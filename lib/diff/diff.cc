@@ -176,14 +176,17 @@ class Explorer {
   bool RuleFocus(const std::vector<RuleRef>& rules) {
     std::vector<size_t> profiles = space_.FocusProfiles(rules);
     std::vector<bool> pairs = space_.FocusPairs(rules);
-    for (size_t p : profiles)
-      for (int k = 0; k < kShapes; ++k)
-        for (size_t o = 0; o < no_; ++o)
+    for (size_t p : profiles) {
+      for (int k = 0; k < kShapes; ++k) {
+        for (size_t o = 0; o < no_; ++o) {
           for (size_t c = 0; c < nc_; ++c) {
             if (!pairs[c * no_ + o]) continue;
             for (size_t l = 0; l < nl_; ++l)
               if (!Visit(l, c, o, k, p)) return false;
           }
+        }
+      }
+    }
     return true;
   }
 
@@ -191,13 +194,15 @@ class Explorer {
   bool Sweep(const std::function<bool(size_t, size_t)>& keep) {
     for (size_t p = 0; p < np_; ++p) {
       const auto& pairs = space_.profile_pairs(p);
-      for (int k = 0; k < kShapes; ++k)
-        for (size_t o = 0; o < no_; ++o)
+      for (int k = 0; k < kShapes; ++k) {
+        for (size_t o = 0; o < no_; ++o) {
           for (size_t c = 0; c < nc_; ++c) {
             if (!pairs[c * no_ + o] || !keep(c, o)) continue;
             for (size_t l = 0; l < nl_; ++l)
               if (!Visit(l, c, o, k, p)) return false;
           }
+        }
+      }
     }
     return true;
   }
@@ -210,13 +215,15 @@ class Explorer {
     }
     for (size_t p = 0; p < np_; ++p) {
       const auto& pairs = space_.profile_pairs(p);
-      for (int k = 0; k < kShapes; ++k)
-        for (size_t o = 0; o < no_; ++o)
+      for (int k = 0; k < kShapes; ++k) {
+        for (size_t o = 0; o < no_; ++o) {
           for (size_t c = 0; c < nc_; ++c) {
             if (!pairs[c * no_ + o]) continue;
             for (size_t l : atoms)
               if (!Visit(l, c, o, k, p)) return false;
           }
+        }
+      }
     }
     return true;
   }

@@ -385,9 +385,10 @@ void Space::BuildProfiles() {
           using policy_internal::Field;
           if (c.kind == K::kEvidence) {
             evidence.insert(c.evidence->types.begin(), c.evidence->types.end());
-            for (const auto& v : c.evidence->covers)
+            for (const auto& v : c.evidence->covers) {
               if (std::find(covers_.begin(), covers_.end(), v) == covers_.end())
                 covers_.push_back(v);
+            }
           } else if (c.kind == K::kOperator) {
             sectors.insert(c.party->sectors.begin(), c.party->sectors.end());
           } else if (c.kind == K::kNumber) {

@@ -373,9 +373,10 @@ void BuildFacts(const CompiledSet& set, const policy_internal::EvalIndex& ix, co
           // A prompt carries the data of one person, its user; counted as possibly sensitive.
           // The stream it belongs to is counted by the caller (`cumulative_subjects`), or is
           // unknown: one prompt says nothing of the aggregate a threshold counts.
-          for (const auto& cls : *c.prompt_classes)
+          for (const auto& cls : *c.prompt_classes) {
             raw.push_back(
                 RawTag{&cls, &c.user->jurisdiction, 1.0, 1.0, c.prompt_cumulative_subjects});
+          }
         }
         FinishTags(set, raw, &a, f, &names);
       }
@@ -406,9 +407,10 @@ void BuildFacts(const CompiledSet& set, const policy_internal::EvalIndex& ix, co
       continue;
     }
     if (std::find(f->locations.begin(), f->locations.end(), idx) != f->locations.end()) {
-      if (i == 0)
+      if (i == 0) {
         f->primary = static_cast<int>(std::find(f->locations.begin(), f->locations.end(), idx) -
                                       f->locations.begin());
+      }
       continue;
     }
     if (i == 0) f->primary = static_cast<int>(f->locations.size());

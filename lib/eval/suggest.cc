@@ -53,9 +53,10 @@ LocationOrder SuggestionOrder(const Catalogue& cat, const EvalIndex& ix, int pla
   }
   LocationOrder out;
   for (const auto& bits : ranked) {
-    for (size_t i = 0; i < words && out.size() < max; ++i)
+    for (size_t i = 0; i < words && out.size() < max; ++i) {
       for (uint64_t w = bits.w[i]; w && out.size() < max; w &= w - 1)
         out.push_back(static_cast<int>(i * 64 + __builtin_ctzll(w)));
+    }
   }
   return out;
 }

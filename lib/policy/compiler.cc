@@ -38,23 +38,24 @@ bool NestingWithin(const std::string& text, int limit, int* line_out) {
     }
     if (comment) continue;
     if (in_double) {
-      if (c == '\\')
+      if (c == '\\') {
         ++i;
-      else if (c == '"')
+      } else if (c == '"') {
         in_double = false;
+      }
       continue;
     }
     if (in_single) {
       if (c == '\'') in_single = false;
       continue;
     }
-    if (c == '#')
+    if (c == '#') {
       comment = true;
-    else if (c == '"')
+    } else if (c == '"') {
       in_double = true;
-    else if (c == '\'')
+    } else if (c == '\'') {
       in_single = true;
-    else if (c == '[' || c == '{') {
+    } else if (c == '[' || c == '{') {
       if (++depth > limit) {
         *line_out = line;
         return false;

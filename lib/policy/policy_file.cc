@@ -719,9 +719,10 @@ void Compiler::CompileEvidenceTypes(const LoadedFile& f, MapReader& r, nlohmann:
     auto defined_in = [&]() -> std::string {
       for (const auto& e : p.evidence_specs)
         if (e.type == spec.type) return f.name;
-      for (const auto& other : set_->policies)
+      for (const auto& other : set_->policies) {
         for (const auto& e : other.evidence_specs)
           if (e.type == spec.type) return other.file;
+      }
       return "";
     };
     if (std::string other = defined_in(); !other.empty()) {

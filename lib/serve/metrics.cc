@@ -118,16 +118,18 @@ std::string Metrics::Render(const std::string& extra) const {
   out +=
       "# HELP residency_decisions_total Decisions by effect.\n"
       "# TYPE residency_decisions_total counter\n";
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     absl::StrAppend(&out, "residency_decisions_total{effect=\"", kEffectNames[i], "\"} ",
                     effects[i], "\n");
+  }
   out +=
       "# HELP residency_policy_decisions_total Decisions by the policy of a deciding rule and "
       "effect.\n"
       "# TYPE residency_policy_decisions_total counter\n";
-  for (const auto& [k, v] : by_policy)
+  for (const auto& [k, v] : by_policy) {
     absl::StrAppend(&out, "residency_policy_decisions_total{policy=\"", Escape(k.first),
                     "\",effect=\"", kEffectNames[k.second], "\"} ", v, "\n");
+  }
   out +=
       "# HELP residency_decision_seconds Time to decide (parse or map, evaluate, record).\n"
       "# TYPE residency_decision_seconds histogram\n";
@@ -144,9 +146,10 @@ std::string Metrics::Render(const std::string& extra) const {
   out +=
       "# HELP residency_responses_total Responses by protocol and status.\n"
       "# TYPE residency_responses_total counter\n";
-  for (const auto& [k, v] : responses)
+  for (const auto& [k, v] : responses) {
     absl::StrAppend(&out, "residency_responses_total{protocol=\"", k.first, "\",code=\"", k.second,
                     "\"} ", v, "\n");
+  }
   absl::StrAppend(&out,
                   "# HELP residency_reloads_total Policy reloads by result.\n"
                   "# TYPE residency_reloads_total counter\n"
