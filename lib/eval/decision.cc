@@ -142,11 +142,22 @@ absl::Status BadModelArtifact(const Model& m) {
                                                  "`; want weights, checkpoint or adapter"));
 }
 
-}  // namespace
+absl::Status CheckComputeShape(const Request& request) {
+  if (!request.compute) return absl::InvalidArgumentError("a compute request needs `compute`");
+  if (request.compute->location.empty()) {
+    return absl::InvalidArgumentError("a compute request needs `compute.location`");
+  }
+  for (const auto& in : request.compute->inputs) {
+    if (in.dataset.has_value() == in.model.has_value()) {
+      return absl::InvalidArgumentError("each compute input is exactly one dataset or model");
+    }
+    if (in.model && !KnownModelArtifact(*in.model)) return BadModelArtifact(*in.model);
+  }
+  return absl::OkStatus();
+}
 
-absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,
-                                  const EvalOptions& options) {
-  const CompiledSet& set = snapshot.impl();
+// What every request of its kind must have (Evaluate's first check).
+absl::Status CheckRequestShape(const Request& request) {
   switch (request.kind) {
     case Request::Kind::kDataset:
       if (!request.dataset) return absl::InvalidArgumentError("a dataset request needs `dataset`");
@@ -164,18 +175,17 @@ absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request&
       if (!KnownModelArtifact(*request.model)) return BadModelArtifact(*request.model);
       break;
     case Request::Kind::kCompute:
-      if (!request.compute) return absl::InvalidArgumentError("a compute request needs `compute`");
-      if (request.compute->location.empty()) {
-        return absl::InvalidArgumentError("a compute request needs `compute.location`");
-      }
-      for (const auto& in : request.compute->inputs) {
-        if (in.dataset.has_value() == in.model.has_value()) {
-          return absl::InvalidArgumentError("each compute input is exactly one dataset or model");
-        }
-        if (in.model && !KnownModelArtifact(*in.model)) return BadModelArtifact(*in.model);
-      }
-      break;
+      return CheckComputeShape(request);
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Decision> Evaluate(const PolicySnapshot& snapshot, const Request& request,
+                                  const EvalOptions& options) {
+  const CompiledSet& set = snapshot.impl();
+  if (absl::Status shape = CheckRequestShape(request); !shape.ok()) return shape;
   if (request.now && options.request_time == RequestTime::kRefuse) {
     return absl::InvalidArgumentError(
         "request field `now` is refused here: the evaluation time is the service's clock");
