@@ -100,6 +100,17 @@ def test_wrong_type_and_bad_text_are_value_errors(policies: residency.Policies) 
         policies.check(["not", "a", "request"])  # type: ignore[arg-type]
 
 
+def test_audit_is_an_audit_log_or_none(policies: residency.Policies, tmp_path: pathlib.Path) -> None:
+    assert policies.check(CREDIT_LEDGER, audit=None)["decision"] == policies.check(CREDIT_LEDGER)["decision"]
+    for wrong in ("audit.log", 0, policies):
+        with pytest.raises(TypeError, match="audit must be an AuditLog or None, not " + type(wrong).__name__):
+            policies.check(CREDIT_LEDGER, audit=wrong)  # type: ignore[arg-type]
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps(CREDIT_LEDGER) + "\n", encoding="utf-8")
+    with pytest.raises(TypeError, match="audit must be an AuditLog or None, not str"):
+        policies.check_jsonl(src, tmp_path / "out.jsonl", audit="audit.log")  # type: ignore[arg-type]
+
+
 def test_now_is_used_only_when_the_request_has_none(policies: residency.Policies) -> None:
     bare = {k: v for k, v in CREDIT_LEDGER.items() if k != "now"}
     assert policies.check(bare, now="2027-01-02T03:04:05Z")["now"] == "2027-01-02T03:04:05Z"
