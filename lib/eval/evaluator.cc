@@ -600,7 +600,7 @@ inline void Evaluator::Run(Outcomes* outcomes, ObligationSlots* obligations,
       for (int loc : f_.locations) {
         const Unit u{a, t, loc};
         // Not here (all of the top-level conditions must hold): the rule does not apply. The
-        // fixed part first, inline: it rules out most locations.
+        // fixed part is tested inline first, so a location outside it costs no call.
         if (rf.top_location &&
             (!rf.top_fixed->Test(loc) ||
              LocationMatches(*rf.top_location, *rf.top_fixed, u) == Tri::kFalse)) {
